@@ -1,0 +1,174 @@
+"""S3 adapter: listing, the sync marker and the copy primitives (server-side and streamed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from hydration.models import SourceObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Headers that make up an object's identity for a reader, kept on every copy.
+CONTENT_HEADERS = ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition", "CacheControl")
+
+NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+@dataclass(frozen=True)
+class Page:
+    objects: list[SourceObject]
+    next_token: str | None
+
+
+def list_pages(
+    client: S3Client, bucket: str, prefix: str, start_token: str | None = None, page_size: int = 1000
+) -> Iterator[Page]:
+    """ListObjectsV2 through botocore's paginator, one page at a time (memory stays one page).
+
+    Each page carries the continuation token of the next one, so a caller can checkpoint between pages
+    and resume later with `start_token`.
+    """
+    paginator = client.get_paginator("list_objects_v2")
+    config: dict[str, Any] = {"PageSize": page_size}
+    if start_token:
+        config["StartingToken"] = start_token
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig=config):  # type: ignore[arg-type]
+        objects = [
+            SourceObject(
+                key=item["Key"],
+                size=item["Size"],
+                etag=item["ETag"],
+                last_modified=item["LastModified"],
+            )
+            for item in page.get("Contents", [])
+        ]
+        yield Page(
+            objects=objects, next_token=page.get("NextContinuationToken") if page.get("IsTruncated") else None
+        )
+
+
+# --------------------------------------------------------------------------- marker
+
+
+def get_text(client: S3Client, bucket: str, key: str) -> str | None:
+    """The object's body as text, or None if it does not exist."""
+    try:
+        response = client.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if error_code(exc) in NOT_FOUND_CODES:
+            return None
+        raise
+    return response["Body"].read().decode("utf-8")
+
+
+def put_text(client: S3Client, bucket: str, key: str, text: str, kms_key_id: str | None) -> None:
+    extra: dict[str, Any] = {}
+    if kms_key_id:
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+    client.put_object(
+        Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType="text/plain; charset=utf-8", **extra
+    )
+
+
+def delete(client: S3Client, bucket: str, key: str) -> None:
+    client.delete_object(Bucket=bucket, Key=key)
+
+
+# --------------------------------------------------------------------------- object attributes
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    etag: str
+    size: int
+    last_modified: datetime
+    version_id: str | None
+    headers: dict[str, Any]  # CONTENT_HEADERS present on the object, plus Expires
+    metadata: dict[str, str]
+    kms_key_id: str | None
+
+
+def head(client: S3Client, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
+    extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+    response = client.head_object(Bucket=bucket, Key=key, **extra)
+    return _object_head(response)
+
+
+def _object_head(response: Any) -> ObjectHead:
+    headers = {name: response[name] for name in CONTENT_HEADERS if response.get(name)}
+    expires = response.get("ExpiresString") or response.get("Expires")
+    if expires:
+        headers["Expires"] = expires
+    return ObjectHead(
+        etag=response["ETag"],
+        size=response.get("ContentLength", 0),
+        last_modified=response["LastModified"],
+        version_id=response.get("VersionId"),
+        headers=headers,
+        metadata=dict(response.get("Metadata", {})),
+        kms_key_id=response.get("SSEKMSKeyId"),
+    )
+
+
+def get_tagging(client: S3Client, bucket: str, key: str, version_id: str | None = None) -> str:
+    """The object's tags as a URL-encoded tag set (the form PutObject and CreateMultipartUpload take)."""
+    from urllib.parse import urlencode
+
+    extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+    tags = client.get_object_tagging(Bucket=bucket, Key=key, **extra)["TagSet"]
+    return urlencode([(tag["Key"], tag["Value"]) for tag in tags])
+
+
+def _expires_param(headers: dict[str, Any]) -> dict[str, Any]:
+    """botocore takes Expires as a datetime; ExpiresString (newer botocore) is the raw header."""
+    value = headers.get("Expires")
+    if value is None:
+        return {}
+    if isinstance(value, datetime):
+        return {"Expires": value}
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return {"Expires": parsedate_to_datetime(str(value))}
+    except (TypeError, ValueError):
+        return {}  # an unparseable Expires header cannot be sent back; S3 ignores such values too
+
+
+def write_attributes(head: ObjectHead, tagging: str) -> dict[str, Any]:
+    """The PutObject/CreateMultipartUpload arguments that reproduce an object's headers, metadata, tags."""
+    params: dict[str, Any] = {name: head.headers[name] for name in CONTENT_HEADERS if name in head.headers}
+    params.update(_expires_param(head.headers))
+    params["Metadata"] = head.metadata
+    if tagging:
+        params["Tagging"] = tagging
+    return params
+
+
+def sse(kms_key_id: str) -> dict[str, Any]:
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id, "BucketKeyEnabled": True}
+
+
+def iter_objects(
+    client: S3Client, bucket: str, prefix: str, start_after: str | None = None
+) -> Iterator[SourceObject]:
+    """Every object under a prefix in key order, starting after a key (a reconcile checkpoint)."""
+    paginator = client.get_paginator("list_objects_v2")
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if start_after:
+        kwargs["StartAfter"] = start_after
+    for page in paginator.paginate(**kwargs):
+        for item in page.get("Contents", []):
+            yield SourceObject(
+                key=item["Key"], size=item["Size"], etag=item["ETag"], last_modified=item["LastModified"]
+            )

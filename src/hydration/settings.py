@@ -1,0 +1,118 @@
+"""Typed settings, one model per function, read from the environment once at cold start.
+
+A missing or invalid variable fails the cold start with a message that names it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+from typing import Annotated, Self
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hydration.errors import InvalidRequestError
+
+MIB = 1024 * 1024
+
+
+class CopyMode(StrEnum):
+    SERVER_SIDE = "server-side"
+    STREAM = "stream"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    consumer_bucket: str = Field(min_length=3, max_length=63)
+    runs_table: str = Field(min_length=1)
+    failures_table: str = Field(min_length=1)
+
+    @classmethod
+    def load(cls) -> Self:
+        try:
+            return cls()
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                name = str(error["loc"][0]).upper() if error["loc"] else "?"
+                message = "is required but not set" if error["type"] == "missing" else error["msg"]
+                problems.append(f"{name} {message}")
+            raise InvalidRequestError(f"invalid {cls.__name__}: " + "; ".join(problems)) from None
+
+
+class _Producer(_Base):
+    producer_bucket: str = Field(min_length=3, max_length=63)
+    producer_role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    external_id: str = Field(min_length=2, max_length=1224, repr=False)
+    destination_prefix: str = ""
+    manifest_table: str = Field(min_length=1)
+
+
+class PlannerSettings(_Producer):
+    transfer_queue_url: str = Field(min_length=1)
+    transfer_prefixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    lookback_seconds: int = Field(default=3600, ge=0)
+    run_ttl_days: int = Field(default=30, ge=1)
+    enqueue_concurrency: int = Field(default=8, ge=1, le=64)
+    enqueue_attempts: int = Field(default=5, ge=1, le=20)
+    # Leave this much of the invocation's time for the checkpoint; tests lower the page budget.
+    checkpoint_margin_seconds: int = Field(default=60, ge=1)
+    max_pages_per_invocation: int = Field(default=0, ge=0, description="0 = no limit")
+    stale_planning_seconds: int = Field(default=1800, ge=60)
+    list_page_size: int = Field(default=1000, ge=1, le=1000)
+
+    @field_validator("transfer_prefixes", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+
+class CopierSettings(_Producer):
+    consumer_kms_key_id: str = Field(min_length=1)
+    copy_mode: CopyMode = CopyMode.SERVER_SIDE
+    multipart_threshold_bytes: int = Field(default=64 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    part_size_bytes: int = Field(default=16 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    copy_concurrency: int = Field(default=16, ge=1, le=128)
+    parts_in_flight: int = Field(default=4, ge=1, le=32)
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    fault_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("fault_keys", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _parts(self) -> Self:
+        if self.part_size_bytes > self.multipart_threshold_bytes:
+            raise ValueError("PART_SIZE_BYTES must not exceed MULTIPART_THRESHOLD_BYTES")
+        return self
+
+
+class FinalizerSettings(_Base):
+    transfer_queue_url: str = Field(min_length=1)
+    consumer_kms_key_id: str | None = None  # the marker is written under it (else the bucket default)
+    drain_confirm_seconds: int = Field(default=60, ge=0)
+
+
+@cache
+def planner_settings() -> PlannerSettings:
+    return PlannerSettings.load()
+
+
+@cache
+def copier_settings() -> CopierSettings:
+    return CopierSettings.load()
+
+
+@cache
+def finalizer_settings() -> FinalizerSettings:
+    return FinalizerSettings.load()

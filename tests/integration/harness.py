@@ -1,0 +1,249 @@
+"""A moto world shaped like the deployed stacks, and a faithful stand-in for Lambda's SQS poller."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+MIB = 1024 * 1024
+
+
+@dataclass
+class FakeContext:
+    """The parts of the Lambda context object that Powertools and our handlers read."""
+
+    function_name: str = "s3-hydration-planner"
+    memory_limit_in_mb: int = 1024
+    remaining_ms: int = 900_000
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/test"
+    log_stream_name: str = "test"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class World:
+    """Names of the resources the stacks would create, created in moto."""
+
+    producer_bucket: str = "producer-data"
+    consumer_bucket: str = "consumer-data"
+    queue_url: str = ""
+    dlq_url: str = ""
+    kms_key_arn: str = ""
+    runs_table: str = "s3h-runs"
+    failures_table: str = "s3h-failures"
+    manifest_table: str = "s3h-manifest"
+    role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/s3-hydration-producer-access"
+    max_receive_count: int = 3
+    continued: list[str] = field(default_factory=list)
+
+    @property
+    def s3(self) -> Any:
+        return boto3.client("s3", region_name=REGION)
+
+    @property
+    def sqs(self) -> Any:
+        return boto3.client("sqs", region_name=REGION)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "CONSUMER_BUCKET": self.consumer_bucket,
+            "CONSUMER_KMS_KEY_ID": self.kms_key_arn,
+            "PRODUCER_BUCKET": self.producer_bucket,
+            "PRODUCER_ROLE_ARN": self.role_arn,
+            "EXTERNAL_ID": "test-external-id",
+            "TRANSFER_QUEUE_URL": self.queue_url,
+            "RUNS_TABLE": self.runs_table,
+            "FAILURES_TABLE": self.failures_table,
+            "MANIFEST_TABLE": self.manifest_table,
+            "MAX_RECEIVE_COUNT": str(self.max_receive_count),
+            "MULTIPART_THRESHOLD_BYTES": str(5 * MIB),
+            "PART_SIZE_BYTES": str(5 * MIB),
+            "DRAIN_CONFIRM_SECONDS": "0",
+            "LOOKBACK_SECONDS": "3600",
+        }
+
+
+def create_world(world: World) -> World:
+    s3 = world.s3
+    s3.create_bucket(Bucket=world.producer_bucket)
+    s3.create_bucket(Bucket=world.consumer_bucket)
+    kms = boto3.client("kms", region_name=REGION)
+    world.kms_key_arn = kms.create_key(Description="consumer key")["KeyMetadata"]["Arn"]
+    sqs = world.sqs
+    world.dlq_url = sqs.create_queue(QueueName="s3h-transfer-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=world.dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    world.queue_url = sqs.create_queue(
+        QueueName="s3h-transfer",
+        Attributes={
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": world.max_receive_count}
+            ),
+        },
+    )["QueueUrl"]
+    db = boto3.client("dynamodb", region_name=REGION)
+    for table, key in (
+        (world.runs_table, "run_id"),
+        (world.failures_table, "key"),
+        (world.manifest_table, "key"),
+    ):
+        db.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    return world
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping builds from received messages."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"],
+                    "SentTimestamp": m["Attributes"]["SentTimestamp"],
+                    "SenderId": m["Attributes"].get("SenderId", "AIDAEXAMPLE"),
+                    "ApproximateFirstReceiveTimestamp": m["Attributes"]["ApproximateFirstReceiveTimestamp"],
+                },
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+@dataclass
+class PollResult:
+    invocations: int = 0
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_event_source_mapping(
+    world: World, handler: Any, batch_size: int = 10, max_polls: int = 500
+) -> PollResult:
+    """Poll the transfer queue like Lambda's ESM: call the copier, delete what succeeded, and make the
+    reported failures visible again at once (the visibility timeout, shortened). The queue's RedrivePolicy
+    moves a message to the DLQ when it is received more than maxReceiveCount times."""
+    sqs = world.sqs
+    queue_arn = sqs.get_queue_attributes(QueueUrl=world.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    result = PollResult()
+    for _ in range(max_polls):
+        received = sqs.receive_message(
+            QueueUrl=world.queue_url,
+            MaxNumberOfMessages=batch_size,
+            AttributeNames=["All"],
+            VisibilityTimeout=60,
+        ).get("Messages", [])
+        if not received:
+            return result
+        response = handler(sqs_event(received, queue_arn), FakeContext(function_name="s3-hydration-copier"))
+        result.invocations += 1
+        result.responses.append(response)
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        for message in received:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=world.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                sqs.delete_message(QueueUrl=world.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    raise AssertionError("the queue did not drain")
+
+
+def queue_messages(world: World, url: str | None = None) -> list[dict[str, Any]]:
+    """Every message body on a queue (received and made visible again)."""
+    sqs = world.sqs
+    url = url or world.queue_url
+    bodies: list[dict[str, Any]] = []
+    handles = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
+            "Messages", []
+        )
+        if not got:
+            break
+        bodies += [json.loads(m["Body"]) for m in got]
+        handles += [m["ReceiptHandle"] for m in got]
+    for handle in handles:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return bodies
+
+
+def purge(world: World) -> None:
+    world.sqs.purge_queue(QueueUrl=world.queue_url)
+
+
+# --------------------------------------------------------------------------- the three functions
+
+
+def invoke_planner(payload: Any, **context: Any) -> dict[str, Any]:
+    from planner.handler import lambda_handler
+
+    return lambda_handler(payload, FakeContext(function_name="s3-hydration-planner", **context))
+
+
+def invoke_finalizer(payload: Any | None = None) -> dict[str, Any]:
+    from finalizer.handler import lambda_handler
+
+    return lambda_handler(
+        payload if payload is not None else {}, FakeContext(function_name="s3-hydration-finalizer")
+    )
+
+
+def run_copier(world: World, batch_size: int = 10) -> PollResult:
+    from copier.handler import lambda_handler
+
+    return run_event_source_mapping(world, lambda_handler, batch_size=batch_size)
+
+
+def hydrate(world: World, payload: Any | None = None) -> dict[str, Any]:
+    """One whole run: plan, drain the queue through the copier, finalize. Returns the finalizer's answer."""
+    planned = invoke_planner(payload if payload is not None else {})
+    assert planned["started"], planned
+    run_copier(world)
+    finalized = invoke_finalizer()
+    if finalized["action"] == "confirming":
+        finalized = invoke_finalizer()
+    assert finalized["action"] == "completed", finalized
+    finalized["planned"] = planned
+    return finalized
+
+
+def put_object(world: World, key: str, body: bytes, **extra: Any) -> dict[str, Any]:
+    return world.s3.put_object(Bucket=world.producer_bucket, Key=key, Body=body, **extra)
+
+
+def consumer_object(world: World, key: str) -> dict[str, Any]:
+    """The consumer's copy: body bytes, head fields and tags."""
+    s3 = world.s3
+    got = s3.get_object(Bucket=world.consumer_bucket, Key=key)
+    body = got["Body"].read()
+    tags = s3.get_object_tagging(Bucket=world.consumer_bucket, Key=key)["TagSet"]
+    return {"body": body, "head": got, "tags": {t["Key"]: t["Value"] for t in tags}}
