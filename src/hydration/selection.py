@@ -12,9 +12,11 @@ def lower_bound(marker: datetime | None, lookback: timedelta) -> datetime | None
 
     S3 stamps a multipart upload with the time it *started*: an upload still in flight when the last run
     listed has a LastModified before that run's watermark. The lookback re-selects such keys; the copier's
-    manifest makes the overlap cheap.
+    manifest makes the overlap cheap. S3 keeps LastModified to the second, so the bound is rounded down to
+    the whole second: an object written in the same second as the watermark, after the listing passed
+    its key, has a LastModified a fraction of a second *before* the watermark and must still be selected.
     """
-    return None if marker is None else marker - lookback
+    return None if marker is None else (marker - lookback).replace(microsecond=0)
 
 
 def is_selected(key: str, last_modified: datetime, bound: datetime | None) -> bool:

@@ -5,17 +5,12 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from tests import moto_patches
+from tests.fakes import RecordingContinuation
 from tests.integration.harness import World, create_world
 
 
-class RecordingContinuation:
-    """Stands in for the planner's self-invocation: records the run ids it was asked to continue."""
-
-    def __init__(self) -> None:
-        self.run_ids: list[str] = []
-
-    def continue_run(self, run_id: str) -> None:
-        self.run_ids.append(run_id)
+moto_patches.apply()
 
 
 @pytest.fixture

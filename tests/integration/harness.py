@@ -236,6 +236,15 @@ def hydrate(world: World, payload: Any | None = None) -> dict[str, Any]:
     return finalized
 
 
+def cold_start(monkeypatch: Any, **env: str) -> None:
+    """Change function settings the way a deployment does: new environment, new containers."""
+    from tests.conftest import reset_caches
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_caches()
+
+
 def put_object(world: World, key: str, body: bytes, **extra: Any) -> dict[str, Any]:
     return world.s3.put_object(Bucket=world.producer_bucket, Key=key, Body=body, **extra)
 

@@ -1,0 +1,562 @@
+"""Assertions on infra/producer.yaml and infra/consumer.yaml (the contract is docs/architecture.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.cfn_model import (
+    INFRA,
+    Evaluator,
+    as_list,
+    dashboard_metrics,
+    doc_function_environment,
+    doc_metric_names,
+    doc_outputs,
+    references,
+    statements,
+)
+
+NAMESPACE = "S3Hydration"
+SERVICES = {"planner", "copier", "finalizer"}
+FUNCTIONS = {"planner": "PlannerFunction", "copier": "CopierFunction", "finalizer": "FinalizerFunction"}
+FOURTEEN_DAYS = 14 * 24 * 3600
+
+
+def _resources_of(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == rtype}
+
+
+# ------------------------------------------------------------------------------------------ lint
+
+
+def test_cfn_lint_is_clean() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    templates = sorted(str(p) for p in INFRA.glob("*.yaml"))
+    result = subprocess.run([str(cfn_lint), *templates], capture_output=True, text=True, check=False)  # noqa: S603
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------------------------------ metrics
+
+
+def _s3hydration_metrics(consumer: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+    """(where, metric name, dimensions) of every S3Hydration metric an alarm or the dashboard uses."""
+    used = []
+    for name, alarm in _resources_of(consumer, "AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        if props.get("Namespace") == NAMESPACE:
+            dims = {d["Name"]: d["Value"] for d in props.get("Dimensions", [])}
+            used.append((name, props["MetricName"], dims))
+        for query in props.get("Metrics", []):
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            if metric.get("Namespace") == NAMESPACE:
+                dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+                used.append((name, metric["MetricName"], dims))
+    for namespace, metric, dims, _ in dashboard_metrics(consumer):
+        if namespace == NAMESPACE:
+            used.append(("Dashboard", metric, dims))
+    return used
+
+
+def test_alarms_and_dashboard_use_only_metrics_the_code_emits(consumer: dict[str, Any]) -> None:
+    emitted = doc_metric_names()
+    used = _s3hydration_metrics(consumer)
+    assert used, "no S3Hydration metric found: the test would prove nothing"
+    unknown = [(where, metric) for where, metric, _ in used if metric not in emitted]
+    assert not unknown, f"metrics not in docs/architecture.md's Metrics section: {unknown}"
+
+
+def test_custom_metrics_carry_the_powertools_service_dimension(consumer: dict[str, Any]) -> None:
+    for where, metric, dims in _s3hydration_metrics(consumer):
+        assert set(dims) == {"service"}, (where, metric, dims)
+        assert dims["service"] in SERVICES, (where, metric, dims)
+
+
+def test_documented_metrics_agree_with_the_code() -> None:
+    try:
+        from hydration.observability import METRIC_NAMES
+    except ImportError:
+        pytest.skip("hydration.observability.METRIC_NAMES not available")
+    assert set(METRIC_NAMES) == doc_metric_names()
+
+
+def test_objects_failed_alarm_watches_the_copier(consumer: dict[str, Any]) -> None:
+    props = consumer["Resources"]["ObjectsFailedAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (
+        NAMESPACE,
+        "ObjectsFailed",
+        "Sum",
+    )
+    assert props["Dimensions"] == [{"Name": "service", "Value": "copier"}]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_dashboard_shows_copy_latency_percentiles(consumer: dict[str, Any]) -> None:
+    stats = {
+        options.get("stat")
+        for namespace, metric, _, options in dashboard_metrics(consumer)
+        if (namespace, metric) == (NAMESPACE, "CopyLatency")
+    }
+    assert {"p50", "p99"} <= stats
+
+
+# ------------------------------------------------------------------------------------------ alarms
+
+
+EXPECTED_ALARMS = {
+    "LambdaErrorAlarm",
+    "LambdaDurationAlarm",
+    "DlqDepthAlarm",
+    "ObjectsFailedAlarm",
+    "BacklogAgeAlarm",
+    "InvocationDlqDepthAlarm",
+}
+
+
+def test_every_alarm_is_named_notifies_the_topic_and_ignores_missing_data(consumer: dict[str, Any]) -> None:
+    alarms = _resources_of(consumer, "AWS::CloudWatch::Alarm")
+    assert set(alarms) == EXPECTED_ALARMS
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmName"] == {"Fn::Sub": f"${{ResourcePrefix}}-{name}"}
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+def test_lambda_error_alarm_sums_all_three_functions(consumer: dict[str, Any]) -> None:
+    queries = consumer["Resources"]["LambdaErrorAlarm"]["Properties"]["Metrics"]
+    (expression,) = [q for q in queries if "Expression" in q]
+    assert expression["Expression"].startswith("SUM(")
+    functions = {
+        q["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for q in queries
+        if "MetricStat" in q and q["MetricStat"]["Metric"]["MetricName"] == "Errors"
+    }
+    assert functions == set(FUNCTIONS.values())
+
+
+def test_planner_duration_alarm_fires_at_13_minutes(consumer: dict[str, Any]) -> None:
+    props = consumer["Resources"]["LambdaDurationAlarm"]["Properties"]
+    assert (props["MetricName"], props["Statistic"], props["Threshold"]) == ("Duration", "Maximum", 780000)
+    assert props["Dimensions"][0]["Value"] == {"Ref": "PlannerFunction"}
+
+
+# ------------------------------------------------------------------------------------------ IAM
+
+
+@pytest.mark.parametrize("template_name", ["producer", "consumer"])
+def test_no_allow_statement_grants_a_wildcard_action_or_resource(
+    template_name: str, request: pytest.FixtureRequest
+) -> None:
+    template = request.getfixturevalue(template_name)
+    checked = 0
+    for name, rtype, kind, statement in statements(template):
+        if statement.get("Effect") != "Allow" or kind == "trust":
+            continue
+        checked += 1
+        where = f"{name}/{statement.get('Sid', '?')}"
+        assert "NotAction" not in statement, where
+        assert "NotResource" not in statement, where
+        for action in as_list(statement.get("Action")):
+            if isinstance(action, str):
+                is_wildcard = action == "*" or action.endswith(":*")
+                # the key policy's account-root administration statement (kms:*) is the KMS idiom
+                assert not is_wildcard or (rtype == "AWS::KMS::Key" and action == "kms:*"), where
+        for resource in as_list(statement.get("Resource")):
+            if resource == "*":
+                # in a key policy, "*" means "this key"
+                assert rtype == "AWS::KMS::Key", where
+        principal = statement.get("Principal")
+        assert principal not in ("*", {"AWS": "*"}), where
+    assert checked > 5
+
+
+def test_producer_role_trust_requires_external_id_and_organisation(producer: dict[str, Any]) -> None:
+    trust = producer["Resources"]["ProducerAccessRole"]["Properties"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"], "empty trust policy"
+    for statement in trust["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == "sts:AssumeRole"
+        assert statement["Principal"] != "*"
+        condition = statement["Condition"]
+        assert condition["StringEquals"]["sts:ExternalId"] == {"Ref": "ExternalId"}
+        assert condition["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "OrganisationId"}
+        principals = condition["ArnEquals"]["aws:PrincipalArn"]
+        assert len(principals) == 2
+
+
+def test_producer_trusts_exactly_the_consumer_planner_and_copier_roles(
+    producer: dict[str, Any], consumer: dict[str, Any]
+) -> None:
+    trust = producer["Resources"]["ProducerAccessRole"]["Properties"]["AssumeRolePolicyDocument"]
+    trusted = {
+        arn["Fn::Sub"].rsplit("/", 1)[1].replace("${ConsumerResourcePrefix}", "${ResourcePrefix}")
+        for arn in trust["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    }
+    names = {
+        name: consumer["Resources"][name]["Properties"]["RoleName"]["Fn::Sub"]
+        for name in ("PlannerRole", "CopierRole", "FinalizerRole")
+    }
+    assert trusted == {names["PlannerRole"], names["CopierRole"]}
+    assert (
+        producer["Parameters"]["ConsumerResourcePrefix"]["Default"]
+        == consumer["Parameters"]["ResourcePrefix"]["Default"]
+    )
+
+
+def test_producer_role_reads_only_the_transfer_prefix(producer: dict[str, Any]) -> None:
+    evaluator = Evaluator(producer, {"ProducerBucket": "src-bucket", "TransferPrefix": "data/"})
+    role = evaluator.resources()["ProducerAccessRole"]
+    (policy,) = role["Properties"]["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert by_sid["ListTransferPrefix"]["Condition"] == {
+        "StringLike": {"s3:prefix": {"Fn::Sub": "${TransferPrefix}*"}}
+    }
+    assert set(by_sid["ReadTransferPrefix"]["Action"]) == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+    }
+    assert by_sid["ReadTransferPrefix"]["Resource"]["Fn::Sub"][0].endswith("/${TransferPrefix}*")
+    assert "DecryptProducerObjects" not in by_sid  # no key given, no demo key
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"CopyMode": "server-side", "ConsumerBucket": "dst", "ConsumerKmsKeyArn": ""}, False),
+        (
+            {
+                "CopyMode": "stream",
+                "ConsumerBucket": "dst",
+                "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/k",
+            },
+            False,
+        ),
+        (
+            {
+                "CopyMode": "server-side",
+                "ConsumerBucket": "dst",
+                "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/k",
+            },
+            True,
+        ),
+    ],
+)
+def test_producer_role_writes_to_the_consumer_only_in_server_side_mode(
+    producer: dict[str, Any], params: dict[str, str], expected: bool
+) -> None:
+    resources = Evaluator(producer, {"ProducerBucket": "src", **params}).resources()
+    assert ("ConsumerWritePolicy" in resources) is expected
+    if expected:
+        statements_ = resources["ConsumerWritePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        write, kms = statements_
+        assert set(write["Action"]) == {
+            "s3:PutObject",
+            "s3:PutObjectTagging",
+            "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
+        }
+        assert write["Resource"]["Fn::Sub"].endswith(
+            ":::${ConsumerBucket}/${DestinationPrefix}${TransferPrefix}*"
+        )
+        assert set(kms["Action"]) == {"kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"}
+        assert kms["Resource"] == params["ConsumerKmsKeyArn"]
+
+
+def _resource_policy_principals(resources: dict[str, dict[str, Any]]) -> list[tuple[str, Any]]:
+    found = []
+    for name, resource in resources.items():
+        props = resource.get("Properties", {})
+        document = (
+            props.get("KeyPolicy") if resource["Type"] == "AWS::KMS::Key" else props.get("PolicyDocument")
+        )
+        if (
+            resource["Type"] in {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}
+            or not document
+        ):
+            continue
+        for statement in document["Statement"]:
+            if statement["Effect"] == "Allow":
+                found.append((f"{name}/{statement.get('Sid')}", statement.get("Principal")))
+    return found
+
+
+def test_stream_mode_grants_no_producer_principal_anything(consumer: dict[str, Any]) -> None:
+    resources = Evaluator(consumer, {"CopyMode": "stream"}).resources()
+    principals = _resource_policy_principals(resources)
+    assert principals, "no resource policy found: the test would prove nothing"
+    for where, principal in principals:
+        assert not references(principal, "ProducerRoleArn"), where
+        aws = principal.get("AWS") if isinstance(principal, dict) else principal
+        # only this account's root (key administration) or AWS services
+        assert aws is None or aws == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}, where
+    # and nothing else in the stack names the producer role, except the functions' own AssumeRole grants
+    for name, resource in resources.items():
+        if references(resource, "ProducerRoleArn"):
+            assert resource["Type"] in {"AWS::IAM::Role", "AWS::Lambda::Function"}, name
+    for name, _, kind, statement in statements(consumer):
+        if kind == "identity" and references(statement.get("Resource"), "ProducerRoleArn"):
+            assert statement["Action"] == "sts:AssumeRole", name
+
+
+def test_server_side_mode_lets_the_producer_role_write_only_the_target_prefix(
+    consumer: dict[str, Any],
+) -> None:
+    resources = Evaluator(consumer, {"CopyMode": "server-side"}).resources()
+    bucket_statements = resources["ConsumerBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (grant,) = [s for s in bucket_statements if s["Effect"] == "Allow"]
+    assert grant["Principal"] == {"AWS": {"Ref": "ProducerRoleArn"}}
+    assert set(grant["Action"]) == {
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    }
+    assert grant["Resource"] == {"Fn::Sub": "${ConsumerBucket.Arn}/${DestinationPrefix}${TransferPrefix}*"}
+    key_statements = resources["ConsumerKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (key_grant,) = [s for s in key_statements if references(s.get("Principal"), "ProducerRoleArn")]
+    assert set(key_grant["Action"]) == {"kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"}
+
+
+def test_consumer_bucket_denies_plain_http(consumer: dict[str, Any]) -> None:
+    statements_ = consumer["Resources"]["ConsumerBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in statements_ if s.get("Effect") == "Deny"]
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in deny)
+
+
+def test_each_function_logs_only_to_its_own_log_group(consumer: dict[str, Any]) -> None:
+    for service in SERVICES:
+        role = consumer["Resources"][f"{service.capitalize()}Role"]
+        (policy,) = role["Properties"]["Policies"]
+        (logs,) = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "OwnLogGroup"]
+        assert logs["Resource"]["Fn::Sub"].endswith(f":log-group:/aws/lambda/${{ResourcePrefix}}-{service}:*")
+
+
+# ------------------------------------------------------------------------------------------ queues
+
+
+def test_visibility_timeout_is_at_least_six_copier_timeouts(consumer: dict[str, Any]) -> None:
+    queue = consumer["Resources"]["TransferQueue"]["Properties"]
+    copier = consumer["Resources"]["CopierFunction"]["Properties"]
+    mapping_name = queue["VisibilityTimeout"]["Fn::FindInMap"][0]
+    assert queue["VisibilityTimeout"]["Fn::FindInMap"][1] == {"Ref": "CopierTimeout"}
+    assert copier["Timeout"] == {"Fn::FindInMap": [mapping_name, {"Ref": "CopierTimeout"}, "FunctionTimeout"]}
+    mapping = consumer["Mappings"][mapping_name]
+    allowed = consumer["Parameters"]["CopierTimeout"]["AllowedValues"]
+    assert set(allowed) == set(mapping)
+    for key, row in mapping.items():
+        assert row["FunctionTimeout"] == int(key)
+        assert row["QueueVisibilityTimeout"] >= 6 * row["FunctionTimeout"], key
+
+
+def test_transfer_queue_redrives_to_a_14_day_dlq(consumer: dict[str, Any]) -> None:
+    queue = consumer["Resources"]["TransferQueue"]["Properties"]
+    dlq = consumer["Resources"]["TransferDlq"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["TransferDlq", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    assert consumer["Parameters"]["MaxReceiveCount"]["Default"] == 5
+    assert dlq["MessageRetentionPeriod"] == FOURTEEN_DAYS
+    assert queue["MessageRetentionPeriod"] < dlq["MessageRetentionPeriod"]
+    assert dlq["RedriveAllowPolicy"]["redrivePermission"] == "byQueue"
+    (source,) = dlq["RedriveAllowPolicy"]["sourceQueueArns"]
+    assert source["Fn::Sub"].endswith(":" + queue["QueueName"]["Fn::Sub"])
+
+
+def test_every_queue_is_encrypted(consumer: dict[str, Any]) -> None:
+    queues = _resources_of(consumer, "AWS::SQS::Queue")
+    assert set(queues) == {"TransferQueue", "TransferDlq", "InvocationDlq"}
+    for name, queue in queues.items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
+    assert consumer["Resources"]["InvocationDlq"]["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
+    assert consumer["Resources"]["InvocationDlq"]["Properties"]["QueueName"] == {
+        "Fn::Sub": "${ResourcePrefix}-dlq"
+    }
+
+
+def test_copier_event_source_reports_batch_item_failures(consumer: dict[str, Any]) -> None:
+    (esm,) = _resources_of(consumer, "AWS::Lambda::EventSourceMapping").values()
+    props = esm["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["TransferQueue", "Arn"]}
+    assert props["FunctionName"] == {"Ref": "CopierFunction"}
+    assert props["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "MaximumConcurrency"}
+    parameters = consumer["Parameters"]
+    assert parameters["MaximumConcurrency"]["MinValue"] == 2
+    assert (parameters["BatchSize"]["Default"], parameters["MaximumBatchingWindowInSeconds"]["Default"]) == (
+        10,
+        0,
+    )
+
+
+def test_planner_and_finalizer_failures_go_to_the_invocation_dlq(consumer: dict[str, Any]) -> None:
+    for name in ("PlannerFunction", "FinalizerFunction"):
+        props = consumer["Resources"][name]["Properties"]
+        assert props["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["InvocationDlq", "Arn"]}}
+    configs = _resources_of(consumer, "AWS::Lambda::EventInvokeConfig")
+    assert {c["Properties"]["FunctionName"]["Ref"] for c in configs.values()} == {
+        "PlannerFunction",
+        "FinalizerFunction",
+    }
+
+
+# ------------------------------------------------------------------------------------------ functions
+
+
+def test_functions_run_the_documented_handlers(consumer: dict[str, Any]) -> None:
+    for service, logical in FUNCTIONS.items():
+        props = consumer["Resources"][logical]["Properties"]
+        assert props["Handler"] == f"{service}.handler.lambda_handler"
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["x86_64"]
+        assert props["FunctionName"] == {"Fn::Sub": f"${{ResourcePrefix}}-{service}"}
+        assert props["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
+        assert consumer["Resources"][logical]["DependsOn"] == f"{service.capitalize()}LogGroup"
+        log_group = consumer["Resources"][f"{service.capitalize()}LogGroup"]["Properties"]
+        assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{ResourcePrefix}}-{service}"}
+    assert consumer["Resources"]["PlannerFunction"]["Properties"]["Timeout"] == 900
+    assert consumer["Resources"]["FinalizerFunction"]["Properties"]["Timeout"] == 60
+
+
+def test_function_environment_matches_the_contract(consumer: dict[str, Any]) -> None:
+    documented = doc_function_environment()
+    for service, logical in FUNCTIONS.items():
+        variables = consumer["Resources"][logical]["Properties"]["Environment"]["Variables"]
+        assert set(variables) - {"LOG_LEVEL"} == documented[service], service
+        assert variables["POWERTOOLS_SERVICE_NAME"] == service
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
+
+
+def test_planner_may_invoke_only_itself(consumer: dict[str, Any]) -> None:
+    for name, _, kind, statement in statements(consumer):
+        if kind == "identity" and "lambda:InvokeFunction" in as_list(statement.get("Action")):
+            assert name == "PlannerRole"
+            assert statement["Resource"]["Fn::Sub"].endswith(":function:${ResourcePrefix}-planner")
+
+
+def test_schedules_and_runbook_names(consumer: dict[str, Any]) -> None:
+    resources = consumer["Resources"]
+    planner_rule = resources["PlannerSchedule"]["Properties"]
+    assert planner_rule["Name"] == {"Fn::Sub": "${ResourcePrefix}-schedule"}
+    assert planner_rule["Targets"][0]["Input"] == "{}"
+    assert consumer["Parameters"]["ScheduleExpression"]["Default"] == "cron(0 6 * * ? *)"
+    assert consumer["Parameters"]["FinalizerScheduleExpression"]["Default"] == "rate(5 minutes)"
+    assert consumer["Parameters"]["ResourcePrefix"]["Default"] == "s3-hydration"
+    assert resources["AlarmTopic"]["Properties"]["TopicName"] == {"Fn::Sub": "${ResourcePrefix}-alarms"}
+    permissions = _resources_of(consumer, "AWS::Lambda::Permission")
+    assert {p["Properties"]["SourceArn"]["Fn::GetAtt"][0] for p in permissions.values()} == {
+        "PlannerSchedule",
+        "FinalizerSchedule",
+    }
+
+
+def test_runbook_parameter_names_exist(consumer: dict[str, Any]) -> None:
+    expected = {
+        "ExternalId",
+        "OrganisationId",
+        "ProducerBucket",
+        "ProducerRoleArn",
+        "TransferPrefix",
+        "DestinationPrefix",
+        "ScheduleExpression",
+        "PlannerMemorySize",
+        "CopierMemorySize",
+        "FinalizerMemorySize",
+        "CopyMode",
+        "MaxReceiveCount",
+        "MultipartThresholdBytes",
+        "PartSizeBytes",
+        "CopyConcurrency",
+        "LookbackSeconds",
+        "FaultKeys",
+        "CodeBucket",
+        "CodeKey",
+    }
+    assert expected <= set(consumer["Parameters"])
+    assert consumer["Parameters"]["ExternalId"]["NoEcho"] is True
+    assert consumer["Parameters"]["FaultKeys"]["Default"] == ""
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+def test_tables_are_on_demand_encrypted_and_recoverable(consumer: dict[str, Any]) -> None:
+    keys = {"RunsTable": "run_id", "FailuresTable": "key", "ManifestTable": "key"}
+    tables = _resources_of(consumer, "AWS::DynamoDB::Table")
+    assert set(tables) == set(keys)
+    for name, table in tables.items():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["KeySchema"] == [{"AttributeName": keys[name], "KeyType": "HASH"}]
+    assert tables["RunsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "ttl",
+        "Enabled": True,
+    }
+
+
+def test_consumer_bucket_and_key(consumer: dict[str, Any]) -> None:
+    bucket = consumer["Resources"]["ConsumerBucket"]["Properties"]
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    (lifecycle,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert consumer["Resources"]["ConsumerKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_existing_bucket_and_key_replace_the_created_ones(consumer: dict[str, Any]) -> None:
+    key_arn = "arn:aws:kms:us-east-1:111111111111:key/abc"
+    evaluator = Evaluator(consumer, {"ExistingBucketName": "existing-bucket", "ExistingKmsKeyArn": key_arn})
+    resources = evaluator.resources()
+    assert not {"ConsumerBucket", "ConsumerBucketPolicy", "ConsumerKey", "ConsumerKeyAlias"} & set(resources)
+    copier_env = resources["CopierFunction"]["Properties"]["Environment"]["Variables"]
+    assert (copier_env["CONSUMER_BUCKET"], copier_env["CONSUMER_KMS_KEY_ID"]) == ("existing-bucket", key_arn)
+    outputs = evaluator.resolve(consumer["Outputs"])
+    assert outputs["ConsumerBucketName"]["Value"] == "existing-bucket"
+
+
+def test_vpc_is_optional(consumer: dict[str, Any]) -> None:
+    without = Evaluator(consumer).resources()
+    assert "VpcConfig" not in without["CopierFunction"]["Properties"]
+    assert "S3GatewayEndpoint" not in without
+    with_vpc = Evaluator(
+        consumer,
+        {
+            "SubnetIds": "subnet-1,subnet-2",
+            "SecurityGroupIds": "sg-1",
+            "VpcId": "vpc-1",
+            "RouteTableIds": "rtb-1",
+        },
+    ).resources()
+    assert with_vpc["CopierFunction"]["Properties"]["VpcConfig"]["SubnetIds"] == ["subnet-1", "subnet-2"]
+    assert with_vpc["S3GatewayEndpoint"]["Properties"]["VpcEndpointType"] == "Gateway"
+
+
+def test_logs_insights_queries(consumer: dict[str, Any]) -> None:
+    queries = {
+        q["Properties"]["Name"]["Fn::Sub"]: q["Properties"]["QueryString"]
+        for q in _resources_of(consumer, "AWS::Logs::QueryDefinition").values()
+    }
+    by_code = queries["${ResourcePrefix}/object-transfer-errors-by-code"]
+    assert 'filter message = "ObjectTransferError"' in by_code
+    assert "stats count() by error_code" in by_code
+    assert "correlation_id" in queries["${ResourcePrefix}/run-by-correlation-id"]
+    assert "${ResourcePrefix}/errors-by-function" in queries
+
+
+# ------------------------------------------------------------------------------------------ outputs
+
+
+def test_outputs_cover_the_contract(producer: dict[str, Any], consumer: dict[str, Any]) -> None:
+    consumer_outputs, producer_outputs = doc_outputs()
+    assert consumer_outputs <= set(consumer["Outputs"])
+    assert producer_outputs <= set(producer["Outputs"])

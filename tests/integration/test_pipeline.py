@@ -1,0 +1,266 @@
+"""The whole pipeline on moto: real handlers, a faithful SQS poller, outcomes read back from the buckets."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from hydration import MARKER_KEY
+from hydration.marker import parse
+from tests.integration.harness import (
+    MIB,
+    World,
+    cold_start,
+    consumer_object,
+    hydrate,
+    invoke_finalizer,
+    invoke_planner,
+    put_object,
+    queue_messages,
+    run_copier,
+)
+
+HEADERS = {
+    "ContentType": "application/x-thing",
+    "ContentEncoding": "gzip",
+    "ContentLanguage": "de-CH",
+    "ContentDisposition": 'attachment; filename="x.bin"',
+    "CacheControl": "max-age=60",
+    "Expires": datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC),
+    "Metadata": {"owner": "data-team", "source-system": "erp"},
+    "Tagging": "classification=internal&team=data",
+}
+
+# Small, zero-byte, above the multipart threshold (5 MiB here), and keys that break naive URL handling.
+MIXED = {
+    "small/a.json": b'{"a": 1}',
+    "small/empty.bin": b"",
+    "big/object.bin": bytes(range(256)) * (6 * MIB // 256 + 7),
+    "unicode/Zürich – δ 漢字.txt": "grüezi".encode(),
+    "spaces/with space.txt": b"spaces",
+    "plus/a+b=c.txt": b"plus",
+    "percent/100%25 done%.txt": b"percent",
+    "deep/a/b/c/d/e/f.txt": b"deep",
+}
+
+
+def _marker(world: World) -> datetime:
+    body = world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read().decode()
+    return parse(body).synced_to
+
+
+def _run(run_id: str) -> dict:
+    from hydration.aws.state import RunStore
+
+    return RunStore(boto3.client("dynamodb"), "s3h-runs").get(run_id).model_dump()
+
+
+@pytest.mark.parametrize("mode", ["server-side", "stream"])
+def test_mixed_data_set_lands_byte_for_byte_with_headers_tags_and_the_consumer_key(
+    world: World, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    cold_start(monkeypatch, COPY_MODE=mode)
+    for key, body in MIXED.items():
+        put_object(world, key, body, **HEADERS)
+
+    result = hydrate(world)
+
+    assert result["status"] == "COMPLETED"
+    for key, body in MIXED.items():
+        got = consumer_object(world, key)
+        assert got["body"] == body, key
+        head = got["head"]
+        assert head["ServerSideEncryption"] == "aws:kms", key
+        assert head["SSEKMSKeyId"] == world.kms_key_arn, key
+        for name in (
+            "ContentType",
+            "ContentEncoding",
+            "ContentLanguage",
+            "ContentDisposition",
+            "CacheControl",
+        ):
+            assert head[name] == HEADERS[name], (key, name)
+        assert head["Metadata"] == HEADERS["Metadata"], key
+        assert got["tags"] == {"classification": "internal", "team": "data"}, key
+    big = world.s3.head_object(Bucket=world.consumer_bucket, Key="big/object.bin")
+    assert big["ETag"].endswith('-2"')  # really copied in parts (6 MiB + a bit, 5 MiB parts)
+    uploads = world.s3.list_multipart_uploads(Bucket=world.consumer_bucket).get("Uploads", [])
+    assert uploads == []
+    run = _run(result["run_id"])
+    assert run["objects_transferred"] == len(MIXED)
+    assert run["bytes_transferred"] == sum(len(b) for b in MIXED.values())
+
+
+def test_marker_is_the_watermark_when_the_listing_started_and_is_readable(world: World) -> None:
+    put_object(world, "a.txt", b"a")
+    before = datetime.now(UTC)
+    result = hydrate(world)
+    planned = result["planned"]
+    marker_text = world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read().decode()
+    first_line = marker_text.splitlines()[0]
+    assert datetime.fromisoformat(first_line.replace("Z", "+00:00")) == datetime.fromisoformat(
+        planned["watermark"]
+    )
+    assert before <= _marker(world) <= datetime.now(UTC)
+    assert json.loads(marker_text.splitlines()[1])["run_id"] == result["run_id"]
+    # The marker itself is never copied, even when it sits in the producer bucket too.
+    assert all(m["key"] != MARKER_KEY for m in queue_messages(world))
+
+
+def test_incremental_run_selects_only_what_changed_since_the_marker(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_object(world, "old.txt", b"old")
+    hydrate(world)
+    put_object(world, "new.txt", b"new")
+    put_object(world, "old2.txt", b"changed")
+
+    cold_start(monkeypatch, LOOKBACK_SECONDS="0")
+    planned = invoke_planner({})
+    keys = sorted(m["key"] for m in queue_messages(world))
+    # S3 keeps LastModified to the second: the bound is the marker rounded down to its second.
+    old_modified = world.s3.head_object(Bucket=world.producer_bucket, Key="old.txt")["LastModified"]
+    old_selected = old_modified >= _marker(world).replace(microsecond=0)
+    assert keys == sorted(["new.txt", "old2.txt"] + (["old.txt"] if old_selected else []))
+    assert planned["keys_enqueued"] == len(keys)
+
+
+def test_rerun_copies_nothing_and_skips_what_the_lookback_reselects(world: World) -> None:
+    for i in range(5):
+        put_object(world, f"k{i}", f"v{i}".encode())
+    hydrate(world)
+    first = {
+        k: world.s3.head_object(Bucket=world.consumer_bucket, Key=f"k{k}")["LastModified"] for k in range(5)
+    }
+
+    result = hydrate(world)  # everything is within the 1 h lookback: re-enqueued, and skipped
+
+    run = _run(result["run_id"])
+    assert run["keys_enqueued"] == 5
+    assert run["objects_skipped"] == 5
+    assert run["objects_transferred"] == 0
+    assert first == {
+        k: world.s3.head_object(Bucket=world.consumer_bucket, Key=f"k{k}")["LastModified"] for k in range(5)
+    }
+
+
+def test_duplicate_deliveries_are_harmless(world: World) -> None:
+    put_object(world, "dup.txt", b"once")
+    invoke_planner({})
+    (message,) = queue_messages(world)
+    world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=json.dumps(message))  # a second delivery
+    polled = run_copier(world)
+    assert all(r == {"batchItemFailures": []} for r in polled.responses)
+    assert consumer_object(world, "dup.txt")["body"] == b"once"
+
+
+def test_same_size_multipart_replacement_is_copied_again(world: World) -> None:
+    """A same-size replacement uploaded by multipart keeps an older LastModified (its upload start); the
+    manifest compares the ETag, so the new bytes still land."""
+    size = 6 * MIB
+    put_object(world, "rep.bin", b"a" * size)
+    hydrate(world)
+    s3 = world.s3
+    upload = s3.create_multipart_upload(Bucket=world.producer_bucket, Key="rep.bin")
+    parts = []
+    for number, chunk in enumerate((b"b" * 5 * MIB, b"b" * MIB), start=1):
+        etag = s3.upload_part(
+            Bucket=world.producer_bucket,
+            Key="rep.bin",
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=chunk,
+        )["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag})
+    s3.complete_multipart_upload(
+        Bucket=world.producer_bucket,
+        Key="rep.bin",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": parts},
+    )
+    hydrate(world)
+    assert consumer_object(world, "rep.bin")["body"] == b"b" * size
+
+
+def test_one_active_run_at_a_time(world: World) -> None:
+    put_object(world, "a.txt", b"a")
+    first = invoke_planner({})
+    second = invoke_planner({"full": True})
+    assert second["started"] is False
+    assert second["run_id"] == first["run_id"]
+    assert second["status"] == "DRAINING"
+    assert len(queue_messages(world)) == 1
+
+
+def test_dry_run_enqueues_nothing(world: World) -> None:
+    for key in ("a", "b", "c"):
+        put_object(world, key, b"12345")
+    result = invoke_planner({"dry_run": True})
+    assert result["dry_run"] is True
+    assert result["keys_enqueued"] == 3
+    assert result["bytes_enqueued"] == 15
+    assert result["sample_keys"] == ["a", "b", "c"]
+    assert queue_messages(world) == []
+    assert invoke_finalizer()["action"] == "idle"
+
+
+def test_prefix_run_copies_the_prefix_and_leaves_the_marker(world: World) -> None:
+    put_object(world, "keep/a.txt", b"a")
+    put_object(world, "other/b.txt", b"b")
+    result = hydrate(world, {"prefix": "keep/"})
+    assert result["marker"] is None
+    assert consumer_object(world, "keep/a.txt")["body"] == b"a"
+    with pytest.raises(world.s3.exceptions.NoSuchKey):
+        world.s3.get_object(Bucket=world.consumer_bucket, Key="other/b.txt")
+    with pytest.raises(world.s3.exceptions.NoSuchKey):
+        world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
+
+
+def test_prefix_outside_the_configured_scope_is_rejected(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydration.errors import InvalidRequestError
+
+    cold_start(monkeypatch, TRANSFER_PREFIXES="data/")
+    with pytest.raises(
+        InvalidRequestError, match="prefix: 'logs/' is outside the configured transfer prefixes"
+    ):
+        invoke_planner({"prefix": "logs/"})
+    assert invoke_finalizer()["action"] == "idle"  # no run was started
+
+
+def test_since_run_selects_by_time(world: World) -> None:
+    put_object(world, "a.txt", b"a")
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert invoke_planner({"since": future})["keys_enqueued"] == 0
+    invoke_finalizer()
+    invoke_finalizer()
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert invoke_planner({"since": past})["keys_enqueued"] == 1
+
+
+def test_invalid_payload_starts_nothing_and_names_the_field(world: World) -> None:
+    from hydration.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="since: 'tomorrow' is not an ISO-8601 date or time"):
+        invoke_planner({"since": "tomorrow"})
+    with pytest.raises(InvalidRequestError, match="fulll: unknown field"):
+        invoke_planner({"fulll": True})
+    assert boto3.client("dynamodb").scan(TableName=world.runs_table)["Count"] == 0
+
+
+def test_listing_failure_fails_the_run_and_releases_the_lock(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold_start(monkeypatch, PRODUCER_BUCKET="no-such-bucket")
+    with pytest.raises(Exception, match="NoSuchBucket"):
+        invoke_planner({})
+    runs = boto3.client("dynamodb").scan(TableName=world.runs_table)["Items"]
+    assert [r["status"]["S"] for r in runs] == ["FAILED"]
+    with pytest.raises(world.s3.exceptions.NoSuchKey):
+        world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
+    cold_start(monkeypatch, PRODUCER_BUCKET=world.producer_bucket)
+    assert invoke_planner({})["started"] is True

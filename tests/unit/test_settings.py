@@ -1,0 +1,69 @@
+"""Settings fail the cold start with a message that names the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from hydration.errors import InvalidRequestError
+from hydration.settings import CopierSettings, CopyMode, FinalizerSettings, PlannerSettings
+
+BASE = {
+    "CONSUMER_BUCKET": "consumer-bucket",
+    "RUNS_TABLE": "runs",
+    "FAILURES_TABLE": "failures",
+    "MANIFEST_TABLE": "manifest",
+    "PRODUCER_BUCKET": "producer-bucket",
+    "PRODUCER_ROLE_ARN": "arn:aws:iam::222222222222:role/producer-access",
+    "EXTERNAL_ID": "ext-id",
+    "TRANSFER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111111111111/transfer",
+    "CONSUMER_KMS_KEY_ID": "arn:aws:kms:us-east-1:111111111111:key/abc",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name, value in BASE.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_defaults(env: pytest.MonkeyPatch) -> None:
+    copier = CopierSettings.load()
+    assert copier.copy_mode is CopyMode.SERVER_SIDE
+    assert copier.multipart_threshold_bytes == 64 * 1024 * 1024
+    planner = PlannerSettings.load()
+    assert planner.transfer_prefixes == []
+    assert planner.lookback_seconds == 3600
+    assert FinalizerSettings.load().drain_confirm_seconds == 60
+
+
+def test_lists_are_comma_separated(env: pytest.MonkeyPatch) -> None:
+    env.setenv("TRANSFER_PREFIXES", "data/, logs/ ,,")
+    env.setenv("FAULT_KEYS", "a b.txt,c")
+    assert PlannerSettings.load().transfer_prefixes == ["data/", "logs/"]
+    assert CopierSettings.load().fault_keys == ["a b.txt", "c"]
+
+
+def test_missing_variable_is_named(env: pytest.MonkeyPatch) -> None:
+    env.delenv("PRODUCER_ROLE_ARN")
+    with pytest.raises(InvalidRequestError, match="PRODUCER_ROLE_ARN is required but not set"):
+        CopierSettings.load()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("COPY_MODE", "fast", "COPY_MODE"),
+        ("PRODUCER_ROLE_ARN", "producer-access", "PRODUCER_ROLE_ARN"),
+        ("MULTIPART_THRESHOLD_BYTES", "1024", "MULTIPART_THRESHOLD_BYTES"),
+        ("MAX_RECEIVE_COUNT", "zero", "MAX_RECEIVE_COUNT"),
+    ],
+)
+def test_invalid_variable_is_named(env: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+    env.setenv(name, value)
+    with pytest.raises(InvalidRequestError, match=expected):
+        CopierSettings.load()
+
+
+def test_external_id_is_not_printed(env: pytest.MonkeyPatch) -> None:
+    assert "ext-id" not in repr(CopierSettings.load())
