@@ -23,9 +23,7 @@ class FakeListingS3:
         assert name == "list_objects_v2"
         return self
 
-    def paginate(
-        self, Bucket: str, Prefix: str = "", PaginationConfig: dict | None = None, **kw: Any
-    ) -> Iterator:  # noqa: N803
+    def paginate(self, Bucket: str, Prefix: str = "", PaginationConfig: dict | None = None, **kw: Any) -> Iterator:
         config = PaginationConfig or {}
         size = config.get("PageSize", 1000)
         keys = sorted(k for k in self.objects if k.startswith(Prefix))
@@ -53,7 +51,7 @@ class FakeListingS3:
                 return
             start += size
 
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
         raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "no marker"}}, "GetObject")
 
 
@@ -66,7 +64,7 @@ class FakeSqs:
         self.fail_always = set(fail_always or ())
         self.calls = 0
 
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:  # noqa: N803
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
         import json
 
         self.calls += 1

@@ -104,9 +104,7 @@ class BatchSession:
 
     def _copy(self, message: TransferMessage) -> _Settled:
         if message.key in self._settings.fault_keys:
-            raise ObjectTransferError(
-                message.key, "InjectedFault", "FAULT_KEYS names this key (test setting)"
-            )
+            raise ObjectTransferError(message.key, "InjectedFault", "FAULT_KEYS names this key (test setting)")
         entry = self._manifest.get(message.key)
         if not message.force and entry is not None and entry.etag == message.etag:
             logger.debug("already in the consumer bucket", key=message.key, etag=message.etag)
@@ -202,18 +200,14 @@ class BatchSession:
         counts: Counter[Outcome] = Counter(s.outcome for s in self.settled)
         failed_finals = sum(1 for s in self.settled if s.final)
         transferred_bytes = sum(s.result.bytes for s in self.settled if s.result)
-        metrics.add_metric(
-            name="ObjectsTransferred", unit=MetricUnit.Count, value=counts[Outcome.TRANSFERRED]
-        )
+        metrics.add_metric(name="ObjectsTransferred", unit=MetricUnit.Count, value=counts[Outcome.TRANSFERRED])
         metrics.add_metric(name="ObjectsSkipped", unit=MetricUnit.Count, value=counts[Outcome.SKIPPED])
         metrics.add_metric(name="ObjectsVanished", unit=MetricUnit.Count, value=counts[Outcome.VANISHED])
         metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=failed_finals)
         metrics.add_metric(name="BytesTransferred", unit=MetricUnit.Bytes, value=transferred_bytes)
         for settled in self.settled:
             if settled.outcome is Outcome.TRANSFERRED:
-                metrics.add_metric(
-                    name="CopyLatency", unit=MetricUnit.Milliseconds, value=settled.seconds * 1000
-                )
+                metrics.add_metric(name="CopyLatency", unit=MetricUnit.Milliseconds, value=settled.seconds * 1000)
         per_run: dict[str, Counter[str]] = {}
         for s in self.settled:
             counter = per_run.setdefault(s.message.run_id, Counter())
@@ -265,9 +259,7 @@ def handle_batch(
         logger.set_correlation_id(record.body.run_id)
         return await asyncio.get_running_loop().run_in_executor(loop_pool, session.handle, record)
 
-    processor = AsyncBatchProcessor(
-        event_type=EventType.SQS, model=TransferRecord, raise_on_entire_batch_failure=False
-    )
+    processor = AsyncBatchProcessor(event_type=EventType.SQS, model=TransferRecord, raise_on_entire_batch_failure=False)
     response = async_process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

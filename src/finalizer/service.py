@@ -60,13 +60,9 @@ def finalize(
     logger.set_correlation_id(run.run_id)
     logger.append_keys(run_id=run.run_id)
     if run.status is RunStatus.PLANNING or not run.planning_complete:
-        return FinalizeResult(
-            run_id=run.run_id, status=run.status, action="planning", message="planning not finished"
-        )
+        return FinalizeResult(run_id=run.run_id, status=run.status, action="planning", message="planning not finished")
     if run.status is not RunStatus.DRAINING:
-        return FinalizeResult(
-            run_id=run.run_id, status=run.status, action="finished", message="run already ended"
-        )
+        return FinalizeResult(run_id=run.run_id, status=run.status, action="finished", message="run already ended")
 
     depth = queue.depth(deps.sqs, settings.transfer_queue_url)
     now = deps.clock()

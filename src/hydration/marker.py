@@ -35,9 +35,7 @@ def parse(text: str) -> Marker:
     try:
         synced_to = _as_utc(lines[0].strip())
     except ValueError as exc:
-        raise MarkerFormatError(
-            f"the sync marker's first line {lines[0][:60]!r} is not an ISO-8601 time"
-        ) from exc
+        raise MarkerFormatError(f"the sync marker's first line {lines[0][:60]!r} is not an ISO-8601 time") from exc
     detail: dict[str, Any] = {}
     if len(lines) > 1:
         try:

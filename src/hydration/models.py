@@ -199,7 +199,7 @@ class TransferMessage(SourceObject):
 class TransferRecord(SqsRecordModel):
     """An SQS record whose body is a TransferMessage (Powertools parser model)."""
 
-    body: Json[TransferMessage]  # type: ignore[assignment]
+    body: Json[TransferMessage]
 
 
 # --------------------------------------------------------------------------- state

@@ -62,9 +62,7 @@ class PlannerDeps:
 class Budget:
     """When to checkpoint: too little invocation time left, or (tests) a page budget spent."""
 
-    def __init__(
-        self, remaining_ms: Callable[[], int] | None, margin_seconds: int, max_pages: int = 0
-    ) -> None:
+    def __init__(self, remaining_ms: Callable[[], int] | None, margin_seconds: int, max_pages: int = 0) -> None:
         self._remaining_ms = remaining_ms
         self._margin_ms = margin_seconds * 1000
         self._max_pages = max_pages
@@ -119,9 +117,7 @@ def plan(
     if request.continue_run:
         run = deps.runs.get(request.continue_run)
         if run.status is not RunStatus.PLANNING:
-            return PlanResult(
-                started=False, run_id=run.run_id, status=run.status, message="run is not planning"
-            )
+            return PlanResult(started=False, run_id=run.run_id, status=run.status, message="run is not planning")
         return _resume(run, settings, deps, budget)
 
     if request.prefix and not within_scope(request.prefix, settings.transfer_prefixes):
@@ -153,9 +149,7 @@ def plan(
         active = deps.runs.active()
         stale = timedelta(seconds=settings.stale_planning_seconds)
         if active and active.status is RunStatus.PLANNING and _heartbeat(active) < deps.clock() - stale:
-            logger.warning(
-                "resuming a stale planning run", run_id=active.run_id, heartbeat_at=_heartbeat(active)
-            )
+            logger.warning("resuming a stale planning run", run_id=active.run_id, heartbeat_at=_heartbeat(active))
             return _resume(active, settings, deps, budget)
         logger.info("a run is already active; nothing started", active_run_id=busy.run_id, status=busy.status)
         return PlanResult(started=False, run_id=busy.run_id, status=busy.status, message=str(busy))
@@ -169,9 +163,7 @@ def _heartbeat(run: RunRecord) -> datetime:
     return run.heartbeat_at or run.started_at
 
 
-def _selection_bound(
-    request: PlannerRequest, settings: PlannerSettings, deps: PlannerDeps
-) -> datetime | None:
+def _selection_bound(request: PlannerRequest, settings: PlannerSettings, deps: PlannerDeps) -> datetime | None:
     match request.kind:
         case RunKind.INCREMENTAL:
             current = read_marker(deps.consumer_s3, settings.consumer_bucket)
@@ -240,9 +232,7 @@ def _resume(run: RunRecord, settings: PlannerSettings, deps: PlannerDeps, budget
     if not finished:
         deps.runs.checkpoint(run)
         deps.continuation.continue_run(run.run_id)
-        logger.info(
-            "listing checkpointed; continuing in a new invocation", cursor=run.cursor, keys=run.keys_enqueued
-        )
+        logger.info("listing checkpointed; continuing in a new invocation", cursor=run.cursor, keys=run.keys_enqueued)
         return _result(run, continued=True)
 
     deps.runs.finish_planning(run)

@@ -9,7 +9,6 @@ from tests import moto_patches
 from tests.fakes import RecordingContinuation
 from tests.integration.harness import World, create_world
 
-
 moto_patches.apply()
 
 

@@ -85,16 +85,12 @@ def create_world(world: World) -> World:
     world.kms_key_arn = kms.create_key(Description="consumer key")["KeyMetadata"]["Arn"]
     sqs = world.sqs
     world.dlq_url = sqs.create_queue(QueueName="s3h-transfer-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=world.dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=world.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     world.queue_url = sqs.create_queue(
         QueueName="s3h-transfer",
         Attributes={
             "VisibilityTimeout": "60",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": world.max_receive_count}
-            ),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": world.max_receive_count}),
         },
     )["QueueUrl"]
     db = boto3.client("dynamodb", region_name=REGION)
@@ -143,9 +139,7 @@ class PollResult:
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run_event_source_mapping(
-    world: World, handler: Any, batch_size: int = 10, max_polls: int = 500
-) -> PollResult:
+def run_event_source_mapping(world: World, handler: Any, batch_size: int = 10, max_polls: int = 500) -> PollResult:
     """Poll the transfer queue like Lambda's ESM: call the copier, delete what succeeded, and make the
     reported failures visible again at once (the visibility timeout, shortened). The queue's RedrivePolicy
     moves a message to the DLQ when it is received more than maxReceiveCount times."""
@@ -184,9 +178,7 @@ def queue_messages(world: World, url: str | None = None) -> list[dict[str, Any]]
     bodies: list[dict[str, Any]] = []
     handles = []
     while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
-            "Messages", []
-        )
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
         if not got:
             break
         bodies += [json.loads(m["Body"]) for m in got]
@@ -212,9 +204,7 @@ def invoke_planner(payload: Any, **context: Any) -> dict[str, Any]:
 def invoke_finalizer(payload: Any | None = None) -> dict[str, Any]:
     from finalizer.handler import lambda_handler
 
-    return lambda_handler(
-        payload if payload is not None else {}, FakeContext(function_name="s3-hydration-finalizer")
-    )
+    return lambda_handler(payload if payload is not None else {}, FakeContext(function_name="s3-hydration-finalizer"))
 
 
 def run_copier(world: World, batch_size: int = 10) -> PollResult:

@@ -17,7 +17,6 @@ from tests.integration.harness import (
     cold_start,
     consumer_object,
     hydrate,
-    invoke_finalizer,
     invoke_planner,
     put_object,
     queue_messages,
@@ -48,9 +47,7 @@ def _ledger() -> FailureLedger:
     return FailureLedger(boto3.client("dynamodb"), "s3h-failures")
 
 
-def test_batch_item_failures_name_exactly_the_failed_records(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_batch_item_failures_name_exactly_the_failed_records(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     cold_start(monkeypatch, FAULT_KEYS="bad/one.txt")
     for key in ("good/1.txt", "good/2.txt", "bad/one.txt", "good/3.txt"):
         put_object(world, key, key.encode())
@@ -184,9 +181,7 @@ def test_ledger_is_written_only_on_the_final_attempt(world: World, monkeypatch: 
     assert [json.loads(json.dumps(m))["key"] for m in queue_messages(world, world.dlq_url)] == ["f.txt"]
 
 
-def test_stream_mode_writes_with_the_functions_own_role(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_stream_mode_writes_with_the_functions_own_role(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """In stream mode the consumer's own client writes; the copy still carries the consumer key and a
     CRC32C checksum that S3 verified on the way in."""
     cold_start(monkeypatch, COPY_MODE="stream")

@@ -101,9 +101,7 @@ def test_marker_is_the_watermark_when_the_listing_started_and_is_readable(world:
     planned = result["planned"]
     marker_text = world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read().decode()
     first_line = marker_text.splitlines()[0]
-    assert datetime.fromisoformat(first_line.replace("Z", "+00:00")) == datetime.fromisoformat(
-        planned["watermark"]
-    )
+    assert datetime.fromisoformat(first_line.replace("Z", "+00:00")) == datetime.fromisoformat(planned["watermark"])
     assert before <= _marker(world) <= datetime.now(UTC)
     assert json.loads(marker_text.splitlines()[1])["run_id"] == result["run_id"]
     # The marker itself is never copied, even when it sits in the producer bucket too.
@@ -132,9 +130,7 @@ def test_rerun_copies_nothing_and_skips_what_the_lookback_reselects(world: World
     for i in range(5):
         put_object(world, f"k{i}", f"v{i}".encode())
     hydrate(world)
-    first = {
-        k: world.s3.head_object(Bucket=world.consumer_bucket, Key=f"k{k}")["LastModified"] for k in range(5)
-    }
+    first = {k: world.s3.head_object(Bucket=world.consumer_bucket, Key=f"k{k}")["LastModified"] for k in range(5)}
 
     result = hydrate(world)  # everything is within the 1 h lookback: re-enqueued, and skipped
 
@@ -219,15 +215,11 @@ def test_prefix_run_copies_the_prefix_and_leaves_the_marker(world: World) -> Non
         world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
 
 
-def test_prefix_outside_the_configured_scope_is_rejected(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_prefix_outside_the_configured_scope_is_rejected(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from hydration.errors import InvalidRequestError
 
     cold_start(monkeypatch, TRANSFER_PREFIXES="data/")
-    with pytest.raises(
-        InvalidRequestError, match="prefix: 'logs/' is outside the configured transfer prefixes"
-    ):
+    with pytest.raises(InvalidRequestError, match="prefix: 'logs/' is outside the configured transfer prefixes"):
         invoke_planner({"prefix": "logs/"})
     assert invoke_finalizer()["action"] == "idle"  # no run was started
 
@@ -252,9 +244,7 @@ def test_invalid_payload_starts_nothing_and_names_the_field(world: World) -> Non
     assert boto3.client("dynamodb").scan(TableName=world.runs_table)["Count"] == 0
 
 
-def test_listing_failure_fails_the_run_and_releases_the_lock(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_listing_failure_fails_the_run_and_releases_the_lock(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     cold_start(monkeypatch, PRODUCER_BUCKET="no-such-bucket")
     with pytest.raises(Exception, match="NoSuchBucket"):
         invoke_planner({})

@@ -44,7 +44,8 @@ def test_listing_is_checkpointed_and_continued_across_invocations(
         assert world.continued[-1] == result["run_id"]  # the planner asked for its own continuation
         stored = _runs(world).get(result["run_id"])
         assert stored.status is RunStatus.PLANNING
-        assert stored.cursor is not None and stored.cursor.continuation_token
+        assert stored.cursor is not None
+        assert stored.cursor.continuation_token
         # Meanwhile a new trigger starts nothing.
         assert invoke_planner({})["started"] is False
         result = invoke_planner({"continue_run": result["run_id"]})
@@ -120,9 +121,7 @@ def test_finalizer_needs_two_empty_readings_apart(world: World, monkeypatch: pyt
         world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
 
 
-def test_finalizer_never_advances_for_a_run_still_planning(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_finalizer_never_advances_for_a_run_still_planning(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1")
     put_object(world, "a", b"a")
     put_object(world, "b", b"b")
@@ -159,9 +158,7 @@ def test_two_finalizers_at_once_complete_the_run_once(world: World) -> None:
             ledger=FailureLedger(db, world.failures_table),
         )
         barrier.wait()
-        answers.append(
-            finalize(FinalizerRequest(run_id=planned["run_id"]), settings, deps, claimant=name).action
-        )
+        answers.append(finalize(FinalizerRequest(run_id=planned["run_id"]), settings, deps, claimant=name).action)
 
     threads = [threading.Thread(target=finalizer, args=(n,)) for n in ("one", "two")]
     for t in threads:
@@ -183,9 +180,7 @@ def test_claims_are_exclusive(world: World) -> None:
     assert runs.claim_finalization(planned["run_id"], "three", timedelta(seconds=-1)) is True
 
 
-def test_stale_planning_run_is_resumed_by_the_next_trigger(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_stale_planning_run_is_resumed_by_the_next_trigger(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1", STALE_PLANNING_SECONDS="60")
     put_object(world, "a", b"a")
     put_object(world, "b", b"b")

@@ -52,9 +52,7 @@ def test_manual_payloads(payload: dict, kind: RunKind) -> None:
 def test_since_accepts_dates_and_naive_times_as_utc() -> None:
     assert parse_planner_event({"since": "2026-01-02"}).since == datetime(2026, 1, 2, tzinfo=UTC)
     assert parse_planner_event({"since": "2026-01-02T03:00:00"}).since == datetime(2026, 1, 2, 3, tzinfo=UTC)
-    assert parse_planner_event({"since": "2026-01-02T05:00:00+02:00"}).since == datetime(
-        2026, 1, 2, 3, tzinfo=UTC
-    )
+    assert parse_planner_event({"since": "2026-01-02T05:00:00+02:00"}).since == datetime(2026, 1, 2, 3, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,7 @@ def _settings(**overrides: object) -> PlannerSettings:
     return PlannerSettings(**values)  # type: ignore[arg-type]
 
 
-def _deps(
-    s3: FakeListingS3, sqs: FakeSqs, runs: FakeRuns, continuation: RecordingContinuation
-) -> PlannerDeps:
+def _deps(s3: FakeListingS3, sqs: FakeSqs, runs: FakeRuns, continuation: RecordingContinuation) -> PlannerDeps:
     return PlannerDeps(
         producer_s3=s3,  # type: ignore[arg-type]
         consumer_s3=s3,  # type: ignore[arg-type]
@@ -77,9 +75,7 @@ def test_each_selected_key_is_enqueued_exactly_once(
     invocations = 1
     while result.continued:  # what the self-invocation does on AWS
         assert continuation.run_ids[-1] == result.run_id
-        result = plan(
-            PlannerRequest(continue_run=result.run_id), config, deps, Budget(None, 60, pages_per_invocation)
-        )
+        result = plan(PlannerRequest(continue_run=result.run_id), config, deps, Budget(None, 60, pages_per_invocation))
         invocations += 1
         assert invocations < 200
 

@@ -16,9 +16,7 @@ def test_selected_iff_modified_at_or_after_marker_minus_lookback(
     last_modified: datetime, marker: datetime | None, lookback: int
 ) -> None:
     bound = lower_bound(marker, timedelta(seconds=lookback))
-    expected = marker is None or last_modified >= (marker - timedelta(seconds=lookback)).replace(
-        microsecond=0
-    )
+    expected = marker is None or last_modified >= (marker - timedelta(seconds=lookback)).replace(microsecond=0)
     assert is_selected("k", last_modified, bound) is expected
 
 

@@ -46,19 +46,19 @@ def _client(service: str, pool: int) -> Any:
 
 
 def s3(pool: int = 50) -> S3Client:
-    return _client("s3", pool)  # type: ignore[no-any-return]
+    return _client("s3", pool)
 
 
 def sqs(pool: int = 50) -> SQSClient:
-    return _client("sqs", pool)  # type: ignore[no-any-return]
+    return _client("sqs", pool)
 
 
 def dynamodb() -> DynamoDBClient:
-    return _client("dynamodb", 50)  # type: ignore[no-any-return]
+    return _client("dynamodb", 50)
 
 
 def lambda_() -> LambdaClient:
-    return _client("lambda", 10)  # type: ignore[no-any-return]
+    return _client("lambda", 10)
 
 
 def assumed_role_session(role_arn: str, external_id: str, session_name: str) -> boto3.Session:
@@ -75,11 +75,9 @@ def assumed_role_session(role_arn: str, external_id: str, session_name: str) -> 
         role_arn=role_arn,
         extra_args={"RoleSessionName": session_name[:64], "ExternalId": external_id},
     )
-    credentials = DeferredRefreshableCredentials(
-        method="assume-role", refresh_using=fetcher.fetch_credentials
-    )
+    credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
     botocore_session = BotocoreSession()
-    botocore_session._credentials = credentials
+    botocore_session._credentials = credentials  # type: ignore[attr-defined]
     if base.region_name:
         botocore_session.set_config_variable("region", base.region_name)
     return boto3.Session(botocore_session=botocore_session)

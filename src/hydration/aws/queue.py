@@ -92,9 +92,7 @@ class Enqueuer:
                 with self._lock:
                     self.sent += 1
                     self.bytes += message.size
-            reasons = {
-                f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])
-            }
+            reasons = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
             if not entries:
                 return []
         return [(entries[i].key, reasons.get(i, "unknown")) for i in entries]

@@ -43,7 +43,7 @@ def list_pages(
     config: dict[str, Any] = {"PageSize": page_size}
     if start_token:
         config["StartingToken"] = start_token
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig=config):  # type: ignore[arg-type]
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig=config):
         objects = [
             SourceObject(
                 key=item["Key"],
@@ -53,9 +53,7 @@ def list_pages(
             )
             for item in page.get("Contents", [])
         ]
-        yield Page(
-            objects=objects, next_token=page.get("NextContinuationToken") if page.get("IsTruncated") else None
-        )
+        yield Page(objects=objects, next_token=page.get("NextContinuationToken") if page.get("IsTruncated") else None)
 
 
 # --------------------------------------------------------------------------- marker
@@ -159,9 +157,7 @@ def sse(kms_key_id: str) -> dict[str, Any]:
     return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id, "BucketKeyEnabled": True}
 
 
-def iter_objects(
-    client: S3Client, bucket: str, prefix: str, start_after: str | None = None
-) -> Iterator[SourceObject]:
+def iter_objects(client: S3Client, bucket: str, prefix: str, start_after: str | None = None) -> Iterator[SourceObject]:
     """Every object under a prefix in key order, starting after a key (a reconcile checkpoint)."""
     paginator = client.get_paginator("list_objects_v2")
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}

@@ -68,17 +68,17 @@ class RunStore:
     # ------------------------------------------------------------------ reading
 
     def get(self, run_id: str) -> RunRecord:
-        item = self._db.get_item(
-            TableName=self._table, Key=to_item({"run_id": run_id}), ConsistentRead=True
-        ).get("Item")
+        item = self._db.get_item(TableName=self._table, Key=to_item({"run_id": run_id}), ConsistentRead=True).get(
+            "Item"
+        )
         if not item or run_id == LOCK_ID:
             raise RunNotFoundError(run_id)
         return RunRecord.model_validate(from_item(item))
 
     def active_run_id(self) -> str | None:
-        item = self._db.get_item(
-            TableName=self._table, Key=to_item({"run_id": LOCK_ID}), ConsistentRead=True
-        ).get("Item")
+        item = self._db.get_item(TableName=self._table, Key=to_item({"run_id": LOCK_ID}), ConsistentRead=True).get(
+            "Item"
+        )
         return from_item(item)["active_run_id"] if item else None
 
     def active(self) -> RunRecord | None:
@@ -144,7 +144,9 @@ class RunStore:
             h=_iso(datetime.now(UTC)),
             planning=RunStatus.PLANNING.value,
         )
-        expression = "SET #c = :c, keys_enqueued = :k, bytes_enqueued = :b, ledger_keys_enqueued = :l, heartbeat_at = :h"
+        expression = (
+            "SET #c = :c, keys_enqueued = :k, bytes_enqueued = :b, ledger_keys_enqueued = :l, heartbeat_at = :h"
+        )
         if run.drift is not None:
             expression += ", drift = :d"
             values.update(_values(d=run.drift.model_dump(mode="json")))
@@ -272,9 +274,7 @@ class RunStore:
             raise
         return True
 
-    def complete(
-        self, run_id: str, claimant: str, status: RunStatus, failed_count: int, marker: datetime
-    ) -> None:
+    def complete(self, run_id: str, claimant: str, status: RunStatus, failed_count: int, marker: datetime) -> None:
         """DRAINING -> COMPLETED[_WITH_FAILURES] by the claimant, and release the lock, atomically."""
         now = _iso(datetime.now(UTC))
         self._db.transact_write_items(
@@ -337,9 +337,7 @@ class FailureLedger:
         return total
 
     def get(self, key: str) -> FailureRecord | None:
-        item = self._db.get_item(TableName=self._table, Key=to_item({"key": key}), ConsistentRead=True).get(
-            "Item"
-        )
+        item = self._db.get_item(TableName=self._table, Key=to_item({"key": key}), ConsistentRead=True).get("Item")
         return FailureRecord.model_validate(from_item(item)) if item else None
 
     def remove(self, key: str) -> None:
@@ -379,9 +377,7 @@ class Manifest:
         return found
 
 
-def write_batch(
-    client: DynamoDBClient, puts: dict[str, list[dict[str, Any]]], deletes: dict[str, list[str]]
-) -> None:
+def write_batch(client: DynamoDBClient, puts: dict[str, list[dict[str, Any]]], deletes: dict[str, list[str]]) -> None:
     """BatchWriteItem across tables (25 requests a call), unprocessed items retried with backoff.
 
     `puts` maps a table to plain items; `deletes` maps a table to the `key` values to delete.
@@ -397,12 +393,10 @@ def write_batch(
         for table, request in requests[start : start + 25]:
             pending.setdefault(table, []).append(request)
         for attempt in range(8):
-            response = client.batch_write_item(RequestItems=pending)  # type: ignore[arg-type]
-            pending = response.get("UnprocessedItems") or {}  # type: ignore[assignment]
+            response = client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
             if not pending:
                 break
             time.sleep(min(0.05 * 2**attempt, 2))
         if pending:
-            raise RuntimeError(
-                f"BatchWriteItem left {sum(len(v) for v in pending.values())} requests unprocessed"
-            )
+            raise RuntimeError(f"BatchWriteItem left {sum(len(v) for v in pending.values())} requests unprocessed")

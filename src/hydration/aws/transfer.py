@@ -79,9 +79,7 @@ def _translate(exc: ClientError, request: CopyRequest) -> Exception:
         return SourceVanishedError(request.source_key)
     if code in s3_adapter.PRECONDITION_CODES:
         return SourceChangedError(request.source_key, request.etag)
-    return ObjectTransferError(
-        request.source_key, code, str(exc.response.get("Error", {}).get("Message", exc))
-    )
+    return ObjectTransferError(request.source_key, code, str(exc.response.get("Error", {}).get("Message", exc)))
 
 
 def _copy_source(request: CopyRequest) -> dict[str, str]:
@@ -147,7 +145,7 @@ class Copier:
 
     def _server_side_single(self, request: CopyRequest) -> CopyResult:
         response = self._producer.copy_object(
-            CopySource=_copy_source(request),  # type: ignore[arg-type]
+            CopySource=_copy_source(request),
             CopySourceIfMatch=request.etag,
             Bucket=request.dest_bucket,
             Key=request.dest_key,
@@ -159,11 +157,9 @@ class Copier:
         result = response.get("CopyObjectResult", {})
         return CopyResult(bytes=request.size, requests=1, checksum=result.get("ChecksumCRC32C"))
 
-    def _copy_part(
-        self, request: CopyRequest, upload_id: str, number: int, first: int, last: int
-    ) -> dict[str, Any]:
+    def _copy_part(self, request: CopyRequest, upload_id: str, number: int, first: int, last: int) -> dict[str, Any]:
         response = self._producer.upload_part_copy(
-            CopySource=_copy_source(request),  # type: ignore[arg-type]
+            CopySource=_copy_source(request),
             CopySourceIfMatch=request.etag,
             CopySourceRange=f"bytes={first}-{last}",
             Bucket=request.dest_bucket,
@@ -209,9 +205,7 @@ class Copier:
             self._budget.release(held)
         return CopyResult(bytes=len(body), requests=3 if tagging else 2, checksum=put.get("ChecksumCRC32C"))
 
-    def _stream_part(
-        self, request: CopyRequest, upload_id: str, number: int, first: int, last: int
-    ) -> dict[str, Any]:
+    def _stream_part(self, request: CopyRequest, upload_id: str, number: int, first: int, last: int) -> dict[str, Any]:
         held = self._budget.acquire(last - first + 1)
         try:
             extra: dict[str, Any] = {"VersionId": request.version_id} if request.version_id else {}
@@ -259,9 +253,7 @@ class Copier:
             # HEAD has no body, so a missing object answers a bare 404 and a changed one a bare 412.
             raise _translate(exc, request) from exc
         head = s3_adapter._object_head(head_response)
-        tagging = s3_adapter.get_tagging(
-            self._producer, request.source_bucket, request.source_key, request.version_id
-        )
+        tagging = s3_adapter.get_tagging(self._producer, request.source_bucket, request.source_key, request.version_id)
         writer = self._producer if self._server_side else self._consumer
         create_extra: dict[str, Any] = {} if self._server_side else {"ChecksumAlgorithm": CHECKSUM_ALGORITHM}
         upload_id = writer.create_multipart_upload(
@@ -280,7 +272,7 @@ class Copier:
                 Bucket=request.dest_bucket,
                 Key=request.dest_key,
                 UploadId=upload_id,
-                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                MultipartUpload={"Parts": parts},
             )
         except BaseException:
             self._abort(writer, request, upload_id)
@@ -290,9 +282,7 @@ class Copier:
     @staticmethod
     def _abort(writer: S3Client, request: CopyRequest, upload_id: str) -> None:
         try:
-            writer.abort_multipart_upload(
-                Bucket=request.dest_bucket, Key=request.dest_key, UploadId=upload_id
-            )
+            writer.abort_multipart_upload(Bucket=request.dest_bucket, Key=request.dest_key, UploadId=upload_id)
         except ClientError:
             # The bucket's lifecycle rule aborts incomplete uploads after a day if this call fails.
             logger.warning("abort_multipart_upload failed", key=request.dest_key, upload_id=upload_id)
