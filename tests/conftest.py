@@ -16,6 +16,7 @@ for _name, _value in {
     "AWS_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "S3Hydration",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "s3-hydration-test",
     "POWERTOOLS_DEV": "false",
 }.items():
     os.environ.setdefault(_name, _value)

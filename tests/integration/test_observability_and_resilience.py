@@ -1,0 +1,135 @@
+"""Metrics and logs as operators read them; credentials that refresh; multipart uploads never orphaned."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from hydration.aws import clients
+from hydration.aws.transfer import Copier, CopyRequest
+from hydration.errors import ObjectTransferError
+from tests.integration.harness import MIB, World, cold_start, hydrate, put_object
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_metrics_are_emitted_as_emf_in_the_s3hydration_namespace_with_the_service_dimension(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(3):
+        put_object(world, f"m{i}", b"12345")
+    capsys.readouterr()
+    hydrate(world)
+    emitted = [line for line in _json_lines(capsys.readouterr().out) if "_aws" in line]
+    copier = [e for e in emitted if "ObjectsTransferred" in e]
+    assert copier, emitted
+    directive = copier[0]["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "S3Hydration"
+    assert directive["Dimensions"] == [["service"]]
+    assert copier[0]["service"] == "s3-hydration-test"  # POWERTOOLS_SERVICE_NAME (copier when deployed)
+    assert (
+        sum(
+            sum(e["ObjectsTransferred"]) if isinstance(e["ObjectsTransferred"], list) else e["ObjectsTransferred"]
+            for e in copier
+        )
+        == 3
+    )
+    assert (
+        sum(
+            sum(e["BytesTransferred"]) if isinstance(e["BytesTransferred"], list) else e["BytesTransferred"]
+            for e in copier
+        )
+        == 15
+    )
+    names = {m["Name"] for e in emitted for m in e["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    from hydration.observability import METRIC_NAMES
+
+    assert names <= METRIC_NAMES
+    assert {"KeysEnqueued", "ObjectsTransferred", "RunDurationSeconds", "CopyLatency"} <= names
+
+
+def test_failures_are_logged_with_key_error_code_and_run_id_as_correlation_id(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hydration.observability import logger
+
+    cold_start(monkeypatch, FAULT_KEYS="broken key+%.txt")
+    put_object(world, "broken key+%.txt", b"x")
+    result = hydrate(world)
+    # Each record as the Powertools formatter writes it to CloudWatch Logs.
+    lines = [json.loads(logger.registered_formatter.format(r)) for r in caplog.records]
+    errors = [e for e in lines if e.get("message") == "ObjectTransferError"]
+    assert len(errors) == world.max_receive_count
+    for entry in errors:
+        assert entry["key"] == "broken key+%.txt"
+        assert entry["error_code"] == "InjectedFault"
+        assert entry["run_id"] == result["run_id"]
+        assert entry["correlation_id"] == result["run_id"]
+        assert entry["level"] == "ERROR"
+    assert [e["final_attempt"] for e in errors] == [False] * (world.max_receive_count - 1) + [True]
+
+
+def test_producer_credentials_come_from_assume_role_and_refresh_before_expiry(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import botocore.credentials
+
+    session = clients.assumed_role_session(world.role_arn, "ext-id", "s3-hydration-test")
+    credentials = session.get_credentials()
+    assert credentials.method == "assume-role"
+    first = credentials.get_frozen_credentials().access_key
+    # 55 minutes later (moto's role credentials last an hour), a long run signs another request:
+    later = datetime.now(UTC) + timedelta(minutes=55)
+    monkeypatch.setattr(botocore.credentials, "_local_now", lambda: later)
+    monkeypatch.setattr(credentials, "_time_fetcher", lambda: later)
+    assert credentials.refresh_needed()
+    second = credentials.get_frozen_credentials().access_key
+    assert second != first  # AssumeRole was called again before the old credentials expired
+
+
+class _FailingPartCopy:
+    """The producer client, except that part 2 of every multipart copy fails."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def upload_part_copy(self, **kwargs: Any) -> Any:
+        if kwargs["PartNumber"] == 2:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "UploadPartCopy")
+        return self._inner.upload_part_copy(**kwargs)
+
+
+def test_a_failed_multipart_copy_is_aborted(world: World) -> None:
+    body = b"z" * (11 * MIB)
+    etag = put_object(world, "big.bin", body)["ETag"]
+    s3 = boto3.client("s3")
+    copier = Copier(
+        producer_s3=_FailingPartCopy(s3),  # type: ignore[arg-type]
+        consumer_s3=s3,
+        server_side=True,
+        multipart_threshold=5 * MIB,
+        part_size=5 * MIB,
+        parts_in_flight=2,
+    )
+    request = CopyRequest(
+        world.producer_bucket, "big.bin", etag, len(body), None, world.consumer_bucket, "big.bin", world.kms_key_arn
+    )
+    with pytest.raises(ObjectTransferError, match="InternalError"):
+        copier.copy(request)
+    assert s3.list_multipart_uploads(Bucket=world.consumer_bucket).get("Uploads", []) == []
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=world.consumer_bucket, Key="big.bin")
