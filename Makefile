@@ -34,8 +34,19 @@ format: dev ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format src tests tools bench
 
 .PHONY: unit
-unit: dev ## tests that need no server: unit, moto integration, infra assertions
-	$(PY) -m pytest -q tests/unit tests/integration tests/infra
+unit: dev ## tests that need no server: unit, moto integration, infra assertions, CLI
+	$(PY) -m pytest -q -m "not e2e" tests/unit tests/integration tests/infra tests/cli
+
+.PHONY: e2e
+e2e: dev ## end-to-end tests on LocalStack (starts it, deploys both stacks, always stops it)
+	@status=0; $(MAKE) --no-print-directory localstack-up || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+		eval "$$(tools/localstack/env.sh)"; $(PY) -m pytest -q -m e2e tests/localstack_smoke tests/e2e || status=$$?; \
+	fi; \
+	$(MAKE) --no-print-directory localstack-down; exit $$status
+
+.PHONY: test
+test: unit e2e ## every test tier (the README's test command; CI runs it)
 
 .PHONY: clean
 clean: ## remove build output and caches

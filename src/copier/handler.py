@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from copier.service import CopierDeps, handle_batch
-from hydration.aws import clients
+from hydration.aws import clients, queue
 from hydration.aws.state import FailureLedger, Manifest, RunStore, write_batch
 from hydration.aws.transfer import ByteBudget, Copier
 from hydration.observability import logger, metrics, tracer
@@ -39,6 +39,11 @@ def deps() -> CopierDeps:
         runs=RunStore(db, settings.runs_table),
         write_batch=partial(write_batch, db),
         pool=ThreadPoolExecutor(max_workers=settings.copy_concurrency, thread_name_prefix="copy"),
+        retry_later=(
+            partial(queue.retry_later, clients.sqs(), settings.transfer_queue_url)
+            if settings.transfer_queue_url
+            else None
+        ),
     )
 
 

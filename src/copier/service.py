@@ -63,6 +63,7 @@ class CopierDeps:
     runs: RunStore
     write_batch: Callable[[dict[str, list[dict[str, Any]]], dict[str, list[str]]], None]
     pool: ThreadPoolExecutor
+    retry_later: Callable[[str, int], None] | None = None  # (receipt handle, seconds)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -96,6 +97,8 @@ class BatchSession:
             settled = self._copy(message)
         except Exception as exc:
             self._failed(message, exc, receive_count)
+            if receive_count < self._settings.max_receive_count:
+                self._backoff(record.receiptHandle, receive_count)
             raise
         settled.seconds = time.perf_counter() - started
         with self._lock:
@@ -142,6 +145,16 @@ class BatchSession:
                 )
                 request = CopyRequest(**{**request.__dict__, "etag": current.etag, "size": current.size})
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, receipt_handle: str, receive_count: int) -> None:
+        if self._deps.retry_later is None:
+            return
+        settings = self._settings
+        seconds = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (receive_count - 1))
+        try:
+            self._deps.retry_later(receipt_handle, seconds)
+        except Exception:  # the queue's visibility timeout still brings the message back
+            logger.warning("could not shorten the retry delay", exc_info=True)
 
     def _failed(self, message: TransferMessage, exc: Exception, receive_count: int) -> None:
         code = exc.code if isinstance(exc, ObjectTransferError) else type(exc).__name__

@@ -83,6 +83,11 @@ class CopierSettings(_Producer):
     copy_concurrency: int = Field(default=16, ge=1, le=128)
     parts_in_flight: int = Field(default=4, ge=1, le=32)
     max_receive_count: int = Field(default=5, ge=1, le=1000)
+    # A failed record becomes visible again after base * 2^(attempt-1) seconds (capped) instead of the
+    # queue's visibility timeout (>= 6x the function timeout): transient errors retry quickly.
+    transfer_queue_url: str | None = None
+    retry_base_seconds: int = Field(default=30, ge=0, le=43200)
+    retry_max_seconds: int = Field(default=900, ge=0, le=43200)
     fault_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("fault_keys", mode="before")

@@ -190,3 +190,18 @@ def test_stream_mode_writes_with_the_functions_own_role(world: World, monkeypatc
     head = world.s3.head_object(Bucket=world.consumer_bucket, Key="s.txt", ChecksumMode="ENABLED")
     assert head["SSEKMSKeyId"] == world.kms_key_arn
     assert head.get("ChecksumCRC32C")
+
+
+@pytest.mark.parametrize(("base", "visible_again"), [("0", True), ("600", False)])
+def test_a_failed_record_comes_back_after_its_backoff_not_the_visibility_timeout(
+    world: World, monkeypatch: pytest.MonkeyPatch, base: str, visible_again: bool
+) -> None:
+    cold_start(monkeypatch, FAULT_KEYS="f.txt", RETRY_BASE_SECONDS=base)
+    put_object(world, "f.txt", b"f")
+    invoke_planner({})
+    (message,) = _receive_all(world)  # received with a 60 s visibility timeout
+    _copier(sqs_event([message], _queue_arn(world)))
+    again = _receive_all(world)
+    assert bool(again) is visible_again
+    if again:
+        assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"

@@ -112,3 +112,8 @@ def depth(client: SQSClient, queue_url: str) -> QueueDepth:
         in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
         delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
     )
+
+
+def retry_later(client: SQSClient, queue_url: str, receipt_handle: str, seconds: int) -> None:
+    """Make a received message visible again after `seconds` (its retry backoff)."""
+    client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
