@@ -1,0 +1,148 @@
+"""The pipeline end to end on LocalStack: real event plumbing (SQS event source mapping with partial batch
+responses and redrive, Lambda invokes), our functions running from the deployment zip.
+
+The tests run in file order and build on each other's state, as a day in the life of a deployment:
+first run, incremental run, nothing-changed run, a poison key, its redrive.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from tools.sample_data import MIB, Sample, demo_set, seed, verify
+
+from hydration.marker import parse
+from tests.e2e.conftest import poll
+
+SCHEDULED_EVENT = {"version": "0", "id": "e2e", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+PREFIX = "e2e/"
+POISON = Sample(key=PREFIX + "poison/always-fails.bin", size=123, metadata={"kind": "poison"})
+
+state: dict[str, Any] = {}
+
+
+def run_to_end(deployment: Any, payload: dict[str, Any], timeout: float = 300) -> Any:
+    """Start a run through the planner and follow it (nudging the finalizer) until it ends."""
+    from hydration_cli.ops import trigger
+
+    plan = deployment.functions.invoke(deployment.function_name("planner"), payload)
+    assert plan["started"], plan
+    import time
+
+    return trigger.follow(
+        deployment,
+        plan["run_id"],
+        timeout=timedelta(seconds=timeout),
+        interval=0.5,
+        clock=lambda: datetime.now(UTC),
+        sleep=time.sleep,
+    )
+
+
+def marker(deployment: Any) -> Any:
+    body = deployment.client("s3").get_object(Bucket=deployment.bucket, Key="_s3_hydration_last_sync")["Body"]
+    return parse(body.read().decode())
+
+
+def copier_env(deployment: Any, **changes: str) -> None:
+    """Change the copier's environment the way a stack update would (new execution environments)."""
+    lam = deployment.client("lambda")
+    name = deployment.function_name("copier")
+    env = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    env.update(changes)
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+    poll(
+        lambda: lam.get_function_configuration(FunctionName=name).get("LastUpdateStatus") == "Successful",
+        timeout=60,
+        what="the copier's configuration update",
+    )
+
+
+def test_a_scheduled_run_hydrates_everything(deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> None:
+    threshold = int(deployment.parameter("MultipartThresholdBytes", str(64 * MIB)))
+    samples = demo_set(count=60, big_bytes=threshold + MIB, prefix=PREFIX)
+    seed(producer_s3, outputs["ProducerBucketName"], samples)
+    state["samples"] = samples
+
+    run = run_to_end(deployment, SCHEDULED_EVENT)
+
+    assert run.status.value == "COMPLETED", run
+    assert run.keys_enqueued >= len(samples)
+    assert verify(deployment.client("s3"), deployment.bucket, samples, outputs["ConsumerKmsKeyArn"]) == []
+    # The marker is the run's watermark: the time its listing started.
+    assert marker(deployment).synced_to == run.watermark
+    state["first_run"] = run
+
+
+def test_an_incremental_run_copies_only_what_changed(
+    deployment: Any, producer_s3: Any, outputs: dict[str, Any]
+) -> None:
+    samples: list[Sample] = state["samples"]
+    changed = [Sample(**{**s.__dict__, "generation": 1}) for s in samples[10:12]]
+    added = [Sample(key=f"{PREFIX}added/{i}.txt", size=100 + i, content_type="text/plain") for i in range(3)]
+    seed(producer_s3, outputs["ProducerBucketName"], changed + added)
+
+    run = run_to_end(deployment, SCHEDULED_EVENT)
+
+    assert run.status.value == "COMPLETED"
+    assert run.objects_transferred == len(changed) + len(added)
+    assert verify(deployment.client("s3"), deployment.bucket, changed + added, outputs["ConsumerKmsKeyArn"]) == []
+    assert marker(deployment).synced_to == run.watermark > state["first_run"].watermark
+
+
+def test_a_rerun_copies_nothing(deployment: Any) -> None:
+    run = run_to_end(deployment, SCHEDULED_EVENT)
+    assert run.status.value == "COMPLETED"
+    assert run.objects_transferred == 0
+    assert run.objects_skipped == run.keys_enqueued  # re-selected by the lookback, skipped by the manifest
+
+
+def test_a_poison_key_reaches_the_dlq_alone_and_lands_after_redrive(
+    deployment: Any, producer_s3: Any, outputs: dict[str, Any]
+) -> None:
+    sqs = deployment.client("sqs")
+    copier_env(deployment, FAULT_KEYS=POISON.key)
+    try:
+        healthy = [Sample(key=f"{PREFIX}beside-poison/{i}.txt", size=50 + i) for i in range(5)]
+        seed(producer_s3, outputs["ProducerBucketName"], [POISON, *healthy])
+
+        run = run_to_end(deployment, SCHEDULED_EVENT, timeout=400)
+
+        # Retried up to maxReceiveCount, then alone in the DLQ; the other keys landed.
+        assert run.status.value == "COMPLETED_WITH_FAILURES"
+        assert run.failed_count == 1
+        assert verify(deployment.client("s3"), deployment.bucket, healthy, outputs["ConsumerKmsKeyArn"]) == []
+        failure = deployment.ledger.get(POISON.key)
+        assert failure is not None
+        assert failure.error_code == "InjectedFault"
+        dlq_depth = int(
+            sqs.get_queue_attributes(QueueUrl=deployment.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        )
+        assert dlq_depth == 1
+        peeked = sqs.receive_message(QueueUrl=deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=1)
+        assert [json.loads(m["Body"])["key"] for m in peeked["Messages"]] == [POISON.key]
+        # The marker did not move past the key that did not land.
+        poison_modified = producer_s3.head_object(Bucket=outputs["ProducerBucketName"], Key=POISON.key)["LastModified"]
+        assert marker(deployment).synced_to <= poison_modified
+    finally:
+        copier_env(deployment, FAULT_KEYS="")
+
+    # Fault removed: redrive the DLQ into the transfer queue; the key lands, the ledger forgets it.
+    task = sqs.start_message_move_task(SourceArn=deployment.dlq_arn, DestinationArn=deployment.transfer_queue_arn)
+    assert task["TaskHandle"]
+    poll(lambda: deployment.ledger.get(POISON.key) is None, timeout=180, what="the redriven poison key to land")
+    assert verify(deployment.client("s3"), deployment.bucket, [POISON], outputs["ConsumerKmsKeyArn"]) == []
+
+
+def test_invalid_payload_is_rejected_and_starts_nothing(deployment: Any) -> None:
+    from hydration_cli.errors import FunctionInvocationError
+
+    before = len(deployment.runs.list(limit=1000))
+    with pytest.raises(FunctionInvocationError, match="since"):
+        deployment.functions.invoke(deployment.function_name("planner"), {"since": "not-a-time"})
+    assert len(deployment.runs.list(limit=1000)) == before
