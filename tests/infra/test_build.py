@@ -74,9 +74,7 @@ def test_zip_holds_the_functions_and_their_dependencies(two_builds: tuple[Path, 
     assert not [n for n in names if n.endswith(".dist-info/RECORD") or n.endswith(".dist-info/INSTALLER")]
     assert names == sorted(names)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
-    assert any(n.endswith("cpython-313-x86_64-linux-gnu.so") for n in names), (
-        "pydantic-core for the Lambda platform"
-    )
+    assert any(n.endswith("cpython-313-x86_64-linux-gnu.so") for n in names), "pydantic-core for the Lambda platform"
 
 
 def test_dependencies_are_pinned_to_the_tested_versions(two_builds: tuple[Path, Path]) -> None:

@@ -52,14 +52,10 @@ def test_templates_fit_in_a_template_body(deploy: ModuleType) -> None:
 
 def test_unknown_parameters_are_refused(deploy: ModuleType, account: object) -> None:
     with pytest.raises(SystemExit, match="NoSuchParameter"):
-        deploy.deploy_stack(
-            account, "x", deploy.CONSUMER_TEMPLATE, {"NoSuchParameter": "1"}, timeout=5, poll=0.1
-        )
+        deploy.deploy_stack(account, "x", deploy.CONSUMER_TEMPLATE, {"NoSuchParameter": "1"}, timeout=5, poll=0.1)
 
 
-def test_both_stacks_create_and_the_consumer_updates(
-    deploy: ModuleType, account: object, tmp_path: Path
-) -> None:
+def test_both_stacks_create_and_the_consumer_updates(deploy: ModuleType, account: object, tmp_path: Path) -> None:
     # Given a code bucket holding a (dummy) zip
     s3 = account.client("s3")
     deploy.ensure_bucket(s3, "code-bucket", "us-east-1")
@@ -108,9 +104,7 @@ def test_both_stacks_create_and_the_consumer_updates(
     for name in ("TransferQueueUrl", "CopierFunctionName", "RunsTableName", "ConsumerBucketName"):
         assert outputs[name]
     lam = account.client("lambda")
-    env = lam.get_function_configuration(FunctionName=outputs["CopierFunctionName"])["Environment"][
-        "Variables"
-    ]
+    env = lam.get_function_configuration(FunctionName=outputs["CopierFunctionName"])["Environment"]["Variables"]
     assert env["PRODUCER_ROLE_ARN"] == producer_out["ProducerRoleArn"]
     assert env["FAULT_KEYS"] == ""
 
@@ -118,14 +112,10 @@ def test_both_stacks_create_and_the_consumer_updates(
     deploy.deploy_stack(
         account, "consumer", deploy.CONSUMER_TEMPLATE, {**params, "FaultKeys": "a/b"}, timeout=30, poll=0.1
     )
-    updated = deploy.deploy_stack(
-        account, "consumer", deploy.CONSUMER_TEMPLATE, {"CodeKey": key}, timeout=30, poll=0.1
-    )
+    updated = deploy.deploy_stack(account, "consumer", deploy.CONSUMER_TEMPLATE, {"CodeKey": key}, timeout=30, poll=0.1)
 
     # Then the update applied and the parameter not given kept its value
     assert updated["StackStatus"] == "UPDATE_COMPLETE"
     assert deploy.stack_parameters(updated)["FaultKeys"] == "a/b"
-    env = lam.get_function_configuration(FunctionName=outputs["CopierFunctionName"])["Environment"][
-        "Variables"
-    ]
+    env = lam.get_function_configuration(FunctionName=outputs["CopierFunctionName"])["Environment"]["Variables"]
     assert env["FAULT_KEYS"] == "a/b"

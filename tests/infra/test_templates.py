@@ -214,9 +214,7 @@ def test_producer_role_reads_only_the_transfer_prefix(producer: dict[str, Any]) 
     role = evaluator.resources()["ProducerAccessRole"]
     (policy,) = role["Properties"]["Policies"]
     by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    assert by_sid["ListTransferPrefix"]["Condition"] == {
-        "StringLike": {"s3:prefix": {"Fn::Sub": "${TransferPrefix}*"}}
-    }
+    assert by_sid["ListTransferPrefix"]["Condition"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${TransferPrefix}*"}}}
     assert set(by_sid["ReadTransferPrefix"]["Action"]) == {
         "s3:GetObject",
         "s3:GetObjectVersion",
@@ -263,9 +261,7 @@ def test_producer_role_writes_to_the_consumer_only_in_server_side_mode(
             "s3:AbortMultipartUpload",
             "s3:ListMultipartUploadParts",
         }
-        assert write["Resource"]["Fn::Sub"].endswith(
-            ":::${ConsumerBucket}/${DestinationPrefix}${TransferPrefix}*"
-        )
+        assert write["Resource"]["Fn::Sub"].endswith(":::${ConsumerBucket}/${DestinationPrefix}${TransferPrefix}*")
         assert set(kms["Action"]) == {"kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"}
         assert kms["Resource"] == params["ConsumerKmsKeyArn"]
 
@@ -274,13 +270,8 @@ def _resource_policy_principals(resources: dict[str, dict[str, Any]]) -> list[tu
     found = []
     for name, resource in resources.items():
         props = resource.get("Properties", {})
-        document = (
-            props.get("KeyPolicy") if resource["Type"] == "AWS::KMS::Key" else props.get("PolicyDocument")
-        )
-        if (
-            resource["Type"] in {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}
-            or not document
-        ):
+        document = props.get("KeyPolicy") if resource["Type"] == "AWS::KMS::Key" else props.get("PolicyDocument")
+        if resource["Type"] in {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} or not document:
             continue
         for statement in document["Statement"]:
             if statement["Effect"] == "Allow":
@@ -375,9 +366,7 @@ def test_every_queue_is_encrypted(consumer: dict[str, Any]) -> None:
     for name, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
     assert consumer["Resources"]["InvocationDlq"]["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
-    assert consumer["Resources"]["InvocationDlq"]["Properties"]["QueueName"] == {
-        "Fn::Sub": "${ResourcePrefix}-dlq"
-    }
+    assert consumer["Resources"]["InvocationDlq"]["Properties"]["QueueName"] == {"Fn::Sub": "${ResourcePrefix}-dlq"}
 
 
 def test_copier_event_source_reports_batch_item_failures(consumer: dict[str, Any]) -> None:
@@ -453,7 +442,11 @@ def test_schedules_and_runbook_names(consumer: dict[str, Any]) -> None:
     assert {p["Properties"]["SourceArn"]["Fn::GetAtt"][0] for p in permissions.values()} == {
         "PlannerSchedule",
         "FinalizerSchedule",
+        "ReconcileSchedule",
     }
+    reconcile = resources["ReconcileSchedule"]["Properties"]
+    assert reconcile["Targets"][0]["Input"] == '{"reconcile": true}'
+    assert reconcile["State"] == {"Fn::If": ["ReconcileOn", "ENABLED", "DISABLED"]}
 
 
 def test_runbook_parameter_names_exist(consumer: dict[str, Any]) -> None:

@@ -110,9 +110,7 @@ def make_function(aws: Clients, lambda_role: str) -> Iterator[Callable[..., str]
             **{"Timeout": 10, **config},
         )
         created.append(name)
-        lam.get_waiter("function_active_v2").wait(
-            FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-        )
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         return name
 
     yield make
@@ -120,9 +118,7 @@ def make_function(aws: Clients, lambda_role: str) -> Iterator[Callable[..., str]
         lam.delete_function(FunctionName=name)
 
 
-def wait_for(
-    condition: Callable[[], Any], timeout: float, interval: float = 0.5, message: str = "condition"
-) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.5, message: str = "condition") -> Any:
     """Polls ``condition`` until it returns a truthy value (returned) or ``timeout`` seconds passed."""
     deadline = time.monotonic() + timeout
     while True:

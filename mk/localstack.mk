@@ -1,0 +1,32 @@
+# LocalStack on this host, without Docker (tools/localstack/, everything it installs lives in .localstack/).
+# Lambda functions run as local Python 3.13 subprocesses; DynamoDB is served by moto. Client environment:
+#   eval "$(tools/localstack/env.sh)"   (consumer account 111111111111; `env.sh producer` for 222222222222)
+
+LOCALSTACK_TOOLS := tools/localstack
+
+.PHONY: localstack-install
+localstack-install: ## install LocalStack and our plugins into .localstack/venv (no start)
+	$(LOCALSTACK_TOOLS)/up.sh --install-only
+
+.PHONY: localstack-start
+localstack-start: ## start LocalStack on 127.0.0.1:4566 in the background (installs it first if needed)
+	$(LOCALSTACK_TOOLS)/up.sh
+
+.PHONY: localstack-stop
+localstack-stop: ## stop LocalStack and every Lambda process it started (its state is in memory: gone)
+	$(LOCALSTACK_TOOLS)/down.sh
+
+.PHONY: localstack-up
+localstack-up: localstack-start ## start LocalStack and deploy both stacks (tools/deploy_stacks.py)
+	@if [ -f tools/deploy_stacks.py ]; then \
+		set -e; eval "$$($(LOCALSTACK_TOOLS)/env.sh)"; $(PY) tools/deploy_stacks.py --target localstack; \
+	else \
+		echo "tools/deploy_stacks.py does not exist yet: LocalStack is running, no stack deployed"; \
+	fi
+
+.PHONY: localstack-down
+localstack-down: localstack-stop ## stop LocalStack (same as localstack-stop)
+
+.PHONY: localstack-smoke
+localstack-smoke: ## LocalStack plumbing smoke test (starts and stops LocalStack if it is not running)
+	$(PY) -m pytest -q tests/localstack_smoke -m e2e

@@ -1,0 +1,1 @@
+"""LocalStack plugins for s3-hydration: a Docker-free Lambda executor and a moto-backed DynamoDB."""
