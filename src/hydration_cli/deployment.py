@@ -102,7 +102,7 @@ class Deployment:
             raise
         if not stacks:
             raise StackNotFoundError(self.stack)
-        return stacks[0]  # type: ignore[no-any-return]
+        return stacks[0]
 
     @cached_property
     def outputs(self) -> dict[str, str]:
@@ -156,9 +156,7 @@ class Deployment:
         return self.output(f"{service.capitalize()}FunctionName")
 
     def log_group(self, service: str) -> str:
-        return self.outputs.get(f"{service.capitalize()}LogGroupName") or (
-            f"/aws/lambda/{self.function_name(service)}"
-        )
+        return self.outputs.get(f"{service.capitalize()}LogGroupName") or (f"/aws/lambda/{self.function_name(service)}")
 
     # ------------------------------------------------------------------ the shared package's stores
 

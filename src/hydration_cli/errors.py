@@ -32,9 +32,7 @@ class CliError(HydrationError):
 
 class StackNotFoundError(CliError):
     def __init__(self, stack: str) -> None:
-        super().__init__(
-            f"stack {stack!r} not found in this account/region (use --stack, --region or --profile)"
-        )
+        super().__init__(f"stack {stack!r} not found in this account/region (use --stack, --region or --profile)")
         self.stack = stack
 
 
@@ -92,9 +90,7 @@ def describe(exc: BaseException) -> tuple[str, int] | None:
         case ClientError():
             error = exc.response.get("Error", {})
             operation = getattr(exc, "operation_name", "AWS call")
-            return f"{operation}: {error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(
-                ": "
-            ), FAILURE
+            return f"{operation}: {error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": "), FAILURE
         case EndpointConnectionError():
             return f"cannot reach {exc.kwargs.get('endpoint_url')} (is the endpoint right and up?)", FAILURE
         case BotoCoreError():

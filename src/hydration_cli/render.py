@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 from pydantic import BaseModel
@@ -62,10 +64,7 @@ def number(n: float | None) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in cells
-    ]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
@@ -97,7 +96,7 @@ class ProgressLine:
     """One line on stderr, redrawn in place on a terminal, one line per change otherwise."""
 
     def __init__(self) -> None:
-        self._tty = click.get_text_stream("stderr").isatty()
+        self._tty = sys.stderr.isatty()
         self._last = ""
 
     def show(self, text: str) -> None:
@@ -113,3 +112,121 @@ class ProgressLine:
     def close(self) -> None:
         if self._tty and self._last:
             click.echo("", err=True)
+
+
+# --------------------------------------------------------------------------- per-command text
+# Imported late to keep this module's generic helpers free of the ops models at import time.
+
+
+def progress_text(p: Any) -> str:
+    """`[########----] 120/400 keys  1.2 GiB  35.0 MiB/s  ETA 2m10s  DRAINING`."""
+    planning = "" if p.planning_complete else " (planning)"
+    rate = f"{human_bytes(p.bytes_per_second)}/s" if p.bytes_per_second else "-/s"
+    keys_rate = f"{p.keys_per_second:.1f} keys/s" if p.keys_per_second else "- keys/s"
+    eta = f"ETA {human_duration(p.eta_seconds)}" if p.eta_seconds is not None else "ETA -"
+    failed = f"  {p.objects_failed} failed" if p.objects_failed else ""
+    return (
+        f"{bar(p.fraction)} {p.keys_settled:,}/{p.keys_enqueued:,} keys{planning}  "
+        f"{human_bytes(p.bytes_transferred)}/{human_bytes(p.bytes_enqueued)}  {rate}  {keys_rate}  {eta}  "
+        f"{p.status.value}{failed}"
+    )
+
+
+def run_line(run: Any) -> str:
+    return (
+        f"{run.objects_transferred:,} transferred, {run.objects_skipped:,} skipped, "
+        f"{run.objects_vanished:,} vanished, {run.objects_failed:,} failed "
+        f"of {run.keys_enqueued:,} keys enqueued; {human_bytes(run.bytes_transferred)} copied"
+    )
+
+
+def runs_table(runs: Sequence[Any]) -> str:
+    rows = [
+        (
+            r.run_id,
+            r.status.value,
+            r.kind.value,
+            when(r.started_at),
+            human_duration(((r.ended_at or r.started_at) - r.started_at).total_seconds()) if r.ended_at else "-",
+            number(r.keys_enqueued),
+            number(r.objects_transferred),
+            number(r.objects_skipped),
+            number(r.objects_vanished),
+            number(r.objects_failed),
+            human_bytes(r.bytes_transferred),
+        )
+        for r in runs
+    ]
+    return table(
+        ("RUN", "STATUS", "KIND", "STARTED", "TOOK", "ENQUEUED", "COPIED", "SKIPPED", "VANISHED", "FAILED", "BYTES"),
+        rows,
+    )
+
+
+def run_detail(detail: Any, now: datetime) -> str:
+    run, p = detail.run, detail.progress
+    lines = [
+        f"run        {run.run_id}",
+        f"status     {run.status.value}",
+        f"kind       {run.kind.value}",
+        f"started    {when(run.started_at, now)}",
+        f"ended      {when(run.ended_at, now) if run.ended_at else '-'}",
+        f"watermark  {when(run.watermark)}",
+        f"since      {when(run.since) if run.since else '- (everything)'}",
+        f"prefixes   {', '.join(run.prefixes) or '(whole bucket)'}",
+        f"enqueued   {run.keys_enqueued:,} keys ({run.ledger_keys_enqueued:,} from the failure ledger), "
+        f"{human_bytes(run.bytes_enqueued)}",
+        f"settled    {run_line(run)}",
+        f"progress   {progress_text(p)}",
+    ]
+    if run.failed_count is not None:
+        lines.append(f"ledger     {run.failed_count} key(s) in the failure ledger at completion")
+    if run.error:
+        lines.append(f"error      {run.error}")
+    if run.drift is not None:
+        d = run.drift
+        lines.append(f"drift      missing {d.missing}, different {d.different}, extra {d.extra}")
+        for kind in ("missing", "different", "extra"):
+            sample = getattr(d, f"first_{kind}")
+            if sample:
+                lines.append(f"  {kind}: {', '.join(sample)}")
+    return "\n".join(lines)
+
+
+def queue_text(depth: Any) -> str:
+    return f"{depth.visible:,} visible, {depth.in_flight:,} in flight, {depth.delayed:,} delayed"
+
+
+def last_sync_text(marker: Any, now: datetime) -> str:
+    if not marker.exists:
+        return f"no sync marker in s3://{marker.bucket}/{marker.marker_key}: the next run copies everything"
+    if marker.synced_to is None:
+        return f"s3://{marker.bucket}/{marker.marker_key} exists but does not parse"
+    text = f"synced to {when(marker.synced_to, now)}"
+    detail = marker.detail
+    if detail.get("run_id"):
+        text += f"  by run {detail['run_id']} ({detail.get('kind', '?')}, {detail.get('failed_keys', 0)} failed key(s))"
+    return text
+
+
+def status_text(s: Any, now: datetime) -> str:
+    lines = [f"stack           {s.stack} (bucket {s.bucket})", f"last sync       {last_sync_text(s.last_sync, now)}"]
+    if s.active_run:
+        lines.append(
+            f"active run      {s.active_run.run_id} started {human_duration(s.active_run.elapsed_seconds)} ago"
+        )
+        lines.append(f"  progress      {progress_text(s.active_run)}")
+    else:
+        lines.append("active run      none")
+        if s.last_run:
+            r = s.last_run
+            lines.append(f"last run        {r.run_id} {r.status.value} {when(r.ended_at or r.started_at, now)}")
+    lines.append(f"transfer queue  {queue_text(s.transfer_queue)}")
+    lines.append(f"transfer DLQ    {queue_text(s.transfer_dlq)}")
+    if s.invocation_dlq is not None:
+        lines.append(f"invocation DLQ  {queue_text(s.invocation_dlq)}")
+    lines.append(f"failure ledger  {s.failure_ledger:,} key(s)")
+    lines.append("alarms")
+    for alarm in s.alarms:
+        lines.append(f"  {alarm.alarm:<24} {alarm.state}")
+    return "\n".join(lines)

@@ -32,6 +32,5 @@ def parse_time(text: str, now: datetime) -> datetime:
         return _utc.validate_python(text)
     except ValidationError as exc:
         raise ValueError(
-            f"{text!r} is not a time: use a duration like 30m, 1h, 2d or an ISO-8601 time like "
-            "2024-05-01T06:00:00Z"
+            f"{text!r} is not a time: use a duration like 30m, 1h, 2d or an ISO-8601 time like 2024-05-01T06:00:00Z"
         ) from exc

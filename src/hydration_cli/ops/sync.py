@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from hydration import MARKER_KEY
 from hydration import marker as marker_format
 from hydration.aws import s3 as s3_adapter
+from hydration.errors import MarkerFormatError
 from hydration_cli.deployment import Deployment
 
 
@@ -50,7 +51,7 @@ def read_raw(deployment: Deployment, now: datetime) -> LastSync:
     """Like last_sync, but a marker that does not parse still counts as existing (reset-sync deletes it)."""
     try:
         return last_sync(deployment, now)
-    except marker_format.MarkerFormatError:
+    except MarkerFormatError:
         return LastSync(bucket=deployment.bucket, exists=True, detail={"error": "unparseable marker"})
 
 

@@ -1,0 +1,200 @@
+"""`health`: the periodic health check in one command. Any `fail` check makes the deployment unhealthy.
+
+Checks: function errors (AWS/Lambda Errors of the three functions), the transfer DLQ against its alarm
+threshold, the invocation DLQ, the transfer backlog's age, failed runs in the window, the alarms, the age of
+the last sync and the failure ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from hydration.aws.queue import depth
+from hydration.models import RunStatus
+from hydration_cli.deployment import SERVICES, Deployment
+from hydration_cli.ops.alarms import MISSING, alarm_states
+from hydration_cli.ops.metrics import align, metric_data, period_for
+from hydration_cli.ops.sync import read_raw
+
+Level = Literal["ok", "warn", "fail"]
+BACKLOG_WINDOW = timedelta(minutes=15)
+
+
+class Check(BaseModel):
+    name: str
+    status: Level
+    detail: str
+    value: float | None = None
+    threshold: float | None = None
+
+
+class HealthReport(BaseModel):
+    stack: str
+    healthy: bool
+    since: datetime
+    checks: list[Check]
+
+
+def _metric_query(qid: str, namespace: str, name: str, dims: dict[str, str], period: int, stat: str) -> dict[str, Any]:
+    return {
+        "Id": qid,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+            },
+            "Period": period,
+            "Stat": stat,
+        },
+    }
+
+
+def check_function_errors(deployment: Deployment, since: datetime, now: datetime) -> Check:
+    period = period_for(now - since, points=500)  # fine buckets, summed: the window stays as asked
+    start, end = align(since, now, period)
+    names = {service: deployment.function_name(service) for service in SERVICES}
+    queries = [
+        _metric_query(f"e{i}", "AWS/Lambda", "Errors", {"FunctionName": name}, period, "Sum")
+        for i, name in enumerate(names.values())
+    ]
+    data = metric_data(deployment.client("cloudwatch"), queries, start, end)
+    counts = {service: sum(v for _, v in data[f"e{i}"]) for i, service in enumerate(names)}
+    total = sum(counts.values())
+    detail = ", ".join(f"{service} {count:.0f}" for service, count in counts.items())
+    return Check(
+        name="function-errors",
+        status="fail" if total > 0 else "ok",
+        detail=f"unhandled errors/timeouts: {detail}",
+        value=total,
+        threshold=0,
+    )
+
+
+def check_transfer_dlq(deployment: Deployment) -> Check:
+    threshold = float(deployment.parameter("DlqAlarmThreshold", "0"))
+    visible = depth(deployment.client("sqs"), deployment.dlq_url).visible
+    return Check(
+        name="transfer-dlq",
+        status="fail" if visible > threshold else "ok",
+        detail=f"{visible} message(s) in the transfer DLQ (threshold {threshold:.0f})",
+        value=visible,
+        threshold=threshold,
+    )
+
+
+def check_invocation_dlq(deployment: Deployment) -> Check:
+    url = deployment.invocation_dlq_url
+    if url is None:
+        return Check(name="invocation-dlq", status="warn", detail="the stack has no InvocationDlqUrl output")
+    visible = depth(deployment.client("sqs"), url).visible
+    return Check(
+        name="invocation-dlq",
+        status="fail" if visible else "ok",
+        detail=f"{visible} failed planner/finalizer event(s) in the invocation DLQ",
+        value=visible,
+        threshold=0,
+    )
+
+
+def check_backlog(deployment: Deployment, now: datetime) -> Check:
+    """ApproximateAgeOfOldestMessage of the transfer queue; without datapoints, an upper bound: the age
+    of the active run (its messages cannot be older). The transfer queue is never received from here."""
+    threshold = float(deployment.parameter("BacklogAgeThresholdSeconds", "3600"))
+    queue_name = deployment.transfer_queue_url.rstrip("/").rsplit("/", 1)[-1]
+    query = _metric_query("age", "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": queue_name}, 60, "Maximum")
+    start, end = align(now - BACKLOG_WINDOW, now, 60)
+    points = metric_data(deployment.client("cloudwatch"), [query], start, end)["age"]
+    if points:
+        age, source = points[-1][1], "ApproximateAgeOfOldestMessage"
+    else:
+        current = depth(deployment.client("sqs"), deployment.transfer_queue_url)
+        active = deployment.runs.active()
+        if current.empty:
+            age, source = 0.0, "the queue is empty"
+        elif active is not None:
+            age, source = (now - active.started_at).total_seconds(), f"at most the age of run {active.run_id}"
+        else:
+            age, source = 0.0, "no datapoints and no active run"
+    return Check(
+        name="backlog-age",
+        status="fail" if age > threshold else "ok",
+        detail=f"oldest transfer message {age:.0f}s ({source}; threshold {threshold:.0f}s)",
+        value=age,
+        threshold=threshold,
+    )
+
+
+def check_runs(deployment: Deployment, since: datetime) -> Check:
+    recent = [r for r in deployment.runs.list(limit=100) if (r.ended_at or r.started_at) >= since]
+    failed = [r.run_id for r in recent if r.status is RunStatus.FAILED]
+    partial = [r.run_id for r in recent if r.status is RunStatus.COMPLETED_WITH_FAILURES]
+    if failed:
+        return Check(name="runs", status="fail", detail=f"FAILED run(s): {', '.join(failed)}", value=len(failed))
+    if partial:
+        return Check(
+            name="runs",
+            status="warn",
+            detail=f"run(s) COMPLETED_WITH_FAILURES: {', '.join(partial)}",
+            value=len(partial),
+        )
+    return Check(name="runs", status="ok", detail=f"{len(recent)} run(s) in the window, none failed", value=0)
+
+
+def check_alarms(deployment: Deployment) -> Check:
+    states = alarm_states(deployment)
+    firing = [a.alarm for a in states if a.state == "ALARM"]
+    missing = [a.alarm for a in states if a.state == MISSING]
+    if firing:
+        return Check(name="alarms", status="fail", detail=f"in ALARM: {', '.join(firing)}", value=len(firing))
+    if missing:
+        return Check(name="alarms", status="warn", detail=f"not found: {', '.join(missing)}", value=0)
+    return Check(name="alarms", status="ok", detail=f"{len(states)} alarm(s), none in ALARM", value=0)
+
+
+def check_last_sync(deployment: Deployment, now: datetime, max_age: timedelta) -> Check:
+    marker = read_raw(deployment, now)
+    if not marker.exists:
+        return Check(name="last-sync", status="warn", detail="no sync marker: the next run is a full transfer")
+    if marker.synced_to is None:
+        return Check(name="last-sync", status="warn", detail="the sync marker does not parse")
+    age = marker.age_seconds or 0.0
+    return Check(
+        name="last-sync",
+        status="warn" if age > max_age.total_seconds() else "ok",
+        detail=f"synced to {marker.synced_to.isoformat()} ({age / 3600:.1f}h ago)",
+        value=age,
+        threshold=max_age.total_seconds(),
+    )
+
+
+def check_ledger(deployment: Deployment) -> Check:
+    size = deployment.ledger.count()
+    return Check(
+        name="failure-ledger",
+        status="warn" if size else "ok",
+        detail=f"{size} key(s) whose last attempt failed (every run retries them)",
+        value=size,
+    )
+
+
+def health(deployment: Deployment, since: datetime, now: datetime, max_sync_age: timedelta) -> HealthReport:
+    checks = [
+        check_function_errors(deployment, since, now),
+        check_transfer_dlq(deployment),
+        check_invocation_dlq(deployment),
+        check_backlog(deployment, now),
+        check_runs(deployment, since),
+        check_alarms(deployment),
+        check_last_sync(deployment, now, max_sync_age),
+        check_ledger(deployment),
+    ]
+    return HealthReport(
+        stack=deployment.stack,
+        healthy=all(c.status != "fail" for c in checks),
+        since=since,
+        checks=checks,
+    )

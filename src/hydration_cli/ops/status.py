@@ -1,0 +1,46 @@
+"""`status`: last sync, the active run and its progress, queues, alarms, failure ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from hydration.aws.queue import depth
+from hydration.models import QueueDepth, RunRecord
+from hydration_cli.deployment import Deployment
+from hydration_cli.ops.alarms import AlarmState, alarm_states
+from hydration_cli.ops.runs import Progress, progress
+from hydration_cli.ops.sync import LastSync, read_raw
+
+
+class Status(BaseModel):
+    stack: str
+    bucket: str
+    last_sync: LastSync
+    active_run: Progress | None
+    last_run: RunRecord | None
+    transfer_queue: QueueDepth
+    transfer_dlq: QueueDepth
+    invocation_dlq: QueueDepth | None
+    alarms: list[AlarmState]
+    failure_ledger: int
+
+
+def status(deployment: Deployment, now: datetime) -> Status:
+    sqs = deployment.client("sqs")
+    active = deployment.runs.active()
+    recent = deployment.runs.list(limit=1)
+    invocation_dlq = deployment.invocation_dlq_url
+    return Status(
+        stack=deployment.stack,
+        bucket=deployment.bucket,
+        last_sync=read_raw(deployment, now),
+        active_run=progress(active, now) if active else None,
+        last_run=recent[0] if recent else None,
+        transfer_queue=depth(sqs, deployment.transfer_queue_url),
+        transfer_dlq=depth(sqs, deployment.dlq_url),
+        invocation_dlq=depth(sqs, invocation_dlq) if invocation_dlq else None,
+        alarms=alarm_states(deployment),
+        failure_ledger=deployment.ledger.count(),
+    )

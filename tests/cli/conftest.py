@@ -1,0 +1,171 @@
+"""A moto deployment shaped like the consumer stack, found by the CLI through a CloudFormation stack's
+outputs, and a function invoker that runs the real handlers in-process (moto's Lambda needs Docker)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner, Result
+from moto import mock_aws
+
+from hydration_cli.context import AppConfig
+from hydration_cli.deployment import Deployment
+from hydration_cli.main import cli
+from tests.integration.harness import REGION, FakeContext, World, create_world, run_copier
+
+STACK = "s3-hydration-consumer"
+PREFIX = "s3-hydration"
+FUNCTIONS = {"planner": f"{PREFIX}-planner", "copier": f"{PREFIX}-copier", "finalizer": f"{PREFIX}-finalizer"}
+
+
+@dataclass
+class Deployed:
+    """The moto world plus what the consumer stack adds, and what the CLI called."""
+
+    world: World
+    invocation_dlq_url: str
+    queue_arn: str
+    dlq_arn: str
+    invoked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    drain_on_finalize: bool = True
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        w = self.world
+        return {
+            "ConsumerBucketName": w.consumer_bucket,
+            "ConsumerKmsKeyArn": w.kms_key_arn,
+            "TransferQueueUrl": w.queue_url,
+            "TransferQueueArn": self.queue_arn,
+            "TransferDlqUrl": w.dlq_url,
+            "TransferDlqArn": self.dlq_arn,
+            "InvocationDlqUrl": self.invocation_dlq_url,
+            "PlannerFunctionName": FUNCTIONS["planner"],
+            "CopierFunctionName": FUNCTIONS["copier"],
+            "FinalizerFunctionName": FUNCTIONS["finalizer"],
+            "RunsTableName": w.runs_table,
+            "FailuresTableName": w.failures_table,
+            "ManifestTableName": w.manifest_table,
+            "AlarmTopicArn": f"arn:aws:sns:{REGION}:123456789012:{PREFIX}-alarms",
+            "DashboardName": PREFIX,
+            "PlannerLogGroupName": f"/aws/lambda/{FUNCTIONS['planner']}",
+            "CopierLogGroupName": f"/aws/lambda/{FUNCTIONS['copier']}",
+            "FinalizerLogGroupName": f"/aws/lambda/{FUNCTIONS['finalizer']}",
+        }
+
+
+class InProcessInvoker:
+    """Lambda RequestResponse, in-process: the real planner and finalizer handlers. Before each finalizer
+    call the copier drains the transfer queue (as the event source mapping would meanwhile)."""
+
+    def __init__(self, deployed: Deployed) -> None:
+        self._deployed = deployed
+
+    def invoke(self, function_name: str, payload: dict[str, Any]) -> Any:
+        from finalizer.handler import lambda_handler as finalizer_handler
+        from planner.handler import lambda_handler as planner_handler
+
+        self._deployed.invoked.append((function_name, payload))
+        # JSON round trips, as Lambda does; the handlers' EMF/log output must not reach the CLI's stdout.
+        payload = json.loads(json.dumps(payload))
+        with contextlib.redirect_stdout(io.StringIO()):
+            if function_name == FUNCTIONS["planner"]:
+                answer = planner_handler(payload, FakeContext(function_name=function_name))
+            elif function_name == FUNCTIONS["finalizer"]:
+                if self._deployed.drain_on_finalize:
+                    run_copier(self._deployed.world)
+                answer = finalizer_handler(payload, FakeContext(function_name=function_name))
+            else:
+                raise AssertionError(f"unexpected function {function_name}")
+        return json.loads(json.dumps(answer))
+
+
+def _stack_template(outputs: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "Parameters": {
+                "ResourcePrefix": {"Type": "String", "Default": PREFIX},
+                "DlqAlarmThreshold": {"Type": "Number", "Default": "0"},
+                "BacklogAgeThresholdSeconds": {"Type": "Number", "Default": "3600"},
+            },
+            "Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{PREFIX}-alarms"}}},
+            "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+        }
+    )
+
+
+def _arn(url: str) -> str:
+    sqs = boto3.client("sqs", region_name=REGION)
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+class _NoContinuation:
+    def continue_run(self, run_id: str) -> None:
+        raise AssertionError(f"the planner checkpointed run {run_id}; the CLI tests expect one invocation")
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    with mock_aws():
+        world = create_world(World())
+        for name, value in world.env().items():
+            monkeypatch.setenv(name, value)
+        sqs = boto3.client("sqs", region_name=REGION)
+        deployed = Deployed(
+            world=world,
+            invocation_dlq_url=sqs.create_queue(QueueName=f"{PREFIX}-dlq")["QueueUrl"],
+            queue_arn=_arn(world.queue_url),
+            dlq_arn=_arn(world.dlq_url),
+        )
+        boto3.client("cloudformation", region_name=REGION).create_stack(
+            StackName=STACK, TemplateBody=_stack_template(deployed.outputs)
+        )
+        from planner import handler as planner_handler
+
+        real_build = planner_handler.build_deps
+
+        def build_deps(*args: Any, **kwargs: Any) -> Any:
+            deps = real_build(*args, **kwargs)
+            deps.continuation = _NoContinuation()
+            return deps
+
+        monkeypatch.setattr(planner_handler, "build_deps", build_deps)
+        yield deployed
+
+
+@pytest.fixture
+def run_cli(deployed: Deployed) -> Any:
+    """`run_cli("status", "--json")`: the CLI on the moto deployment; polls do not sleep."""
+
+    def run(*args: str, input: str | None = None, clock: Any = None) -> Result:
+        config = AppConfig(invoker_factory=lambda _d: InProcessInvoker(deployed), sleep=lambda _s: None)
+        if clock is not None:
+            config.clock = clock
+        return CliRunner().invoke(cli, list(args), obj=config, input=input)
+
+    return run
+
+
+def deployment() -> Deployment:
+    return Deployment(STACK)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def put_objects(world: World, *keys: str, body: bytes = b"data") -> None:
+    for key in keys:
+        world.s3.put_object(Bucket=world.producer_bucket, Key=key, Body=body)
+
+
+def json_out(result: Result) -> Any:
+    return json.loads(result.stdout)

@@ -1,0 +1,28 @@
+"""`backup`: the three tables in one JSON file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import Deployed, put_objects
+
+
+def test_backup_writes_every_table(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    put_objects(deployed.world, "data/a.txt", "data/b.txt")
+    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    target = tmp_path / "backup.json"
+    result = run_cli("backup", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert "manifest 2" in result.stdout
+    data = json.loads(target.read_text())
+    assert data["stack"] == "s3-hydration-consumer"
+    assert sorted(e["key"] for e in data["tables"]["manifest"]["items"]) == ["data/a.txt", "data/b.txt"]
+    assert [r["status"] for r in data["tables"]["runs"]["items"]] == ["COMPLETED"]
+    assert data["tables"]["failures"]["items"] == []
+
+
+def test_backup_to_stdout(deployed: Deployed, run_cli) -> None:
+    result = run_cli("backup", "-o", "-")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["tables"]["runs"]["table"] == deployed.world.runs_table

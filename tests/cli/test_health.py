@@ -1,0 +1,115 @@
+"""`health`: exit 0 when healthy, 1 with the failing check named."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+
+from hydration import MARKER_KEY
+from hydration.marker import Marker
+from tests.cli.conftest import FUNCTIONS, Deployed, json_out, put_objects
+from tests.cli.test_status import make_alarms
+from tests.integration.harness import REGION
+
+
+def checks(result) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {c["name"]: c["status"] for c in json_out(result)["checks"]}
+
+
+def fresh_marker(deployed: Deployed) -> None:
+    body = Marker(datetime.now(UTC), {}).render().encode()
+    deployed.world.s3.put_object(Bucket=deployed.world.consumer_bucket, Key=MARKER_KEY, Body=body)
+
+
+def test_healthy_after_a_clean_run(deployed: Deployed, run_cli) -> None:
+    make_alarms({})
+    put_objects(deployed.world, "data/a.txt")
+    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    result = run_cli("health")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "healthy"
+    assert set(checks(run_cli("health", "--json")).values()) == {"ok"}
+
+
+def test_dlq_over_threshold_and_failed_keys_are_unhealthy(deployed: Deployed, run_cli, monkeypatch) -> None:
+    make_alarms({})
+    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+    put_objects(deployed.world, "data/bad.txt")
+    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
+    result = run_cli("health")
+    assert result.exit_code == 1
+    assert "FAIL  transfer-dlq" in result.stdout
+    assert "UNHEALTHY" in result.stdout
+    found = checks(run_cli("health", "--json"))
+    assert found["transfer-dlq"] == "fail"
+    assert found["runs"] == "warn"
+    assert found["failure-ledger"] == "warn"
+
+
+def test_an_alarm_in_alarm_is_unhealthy(deployed: Deployed, run_cli) -> None:
+    make_alarms({"LambdaErrorAlarm": "ALARM"})
+    fresh_marker(deployed)
+    result = run_cli("health", "--json")
+    assert result.exit_code == 1
+    assert checks(result)["alarms"] == "fail"
+
+
+def test_lambda_errors_are_unhealthy(deployed: Deployed, run_cli) -> None:
+    make_alarms({})
+    fresh_marker(deployed)
+    boto3.client("cloudwatch", region_name=REGION).put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Errors",
+                "Dimensions": [{"Name": "FunctionName", "Value": FUNCTIONS["copier"]}],
+                "Value": 2,
+            }
+        ],
+    )
+    result = run_cli("health")
+    assert result.exit_code == 1
+    assert "copier 2" in result.stdout
+
+
+def test_a_failed_run_in_the_window_is_unhealthy(deployed: Deployed, run_cli) -> None:
+    make_alarms({})
+    fresh_marker(deployed)
+    put_objects(deployed.world, "data/a.txt")
+    assert run_cli("trigger").exit_code == 0
+    from hydration_cli.deployment import Deployment
+
+    runs = Deployment("s3-hydration-consumer").runs
+    runs.fail(runs.active_run_id(), "boom")  # type: ignore[arg-type]
+    result = run_cli("health", "--json")
+    assert result.exit_code == 1
+    assert checks(result)["runs"] == "fail"
+
+
+def test_an_invocation_dlq_message_is_unhealthy(deployed: Deployed, run_cli) -> None:
+    make_alarms({})
+    fresh_marker(deployed)
+    deployed.world.sqs.send_message(QueueUrl=deployed.invocation_dlq_url, MessageBody="{}")
+    result = run_cli("health", "--json")
+    assert result.exit_code == 1
+    assert checks(result)["invocation-dlq"] == "fail"
+
+
+def test_missing_alarms_and_no_marker_are_warnings_only(deployed: Deployed, run_cli) -> None:
+    result = run_cli("health", "--json")
+    assert result.exit_code == 0, result.output
+    found = checks(result)
+    assert found["alarms"] == "warn"
+    assert found["last-sync"] == "warn"
+
+
+def test_backlog_age_falls_back_to_the_active_run(deployed: Deployed, run_cli) -> None:
+    make_alarms({})
+    fresh_marker(deployed)
+    put_objects(deployed.world, "data/a.txt")
+    assert run_cli("trigger").exit_code == 0  # its message waits on the queue
+    out = json_out(run_cli("health", "--json"))
+    backlog = next(c for c in out["checks"] if c["name"] == "backlog-age")
+    assert backlog["status"] == "ok"
+    assert "at most the age of run" in backlog["detail"]

@@ -1,0 +1,77 @@
+"""`status`: marker, active run and progress, queue depths, alarm states, ledger size."""
+
+from __future__ import annotations
+
+import boto3
+
+from tests.cli.conftest import PREFIX, Deployed, json_out, put_objects
+from tests.integration.harness import REGION
+
+
+def make_alarms(state: dict[str, str]) -> None:
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    for alarm in (
+        "LambdaErrorAlarm",
+        "LambdaDurationAlarm",
+        "DlqDepthAlarm",
+        "ObjectsFailedAlarm",
+        "BacklogAgeAlarm",
+        "InvocationDlqDepthAlarm",
+    ):
+        cw.put_metric_alarm(
+            AlarmName=f"{PREFIX}-{alarm}",
+            Namespace="AWS/SQS",
+            MetricName="ApproximateNumberOfMessagesVisible",
+            Statistic="Maximum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        cw.set_alarm_state(AlarmName=f"{PREFIX}-{alarm}", StateValue=state.get(alarm, "OK"), StateReason="test")
+    # an alarm of another deployment with the same prefix must not show up
+    cw.put_metric_alarm(
+        AlarmName=f"{PREFIX}-dev-DlqDepthAlarm",
+        Namespace="AWS/SQS",
+        MetricName="X",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
+def test_status_json_during_a_run(deployed: Deployed, run_cli) -> None:
+    # Given a started run (not followed: its messages wait on the queue) and an alarm firing
+    put_objects(deployed.world, "data/a.txt", "data/b.txt", "data/c.txt")
+    make_alarms({"DlqDepthAlarm": "ALARM"})
+    assert run_cli("trigger").exit_code == 0
+    out = json_out(run_cli("status", "--json"))
+    assert out["stack"] == "s3-hydration-consumer"
+    assert out["last_sync"]["exists"] is False
+    assert out["active_run"]["status"] == "DRAINING"
+    assert out["active_run"]["keys_enqueued"] == 3
+    assert out["active_run"]["keys_settled"] == 0
+    assert out["transfer_queue"] == {"visible": 3, "in_flight": 0, "delayed": 0}
+    assert out["transfer_dlq"]["visible"] == 0
+    assert out["invocation_dlq"]["visible"] == 0
+    assert out["failure_ledger"] == 0
+    states = {a["alarm"]: a["state"] for a in out["alarms"]}
+    assert states["DlqDepthAlarm"] == "ALARM"
+    assert states["LambdaErrorAlarm"] == "OK"
+    assert len(out["alarms"]) == 6
+
+
+def test_status_text_after_a_run(deployed: Deployed, run_cli, monkeypatch) -> None:
+    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+    put_objects(deployed.world, "data/a.txt", "data/bad.txt")
+    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
+    result = run_cli("status")
+    assert result.exit_code == 0, result.output
+    assert "synced to" in result.stdout
+    assert "active run      none" in result.stdout
+    assert "COMPLETED_WITH_FAILURES" in result.stdout
+    assert "transfer DLQ    1 visible" in result.stdout
+    assert "failure ledger  1 key(s)" in result.stdout
+    assert "LambdaErrorAlarm         MISSING" in result.stdout

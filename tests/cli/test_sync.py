@@ -1,0 +1,93 @@
+"""`last-sync` and `reset-sync`: read back the marker object in the consumer bucket."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from hydration import MARKER_KEY
+from hydration.marker import Marker
+from tests.cli.conftest import Deployed, json_out
+
+SYNCED = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
+
+
+def write_marker(deployed: Deployed, text: str | None = None) -> None:
+    body = text if text is not None else Marker(SYNCED, {"run_id": "r-1", "kind": "incremental"}).render()
+    deployed.world.s3.put_object(Bucket=deployed.world.consumer_bucket, Key=MARKER_KEY, Body=body.encode())
+
+
+def marker_exists(deployed: Deployed) -> bool:
+    listed = deployed.world.s3.list_objects_v2(Bucket=deployed.world.consumer_bucket, Prefix=MARKER_KEY)
+    return listed.get("KeyCount", 0) == 1
+
+
+def test_last_sync_reads_the_marker(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed)
+    result = run_cli("last-sync")
+    assert result.exit_code == 0, result.output
+    assert "synced to 2024-05-01 06:00:00Z" in result.stdout
+    assert "by run r-1" in result.stdout
+
+
+def test_last_sync_json(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed)
+    out = json_out(run_cli("last-sync", "--json"))
+    assert out["exists"] is True
+    assert out["synced_to"] == "2024-05-01T06:00:00Z"
+    assert out["detail"] == {"run_id": "r-1", "kind": "incremental"}
+    assert out["marker_key"] == MARKER_KEY
+
+
+def test_last_sync_without_a_marker(deployed: Deployed, run_cli) -> None:
+    result = run_cli("last-sync")
+    assert result.exit_code == 0
+    assert "no sync marker" in result.stdout
+
+
+def test_last_sync_with_a_marker_that_does_not_parse_exits_1(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed, "not a time\n")
+    result = run_cli("last-sync")
+    assert result.exit_code == 1
+    assert "is not an ISO-8601 time" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_reset_sync_yes_deletes_the_marker(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed)
+    result = run_cli("reset-sync", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "deleted" in result.stdout
+    assert not marker_exists(deployed)
+
+
+def test_reset_sync_asks_and_a_no_keeps_the_marker(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed)
+    result = run_cli("reset-sync", input="n\n")
+    assert result.exit_code == 1
+    assert "Delete s3://consumer-data/_s3_hydration_last_sync?" in result.stderr
+    assert marker_exists(deployed)
+
+
+def test_reset_sync_asks_and_a_yes_deletes(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed)
+    result = run_cli("reset-sync", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert not marker_exists(deployed)
+
+
+def test_reset_sync_also_deletes_an_unparseable_marker(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed, "garbage")
+    assert run_cli("reset-sync", "--yes").exit_code == 0
+    assert not marker_exists(deployed)
+
+
+@pytest.mark.parametrize("flags", [["--yes"], ["--yes", "--json"]])
+def test_reset_sync_without_a_marker_is_a_no_op(deployed: Deployed, run_cli, flags: list[str]) -> None:
+    result = run_cli("reset-sync", *flags)
+    assert result.exit_code == 0
+    if "--json" in flags:
+        assert json_out(result)["deleted"] is False
+    else:
+        assert "nothing to reset" in result.stdout
