@@ -53,3 +53,11 @@ clean: ## remove build output and caches
 	rm -rf dist build .pytest_cache .mypy_cache .ruff_cache
 
 -include mk/*.mk
+
+.PHONY: demo
+demo: dev ## the README's first command: LocalStack, both stacks, sample data, a full verified run, stop
+	@status=0; $(MAKE) --no-print-directory localstack-up || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+		eval "$$(tools/localstack/env.sh)"; $(PY) tools/demo.py || status=$$?; \
+	fi; \
+	$(MAKE) --no-print-directory localstack-down; exit $$status

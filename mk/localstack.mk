@@ -3,6 +3,11 @@
 #   eval "$(tools/localstack/env.sh)"   (consumer account 111111111111; `env.sh producer` for 222222222222)
 
 LOCALSTACK_TOOLS := tools/localstack
+# The local deployment: small multipart threshold (the demo's large object is copied in parts), quick
+# retries and drain confirmation (tests and the demo wait on them), schedules off (runs start on demand).
+LOCALSTACK_DEPLOY_ARGS ?= --param MultipartThresholdBytes=8388608 --param PartSizeBytes=5242880 \
+	--param DrainConfirmSeconds=1 --param RetryBaseSeconds=1 --param MaxReceiveCount=3 \
+	--param SchedulesEnabled=false
 
 .PHONY: localstack-install
 localstack-install: ## install LocalStack and our plugins into .localstack/venv (no start)
@@ -19,7 +24,7 @@ localstack-stop: ## stop LocalStack and every Lambda process it started (its sta
 .PHONY: localstack-up
 localstack-up: localstack-start ## start LocalStack and deploy both stacks (tools/deploy_stacks.py)
 	@if [ -f tools/deploy_stacks.py ]; then \
-		set -e; eval "$$($(LOCALSTACK_TOOLS)/env.sh)"; $(PY) tools/deploy_stacks.py --target localstack; \
+		set -e; eval "$$($(LOCALSTACK_TOOLS)/env.sh)"; $(PY) tools/deploy_stacks.py --target localstack $(LOCALSTACK_DEPLOY_ARGS); \
 	else \
 		echo "tools/deploy_stacks.py does not exist yet: LocalStack is running, no stack deployed"; \
 	fi

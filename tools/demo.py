@@ -46,10 +46,21 @@ def producer_s3(outputs: dict[str, Any]) -> Any:
     return session.client("s3")
 
 
+_last_shown: list[tuple[str, int]] = []
+
+
 def show(p: Progress) -> None:
+    """One progress line per change (redrawn in place on a terminal)."""
+    state = (p.status.value, p.keys_settled)
+    if _last_shown and _last_shown[-1] == state:
+        return
+    _last_shown.append(state)
     rate = f"{p.keys_per_second:.0f} keys/s" if p.keys_per_second else ""
-    line = f"  {p.status.value:<24} keys {p.keys_settled:>6}/{p.keys_enqueued:<6} {rate}"
-    print("\r" + line, end="", flush=True)
+    line = f"  {p.status.value:<24} keys settled {p.keys_settled:>6}/{p.keys_enqueued:<6} {rate}"
+    if sys.stdout.isatty():
+        print("\r" + line, end="", flush=True)
+    else:
+        print(line, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,8 +97,7 @@ class BatchSession:
             settled = self._copy(message)
         except Exception as exc:
             self._failed(message, exc, receive_count)
-            if receive_count < self._settings.max_receive_count:
-                self._backoff(record.receiptHandle, receive_count)
+            self._backoff(record.receiptHandle, receive_count)
             raise
         settled.seconds = time.perf_counter() - started
         with self._lock:
@@ -147,10 +146,14 @@ class BatchSession:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff(self, receipt_handle: str, receive_count: int) -> None:
+        """Bring the record back after its backoff; after its final attempt at once, so that SQS moves it
+        to the DLQ on the next receive instead of after a whole visibility timeout (which holds the run)."""
         if self._deps.retry_later is None:
             return
         settings = self._settings
         seconds = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (receive_count - 1))
+        if receive_count >= settings.max_receive_count:
+            seconds = 0
         try:
             self._deps.retry_later(receipt_handle, seconds)
         except Exception:  # the queue's visibility timeout still brings the message back

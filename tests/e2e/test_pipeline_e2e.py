@@ -124,7 +124,8 @@ def test_a_poison_key_reaches_the_dlq_alone_and_lands_after_redrive(
             ]["ApproximateNumberOfMessages"]
         )
         assert dlq_depth == 1
-        peeked = sqs.receive_message(QueueUrl=deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=1)
+        # Peek as the runbook does: visibility 0 leaves the message visible for the redrive below.
+        peeked = sqs.receive_message(QueueUrl=deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         assert [json.loads(m["Body"])["key"] for m in peeked["Messages"]] == [POISON.key]
         # The marker did not move past the key that did not land.
         poison_modified = producer_s3.head_object(Bucket=outputs["ProducerBucketName"], Key=POISON.key)["LastModified"]
@@ -135,6 +136,19 @@ def test_a_poison_key_reaches_the_dlq_alone_and_lands_after_redrive(
     # Fault removed: redrive the DLQ into the transfer queue; the key lands, the ledger forgets it.
     task = sqs.start_message_move_task(SourceArn=deployment.dlq_arn, DestinationArn=deployment.transfer_queue_arn)
     assert task["TaskHandle"]
+    moved = poll(
+        lambda: next(
+            (
+                t
+                for t in sqs.list_message_move_tasks(SourceArn=deployment.dlq_arn)["Results"]
+                if t["Status"] == "COMPLETED"
+            ),
+            None,
+        ),
+        timeout=60,
+        what="the DLQ move task",
+    )
+    assert moved["ApproximateNumberOfMessagesMoved"] == 1
     poll(lambda: deployment.ledger.get(POISON.key) is None, timeout=180, what="the redriven poison key to land")
     assert verify(deployment.client("s3"), deployment.bucket, [POISON], outputs["ConsumerKmsKeyArn"]) == []
 

@@ -7,6 +7,10 @@
 - ``localstack.hooks.on_infra_start`` ``s3h_bind_gateway_to_listen_host``: LocalStack's Twisted gateway binds
   IPv4 listeners to every interface whatever host GATEWAY_LISTEN names; this makes it bind that host
   (127.0.0.1 for us).
+- ``localstack.hooks.on_infra_start`` ``s3h_s3_cross_account_upload_part_copy``: UploadPartCopy resolves its
+  buckets across accounts, as AWS and LocalStack's own CopyObject do.
+- ``localstack.hooks.on_infra_start`` ``s3h_s3_cross_account_copy_object_tags``: CopyObject copies the
+  source's tags across accounts, as AWS does.
 """
 
 from typing import Any
@@ -54,3 +58,93 @@ def bind_gateway_to_listen_host() -> None:
 
     tcp4_server_endpoint.s3h_patched = True  # type: ignore[attr-defined]
     endpoints.TCP4ServerEndpoint = tcp4_server_endpoint
+
+
+@hooks.on_infra_start()
+def s3_cross_account_upload_part_copy() -> None:
+    """LocalStack 2026.3.0 looks up UploadPartCopy's buckets in the *caller's* account only ("TODO: validate
+    cross-account UploadPartCopy" in its provider), while CopyObject and CreateMultipartUpload resolve bucket
+    names across accounts, as AWS does. The copier's server-side mode signs UploadPartCopy with the producer
+    role (account 222222222222) into the consumer bucket (111111111111), so it needs what AWS does: resolve
+    both buckets by name. This wraps the handler so that, during the call, its store lookups go through the
+    provider's own cross-account resolution. Remove once LocalStack resolves them itself."""
+    import functools
+    import threading
+
+    from localstack.aws.api.s3 import NoSuchBucket
+    from localstack.services.s3.provider import S3Provider
+
+    original = S3Provider.upload_part_copy
+    if getattr(original, "s3h_patched", False):
+        return
+    active = threading.local()
+    original_get_store = S3Provider.get_store
+
+    class _CrossAccountBuckets:
+        def __init__(self, provider: Any, context: Any) -> None:
+            self._provider = provider
+            self._context = context
+
+        def get(self, name: str) -> Any:
+            saved, active.store = getattr(active, "store", None), None  # the real stores, for the lookup
+            try:
+                return self._provider._get_cross_account_bucket(self._context, name)[1]
+            except NoSuchBucket:
+                return None
+            finally:
+                active.store = saved
+
+    class _CrossAccountStore:
+        def __init__(self, provider: Any, context: Any) -> None:
+            self.buckets = _CrossAccountBuckets(provider, context)
+
+    def get_store(account_id: str, region_name: str) -> Any:
+        override = getattr(active, "store", None)
+        return override if override is not None else original_get_store(account_id, region_name)
+
+    @functools.wraps(original)
+    def upload_part_copy(self: Any, context: Any, request: Any) -> Any:
+        active.store = _CrossAccountStore(self, context)
+        try:
+            return original(self, context, request)
+        finally:
+            active.store = None
+
+    upload_part_copy.s3h_patched = True  # type: ignore[attr-defined]
+    S3Provider.get_store = staticmethod(get_store)  # type: ignore[method-assign]
+    S3Provider.upload_part_copy = upload_part_copy  # type: ignore[method-assign]
+
+
+@hooks.on_infra_start()
+def s3_cross_account_copy_object_tags() -> None:
+    """LocalStack 2026.3.0's CopyObject (TaggingDirective COPY) reads the source's tags from the
+    *destination* bucket's account store; across accounts the copy gets no tags, while AWS copies them. After
+    the original handler, this copies the source's tags from the source account's store. Remove once
+    LocalStack reads them from the right store."""
+    import functools
+
+    from localstack.services.s3.provider import S3Provider
+    from localstack.services.s3.utils import extract_bucket_key_version_id_from_copy_source, get_unique_key_id
+
+    original = S3Provider.copy_object
+    if getattr(original, "s3h_patched", False):
+        return
+
+    @functools.wraps(original)
+    def copy_object(self: Any, context: Any, request: Any) -> Any:
+        result = original(self, context, request)
+        if request.get("TaggingDirective") == "REPLACE":
+            return result
+        src_bucket, src_key, src_version = extract_bucket_key_version_id_from_copy_source(request.get("CopySource"))
+        src_store, src_s3_bucket = self._get_cross_account_bucket(context, src_bucket)
+        dest_store, _ = self._get_cross_account_bucket(context, request["Bucket"])
+        if src_store is not dest_store:
+            version = src_s3_bucket.get_object(key=src_key, version_id=src_version).version_id
+            tags = src_store.tags.get_tags(get_unique_key_id(src_bucket, src_key, version))
+            dest_key_id = get_unique_key_id(request["Bucket"], request["Key"], result.get("VersionId"))
+            dest_store.tags.delete_all_tags(dest_key_id)
+            dest_store.tags.update_tags(dest_key_id, tags)
+        return result
+
+    copy_object.s3h_patched = True  # type: ignore[attr-defined]
+    S3Provider.copy_object = copy_object  # type: ignore[method-assign]
