@@ -13,6 +13,7 @@ from hydration.models import SourceObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import PaginatorConfigTypeDef
 
 # Headers that make up an object's identity for a reader, kept on every copy.
 CONTENT_HEADERS = ("ContentType", "ContentEncoding", "ContentLanguage", "ContentDisposition", "CacheControl")
@@ -40,7 +41,7 @@ def list_pages(
     and resume later with `start_token`.
     """
     paginator = client.get_paginator("list_objects_v2")
-    config: dict[str, Any] = {"PageSize": page_size}
+    config: PaginatorConfigTypeDef = {"PageSize": page_size}
     if start_token:
         config["StartingToken"] = start_token
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig=config):
@@ -97,13 +98,17 @@ class ObjectHead:
     kms_key_id: str | None
 
 
-def head(client: S3Client, bucket: str, key: str, version_id: str | None = None) -> ObjectHead:
+def head(
+    client: S3Client, bucket: str, key: str, version_id: str | None = None, if_match: str | None = None
+) -> ObjectHead:
     extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+    if if_match:
+        extra["IfMatch"] = if_match
     response = client.head_object(Bucket=bucket, Key=key, **extra)
-    return _object_head(response)
+    return object_head(response)
 
 
-def _object_head(response: Any) -> ObjectHead:
+def object_head(response: Any) -> ObjectHead:
     headers = {name: response[name] for name in CONTENT_HEADERS if response.get(name)}
     expires = response.get("ExpiresString") or response.get("Expires")
     if expires:

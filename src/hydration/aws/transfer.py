@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
-CHECKSUM_ALGORITHM = "CRC32C"
+CHECKSUM_ALGORITHM: Final = "CRC32C"
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ def _translate(exc: ClientError, request: CopyRequest) -> Exception:
     return ObjectTransferError(request.source_key, code, str(exc.response.get("Error", {}).get("Message", exc)))
 
 
-def _copy_source(request: CopyRequest) -> dict[str, str]:
-    source = {"Bucket": request.source_bucket, "Key": request.source_key}
+def _copy_source(request: CopyRequest) -> CopySourceTypeDef:
+    source: CopySourceTypeDef = {"Bucket": request.source_bucket, "Key": request.source_key}
     if request.version_id:
         source["VersionId"] = request.version_id
     return source
@@ -187,7 +188,7 @@ class Copier:
                 raise ObjectTransferError(
                     request.source_key, "SizeMismatch", f"read {len(body)} bytes, listed {request.size}"
                 )
-            head = s3_adapter._object_head(response)
+            head = s3_adapter.object_head(response)
             tagging = ""
             if response.get("TagCount"):
                 tagging = s3_adapter.get_tagging(
@@ -243,16 +244,12 @@ class Copier:
         # UploadPartCopy and UploadPart do not carry headers, metadata or tags: read them from the source
         # version we copy (If-Match pins it) and set them on the new upload.
         try:
-            head_response = self._producer.head_object(
-                Bucket=request.source_bucket,
-                Key=request.source_key,
-                IfMatch=request.etag,
-                **({"VersionId": request.version_id} if request.version_id else {}),
+            head = s3_adapter.head(
+                self._producer, request.source_bucket, request.source_key, request.version_id, if_match=request.etag
             )
         except ClientError as exc:
             # HEAD has no body, so a missing object answers a bare 404 and a changed one a bare 412.
             raise _translate(exc, request) from exc
-        head = s3_adapter._object_head(head_response)
         tagging = s3_adapter.get_tagging(self._producer, request.source_bucket, request.source_key, request.version_id)
         writer = self._producer if self._server_side else self._consumer
         create_extra: dict[str, Any] = {} if self._server_side else {"ChecksumAlgorithm": CHECKSUM_ALGORITHM}
@@ -272,7 +269,7 @@ class Copier:
                 Bucket=request.dest_bucket,
                 Key=request.dest_key,
                 UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
+                MultipartUpload={"Parts": cast("list[CompletedPartTypeDef]", parts)},
             )
         except BaseException:
             self._abort(writer, request, upload_id)
