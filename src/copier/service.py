@@ -174,16 +174,10 @@ class BatchSession:
         if final:
             # Written before the message moves to the DLQ: later runs re-enqueue it, the finalizer counts it.
             self._deps.ledger.record(
-                FailureRecord(
-                    key=message.key,
-                    bucket=message.bucket,
-                    run_id=message.run_id,
-                    etag=message.etag,
-                    size=message.size,
-                    last_modified=message.last_modified,
-                    version_id=message.version_id,
+                FailureRecord.of(
+                    message,
                     error_code=code,
-                    error_message=str(exc)[:1000],
+                    error_message=str(exc),
                     attempts=receive_count,
                     failed_at=self._deps.clock(),
                 )

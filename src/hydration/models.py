@@ -195,6 +195,11 @@ class TransferMessage(SourceObject):
     def to_body(self) -> str:
         return self.model_dump_json(exclude_defaults=False)
 
+    @classmethod
+    def of(cls, obj: SourceObject, *, run_id: str, bucket: str, force: bool = False) -> TransferMessage:
+        """The message that asks for `obj` (as listed in `bucket`) to be copied in run `run_id`."""
+        return cls(run_id=run_id, bucket=bucket, force=force, **obj.model_dump(include=set(SourceObject.model_fields)))
+
 
 class TransferRecord(SqsRecordModel):
     """An SQS record whose body is a TransferMessage (Powertools parser model)."""
@@ -267,32 +272,32 @@ class RunRecord(BaseModel):
         return self.objects_transferred + self.objects_skipped + self.objects_vanished
 
 
-class FailureRecord(BaseModel):
+class FailureRecord(SourceObject):
     """A key in the failure ledger: its last attempt failed, it went to the DLQ, later runs retry it."""
 
-    key: S3Key
     bucket: str
     run_id: str
-    etag: str
-    size: int
-    last_modified: UtcDatetime
-    version_id: str | None = None
     error_code: str
     error_message: str
     attempts: int
     failed_at: UtcDatetime
 
-    def to_message(self, run_id: str) -> TransferMessage:
-        return TransferMessage(
-            run_id=run_id,
-            bucket=self.bucket,
-            key=self.key,
-            size=self.size,
-            etag=self.etag,
-            last_modified=self.last_modified,
-            version_id=self.version_id,
-            force=False,
+    @classmethod
+    def of(
+        cls, message: TransferMessage, *, error_code: str, error_message: str, attempts: int, failed_at: datetime
+    ) -> FailureRecord:
+        return cls(
+            bucket=message.bucket,
+            run_id=message.run_id,
+            error_code=error_code,
+            error_message=error_message[:1000],
+            attempts=attempts,
+            failed_at=failed_at,
+            **message.model_dump(include=set(SourceObject.model_fields)),
         )
+
+    def to_message(self, run_id: str) -> TransferMessage:
+        return TransferMessage.of(self, run_id=run_id, bucket=self.bucket)
 
 
 class ManifestEntry(BaseModel):

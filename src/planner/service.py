@@ -271,16 +271,7 @@ def _result(run: RunRecord, continued: bool = False) -> PlanResult:
 
 
 def _message(run: RunRecord, bucket: str, obj: SourceObject, force: bool = False) -> TransferMessage:
-    return TransferMessage(
-        run_id=run.run_id,
-        bucket=bucket,
-        key=obj.key,
-        size=obj.size,
-        etag=obj.etag,
-        last_modified=obj.last_modified,
-        version_id=obj.version_id,
-        force=force,
-    )
+    return TransferMessage.of(obj, run_id=run.run_id, bucket=bucket, force=force)
 
 
 def _list_and_enqueue(

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import boto3
 
+from hydration_cli.ops.alarms import ALARMS
 from tests.cli.conftest import PREFIX, Deployed, json_out, put_objects
 from tests.integration.harness import REGION
 
 
 def make_alarms(state: dict[str, str]) -> None:
     cw = boto3.client("cloudwatch", region_name=REGION)
-    for alarm in (
-        "LambdaErrorAlarm",
-        "LambdaDurationAlarm",
-        "DlqDepthAlarm",
-        "ObjectsFailedAlarm",
-        "BacklogAgeAlarm",
-        "InvocationDlqDepthAlarm",
-    ):
+    for alarm in ALARMS:
         cw.put_metric_alarm(
             AlarmName=f"{PREFIX}-{alarm}",
             Namespace="AWS/SQS",

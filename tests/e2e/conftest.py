@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,9 +17,10 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 
+from tests.localstack_env import ENDPOINT, healthy
+
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = ROOT / ".localstack" / "outputs.json"
-ENDPOINT = os.environ.get("S3H_LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
 T = TypeVar("T")
 
 
@@ -31,17 +31,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def _localstack_up() -> bool:
-    try:
-        with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=2) as response:  # noqa: S310
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def outputs() -> dict[str, Any]:
-    if not _localstack_up() or not OUTPUTS.exists():
+    if not healthy() or not OUTPUTS.exists():
         pytest.skip("LocalStack with the deployed stacks is not running (make localstack-up)")
     return json.loads(OUTPUTS.read_text())
 

@@ -153,6 +153,29 @@ def test_a_poison_key_reaches_the_dlq_alone_and_lands_after_redrive(
     assert verify(deployment.client("s3"), deployment.bucket, [POISON], outputs["ConsumerKmsKeyArn"]) == []
 
 
+def test_stream_mode_copies_through_the_function_with_checksums(
+    deployment: Any, producer_s3: Any, outputs: dict[str, Any]
+) -> None:
+    """The stream mode runs from the same package: GET with the producer role, PUT (and multipart UploadPart
+    above the threshold) with the copier's own role, each with a CRC32C (awscrt is in the package)."""
+    threshold = int(deployment.parameter("MultipartThresholdBytes", str(64 * MIB)))
+    samples = [
+        Sample(key=f"{PREFIX}stream/small.json", size=2048, content_type="application/json", metadata={"m": "1"}),
+        Sample(key=f"{PREFIX}stream/large.bin", size=threshold + 3 * MIB, tags={"mode": "stream"}),
+    ]
+    copier_env(deployment, COPY_MODE="stream")
+    try:
+        seed(producer_s3, outputs["ProducerBucketName"], samples)
+        run = run_to_end(deployment, SCHEDULED_EVENT)
+    finally:
+        copier_env(deployment, COPY_MODE="server-side")
+    assert run.status.value == "COMPLETED", run
+    assert run.objects_transferred == len(samples)
+    assert verify(deployment.client("s3"), deployment.bucket, samples, outputs["ConsumerKmsKeyArn"]) == []
+    head = deployment.client("s3").head_object(Bucket=deployment.bucket, Key=samples[0].key, ChecksumMode="ENABLED")
+    assert head.get("ChecksumCRC32C")
+
+
 def test_invalid_payload_is_rejected_and_starts_nothing(deployment: Any) -> None:
     from hydration_cli.errors import FunctionInvocationError
 

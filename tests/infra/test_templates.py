@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from hydration_cli.ops.alarms import ALARMS
 from tests.infra.cfn_model import (
     INFRA,
     Evaluator,
@@ -108,14 +109,8 @@ def test_dashboard_shows_copy_latency_percentiles(consumer: dict[str, Any]) -> N
 # ------------------------------------------------------------------------------------------ alarms
 
 
-EXPECTED_ALARMS = {
-    "LambdaErrorAlarm",
-    "LambdaDurationAlarm",
-    "DlqDepthAlarm",
-    "ObjectsFailedAlarm",
-    "BacklogAgeAlarm",
-    "InvocationDlqDepthAlarm",
-}
+# The runbook's alarms, as the CLI (status, health) reads them: the template must create exactly these.
+EXPECTED_ALARMS = set(ALARMS)
 
 
 def test_every_alarm_is_named_notifies_the_topic_and_ignores_missing_data(consumer: dict[str, Any]) -> None:

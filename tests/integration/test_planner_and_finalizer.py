@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
 
 from finalizer.service import FinalizerDeps, finalize
 from hydration import MARKER_KEY
-from hydration.aws.state import RunStore
-from hydration.models import FinalizerRequest, RunStatus
+from hydration.aws.state import FailureLedger, RunStore
+from hydration.models import FinalizerRequest, RunRecord, RunStatus
 from hydration.settings import FinalizerSettings
 from tests.integration.harness import (
     World,
@@ -133,6 +133,24 @@ def test_finalizer_never_advances_for_a_run_still_planning(world: World, monkeyp
         world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
 
 
+class _StaleReads:
+    """A RunStore whose reads return what the run looked like earlier: a finalizer that read the run just
+    before another one completed it."""
+
+    def __init__(self, runs: RunStore, snapshot: RunRecord) -> None:
+        self._runs = runs
+        self._snapshot = snapshot
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runs, name)
+
+    def get(self, run_id: str) -> RunRecord:
+        return self._snapshot.model_copy(deep=True)
+
+    def active(self) -> RunRecord:
+        return self._snapshot.model_copy(deep=True)
+
+
 def test_two_finalizers_at_once_complete_the_run_once(world: World) -> None:
     put_object(world, "a", b"a")
     planned = invoke_planner({})
@@ -144,30 +162,25 @@ def test_two_finalizers_at_once_complete_the_run_once(world: World) -> None:
         transfer_queue_url=world.queue_url,
         drain_confirm_seconds=0,
     )
-    from hydration.aws.state import FailureLedger
+    db = boto3.client("dynamodb")
+    runs = _runs(world)
 
-    answers: list[str] = []
-    barrier = threading.Barrier(2)
-
-    def finalizer(name: str) -> None:
-        db = boto3.client("dynamodb")
-        deps = FinalizerDeps(
-            consumer_s3=boto3.client("s3"),
-            sqs=boto3.client("sqs"),
-            runs=RunStore(db, world.runs_table),
-            ledger=FailureLedger(db, world.failures_table),
+    def deps(store: Any) -> FinalizerDeps:
+        return FinalizerDeps(
+            consumer_s3=world.s3, sqs=world.sqs, runs=store, ledger=FailureLedger(db, world.failures_table)
         )
-        barrier.wait()
-        answers.append(finalize(FinalizerRequest(run_id=planned["run_id"]), settings, deps, claimant=name).action)
 
-    threads = [threading.Thread(target=finalizer, args=(n,)) for n in ("one", "two")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(answers) in (["claimed-elsewhere", "completed"], ["completed", "finished"])
-    assert _runs(world).get(planned["run_id"]).status is RunStatus.COMPLETED
-    assert _runs(world).active() is None
+    # Both finalizers read the drained run; the first completes it, then the second acts on what it read.
+    seen_by_second = runs.get(planned["run_id"])
+    first = finalize(FinalizerRequest(), settings, deps(runs), claimant="first")
+    marker_after_first = world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read()
+    second = finalize(FinalizerRequest(), settings, deps(_StaleReads(runs, seen_by_second)), claimant="second")
+
+    assert (first.action, second.action) == ("completed", "claimed-elsewhere")
+    assert world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read() == marker_after_first
+    stored = runs.get(planned["run_id"])
+    assert stored.status is RunStatus.COMPLETED
+    assert runs.active() is None
 
 
 def test_claims_are_exclusive(world: World) -> None:

@@ -12,7 +12,6 @@ import io
 import json
 import subprocess
 import time
-import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,8 +21,9 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.localstack_env import ENDPOINT, healthy
+
 ROOT = Path(__file__).resolve().parents[2]
-ENDPOINT = "http://127.0.0.1:4566"
 REGION = "us-east-1"
 CONSUMER_ACCOUNT = "111111111111"
 PRODUCER_ACCOUNT = "222222222222"
@@ -31,17 +31,9 @@ PRODUCER_ACCOUNT = "222222222222"
 Clients = Callable[..., Any]
 
 
-def _healthy() -> bool:
-    try:
-        with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=2) as response:  # noqa: S310
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def localstack() -> Iterator[str]:
-    if _healthy():
+    if healthy():
         yield ENDPOINT
         return
     try:

@@ -311,8 +311,8 @@ class RunStore:
         )
 
 
-class FailureLedger:
-    """Keys whose final attempt failed. Every run re-enqueues them; a later success removes them."""
+class _KeyTable:
+    """A table whose partition key is the source object's `key`."""
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._db = client
@@ -321,6 +321,10 @@ class FailureLedger:
     @property
     def table(self) -> str:
         return self._table
+
+
+class FailureLedger(_KeyTable):
+    """Keys whose final attempt failed. Every run re-enqueues them; a later success removes them."""
 
     def record(self, failure: FailureRecord) -> None:
         self._db.put_item(TableName=self._table, Item=to_item(failure.model_dump(mode="json")))
@@ -344,16 +348,8 @@ class FailureLedger:
         self._db.delete_item(TableName=self._table, Key=to_item({"key": key}))
 
 
-class Manifest:
+class Manifest(_KeyTable):
     """What the consumer bucket holds: for each source key, the source version it was copied from."""
-
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._db = client
-        self._table = table
-
-    @property
-    def table(self) -> str:
-        return self._table
 
     def get_many(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
         """BatchGetItem, 100 keys a call, unprocessed keys retried."""

@@ -172,22 +172,32 @@ class Copier:
 
     # ------------------------------------------------------------------ stream
 
+    def _read(self, request: CopyRequest, first: int | None = None, last: int | None = None) -> tuple[Any, bytes]:
+        """GET the pinned source version (whole, or one byte range) and check the length read.
+
+        botocore validates the source's own checksum on a whole-object GET when the object has one."""
+        extra: dict[str, Any] = {"VersionId": request.version_id} if request.version_id else {}
+        if first is None or last is None:
+            extra["ChecksumMode"] = "ENABLED"
+            expected = request.size
+        else:
+            extra["Range"] = f"bytes={first}-{last}"
+            expected = last - first + 1
+        response = self._producer.get_object(
+            Bucket=request.source_bucket, Key=request.source_key, IfMatch=request.etag, **extra
+        )
+        data = response["Body"].read()
+        if len(data) != expected:
+            where = f"bytes {first}-{last}" if first is not None else "object"
+            raise ObjectTransferError(
+                request.source_key, "SizeMismatch", f"{where}: read {len(data)} bytes, expected {expected}"
+            )
+        return response, data
+
     def _stream_single(self, request: CopyRequest) -> CopyResult:
         held = self._budget.acquire(max(request.size, 1))
         try:
-            extra: dict[str, Any] = {"VersionId": request.version_id} if request.version_id else {}
-            response = self._producer.get_object(
-                Bucket=request.source_bucket,
-                Key=request.source_key,
-                IfMatch=request.etag,
-                ChecksumMode="ENABLED",
-                **extra,
-            )
-            body = response["Body"].read()  # botocore validates the source's checksum when it has one
-            if len(body) != request.size:
-                raise ObjectTransferError(
-                    request.source_key, "SizeMismatch", f"read {len(body)} bytes, listed {request.size}"
-                )
+            response, body = self._read(request)
             head = s3_adapter.object_head(response)
             tagging = ""
             if response.get("TagCount"):
@@ -209,21 +219,7 @@ class Copier:
     def _stream_part(self, request: CopyRequest, upload_id: str, number: int, first: int, last: int) -> dict[str, Any]:
         held = self._budget.acquire(last - first + 1)
         try:
-            extra: dict[str, Any] = {"VersionId": request.version_id} if request.version_id else {}
-            response = self._producer.get_object(
-                Bucket=request.source_bucket,
-                Key=request.source_key,
-                IfMatch=request.etag,
-                Range=f"bytes={first}-{last}",
-                **extra,
-            )
-            data = response["Body"].read()
-            if len(data) != last - first + 1:
-                raise ObjectTransferError(
-                    request.source_key,
-                    "SizeMismatch",
-                    f"part {number}: read {len(data)} bytes of {last - first + 1}",
-                )
+            _, data = self._read(request, first, last)
             part = self._consumer.upload_part(
                 Bucket=request.dest_bucket,
                 Key=request.dest_key,
