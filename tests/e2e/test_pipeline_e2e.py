@@ -77,6 +77,37 @@ def test_a_scheduled_run_hydrates_everything(deployment: Any, producer_s3: Any, 
     state["first_run"] = run
 
 
+def test_the_functions_metrics_reach_cloudwatch(deployment: Any) -> None:
+    """The copier emits EMF log lines; on AWS CloudWatch Logs turns them into metrics, here our executor does.
+    The dashboard and alarms read exactly these (namespace S3Hydration, dimension service)."""
+    cloudwatch = deployment.client("cloudwatch")
+    end = datetime.now(UTC) + timedelta(minutes=5)
+
+    def transferred() -> float:
+        result = cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "t",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "S3Hydration",
+                            "MetricName": "ObjectsTransferred",
+                            "Dimensions": [{"Name": "service", "Value": "copier"}],
+                        },
+                        "Period": 60,
+                        "Stat": "Sum",
+                    },
+                }
+            ],
+            StartTime=end - timedelta(hours=1),
+            EndTime=end,
+        )
+        return sum(result["MetricDataResults"][0]["Values"])
+
+    total = poll(lambda: transferred() >= len(state["samples"]), timeout=60, what="ObjectsTransferred in CloudWatch")
+    assert total
+
+
 def test_an_incremental_run_copies_only_what_changed(
     deployment: Any, producer_s3: Any, outputs: dict[str, Any]
 ) -> None:
