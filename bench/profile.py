@@ -1,0 +1,91 @@
+"""py-spy profiles of LocalStack (and the copier) during a pipeline run, summarised by what the CPU went to.
+
+LocalStack is one Python process bound by its GIL, so `py-spy record --gil` (only the thread holding the GIL
+is sampled) is its CPU profile. Each sample is attributed to the first matching category below.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from types import TracebackType
+
+from bench.env import TOOLS_VENV
+
+_PROVIDER = re.compile(r"([A-Za-z0-9]+)Provider\.([a-z0-9_]+) \(")
+_MOTO = re.compile(r"([A-Za-z0-9]+)Response\.([a-z0-9_]+) \(moto/")
+CATEGORIES: list[tuple[str, str]] = [
+    ("publish_sqs_metric", "SQS -> CloudWatch metrics (LocalStack internal, per SQS call)"),
+    ("CloudwatchProvider.put_metric_data", "cloudwatch.PutMetricData (EMF lines of the functions)"),
+    ("put_log_events", "logs.PutLogEvents (function logs)"),
+    ("s3h_localstack/executor.py", "s3h executor (Lambda environments, log/EMF forwarding)"),
+]
+
+
+class Profiler:
+    """`with Profiler(pid, out):` samples the process (py-spy record --gil) until the block ends."""
+
+    def __init__(self, pid: int, out: Path, rate: int = 100, gil: bool = True) -> None:
+        self.pid = pid
+        self.out = out
+        self.rate = rate
+        self.gil = gil
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Profiler:
+        cmd = [str(TOOLS_VENV / "bin" / "py-spy"), "record", "--pid", str(self.pid), "--nonblocking"]
+        cmd += ["--rate", str(self.rate), "--format", "raw", "-o", str(self.out)]
+        if self.gil:
+            cmd.append("--gil")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        time.sleep(1.0)  # attach
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+
+
+def categorise(stack: str) -> str:
+    for needle, name in CATEGORIES:
+        if needle in stack:
+            return name
+    if match := _PROVIDER.search(stack):
+        return f"{match.group(1).lower()}.{match.group(2)}"
+    if match := _MOTO.search(stack):
+        return f"{match.group(1).lower()}.{match.group(2)} (moto)"
+    if "event_source_mapping" in stack:
+        return "Lambda ESM poller (receive, filter, delete)"
+    if "services/lambda_" in stack:
+        return "Lambda invoke machinery"
+    if "protocol/parser" in stack or "protocol/serializer" in stack or "HandlerChain" in stack:
+        return "gateway: parse, route, serialise"
+    return "other (HTTP server, threads)"
+
+
+def summarise(raw: Path, top: int = 14) -> dict[str, object]:
+    """Samples per category, as shares of all samples (GIL-holding samples: LocalStack's CPU)."""
+    counts: Counter[str] = Counter()
+    total = 0
+    try:
+        lines = raw.read_text().splitlines()
+    except OSError:
+        return {"samples": 0, "shares": {}}
+    for line in lines:
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        counts[categorise(stack)] += int(n)
+        total += int(n)
+    shares = {name: round(100 * n / total, 1) for name, n in counts.most_common(top)} if total else {}
+    return {"samples": total, "shares": shares}
