@@ -7,7 +7,7 @@ LOCALSTACK_TOOLS := tools/localstack
 # retries and drain confirmation (tests and the demo wait on them), schedules off (runs start on demand).
 LOCALSTACK_DEPLOY_ARGS ?= --param MultipartThresholdBytes=8388608 --param PartSizeBytes=5242880 \
 	--param DrainConfirmSeconds=1 --param RetryBaseSeconds=1 --param MaxReceiveCount=3 \
-	--param SchedulesEnabled=false
+	--param SchedulesEnabled=false --param BatchSize=200 --param MaximumBatchingWindowInSeconds=1
 
 .PHONY: localstack-install
 localstack-install: ## install LocalStack and our plugins into .localstack/venv (no start)

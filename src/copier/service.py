@@ -85,7 +85,7 @@ class BatchSession:
         self._deps = deps
         self._lock = Lock()
         self.settled: list[_Settled] = []
-        self._manifest = deps.manifest.get_many(_keys_of(records))
+        self._manifest, self._in_ledger = deps.manifest.get_with_failures(deps.ledger, _keys_of(records))
 
     # ------------------------------------------------------------------ one record (runs in a thread)
 
@@ -202,7 +202,10 @@ class BatchSession:
             for s in self.settled
             if s.outcome is Outcome.TRANSFERRED
         ]
-        cleared = [s.message.key for s in self.settled if s.outcome is not Outcome.FAILED]
+        # Only keys that are in the ledger need a delete (it is empty on a good day).
+        cleared = [
+            s.message.key for s in self.settled if s.outcome is not Outcome.FAILED and s.message.key in self._in_ledger
+        ]
         self._deps.write_batch({self._deps.manifest.table: puts}, {self._deps.ledger.table: cleared})
 
     def report(self) -> None:

@@ -253,6 +253,7 @@ class RunRecord(BaseModel):
     keys_enqueued: int = 0
     bytes_enqueued: int = 0
     ledger_keys_enqueued: int = 0
+    keys_unchanged: int = 0  # selected, but the consumer already holds that version: not enqueued
     objects_transferred: int = 0
     objects_skipped: int = 0
     objects_failed: int = 0

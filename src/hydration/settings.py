@@ -80,7 +80,7 @@ class CopierSettings(_Producer):
     copy_mode: CopyMode = CopyMode.SERVER_SIDE
     multipart_threshold_bytes: int = Field(default=64 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
     part_size_bytes: int = Field(default=16 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
-    copy_concurrency: int = Field(default=16, ge=1, le=128)
+    copy_concurrency: int = Field(default=32, ge=1, le=128)
     parts_in_flight: int = Field(default=4, ge=1, le=32)
     max_receive_count: int = Field(default=5, ge=1, le=1000)
     # A failed record becomes visible again after base * 2^(attempt-1) seconds (capped) instead of the

@@ -90,6 +90,7 @@ class PlanResult(BaseModel):
     keys_enqueued: int = 0
     bytes_enqueued: int = 0
     ledger_keys_enqueued: int = 0
+    keys_unchanged: int = 0
     continued: bool = False
     dry_run: bool = False
     sample_keys: list[str] = []
@@ -241,7 +242,12 @@ def _resume(run: RunRecord, settings: PlannerSettings, deps: PlannerDeps, budget
         metrics.add_metric(name="DriftMissing", unit=MetricUnit.Count, value=run.drift.missing)
         metrics.add_metric(name="DriftDifferent", unit=MetricUnit.Count, value=run.drift.different)
         logger.info("reconcile drift", drift=run.drift.model_dump())
-    logger.info("planning complete", keys_enqueued=run.keys_enqueued, bytes_enqueued=run.bytes_enqueued)
+    logger.info(
+        "planning complete",
+        keys_enqueued=run.keys_enqueued,
+        bytes_enqueued=run.bytes_enqueued,
+        keys_unchanged=run.keys_unchanged,
+    )
     return _result(run)
 
 
@@ -265,6 +271,7 @@ def _result(run: RunRecord, continued: bool = False) -> PlanResult:
         keys_enqueued=run.keys_enqueued,
         bytes_enqueued=run.bytes_enqueued,
         ledger_keys_enqueued=run.ledger_keys_enqueued,
+        keys_unchanged=run.keys_unchanged,
         continued=continued,
         drift=run.drift,
     )
@@ -286,9 +293,9 @@ def _list_and_enqueue(
         for page in s3_adapter.list_pages(
             deps.producer_s3, settings.producer_bucket, run.prefixes[index], token, settings.list_page_size
         ):
-            for obj in page.objects:
-                if is_selected(obj.key, obj.last_modified, run.since):
-                    enqueuer.put(_message(run, settings.producer_bucket, obj))
+            selected = [obj for obj in page.objects if is_selected(obj.key, obj.last_modified, run.since)]
+            for obj in _changed(run, deps, selected):
+                enqueuer.put(_message(run, settings.producer_bucket, obj))
             budget.page_done()
             if budget.exhausted and page.next_token:
                 enqueuer.flush()  # a checkpoint never runs ahead of what is in the queue
@@ -302,6 +309,18 @@ def _list_and_enqueue(
             return False
     run.cursor = None
     return True
+
+
+def _changed(run: RunRecord, deps: PlannerDeps, objects: list[SourceObject]) -> list[SourceObject]:
+    """The objects whose listed version the consumer does not hold yet. The manifest answers for a page in
+    one BatchGetItem per 100 keys, so a re-run over unchanged keys (the lookback window, a reset sync)
+    enqueues nothing instead of a message per key that the copier would skip."""
+    if not objects:
+        return []
+    held = deps.manifest.get_many(obj.key for obj in objects)
+    changed = [obj for obj in objects if (entry := held.get(obj.key)) is None or entry.etag != obj.etag]
+    run.keys_unchanged += len(objects) - len(changed)
+    return changed
 
 
 def _enqueue_ledger(run: RunRecord, settings: PlannerSettings, deps: PlannerDeps, enqueuer: Enqueuer) -> None:

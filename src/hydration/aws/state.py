@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,24 @@ def _conditional_failed(exc: ClientError) -> bool:
         reasons = exc.response.get("CancellationReasons", [])
         return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons
     return False
+
+
+def _planning_counts(run: RunRecord) -> tuple[str, dict[str, Any]]:
+    """The SET clauses (and values) for what planning has counted so far, saved at checkpoints and at the end."""
+    values = _values(
+        k=run.keys_enqueued,
+        b=run.bytes_enqueued,
+        l=run.ledger_keys_enqueued,
+        u=run.keys_unchanged,
+        h=_iso(datetime.now(UTC)),
+    )
+    clauses = (
+        "keys_enqueued = :k, bytes_enqueued = :b, ledger_keys_enqueued = :l, keys_unchanged = :u, heartbeat_at = :h"
+    )
+    if run.drift is not None:
+        clauses += ", drift = :d"
+        values.update(_values(d=run.drift.model_dump(mode="json")))
+    return clauses, values
 
 
 class RunStore:
@@ -136,24 +155,12 @@ class RunStore:
     def checkpoint(self, run: RunRecord) -> None:
         """Save the listing position and counts of a PLANNING run (before it continues elsewhere)."""
         assert run.cursor is not None
-        values = _values(
-            c=run.cursor.model_dump(mode="json"),
-            k=run.keys_enqueued,
-            b=run.bytes_enqueued,
-            l=run.ledger_keys_enqueued,
-            h=_iso(datetime.now(UTC)),
-            planning=RunStatus.PLANNING.value,
-        )
-        expression = (
-            "SET #c = :c, keys_enqueued = :k, bytes_enqueued = :b, ledger_keys_enqueued = :l, heartbeat_at = :h"
-        )
-        if run.drift is not None:
-            expression += ", drift = :d"
-            values.update(_values(d=run.drift.model_dump(mode="json")))
+        counts, values = _planning_counts(run)
+        values.update(_values(c=run.cursor.model_dump(mode="json"), planning=RunStatus.PLANNING.value))
         self._db.update_item(
             TableName=self._table,
             Key=to_item({"run_id": run.run_id}),
-            UpdateExpression=expression,
+            UpdateExpression="SET #c = :c, " + counts,
             ConditionExpression="#s = :planning",
             ExpressionAttributeNames={"#c": "cursor", "#s": "status"},
             ExpressionAttributeValues=values,
@@ -161,29 +168,14 @@ class RunStore:
 
     def finish_planning(self, run: RunRecord) -> None:
         """PLANNING -> DRAINING: the listing is complete and every selected key is in the queue."""
-        names = {"#s": "status", "#c": "cursor"}
-        values = _values(
-            draining=RunStatus.DRAINING.value,
-            planning=RunStatus.PLANNING.value,
-            k=run.keys_enqueued,
-            b=run.bytes_enqueued,
-            l=run.ledger_keys_enqueued,
-            t=True,
-            h=_iso(datetime.now(UTC)),
-        )
-        expression = (
-            "SET #s = :draining, planning_complete = :t, keys_enqueued = :k, bytes_enqueued = :b, "
-            "ledger_keys_enqueued = :l, heartbeat_at = :h"
-        )
-        if run.drift is not None:
-            expression += ", drift = :d"
-            values.update(_values(d=run.drift.model_dump(mode="json")))
+        counts, values = _planning_counts(run)
+        values.update(_values(draining=RunStatus.DRAINING.value, planning=RunStatus.PLANNING.value, t=True))
         self._db.update_item(
             TableName=self._table,
             Key=to_item({"run_id": run.run_id}),
-            UpdateExpression=expression + " REMOVE #c",
+            UpdateExpression="SET #s = :draining, planning_complete = :t, " + counts + " REMOVE #c",
             ConditionExpression="#s = :planning",
-            ExpressionAttributeNames=names,
+            ExpressionAttributeNames={"#s": "status", "#c": "cursor"},
             ExpressionAttributeValues=values,
         )
 
@@ -352,25 +344,49 @@ class Manifest(_KeyTable):
     """What the consumer bucket holds: for each source key, the source version it was copied from."""
 
     def get_many(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
-        """BatchGetItem, 100 keys a call, unprocessed keys retried."""
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, ManifestEntry] = {}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {
-                self._table: {"Keys": [to_item({"key": k}) for k in wanted[start : start + 100]]}
-            }
-            for attempt in range(8):
-                response = self._db.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    entry = ManifestEntry.model_validate(from_item(item))
-                    found[entry.key] = entry
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 2))
-            if request:
-                raise RuntimeError(f"BatchGetItem left {len(request[self._table]['Keys'])} keys unprocessed")
-        return found
+        """The entries of these keys (BatchGetItem, 100 keys a call)."""
+        items = batch_get(self._db, {self._table: list(keys)})[self._table]
+        return {key: ManifestEntry.model_validate(item) for key, item in items.items()}
+
+    def get_with_failures(
+        self, ledger: FailureLedger, keys: Iterable[str]
+    ) -> tuple[dict[str, ManifestEntry], set[str]]:
+        """The manifest entries of these keys, and which of them are in the failure ledger: one BatchGetItem
+        over both tables (the copier reads both once per batch)."""
+        keys = list(keys)
+        items = batch_get(self._db, {self._table: keys, ledger.table: keys}, key_only={ledger.table})
+        entries = {key: ManifestEntry.model_validate(item) for key, item in items[self._table].items()}
+        return entries, set(items[ledger.table])
+
+
+def batch_get(
+    client: DynamoDBClient, wanted: dict[str, list[str]], key_only: set[str] | frozenset[str] = frozenset()
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """BatchGetItem over tables keyed by `key`: {table: {key: item}}, 100 keys a call, unprocessed keys
+    retried with backoff. Tables in `key_only` return just the key (a presence check)."""
+    requests = [(table, key) for table, keys in wanted.items() for key in dict.fromkeys(keys)]
+    found: dict[str, dict[str, dict[str, Any]]] = {table: {} for table in wanted}
+    for start in range(0, len(requests), 100):
+        pending: dict[str, Any] = {}
+        for table, key in requests[start : start + 100]:
+            entry = pending.setdefault(table, {"Keys": []})
+            entry["Keys"].append(to_item({"key": key}))
+            if table in key_only:
+                entry.update(ProjectionExpression="#k", ExpressionAttributeNames={"#k": "key"})
+        for attempt in range(8):
+            response = client.batch_get_item(RequestItems=pending)
+            for table, items in response.get("Responses", {}).items():
+                for item in items:
+                    data = from_item(item)
+                    found[table][data["key"]] = data
+            pending = dict(response.get("UnprocessedKeys") or {})
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2))
+        if pending:
+            left = sum(len(v["Keys"]) for v in pending.values())
+            raise RuntimeError(f"BatchGetItem left {left} keys unprocessed")
+    return found
 
 
 def write_batch(client: DynamoDBClient, puts: dict[str, list[dict[str, Any]]], deletes: dict[str, list[str]]) -> None:
@@ -384,15 +400,23 @@ def write_batch(client: DynamoDBClient, puts: dict[str, list[dict[str, Any]]], d
         requests += [(table, {"PutRequest": {"Item": to_item(item)}}) for item in unique.values()]
     for table, keys in deletes.items():
         requests += [(table, {"DeleteRequest": {"Key": to_item({"key": k})}}) for k in dict.fromkeys(keys)]
-    for start in range(0, len(requests), 25):
+
+    def send(chunk: list[tuple[str, dict[str, Any]]]) -> None:
         pending: dict[str, list[Any]] = {}
-        for table, request in requests[start : start + 25]:
+        for table, request in chunk:
             pending.setdefault(table, []).append(request)
         for attempt in range(8):
             response = client.batch_write_item(RequestItems=pending)
             pending = response.get("UnprocessedItems") or {}
             if not pending:
-                break
+                return
             time.sleep(min(0.05 * 2**attempt, 2))
-        if pending:
-            raise RuntimeError(f"BatchWriteItem left {sum(len(v) for v in pending.values())} requests unprocessed")
+        raise RuntimeError(f"BatchWriteItem left {sum(len(v) for v in pending.values())} requests unprocessed")
+
+    chunks = [requests[start : start + 25] for start in range(0, len(requests), 25)]
+    if len(chunks) == 1:
+        send(chunks[0])
+    elif chunks:
+        # Independent chunks go side by side: a large batch's state lands in about one round trip.
+        with ThreadPoolExecutor(max_workers=min(8, len(chunks)), thread_name_prefix="batch-write") as pool:
+            list(pool.map(send, chunks))
