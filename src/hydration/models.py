@@ -122,18 +122,25 @@ class PlannerRequest(BaseModel):
         return RunKind.INCREMENTAL
 
 
-def parse_planner_event(event: Any) -> PlannerRequest:
-    """An EventBridge scheduled event means `{}`; anything else must be a valid PlannerRequest."""
-    if isinstance(event, dict) and event.get("detail-type") == "Scheduled Event" and "source" in event:
-        return PlannerRequest()
-    if event is None:
-        return PlannerRequest()
+def _is_scheduled(event: Any) -> bool:
+    return isinstance(event, dict) and event.get("detail-type") == "Scheduled Event" and "source" in event
+
+
+def _parse_payload[M: BaseModel](event: Any, model: type[M], function: str) -> M:
+    """A scheduled EventBridge event (or no payload) means the defaults; anything else must validate."""
+    if event is None or _is_scheduled(event):
+        return model()
     if not isinstance(event, dict):
-        raise InvalidRequestError(f"the planner payload must be a JSON object, got {type(event).__name__}")
+        raise InvalidRequestError(f"the {function} payload must be a JSON object, got {type(event).__name__}")
     try:
-        return PlannerRequest.model_validate(event)
+        return model.model_validate(event)
     except ValidationError as exc:
         raise InvalidRequestError(describe_validation_error(exc)) from exc
+
+
+def parse_planner_event(event: Any) -> PlannerRequest:
+    """The schedule's event means `{}` (an incremental run); a manual payload must be a PlannerRequest."""
+    return _parse_payload(event, PlannerRequest, "planner")
 
 
 class FinalizerRequest(BaseModel):
@@ -145,14 +152,7 @@ class FinalizerRequest(BaseModel):
 
 
 def parse_finalizer_event(event: Any) -> FinalizerRequest:
-    if event is None or (isinstance(event, dict) and event.get("detail-type") == "Scheduled Event"):
-        return FinalizerRequest()
-    if not isinstance(event, dict):
-        raise InvalidRequestError(f"the finalizer payload must be a JSON object, got {type(event).__name__}")
-    try:
-        return FinalizerRequest.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidRequestError(describe_validation_error(exc)) from exc
+    return _parse_payload(event, FinalizerRequest, "finalizer")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
