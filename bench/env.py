@@ -23,6 +23,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from tools.deploy_stacks import LOCALSTACK_CONSUMER_ACCOUNT as CONSUMER_ACCOUNT
+from tools.deploy_stacks import LOCALSTACK_ENDPOINT as ENDPOINT
+from tools.deploy_stacks import LOCALSTACK_PRODUCER_ACCOUNT as PRODUCER_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"  # gitignored: tools venv, configs, scratch
@@ -32,10 +35,7 @@ OUTPUTS = ROOT / ".localstack" / "outputs.json"
 LOCALSTACK_LOG = ROOT / ".localstack" / "localstack.log"
 LOCALSTACK_PID = ROOT / ".localstack" / "localstack.pid"
 
-ENDPOINT = "http://127.0.0.1:4566"
 REGION = "us-east-1"
-CONSUMER_ACCOUNT = "111111111111"
-PRODUCER_ACCOUNT = "222222222222"
 SECRET = "test"  # noqa: S105 - LocalStack's dummy secret
 MB = 1_000_000  # MB/s in the tables is decimal megabytes per second
 

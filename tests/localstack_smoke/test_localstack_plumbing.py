@@ -304,19 +304,25 @@ def send_all(sqs: Any, url: str, bodies: list[dict[str, Any]]) -> None:
         assert not sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed")
 
 
+def enabled_mapping(lam: Any, function_name: str, queue_arn: str) -> str:
+    """An SQS event source mapping (batches of 10, partial batch responses), once LocalStack enables it."""
+    mapping = lam.create_event_source_mapping(
+        FunctionName=function_name,
+        EventSourceArn=queue_arn,
+        BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )["UUID"]
+    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"] == "Enabled", timeout=30, message="ESM")
+    return mapping
+
+
 def test_esm_partial_batch_failures_reach_the_dlq_and_move_back(aws: Clients, make_function):
     # Given a queue (visibility 2 s, maxReceiveCount 2) with a DLQ, consumed by a function through an event
     # source mapping that reports batch item failures for the messages marked "fail"
     sqs, lam = aws("sqs"), aws("lambda")
     queues = make_queue_pair(sqs, visibility_timeout=2, max_receive_count=2)
     name = make_function({"app.py": BATCH_HANDLER})
-    mapping = lam.create_event_source_mapping(
-        FunctionName=name,
-        EventSourceArn=queues["arn"],
-        BatchSize=10,
-        FunctionResponseTypes=["ReportBatchItemFailures"],
-    )["UUID"]
-    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"] == "Enabled", timeout=30, message="ESM")
+    mapping = enabled_mapping(lam, name, queues["arn"])
 
     # When 10 messages arrive, 3 of them failing
     bodies = [{"key": f"k{i}", "fail": i in (2, 5, 7)} for i in range(10)]
@@ -351,13 +357,7 @@ def test_esm_throughput(aws: Clients, make_function, record_property):
     sqs, lam = aws("sqs"), aws("lambda")
     queues = make_queue_pair(sqs, visibility_timeout=30, max_receive_count=5)
     name = make_function({"app.py": BATCH_HANDLER})
-    mapping = lam.create_event_source_mapping(
-        FunctionName=name,
-        EventSourceArn=queues["arn"],
-        BatchSize=10,
-        FunctionResponseTypes=["ReportBatchItemFailures"],
-    )["UUID"]
-    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"] == "Enabled", timeout=30, message="ESM")
+    mapping = enabled_mapping(lam, name, queues["arn"])
 
     # When 300 messages arrive
     count = 300
