@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from hydration.aws import queue
+
 from .conftest import CONSUMER_ACCOUNT, Clients, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -269,15 +271,9 @@ BATCH_HANDLER = textwrap.dedent(
 
 
 def queue_depth(sqs: Any, url: str) -> int:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
+    """Visible + in flight + delayed, read the way the finalizer reads it."""
+    depth = queue.depth(sqs, url)
+    return depth.visible + depth.in_flight + depth.delayed
 
 
 def visible_messages(sqs: Any, url: str) -> int:
