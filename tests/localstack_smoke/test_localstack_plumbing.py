@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from hydration.aws import queue
+from tests.localstack_env import PORT
 
 from .conftest import CONSUMER_ACCOUNT, Clients, wait_for
 
@@ -92,7 +93,7 @@ def test_sync_invoke_runs_the_zip_on_an_isolated_python_313_and_keeps_warm_state
     assert first["env"] == {
         "AWS_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{PORT}",
         "GREETING": "hi",
     }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start LocalStack on this host, without Docker, on 127.0.0.1:4566 (installing it first if needed).
+# Start LocalStack on this host, without Docker, on 127.0.0.1:$S3H_LOCALSTACK_PORT (default 4566), installing
+# it first if needed.
 #
 #   tools/localstack/up.sh                 install if needed, start in the background, wait until healthy
 #   tools/localstack/up.sh --install-only  only create/refresh .localstack/venv and the Lambda runtime libraries
@@ -20,7 +21,7 @@ VENV="$STATE/venv"
 RUNTIME_LIBS="$STATE/lambda-runtime/py313"
 PID_FILE="$STATE/localstack.pid"
 LOG_FILE="$STATE/localstack.log"
-PORT=4566
+PORT="${S3H_LOCALSTACK_PORT:-4566}"
 HEALTH_URL="http://127.0.0.1:$PORT/_localstack/health"
 START_TIMEOUT_S="${LOCALSTACK_START_TIMEOUT_S:-90}"
 
