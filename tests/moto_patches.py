@@ -1,4 +1,7 @@
-"""What moto does not implement of S3 and our code relies on, added the way S3 documents it.
+"""What moto does not do as AWS does and our code relies on, added the way AWS documents it.
+
+DynamoDB: transactions are atomic and isolated under concurrent requests (tools/localstack/s3h_localstack/
+moto_dynamodb.py, shared with the LocalStack provider).
 
 moto (5.x) ignores `x-amz-copy-source-if-match` on CopyObject and UploadPartCopy; S3 and LocalStack answer
 412 PreconditionFailed when the source's ETag differs. The copier's changed-object rule depends on it, so
@@ -14,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from moto.s3.exceptions import MissingKey, PreconditionFailed
 from moto.s3.responses import S3Response
+from tools.localstack.s3h_localstack import moto_dynamodb
 
 
 def _check_copy_source_if_match(response: S3Response) -> None:
@@ -44,6 +48,7 @@ def _guarded(method: Callable[[S3Response], Any]) -> Callable[[S3Response], Any]
 
 
 def apply() -> None:
+    moto_dynamodb.apply()  # the functions write from thread pools: transactions must be atomic, as in DynamoDB
     for name in ("copy_object", "upload_part_copy"):
         method = getattr(S3Response, name)
         if not getattr(method, "__s3h_patched__", False):

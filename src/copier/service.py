@@ -19,6 +19,7 @@ per run), ledger clears, and the close of any run whose books now balance.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -61,6 +62,7 @@ class Requeue(Protocol):
 
     def send(self, messages: list[Outgoing]) -> list[tuple[Outgoing, str]]: ...
     def retry_later(self, receipt_handle: str, seconds: int) -> None: ...
+    def delete(self, receipt_handles: list[str]) -> None: ...
 
 
 @dataclass
@@ -324,11 +326,16 @@ class Batch:
                 logger.info("key left the failure ledger", key=done.obj.key)
 
     def _close(self, run_id: str) -> None:
+        """Close the run if this batch settled its last key. The batch's own state is written by then: a close
+        that fails (the marker cannot be written, say) is left to the finalizer's next pass."""
         try:
             run = self._deps.runs.get(run_id)
+            closed = close_if_balanced(run, self._deps.closing, claimant=self._request_id)
         except HydrationError:  # a run that expired from the table: nothing to close
             return
-        closed = close_if_balanced(run, self._deps.closing, claimant=self._request_id)
+        except Exception:
+            logger.exception("could not close the run; the finalizer will", run_id=run_id)
+            return
         if closed is not None:
             logger.info("run closed by the copier that settled its last key", run_id=run_id, status=closed.status)
 
@@ -384,24 +391,68 @@ def _keys_of(records: list[dict[str, Any]]) -> list[str]:
     return keys
 
 
-def handle_batch(event: dict[str, Any], context: LambdaContext, deps: CopierDeps) -> dict[str, Any]:
-    """Copy a batch; return `{"batchItemFailures": [...]}` naming exactly the records SQS must deliver again."""
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not isinstance(records, list):
-        raise HydrationError("the copier's event must be an SQS event with a Records list")
+def _turn_order(record: dict[str, Any]) -> int:
+    rank = int(hashlib.sha256(str(record.get("messageId")).encode()).hexdigest()[:12], 16)
+    return rank if _receive_count(record) % 2 == 0 else -rank
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    try:
+        return int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError, AttributeError):
+        return 1
+
+
+def _run(records: list[dict[str, Any]], context: LambdaContext, deps: CopierDeps) -> list[str]:
+    """Copy these records and write their state; the message ids SQS must deliver again."""
     batch = Batch(deps, ContextDeadline(context), context.aws_request_id, _keys_of(records))
     processor = AsyncBatchProcessor(event_type=EventType.SQS, model=TransferRecord, raise_on_entire_batch_failure=False)
     response = async_process_partial_response(
-        event=event, record_handler=batch.handle, processor=processor, context=context
+        event={"Records": records}, record_handler=batch.handle, processor=processor, context=context
     )
     try:
         again = batch.commit()
     except Exception:
-        # Copies may have landed but their state could not be written: deliver the whole batch again. The
-        # copies are byte-identical and the books count a key once, so a redelivery is harmless.
+        # Copies may have landed but their state could not be written: deliver these records again. The copies
+        # are byte-identical and the books count a key once, so a redelivery is harmless.
         logger.exception("state commit failed; every record of the batch is delivered again")
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
+        return [r["messageId"] for r in records]
     batch.report()
-    failures = list(response.get("batchItemFailures", []))
-    failures += [{"itemIdentifier": message_id} for message_id in sorted(again)]
-    return {"batchItemFailures": failures}
+    return [f["itemIdentifier"] for f in response.get("batchItemFailures", [])] + sorted(again)
+
+
+def handle_batch(event: dict[str, Any], context: LambdaContext, deps: CopierDeps) -> dict[str, Any]:
+    """Copy a batch; return `{"batchItemFailures": [...]}` naming exactly the records SQS must deliver again.
+
+    Messages delivered again (an earlier attempt failed, or died: a crash, a timeout) are suspects: one of
+    them may bring the copier down again. The fresh messages go first, and are deleted as soon as their state
+    is written; then the suspects, one at a time, each deleted once done, in an order that turns around at
+    every delivery (by message id, ascending on even receive counts, descending on odd ones): a suspect left
+    behind the one that kills the copier comes before it next time. So a key that kills the copier reaches
+    the DLQ alone, and its neighbours land.
+    """
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        raise HydrationError("the copier's event must be an SQS event with a Records list")
+    suspects = [r for r in records if isinstance(r, dict) and _receive_count(r) > 1]
+    if not suspects or len(records) == 1:
+        failed = _run(records, context, deps)
+    else:
+        fresh = [r for r in records if not (isinstance(r, dict) and _receive_count(r) > 1)]
+        failed = _run(fresh, context, deps) if fresh else []
+        _settle_early(fresh, failed, deps)
+        for record in sorted(suspects, key=_turn_order):
+            alone = _run([record], context, deps)
+            failed += alone
+            _settle_early([record], alone, deps)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _settle_early(records: list[dict[str, Any]], failed: list[str], deps: CopierDeps) -> None:
+    """Delete the messages that are done now rather than when the invocation returns (which it may not)."""
+    done = [r["receiptHandle"] for r in records if r.get("messageId") not in failed and "receiptHandle" in r]
+    if done:
+        try:
+            deps.queue.delete(done)
+        except Exception:  # the event source mapping deletes them when the invocation returns
+            logger.warning("could not delete finished messages early", exc_info=True)

@@ -25,6 +25,7 @@ def deps() -> FinalizerDeps:
         settings=settings,
         runs=stores.runs,
         books=stores.books,
+        lookup=stores.lookup,
         closing=wiring.closing(settings, stores),
         queue_depth=partial(queue.depth, sqs, settings.transfer_queue_url),
         dlq_bodies=partial(queue.peek, sqs, settings.transfer_dlq_url) if settings.transfer_dlq_url else None,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from hydration.closing import CLAIM_STALE_AFTER, Closing, close_if_balanced, finish
 from hydration.models import FailureRecord, FinalizerRequest, Outcome, QueueDepth, RunRecord, RunStatus, TransferMessage
 from hydration.observability import MetricUnit, logger, metrics
-from hydration.ports import Books, Continuation, Runs
+from hydration.ports import Books, Continuation, Lookup, Runs
 from hydration.settings import FinalizerSettings
 
 
@@ -33,6 +33,7 @@ class FinalizerDeps:
     settings: FinalizerSettings
     runs: Runs
     books: Books
+    lookup: Lookup
     closing: Closing
     queue_depth: Callable[[], QueueDepth]
     dlq_bodies: Callable[[int], Iterable[str]] | None = None  # up to N bodies of the transfer DLQ, left there
@@ -150,18 +151,26 @@ def _sweep_unsettled(run: RunRecord, deps: FinalizerDeps) -> tuple[int, bool]:
 
 def _sweep_dlq(deps: FinalizerDeps) -> int:
     """Every key found in the transfer DLQ is in the failure ledger (added if a crash or a timeout on its
-    final attempt kept the copier from writing it). The messages stay in the DLQ for the operator."""
+    final attempt kept the copier from writing it), unless the consumer already holds that version or a newer
+    one (it landed another way: a redrive, a later run). The messages stay in the DLQ for the operator."""
     if deps.dlq_bodies is None or not deps.settings.dlq_sweep_limit:
         return 0
-    added = 0
-    now = deps.clock()
+    messages: list[TransferMessage] = []
     for body in deps.dlq_bodies(deps.settings.dlq_sweep_limit):
         try:
-            message = TransferMessage.model_validate_json(body)
+            messages.append(TransferMessage.model_validate_json(body))
         except ValidationError:
             logger.error("MalformedTransferMessage in the transfer DLQ", body=body[:500])
-            continue
+    if not messages:
+        return 0
+    held, _ = deps.lookup(obj.key for message in messages for obj in message.objects)
+    added = 0
+    now = deps.clock()
+    for message in messages:
         for obj in message.objects:
+            entry = held.get(obj.key)
+            if entry is not None and entry.last_modified is not None and entry.last_modified >= obj.last_modified:
+                continue
             failure = FailureRecord.of(
                 obj,
                 bucket=message.bucket,

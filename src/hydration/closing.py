@@ -20,7 +20,10 @@ from hydration.models import RunRecord, RunStatus
 from hydration.observability import MetricUnit, logger, run_metric
 from hydration.ports import Ledger, MarkerStore, RunEvents, Runs
 
-CLAIM_STALE_AFTER = timedelta(minutes=5)
+# A closer needs seconds (the ledger read, the marker, one transaction); a claim older than this was left by
+# a closer that died (a copier killed after settling the last key), and the next closer takes it over. Two
+# closers racing past it are harmless: each marker they write is bounded by the ledger, and one close wins.
+CLAIM_STALE_AFTER = timedelta(seconds=60)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from tools.sample_data import MIB, Sample, demo_set, seed, verify
 
 from hydration.marker import parse
 from tests.e2e.conftest import poll
+from tests.faults import Faults
 
 SCHEDULED_EVENT = {"version": "0", "id": "e2e", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
 PREFIX = "e2e/"
@@ -136,34 +137,32 @@ def test_a_poison_key_reaches_the_dlq_alone_and_lands_after_redrive(
     deployment: Any, producer_s3: Any, outputs: dict[str, Any]
 ) -> None:
     sqs = deployment.client("sqs")
-    copier_env(deployment, FAULT_KEYS=POISON.key)
-    try:
-        healthy = [Sample(key=f"{PREFIX}beside-poison/{i}.txt", size=50 + i) for i in range(5)]
-        seed(producer_s3, outputs["ProducerBucketName"], [POISON, *healthy])
+    healthy = [Sample(key=f"{PREFIX}beside-poison/{i}.txt", size=50 + i) for i in range(5)]
+    seed(producer_s3, outputs["ProducerBucketName"], [POISON, *healthy])
+    with Faults() as faults:
+        faults.add(
+            service="s3",
+            operation="CopyObject",
+            match=f"^{POISON.key}$",
+            action="error",
+            code="AccessDenied",
+            status=403,
+        )
 
         run = run_to_end(deployment, SCHEDULED_EVENT, timeout=400)
 
-        # Retried up to maxReceiveCount, then alone in the DLQ; the other keys landed.
+        # Retried, then alone in the DLQ and in the ledger; the other keys landed.
         assert run.status.value == "COMPLETED_WITH_FAILURES"
         assert run.failed_count == 1
         assert verify(deployment.client("s3"), deployment.bucket, healthy, outputs["ConsumerKmsKeyArn"]) == []
         failure = deployment.ledger.get(POISON.key)
         assert failure is not None
-        assert failure.error_code == "InjectedFault"
-        dlq_depth = int(
-            sqs.get_queue_attributes(QueueUrl=deployment.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
-                "Attributes"
-            ]["ApproximateNumberOfMessages"]
-        )
-        assert dlq_depth == 1
-        # Peek as the runbook does: visibility 0 leaves the message visible for the redrive below.
+        assert failure.error_code == "AccessDenied"
         peeked = sqs.receive_message(QueueUrl=deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-        assert [json.loads(m["Body"])["key"] for m in peeked["Messages"]] == [POISON.key]
+        assert [o["key"] for m in peeked["Messages"] for o in json.loads(m["Body"])["objects"]] == [POISON.key]
         # The marker did not move past the key that did not land.
         poison_modified = producer_s3.head_object(Bucket=outputs["ProducerBucketName"], Key=POISON.key)["LastModified"]
         assert marker(deployment).synced_to <= poison_modified
-    finally:
-        copier_env(deployment, FAULT_KEYS="")
 
     # Fault removed: redrive the DLQ into the transfer queue; the key lands, the ledger forgets it.
     task = sqs.start_message_move_task(SourceArn=deployment.dlq_arn, DestinationArn=deployment.transfer_queue_arn)

@@ -308,3 +308,30 @@ def _failure(world: World, key: str, run_id: str, error: str) -> Any:
         failed_at=_now(),
         **{k: obj[k] for k in ("key", "size", "etag", "last_modified")},
     )
+
+
+def test_a_key_that_kills_the_copier_takes_no_neighbour_down_with_it(
+    world: World, monkeypatch: pytest.MonkeyPatch, faults: Faults
+) -> None:
+    """After a crash the batch comes back; its messages are suspects, copied one at a time and deleted as
+    soon as each is done: only the key that kills the copier uses up its receives and reaches the DLQ."""
+    from tests.integration.harness import invoke_finalizer
+
+    cold_start(monkeypatch, KEYS_PER_MESSAGE="1")
+    keys = ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"]
+    for key in keys:
+        put_object(world, key, key.encode())
+    planned = invoke_planner({})
+    faults.add("s3.CopyObject", "^c.txt$", action="crash")
+
+    polled = run_copier(world)
+
+    assert polled.crashes == world.max_receive_count
+    assert [o["key"] for o in queue_objects(world, world.dlq_url)] == ["c.txt"]
+    for key in set(keys) - {"c.txt"}:
+        assert consumer_object(world, key)["body"] == key.encode()
+    answer = invoke_finalizer({"run_id": planned["run_id"]})  # the queue is empty: the books are settled
+    assert (answer["status"], answer["unsettled_swept"]) == ("COMPLETED_WITH_FAILURES", 1)
+    failure = world.stores.ledger.get("c.txt")
+    assert failure is not None
+    assert failure.error_code == "Unsettled"

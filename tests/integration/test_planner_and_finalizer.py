@@ -198,6 +198,21 @@ def test_the_finalizer_puts_every_key_of_the_dlq_in_the_ledger(world: World) -> 
     assert invoke_finalizer()["dlq_keys_added"] == 0  # already there
 
 
+def test_a_dlq_key_that_landed_since_is_not_put_back_in_the_ledger(world: World) -> None:
+    """Its message stays in the DLQ, but the key landed another way (a redrive, a later run)."""
+    from hydration.models import ObjectRef, TransferMessage
+
+    put_object(world, "landed", b"landed")
+    hydrate(world)
+    listed = world.s3.head_object(Bucket=world.producer_bucket, Key="landed")
+    obj = ObjectRef(key="landed", size=6, etag=listed["ETag"], last_modified=listed["LastModified"])
+    body = TransferMessage(run_id="old-run", bucket=world.producer_bucket, objects=[obj]).to_body()
+    world.sqs.send_message(QueueUrl=world.dlq_url, MessageBody=body)
+
+    assert invoke_finalizer()["dlq_keys_added"] == 0
+    assert world.stores.ledger.get("landed") is None
+
+
 def test_the_finalizer_never_closes_a_run_still_planning(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1", DRAIN_CONFIRM_SECONDS="0")
     put_object(world, "a", b"a")

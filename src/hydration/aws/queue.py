@@ -77,6 +77,13 @@ class TransferQueue:
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         retry_later(self._client, self._url, receipt_handle, seconds)
 
+    def delete(self, receipt_handles: list[str]) -> None:
+        for start in range(0, len(receipt_handles), BATCH):
+            chunk = receipt_handles[start : start + BATCH]
+            self._client.delete_message_batch(
+                QueueUrl=self._url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
+            )
+
 
 def depth(client: SQSClient, queue_url: str) -> QueueDepth:
     attributes = client.get_queue_attributes(

@@ -3,7 +3,8 @@
 - ``localstack.lambda.runtime_executor`` ``s3h-local``: select with ``LAMBDA_RUNTIME_EXECUTOR=s3h-local``.
 - ``localstack.aws.provider`` ``dynamodb:s3h_moto``: select with ``PROVIDER_OVERRIDE_DYNAMODB=s3h_moto``.
   LocalStack's own DynamoDB providers (default and v2) both run DynamoDB Local, which is downloaded
-  (Java + jar) on first use and cannot be offline; this one serves DynamoDB from moto's in-memory backend.
+  (Java + jar) on first use and cannot be offline; this one serves DynamoDB from moto's in-memory backend,
+  with transactions made atomic under concurrent requests (``moto_dynamodb``).
 - ``localstack.hooks.on_infra_start`` ``s3h_bind_gateway_to_listen_host``: LocalStack's Twisted gateway binds
   IPv4 listeners to every interface whatever host GATEWAY_LISTEN names; this makes it bind that host
   (127.0.0.1 for us).
@@ -38,6 +39,10 @@ class LocalProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
 def dynamodb_moto() -> Service:
     from localstack.aws.api.dynamodb import DynamodbApi
     from localstack.services.moto import MotoFallbackDispatcher
+
+    from s3h_localstack import moto_dynamodb
+
+    moto_dynamodb.apply()  # atomic transactions under LocalStack's concurrent requests
 
     class MotoDynamoDBProvider(DynamodbApi):
         """Every operation falls through to moto."""

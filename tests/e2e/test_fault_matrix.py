@@ -1,0 +1,561 @@
+"""The fault matrix: each fault, injected from the test side (LocalStack's plugin, our Lambda executor), through
+the deployed pipeline; each case ends with the same books:
+
+    every producer object is in the consumer bucket with equal bytes, content type and metadata, under the
+    consumer key, or it is in the failure ledger and the marker is not past it: lost 0, corrupted 0.
+
+The transfer queue's visibility timeout is shortened for this module (a crashed batch comes back after it);
+cases use their own key prefix and leave nothing failing behind them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from hydration import MARKER_KEY
+from hydration.marker import parse
+from hydration.models import RunRecord, RunStatus
+from tests.e2e.conftest import poll
+from tests.faults import Faults
+
+VISIBILITY_SECONDS = 8
+
+
+# ------------------------------------------------------------------------------------------ the books
+
+
+@dataclass
+class Books:
+    """What the invariant found for a prefix."""
+
+    landed: list[str] = field(default_factory=list)
+    failed_visibly: list[str] = field(default_factory=list)  # in the ledger, the marker before it
+    lost: list[str] = field(default_factory=list)
+    corrupted: list[str] = field(default_factory=list)
+
+
+class Matrix:
+    def __init__(self, deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> None:
+        self.deployment = deployment
+        self.producer = producer_s3
+        self.outputs = outputs
+        self.bucket = outputs["ProducerBucketName"]
+        self.consumer = deployment.client("s3")
+        self.key_arn = outputs["ConsumerKmsKeyArn"]
+
+    # -------------------------------------------------------------- data
+
+    def put(self, key: str, body: bytes | None = None, **extra: Any) -> bytes:
+        body = body if body is not None else hashlib.sha256(key.encode()).digest() * 8
+        self.producer.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=extra.pop("ContentType", "application/x-matrix"),
+            Metadata=extra.pop("Metadata", {"case": key.split("/")[1]}),
+            **extra,
+        )
+        return body
+
+    def keys(self, prefix: str) -> list[str]:
+        pages = self.producer.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    # -------------------------------------------------------------- runs
+
+    def start(self, payload: dict[str, Any] | None = None) -> str:
+        answer = self.deployment.functions.invoke(self.deployment.function_name("planner"), payload or {})
+        assert answer["started"], answer
+        return str(answer["run_id"])
+
+    def finalize(self, run_id: str) -> dict[str, Any]:
+        return dict(self.deployment.functions.invoke(self.deployment.function_name("finalizer"), {"run_id": run_id}))
+
+    def wait(self, run_id: str, timeout: float = 240, nudge: bool = True) -> RunRecord:
+        """Until the run ends, nudging the finalizer (as `runs watch` does)."""
+
+        def ended() -> RunRecord | None:
+            run = self.deployment.runs.get(run_id)
+            if run.status.active and nudge:
+                self.finalize(run_id)
+                run = self.deployment.runs.get(run_id)
+            return None if run.status.active else run
+
+        return poll(ended, timeout=timeout, interval=1, what=f"run {run_id} to end")
+
+    def run(self, payload: dict[str, Any] | None = None, timeout: float = 240) -> RunRecord:
+        run = self.wait(self.start(payload), timeout)
+        assert run.keys_settled == run.keys_enqueued, run  # the books balance
+        return run
+
+    def marker(self) -> datetime:
+        body = self.consumer.get_object(Bucket=self.deployment.bucket, Key=MARKER_KEY)["Body"].read().decode()
+        return parse(body).synced_to
+
+    # -------------------------------------------------------------- the invariant
+
+    def books(self, prefix: str) -> Books:
+        books = Books()
+        marker = self.marker()
+        for key in self.keys(prefix):
+            source = self.producer.get_object(Bucket=self.bucket, Key=key)
+            body = source["Body"].read()
+            try:
+                copy = self.consumer.get_object(Bucket=self.deployment.bucket, Key=key)
+            except self.consumer.exceptions.NoSuchKey:
+                copy = None
+            if copy is not None and copy["Body"].read() == body:
+                same = (
+                    copy.get("SSEKMSKeyId") == self.key_arn
+                    and copy.get("ContentType") == source.get("ContentType")
+                    and copy.get("Metadata") == source.get("Metadata")
+                )
+                (books.landed if same else books.corrupted).append(key)
+            elif copy is not None:
+                books.corrupted.append(key)
+            elif self.deployment.ledger.get(key) is not None and marker <= source["LastModified"]:
+                books.failed_visibly.append(key)
+            else:
+                books.lost.append(key)
+        return books
+
+    def assert_nothing_lost(self, prefix: str) -> Books:
+        books = self.books(prefix)
+        assert (books.lost, books.corrupted) == ([], []), books
+        return books
+
+    def assert_all_landed(self, prefix: str) -> None:
+        books = self.assert_nothing_lost(prefix)
+        assert books.failed_visibly == [], books
+        assert books.landed, books
+
+    # -------------------------------------------------------------- queues
+
+    def dlq_keys(self) -> list[str]:
+        sqs = self.deployment.client("sqs")
+        got = sqs.receive_message(QueueUrl=self.deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        keys = []
+        for message in got.get("Messages", []):
+            try:
+                keys += [o["key"] for o in json.loads(message["Body"])["objects"]]
+            except (ValueError, KeyError):
+                keys.append("<malformed>")
+        return keys
+
+    def purge_dlq(self, prefix: str) -> None:
+        sqs = self.deployment.client("sqs")
+        for _ in range(10):
+            got = sqs.receive_message(QueueUrl=self.deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=5)
+            if not got.get("Messages"):
+                return
+            for message in got["Messages"]:
+                if prefix in message["Body"] or "not a transfer message" in message["Body"]:
+                    sqs.delete_message(QueueUrl=self.deployment.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                else:
+                    sqs.change_message_visibility(
+                        QueueUrl=self.deployment.dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+
+    def forget(self, prefix: str) -> None:
+        """Remove a case's traces: its producer objects and uploads in flight, DLQ messages, ledger entries."""
+        self.purge_dlq(prefix)
+        for failure in list(self.deployment.ledger):
+            if failure.key.startswith(prefix):
+                self.deployment.ledger.remove(failure.key)
+        for upload in self.producer.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix).get("Uploads", []):
+            self.producer.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        for key in self.keys(prefix):
+            self.producer.delete_object(Bucket=self.bucket, Key=key)
+
+    def function_env(self, service: str, **changes: str) -> Callable[[], None]:
+        """Change a function's environment as a stack update would (new execution environments); returns the
+        undo."""
+        lam = self.deployment.client("lambda")
+        name = self.deployment.function_name(service)
+        before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+
+        def apply(variables: dict[str, str]) -> None:
+            lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+            poll(
+                lambda: lam.get_function_configuration(FunctionName=name).get("LastUpdateStatus") == "Successful",
+                timeout=60,
+                what=f"the {service}'s configuration update",
+            )
+
+        apply({**before, **changes})
+        return lambda: apply(before)
+
+
+@pytest.fixture(scope="module")
+def matrix(deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> Iterator[Matrix]:
+    sqs = deployment.client("sqs")
+    before = sqs.get_queue_attributes(QueueUrl=deployment.transfer_queue_url, AttributeNames=["VisibilityTimeout"])
+    sqs.set_queue_attributes(
+        QueueUrl=deployment.transfer_queue_url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
+    )
+    the_matrix = Matrix(deployment, producer_s3, outputs)
+    the_matrix.forget("fm/")  # what an interrupted session left
+    active = deployment.runs.active_run_id()
+    if active:
+        the_matrix.wait(active)  # whatever an earlier test left running
+    the_matrix.run()  # a marker to start from
+    yield the_matrix
+    sqs.set_queue_attributes(QueueUrl=deployment.transfer_queue_url, Attributes=before["Attributes"])
+
+
+@pytest.fixture
+def prefix(matrix: Matrix) -> Iterator[str]:
+    """The case's own keys; whatever a failed case left behind (DLQ messages, ledger entries) is removed, so
+    that it does not spill into the next case."""
+    name = f"fm/{uuid.uuid4().hex[:8]}/"
+    yield name
+    matrix.forget(name)
+
+
+@pytest.fixture
+def faults() -> Iterator[Faults]:
+    with Faults() as injected:
+        yield injected
+
+
+def _copier(matrix: Matrix) -> str:
+    return str(matrix.deployment.function_name("copier"))
+
+
+# ------------------------------------------------------------------------------------------ the cases
+
+
+def test_copier_killed_mid_batch(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    for i in range(30):
+        matrix.put(f"{prefix}{i:02}.bin")
+    faults.lambda_fault(function=_copier(matrix), match=prefix, action="kill", after_ms=300, times=1)
+    run = matrix.run()
+    assert run.status is RunStatus.COMPLETED
+    assert (run.keys_enqueued, run.objects_transferred) == (30, 30)
+    matrix.assert_all_landed(prefix)
+
+
+def test_copier_timeout_on_the_final_attempt(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """The key fails on every attempt and its last receive times out before the ledger is written: the message
+    reaches the DLQ with no ledger entry. The books do not balance, so the finalizer sweeps the key into the
+    ledger; the marker stays before it. Fixed, the next run copies it."""
+    key = f"{prefix}doomed.bin"
+    matrix.put(key)
+    matrix.put(f"{prefix}fine.bin")
+    faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="error", code="InternalError")
+    faults.lambda_fault(
+        function=_copier(matrix), match=r"ApproximateReceiveCount\W+3\W.*" + key, action="timeout", after_ms=0
+    )
+    run = matrix.run(timeout=300)
+    assert run.status is RunStatus.COMPLETED_WITH_FAILURES
+    assert matrix.deployment.ledger.get(key) is not None
+    assert key in matrix.dlq_keys()
+    books = matrix.assert_nothing_lost(prefix)
+    assert books.failed_visibly == [key]
+    faults.clear()
+    matrix.purge_dlq(prefix)
+    assert matrix.run().status is RunStatus.COMPLETED
+    matrix.assert_all_landed(prefix)
+
+
+def test_throttling_on_copy_object(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """503 SlowDown beyond botocore's own retries: the key is re-enqueued alone and lands."""
+    for i in range(5):
+        matrix.put(f"{prefix}{i}.bin")
+    rule = faults.add(
+        service="s3",
+        operation="CopyObject",
+        match=f"^{prefix}2.bin$",
+        action="error",
+        status=503,
+        code="SlowDown",
+        times=8,
+    )
+    run = matrix.run()
+    assert run.status is RunStatus.COMPLETED
+    assert faults.hits(rule) == 8
+    matrix.assert_all_landed(prefix)
+
+
+def test_access_denied_on_one_key_then_recovery_and_redrive(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    key = f"{prefix}denied.bin"
+    for name in ("a.bin", "denied.bin", "b.bin"):
+        matrix.put(prefix + name)
+    faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="error", status=403, code="AccessDenied")
+    run = matrix.run()
+    assert (run.status, run.objects_failed) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
+    books = matrix.assert_nothing_lost(prefix)
+    assert books.failed_visibly == [key]
+    assert matrix.dlq_keys().count(key) == 1  # alone in the DLQ
+    faults.clear()
+    from hydration_cli.ops import dlq
+
+    dlq.redrive(matrix.deployment, keys=[key], now=datetime.now().astimezone())
+    poll(lambda: matrix.deployment.ledger.get(key) is None, timeout=120, what="the redriven key to land")
+    matrix.assert_all_landed(prefix)
+
+
+def test_source_changed_mid_copy(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    key = f"{prefix}moving.bin"
+    matrix.put(key, b"version one")
+    rule = faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="delay", delay_ms=4000, times=1)
+    run_id = matrix.start()
+    poll(lambda: faults.rule(rule)["matched"] >= 1, timeout=60, what="the copy to start")
+    matrix.put(key, b"version two, while the first copy was in flight")
+    run = matrix.wait(run_id)
+    assert run.status is RunStatus.COMPLETED
+    got = matrix.consumer.get_object(Bucket=matrix.deployment.bucket, Key=key)["Body"].read()
+    assert got == b"version two, while the first copy was in flight"
+    matrix.assert_all_landed(prefix)
+
+
+def test_source_deleted_after_listing(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    key = f"{prefix}gone.bin"
+    matrix.put(key)
+    matrix.put(f"{prefix}stays.bin")
+    rule = faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="delay", delay_ms=4000, times=1)
+    run_id = matrix.start()
+    poll(lambda: faults.rule(rule)["matched"] >= 1, timeout=60, what="the copy to start")
+    matrix.producer.delete_object(Bucket=matrix.bucket, Key=key)
+    run = matrix.wait(run_id)
+    assert (run.status, run.objects_vanished) == (RunStatus.COMPLETED, 1)
+    assert matrix.deployment.ledger.get(key) is None
+    matrix.assert_all_landed(prefix)
+
+
+def test_a_poison_message_goes_to_the_dlq_and_stalls_nothing(matrix: Matrix, prefix: str) -> None:
+    sqs = matrix.deployment.client("sqs")
+    sqs.send_message(QueueUrl=matrix.deployment.transfer_queue_url, MessageBody="not a transfer message " + prefix)
+    for i in range(5):
+        matrix.put(f"{prefix}{i}.bin")
+    run = matrix.run()
+    assert run.status is RunStatus.COMPLETED
+    matrix.assert_all_landed(prefix)
+    poll(lambda: "<malformed>" in matrix.dlq_keys(), timeout=120, what="the malformed message in the DLQ")
+    matrix.purge_dlq(prefix)
+
+
+def test_duplicate_delivery_of_a_whole_batch(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """The event source mapping cannot delete a processed batch: it is delivered again. Copies are
+    idempotent and the books count each key once."""
+    for i in range(12):
+        matrix.put(f"{prefix}{i:02}.bin")
+    rule = faults.add(
+        service="sqs", operation="DeleteMessageBatch", match=prefix, action="partial_batch_failure", times=2
+    )
+    run = matrix.run()
+    assert faults.hits(rule) >= 1
+    assert (run.status, run.keys_enqueued, run.objects_transferred) == (RunStatus.COMPLETED, 12, 12)
+    matrix.assert_all_landed(prefix)
+
+
+def test_planner_stopped_mid_listing_and_resumed(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """The planner is killed while it lists (its second page is slow). Its run stays PLANNING until its
+    heartbeat is stale; then the next trigger (here) or the finalizer continues it from its checkpoint."""
+    for i in range(40):
+        matrix.put(f"{prefix}{i:02}.bin")
+    undo = matrix.function_env("planner", LIST_PAGE_SIZE="10", HEARTBEAT_SECONDS="1")
+    try:
+        planner = matrix.deployment.function_name("planner")
+        faults.add(service="s3", operation="ListObjectsV2", action="delay", delay_ms=8000, skip=1, times=1)
+        faults.lambda_fault(function=planner, action="kill", after_ms=6000, times=1)
+        from hydration_cli.errors import FunctionInvocationError
+
+        with pytest.raises(FunctionInvocationError, match="Runtime.ExitError"):
+            matrix.start()
+        run_id = matrix.deployment.runs.active_run_id()
+        assert run_id is not None
+        assert matrix.deployment.runs.get(run_id).status is RunStatus.PLANNING
+        # A trigger before the heartbeat is stale starts nothing; after it, it continues the stopped run.
+        assert matrix.deployment.functions.invoke(planner, {})["started"] is False
+        time.sleep(32)  # STALE_PLANNING_SECONDS is 30 on the local deployment
+        assert matrix.start() == run_id
+        run = matrix.wait(run_id, timeout=300)
+    finally:
+        undo()
+    assert run.status is RunStatus.COMPLETED
+    assert run.keys_settled == run.keys_enqueued >= 40
+    matrix.assert_all_landed(prefix)
+
+
+def test_two_finalizers_at_once(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """A key whose copy kills the copier on every attempt (it hangs, the process is killed): it never settles.
+    Two finalizers sweep and close the run at the same moment; it closes once."""
+    key = f"{prefix}crasher.bin"
+    matrix.put(key)
+    faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="delay", delay_ms=30_000)
+    faults.lambda_fault(function=_copier(matrix), match=key, action="kill", after_ms=2000)
+    run_id = matrix.start()
+    poll(lambda: key in matrix.dlq_keys(), timeout=180, what="the key in the DLQ")
+    answers: list[dict[str, Any]] = []
+    barrier = threading.Barrier(2)
+
+    def finalize() -> None:
+        barrier.wait()
+        answers.append(matrix.finalize(run_id))
+
+    for _ in range(10):
+        if not matrix.deployment.runs.get(run_id).status.active:
+            break
+        threads = [threading.Thread(target=finalize) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        time.sleep(1)
+    run = matrix.deployment.runs.get(run_id)
+    assert (run.status, run.unsettled_swept) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
+    assert sum(1 for a in answers if a["action"] == "completed") == 1
+    books = matrix.assert_nothing_lost(prefix)
+    assert books.failed_visibly == [key]
+    faults.clear()
+    matrix.purge_dlq(prefix)
+    matrix.run()
+    matrix.assert_all_landed(prefix)
+
+
+def test_partial_send_message_batch_failure(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """SQS refuses some entries for a while: the planner retries them; one it can never send fails alone."""
+    for i in range(6):
+        matrix.put(f"{prefix}{i}.bin")
+    faults.add(
+        service="sqs", operation="SendMessageBatch", match=f"{prefix}1.bin", action="partial_batch_failure", times=2
+    )
+    faults.add(service="sqs", operation="SendMessageBatch", match=f"{prefix}4.bin", action="partial_batch_failure")
+    undo = matrix.function_env("planner", KEYS_PER_MESSAGE="1", ENQUEUE_ATTEMPTS="3")
+    try:
+        run = matrix.run()
+    finally:
+        undo()
+    assert (run.status, run.objects_failed) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
+    failure = matrix.deployment.ledger.get(f"{prefix}4.bin")
+    assert failure is not None
+    assert failure.error_code == "EnqueueFailed"
+    books = matrix.assert_nothing_lost(prefix)
+    assert books.failed_visibly == [f"{prefix}4.bin"]
+    faults.clear()
+    matrix.run()
+    matrix.assert_all_landed(prefix)
+
+
+def test_failure_to_write_the_marker(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    matrix.put(f"{prefix}a.bin")
+    before = matrix.marker()
+    rule = faults.add(
+        service="s3",
+        operation="PutObject",
+        match=f"^{MARKER_KEY}$",
+        action="error",
+        status=503,
+        code="ServiceUnavailable",
+        times=6,
+    )
+    run_id = matrix.start()
+    poll(lambda: faults.rule(rule)["hits"] >= 1, timeout=120, what="the marker write to fail")
+    assert matrix.marker() == before  # the copier's close failed: the marker did not move
+    run = matrix.wait(run_id)  # the finalizer closes it
+    assert run.status is RunStatus.COMPLETED
+    assert run.marker_written is not None
+    assert matrix.marker() == run.marker_written == run.watermark > before
+    matrix.assert_all_landed(prefix)
+
+
+def test_a_key_sqs_cannot_carry(matrix: Matrix, prefix: str) -> None:
+    key = f"{prefix}odd-\uffff-\ufffe-key.bin"
+    matrix.put(key)
+    run = matrix.run()
+    assert run.status is RunStatus.COMPLETED
+    matrix.assert_all_landed(prefix)
+
+
+def test_a_multipart_upload_spanning_a_run_boundary(matrix: Matrix, prefix: str) -> None:
+    """An upload started before a run and completed after it, by more than the lookback: S3 stamps it with
+    its start, so the run's marker must not pass that start."""
+    key = f"{prefix}slow-upload.bin"
+    s3 = matrix.producer
+    upload = s3.create_multipart_upload(
+        Bucket=matrix.bucket, Key=key, ContentType="application/x-matrix", Metadata={"case": prefix.split("/")[1]}
+    )
+    body = b"p" * (5 * 1024 * 1024)
+    etag = s3.upload_part(Bucket=matrix.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=body)["ETag"]
+    initiated = next(u["Initiated"] for u in s3.list_multipart_uploads(Bucket=matrix.bucket, Prefix=key)["Uploads"])
+    undo = matrix.function_env("planner", LOOKBACK_SECONDS="0")
+    try:
+        time.sleep(1.5)
+        first = matrix.run()
+        assert first.inflight_uploads >= 1
+        assert matrix.marker() <= initiated
+        s3.complete_multipart_upload(
+            Bucket=matrix.bucket,
+            Key=key,
+            UploadId=upload["UploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+        )
+        matrix.run()
+    finally:
+        undo()
+    matrix.assert_all_landed(prefix)
+
+
+def test_a_header_only_change(matrix: Matrix, prefix: str) -> None:
+    key = f"{prefix}headers.bin"
+    body = matrix.put(key, b"same bytes", ContentType="text/plain", Metadata={"version": "1"})
+    matrix.run()
+    matrix.producer.copy_object(
+        Bucket=matrix.bucket,
+        Key=key,
+        CopySource={"Bucket": matrix.bucket, "Key": key},
+        MetadataDirective="REPLACE",
+        ContentType="application/json",
+        Metadata={"version": "2"},
+    )
+    run = matrix.run()
+    assert run.objects_transferred >= 1
+    copy = matrix.consumer.get_object(Bucket=matrix.deployment.bucket, Key=key)
+    assert (copy["ContentType"], copy["Metadata"], copy["Body"].read()) == ("application/json", {"version": "2"}, body)
+    matrix.assert_all_landed(prefix)
+
+
+def test_messages_lost_from_the_queue_are_swept_into_the_ledger(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """Messages that never reach a copier (expired, or lost): the run's books stay open, the finalizer puts the
+    keys in the ledger and the marker stays before them; the next run copies them."""
+    for i in range(3):
+        matrix.put(f"{prefix}{i}.bin")
+    esm = matrix.deployment.client("lambda").list_event_source_mappings(FunctionName=_copier(matrix))[
+        "EventSourceMappings"
+    ][0]["UUID"]
+    lam = matrix.deployment.client("lambda")
+    lam.update_event_source_mapping(UUID=esm, Enabled=False)
+    try:
+        poll(lambda: lam.get_event_source_mapping(UUID=esm)["State"] == "Disabled", timeout=60, what="ESM disabled")
+        time.sleep(2)
+        run_id = matrix.start()
+        matrix.deployment.client("sqs").purge_queue(QueueUrl=matrix.deployment.transfer_queue_url)
+        time.sleep(2)
+    finally:
+        lam.update_event_source_mapping(UUID=esm, Enabled=True)
+    run = matrix.wait(run_id)
+    assert (run.status, run.unsettled_swept) == (RunStatus.COMPLETED_WITH_FAILURES, 3)
+    books = matrix.assert_nothing_lost(prefix)
+    assert len(books.failed_visibly) == 3
+    matrix.run()
+    matrix.assert_all_landed(prefix)
+
+
+def test_a_run_closes_when_its_last_key_settles_without_a_finalizer(matrix: Matrix, prefix: str) -> None:
+    for i in range(10):
+        matrix.put(f"{prefix}{i}.bin")
+    # The schedules are off here and nothing nudges the finalizer: the copier that settles the last key closes it.
+    run = matrix.wait(matrix.start(), nudge=False)
+    assert run.status is RunStatus.COMPLETED
+    matrix.assert_all_landed(prefix)
