@@ -418,7 +418,7 @@ def _run(records: list[dict[str, Any]], context: LambdaContext, deps: CopierDeps
         logger.exception("state commit failed; every record of the batch is delivered again")
         return [r["messageId"] for r in records]
     batch.report()
-    return [f["itemIdentifier"] for f in response.get("batchItemFailures", [])] + sorted(again)
+    return [str(f["itemIdentifier"]) for f in response.get("batchItemFailures", [])] + sorted(again)
 
 
 def handle_batch(event: dict[str, Any], context: LambdaContext, deps: CopierDeps) -> dict[str, Any]:

@@ -371,7 +371,7 @@ def test_planner_stopped_mid_listing_and_resumed(matrix: Matrix, faults: Faults,
         faults.lambda_fault(function=planner, action="kill", after_ms=6000, times=1)
         from hydration_cli.errors import FunctionInvocationError
 
-        with pytest.raises(FunctionInvocationError, match="Runtime.ExitError"):
+        with pytest.raises(FunctionInvocationError, match=r"Runtime\.ExitError"):
             matrix.start()
         run_id = matrix.deployment.runs.active_run_id()
         assert run_id is not None
