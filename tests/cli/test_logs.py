@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 
-from hydration_cli.ops.logs import filter_pattern
-from tests.cli.conftest import FUNCTIONS, Deployed, json_out
+from hydration_cli.ops.logs import LogQuery, filter_pattern
+from tests.cli.conftest import FUNCTIONS, Deployed, json_out, text_records
 from tests.integration.harness import REGION
 
 
@@ -20,13 +20,15 @@ def powertools_line(service: str, level: str, message: str, run_id: str | None =
     return json.dumps(line)
 
 
-def put_logs(lines: dict[str, list[str]], age_seconds: int = 60) -> None:
+def put_logs(lines: dict[str, list[str]], age_seconds: int = 60, stream: str = "s") -> None:
     logs = boto3.client("logs", region_name=REGION)
     stamp = int((time.time() - age_seconds) * 1000)
     for n, (service, messages) in enumerate(lines.items()):
         group = f"/aws/lambda/{FUNCTIONS[service]}"
-        logs.create_log_group(logGroupName=group)
-        logs.create_log_stream(logGroupName=group, logStreamName="s")
+        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+            logs.create_log_group(logGroupName=group)
+        if not logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
         logs.put_log_events(
             logGroupName=group,
             logStreamName="s",
@@ -56,14 +58,33 @@ def test_logs_all_lines_of_the_last_hour_in_time_order(deployed: Deployed, run_c
     seed()
     result = run_cli("logs")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert len(lines) == 7
-    assert "planner" in lines[0]
+    lines = [line.split(" ", 2)[2] for line in result.stdout.splitlines()]  # without the time
+    assert lines == [
+        "planner   INFO    run started run=r-1",
+        "planner   INFO    run started run=r-2",
+        "copier    ERROR   ObjectTransferError run=r-1 key=a error_code=AccessDenied",
+        "copier    WARNING ObjectVanished run=r-1 key=b",
+        "copier    ERROR   ObjectTransferError run=r-2 key=c error_code=SlowDown",
+        "copier    -       Task timed out after 900.00 seconds",
+        "finalizer INFO    run completed run=r-1",
+    ]
+
+
+def test_logs_text_records(deployed: Deployed, run_cli) -> None:
+    seed()
+    records = text_records(run_cli("logs", "--function", "copier", "--output", "text"))
+    assert [r[2:] for r in records] == [
+        ["copier", "ERROR", "ObjectTransferError", "r-1", "a"],
+        ["copier", "WARNING", "ObjectVanished", "r-1", "b"],
+        ["copier", "ERROR", "ObjectTransferError", "r-2", "c"],
+        ["copier", "None", "Task timed out after 900.00 seconds", "None", "None"],
+    ]
+    assert all(r[0] == "EVENT" and r[1].endswith("Z") for r in records)
 
 
 def test_logs_by_run_id(deployed: Deployed, run_cli) -> None:
     seed()
-    out = json_out(run_cli("logs", "--run-id", "r-1", "--json"))
+    out = json_out(run_cli("logs", "--run-id", "r-1", "--output", "json"))
     assert [(e["function"], e["message"]) for e in out["events"]] == [
         ("planner", "run started"),
         ("copier", "ObjectTransferError"),
@@ -84,16 +105,16 @@ def test_logs_errors_only(deployed: Deployed, run_cli) -> None:
 
 def test_logs_errors_of_one_run_and_one_function(deployed: Deployed, run_cli) -> None:
     seed()
-    out = json_out(run_cli("logs", "--errors", "--run-id", "r-2", "--function", "copier", "--json"))
+    out = json_out(run_cli("logs", "--errors", "--run-id", "r-2", "--function", "copier", "--output", "json"))
     assert [e["key"] for e in out["events"]] == ["c"]
     assert out["log_groups"] == {"copier": "/aws/lambda/s3-hydration-copier"}
 
 
 def test_logs_since_excludes_older_lines(deployed: Deployed, run_cli) -> None:
     put_logs({"planner": [powertools_line("planner", "INFO", "old", "r-0")]}, age_seconds=7200)
-    out = json_out(run_cli("logs", "--since", "1h", "--function", "planner", "--json"))
+    out = json_out(run_cli("logs", "--since", "1h", "--function", "planner", "--output", "json"))
     assert out["events"] == []
-    out = json_out(run_cli("logs", "--since", "3h", "--function", "planner", "--json"))
+    out = json_out(run_cli("logs", "--since", "3h", "--function", "planner", "--output", "json"))
     assert [e["message"] for e in out["events"]] == ["old"]
 
 
@@ -110,9 +131,20 @@ def test_logs_bad_since_is_a_usage_error(deployed: Deployed, run_cli) -> None:
 
 
 def test_filter_pattern_is_a_cloudwatch_json_pattern() -> None:
-    assert filter_pattern(None, False) == ""
-    assert filter_pattern("r-1", False) == '{ ($.correlation_id = "r-1" || $.run_id = "r-1") }'
-    pattern = filter_pattern("r-1", True)
+    assert filter_pattern(LogQuery()) == ""
+    assert filter_pattern(LogQuery(run_id="r-1")) == '{ ($.correlation_id = "r-1" || $.run_id = "r-1") }'
+    pattern = filter_pattern(LogQuery(run_id="r-1", errors=True))
     assert pattern.startswith('{ ($.correlation_id = "r-1"')
     assert '$.level = "ERROR"' in pattern
     assert '$.message = "ObjectTransferError"' in pattern
+
+
+def test_logs_limit_keeps_the_newest_lines(deployed: Deployed, run_cli) -> None:
+    seed()
+    result = run_cli("logs", "--function", "copier", "--limit", "2", "--output", "json")
+    assert [e["message"] for e in json_out(result)["events"]] == [
+        "ObjectTransferError",
+        "Task timed out after 900.00 seconds",
+    ]
+    assert json_out(result)["truncated"] is True
+    assert "showing the newest 2 lines" in result.stderr

@@ -1,60 +1,42 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 import click
+from rich.console import Group as Lines
+from rich.console import RenderableType
 
 from hydration_cli import render
 from hydration_cli.deployment import Deployment
-from hydration_cli.ops.dlq import peek as peek_dlq
-from hydration_cli.ops.dlq import redrive as redrive_selected
-from hydration_cli.ops.dlq import redrive_all, wait_move_task
-from hydration_cli.options import DURATION, app_config, deployment_options, json_option, now
+from hydration_cli.ops import dlq as transfer_dlq
+from hydration_cli.ops.dlq import DlqPeek, RedriveReport
+from hydration_cli.options import DURATION, app_config, command, now
 
 
 @click.group()
 def dlq() -> None:
-    """The transfer DLQ: one message per object whose copy failed every attempt."""
+    """The transfer DLQ: messages of objects whose copy failed every attempt."""
 
 
 @dlq.command()
 @click.option("--max", "max_messages", type=click.IntRange(1, 1000), default=10, show_default=True)
-@deployment_options
-@json_option
-def peek(deployment: Deployment, max_messages: int, as_json: bool) -> None:
-    """Show DLQ messages (key, last error, receive count, age) without consuming them."""
-    moment = now()
-    result = peek_dlq(deployment, max_messages, moment)
-    if as_json:
-        render.emit_json(result)
-        return
-    click.echo(
-        f"transfer DLQ: {result.visible:,} visible, {result.in_flight:,} in flight; showing {len(result.messages)}"
-    )
-    rows = [
-        (
-            m.key if m.valid else f"(not a transfer message: {m.problem})",
-            m.run_id or "-",
-            m.error_code or "-",
-            (m.error_message or "-")[:60],
-            m.receive_count,
-            render.human_duration(m.age_seconds),
-        )
-        for m in result.messages
-    ]
-    click.echo(render.table(("KEY", "RUN", "ERROR", "MESSAGE", "RECEIVES", "AGE"), rows))
+@command
+def peek(deployment: Deployment, max_messages: int) -> DlqPeek:
+    """Show DLQ messages (key, run, last error, receive count, age) without consuming them; exit 3 if there
+    are any."""
+    return transfer_dlq.peek(deployment, max_messages, now())
 
 
 @dlq.command()
 @click.option("--all", "all_", is_flag=True, help="Everything, with an SQS message move task (server-side).")
 @click.option("--key", "keys", multiple=True, metavar="K", help="The message(s) of source key K (repeatable).")
 @click.option("--prefix", metavar="P", help="The messages of keys under P (--prefix '' selects every valid one).")
-@click.option("--dry-run", is_flag=True, help="Show what would go back; move nothing (exit 1 if any).")
+@click.option("--dry-run", is_flag=True, help="Show what would be redriven; change nothing (exit 3 if any).")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="--all: follow the move task.")
 @click.option("--timeout", type=DURATION, default="10m", show_default=True, help="--all: longest wait.")
 @click.option("--interval", type=DURATION, default="5s", show_default=True, help="--all: poll interval.")
-@deployment_options
-@json_option
+@command
 def redrive(
     deployment: Deployment,
     all_: bool,
@@ -64,64 +46,125 @@ def redrive(
     wait: bool,
     timeout: timedelta,
     interval: timedelta,
-    as_json: bool,
-) -> None:
+) -> RedriveReport:
     """Send DLQ messages back to the transfer queue: per key/prefix (sent first, then deleted, so nothing
     is lost if interrupted), or --all. Messages that are not transfer messages are reported and left."""
     chosen = [name for name, on in (("--all", all_), ("--key", keys), ("--prefix", prefix is not None)) if on]
     if len(chosen) != 1:
         raise click.UsageError("choose exactly one of --all, --key K, --prefix P")
+    if not all_:
+        report = transfer_dlq.redrive(deployment, keys=list(keys) or None, prefix=prefix, dry_run=dry_run, now=now())
+        if report.missing_keys:
+            click.echo(f"Error: not in the transfer DLQ: {', '.join(report.missing_keys)}", err=True)
+        return report
 
-    if all_:
-        report = redrive_all(deployment, dry_run=dry_run)
-        task = report.move_task
-        assert task is not None
-        if not dry_run and wait:
-            config = app_config()
-            line = None if as_json else render.ProgressLine()
-            try:
-                task = wait_move_task(
-                    deployment,
-                    task,
-                    timeout=timeout,
-                    interval=interval.total_seconds(),
-                    clock=config.clock,
-                    sleep=config.sleep,
-                    on_progress=(
-                        (lambda t: line.show(f"move task {t.status}: {t.moved:,}/{t.to_move or '?'} moved"))
-                        if line
-                        else (lambda _: None)
-                    ),
+    report = transfer_dlq.redrive_all(deployment, dry_run=dry_run)
+    task = report.move_task
+    if task is None or dry_run or not wait:
+        return report
+    config = app_config()
+    with render.Progress(enabled=config.output == "table") as bar:
+        report.move_task = transfer_dlq.wait_move_task(
+            deployment,
+            task,
+            timeout=timeout,
+            interval=interval.total_seconds(),
+            clock=config.clock,
+            sleep=config.sleep,
+            on_progress=lambda t: bar.update(
+                f"move task {t.status}: {t.moved:,}/{t.to_move or '?'} moved", done=t.moved, total=t.to_move
+            ),
+        )
+    return report
+
+
+# --------------------------------------------------------------------------- transfer DLQ views
+
+
+def _queue_line(name: str, visible: int, in_flight: int, shown: int) -> str:
+    if not visible and not in_flight:
+        return f"the {name} is empty"
+    busy = " (being looked at: try again in a minute)" if in_flight and not visible else ""
+    return f"{name}: {visible:,} visible, {in_flight:,} in flight; showing {shown}{busy}"
+
+
+@render.table_view.register
+def _peek_table(result: DlqPeek) -> RenderableType:
+    head = _queue_line("transfer DLQ", result.visible, result.in_flight, len(result.messages))
+    if not result.messages:
+        return head
+    rows: list[Sequence[object]] = []
+    for m in result.messages:
+        age = render.human_duration(m.age_seconds)
+        if not m.valid:
+            rows.append((f"(not a transfer message: {m.problem})", "-", "-", "-", "-", m.receive_count, age))
+        for o in m.objects:
+            f = o.failure
+            rows.append(
+                (
+                    o.key,
+                    m.run_id or "-",
+                    (f.error_code if f else None) or "-",
+                    ((f.error_message if f else None) or "-")[:60],
+                    "-" if f is None or f.attempts is None else f.attempts,
+                    m.receive_count,
+                    age,
                 )
-            finally:
-                if line:
-                    line.close()
-            report.move_task = task
-        if as_json:
-            render.emit_json(report)
-        elif dry_run:
-            click.echo(f"dry run: {task.to_move:,} message(s) would move to the transfer queue")
-        else:
-            click.echo(f"move task {task.task_handle}: {task.status}, {task.moved:,}/{task.to_move or '?'} moved")
-            if task.failure_reason:
-                click.echo(f"failure: {task.failure_reason}")
-        if dry_run or task.status == "FAILED":
-            raise click.exceptions.Exit(1)
-        return
+            )
+    return Lines(head, render.grid(("KEY", "RUN", "ERROR", "MESSAGE", "ATTEMPTS", "RECEIVES", "AGE"), rows))
 
-    report = redrive_selected(deployment, keys=list(keys) or None, prefix=prefix, dry_run=dry_run, now=now())
-    if as_json:
-        render.emit_json(report)
-    else:
-        verb = "would send back" if dry_run else "sent back"
-        click.echo(f"{verb} {len(report.selected)} message(s) to the transfer queue:")
-        for item in report.selected:
-            click.echo(f"  {item.key}  (run {item.run_id})")
-        if report.left:
-            click.echo(f"{report.left} other message(s) left in the DLQ")
-        for item in report.invalid:
-            click.echo(f"left alone, not a transfer message: {item.message_id}: {item.problem}")
-    if report.missing_keys:
-        click.echo(f"Error: not in the transfer DLQ: {', '.join(report.missing_keys)}", err=True)
-    if dry_run or report.missing_keys:
-        raise click.exceptions.Exit(1)
+
+@render.text_rows.register
+def _peek_text(result: DlqPeek) -> Iterable[Sequence[object]]:
+    for m in result.messages:
+        if not m.valid:
+            yield ("INVALID", m.message_id, m.receive_count, m.sent_at, m.problem)
+        for o in m.objects:
+            f = o.failure
+            yield (
+                "OBJECT",
+                o.key,
+                m.run_id,
+                f.error_code if f else None,
+                f.attempts if f else None,
+                m.receive_count,
+                m.sent_at,
+                m.message_id,
+                f.error_message if f else None,
+            )
+
+
+@render.table_view.register
+def _redrive_table(report: RedriveReport) -> RenderableType:
+    task = report.move_task
+    if report.mode == "all":
+        if task is None:
+            return "the transfer DLQ is empty: nothing to redrive"
+        if report.dry_run:
+            return f"dry run: {task.to_move:,} message(s) would move to the transfer queue"
+        done = f"move task {task.task_handle}: {task.status}, {task.moved:,}/{task.to_move or '?'} moved"
+        return done + (f"\nfailure: {task.failure_reason}" if task.failure_reason else "")
+    verb = "would send back" if report.dry_run else "sent back"
+    lines = [f"{verb} {len(report.selected)} message(s) to the transfer queue:"]
+    lines += [f"  {o.key}  (run {m.run_id})" for m in report.selected for o in m.objects]
+    if report.split:
+        lines.append(f"{report.split} message(s) held other keys too: those stay in the DLQ")
+    if report.left:
+        lines.append(f"{report.left} other message(s) left in the DLQ")
+    lines += [f"left alone, not a transfer message: {m.message_id}: {m.problem}" for m in report.invalid]
+    return "\n".join(lines)
+
+
+@render.text_rows.register
+def _redrive_text(report: RedriveReport) -> Iterable[Sequence[object]]:
+    for m in report.selected:
+        for o in m.objects:
+            yield ("REDRIVE", o.key, m.run_id, m.message_id)
+    for m in report.invalid:
+        yield ("INVALID", m.message_id, m.problem)
+    for key in report.missing_keys:
+        yield ("MISSING", key)
+    if report.move_task is not None:
+        t = report.move_task
+        yield ("MOVETASK", t.task_handle, t.status, t.moved, t.to_move, t.failure_reason)
+    yield ("LEFT", report.left)

@@ -8,8 +8,12 @@ from pydantic import BaseModel
 
 from hydration.models import RunRecord, RunStatus
 from hydration_cli.deployment import Deployment
+from hydration_cli.outcome import Result
 
-TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_FAILURES, RunStatus.FAILED})
+# By name, so that the logic holds for every status the runs table may carry. INCOMPLETE: the run's books
+# did not balance and the marker did not move; CANCELLED: stopped by an operator.
+TERMINAL = frozenset({"COMPLETED", "COMPLETED_WITH_FAILURES", "INCOMPLETE", "CANCELLED", "FAILED"})
+COPIED_ALL = frozenset({"COMPLETED", "COMPLETED_WITH_FAILURES"})  # every enqueued key settled
 
 
 class Progress(BaseModel):
@@ -49,8 +53,8 @@ def progress(run: RunRecord, now: datetime) -> Progress:
     if run.status not in TERMINAL and run.planning_complete and keys_rate:
         eta = remaining / keys_rate
     fraction = min(1.0, done / run.keys_enqueued) if run.keys_enqueued else None
-    if run.status in TERMINAL:
-        fraction = 1.0 if run.status is not RunStatus.FAILED else fraction
+    if run.status in COPIED_ALL:
+        fraction = 1.0
     return Progress(
         run_id=run.run_id,
         status=run.status,
@@ -68,11 +72,11 @@ def progress(run: RunRecord, now: datetime) -> Progress:
     )
 
 
-class RunList(BaseModel):
+class RunList(Result):
     runs: list[RunRecord]
 
 
-class RunDetail(BaseModel):
+class RunDetail(Result):
     run: RunRecord
     progress: Progress
 
