@@ -9,6 +9,7 @@ import click
 from hydration_cli.commands import (
     backup,
     dlq,
+    failures,
     health,
     last_sync,
     logs,
@@ -74,6 +75,7 @@ for command in (
     last_sync.last_sync,
     reset_sync.reset_sync,
     runs.runs,
+    failures.failures,
     dlq.dlq,
     logs.logs,
     metrics.metrics,

@@ -16,9 +16,15 @@ class Tables:
     def __init__(self, client: DynamoDBClient) -> None:
         self._client = client
 
-    def scan(self, table: str) -> Iterator[dict[str, Any]]:
-        """Every item (consistent read)."""
+    def scan(self, table: str, *, key_prefix: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item (consistent read), or those whose attribute `key_prefix[0]` begins with `key_prefix[1]`."""
         kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        if key_prefix and key_prefix[1]:
+            kwargs.update(
+                FilterExpression="begins_with(#a, :p)",
+                ExpressionAttributeNames={"#a": key_prefix[0]},
+                ExpressionAttributeValues={":p": {"S": key_prefix[1]}},
+            )
         for page in self._client.get_paginator("scan").paginate(**kwargs):
             for item in page.get("Items", []):
                 yield from_item(item)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hydration.models import UtcDatetime
 from hydration_cli.deployment import Deployment
+from hydration_cli.outcome import ExitCode, Result
 
 
 class FailureEntry(BaseModel):
@@ -25,6 +26,25 @@ class FailureEntry(BaseModel):
     size: int | None = None
     etag: str | None = None
     version_id: str | None = None
+
+
+class FailureList(Result):
+    prefix: str | None
+    total: int  # entries under the prefix
+    failures: list[FailureEntry]  # the first `limit` of them, by key
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FOUND if self.total else ExitCode.OK
+
+
+def list_failures(deployment: Deployment, *, prefix: str | None, limit: int) -> FailureList:
+    table = deployment.output("FailuresTableName")
+    entries = [
+        FailureEntry.model_validate(item) for item in deployment.tables.scan(table, key_prefix=("key", prefix or ""))
+    ]
+    entries.sort(key=lambda entry: entry.key)
+    return FailureList(prefix=prefix, total=len(entries), failures=entries[:limit])
 
 
 def entries_for(deployment: Deployment, keys: list[str]) -> dict[str, FailureEntry]:
