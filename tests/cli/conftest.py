@@ -65,11 +65,15 @@ class Deployed:
 
 
 class InProcessInvoker:
-    """Lambda RequestResponse, in-process: the real planner and finalizer handlers. Before each finalizer
-    call the copier drains the transfer queue (as the event source mapping would meanwhile)."""
+    """Lambda, in-process: the real planner and finalizer handlers. Before each finalizer call the copier
+    drains the transfer queue (as the event source mapping would meanwhile). An asynchronous invoke runs
+    the handler at once, as Lambda would soon after."""
 
     def __init__(self, deployed: Deployed) -> None:
         self._deployed = deployed
+
+    def invoke_async(self, function_name: str, payload: Any) -> None:
+        self.invoke(function_name, payload)
 
     def invoke(self, function_name: str, payload: Any) -> Any:
         from finalizer.handler import lambda_handler as finalizer_handler

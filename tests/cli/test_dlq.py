@@ -266,8 +266,9 @@ def test_redrive_key_on_an_empty_dlq_exits_1(deployed: Deployed, run_cli) -> Non
         ([], "choose exactly one of --all, --key K, --prefix P"),
         (["--all", "--key", "k"], "choose exactly one of --all, --key K, --prefix P"),
         (["--key", "k", "--prefix", "p"], "choose exactly one of --all, --key K, --prefix P"),
+        (["--message-id", "m"], "--message-id and --function go with --invocation"),
     ],
-    ids=["none", "all+key", "key+prefix"],
+    ids=["none", "all+key", "key+prefix", "message-id"],
 )
 def test_redrive_needs_exactly_one_selection(deployed: Deployed, run_cli, args: list[str], message: str) -> None:
     result = run_cli("dlq", "redrive", *args)

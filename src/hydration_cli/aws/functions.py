@@ -1,4 +1,4 @@
-"""Lambda: invoke a function synchronously (its JSON answer)."""
+"""Lambda: invoke a function synchronously (its JSON answer) or asynchronously (as the schedule does)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ class FunctionInvoker(Protocol):
 
     def invoke(self, function_name: str, payload: dict[str, Any]) -> Any:
         """RequestResponse: the function's JSON answer; FunctionInvocationError if it raised."""
+        ...
+
+    def invoke_async(self, function_name: str, payload: Any) -> None:
+        """Event: queued by Lambda, retried by Lambda, and sent to the invocation DLQ if it keeps failing."""
         ...
 
 
@@ -42,3 +46,8 @@ class LambdaInvoker:
                 str(detail.get("errorMessage", raw[:300].decode("utf-8", "replace"))),
             )
         return data
+
+    def invoke_async(self, function_name: str, payload: Any) -> None:
+        self._client.invoke(
+            FunctionName=function_name, InvocationType="Event", Payload=json.dumps(payload).encode("utf-8")
+        )

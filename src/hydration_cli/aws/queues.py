@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ class Received:
     body: str
     receive_count: int = 0
     sent_at: datetime | None = None
+    message_attributes: dict[str, str] = field(default_factory=dict)  # name -> string value
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ def _received(message: MessageTypeDef) -> Received:
         body=message.get("Body", ""),
         receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
         sent_at=datetime.fromtimestamp(int(sent_ms) / 1000, UTC) if sent_ms else None,
+        message_attributes={
+            name: value.get("StringValue", "") for name, value in message.get("MessageAttributes", {}).items()
+        },
     )
 
 
@@ -63,6 +67,7 @@ class Queues:
             VisibilityTimeout=visibility,
             WaitTimeSeconds=1,
             MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         return [_received(m) for m in response.get("Messages", [])]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -10,28 +11,45 @@ from rich.console import RenderableType
 from hydration_cli import render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops import dlq as transfer_dlq
+from hydration_cli.ops import invocations
 from hydration_cli.ops.dlq import DlqPeek, RedriveReport
+from hydration_cli.ops.invocations import InvocationMessage, InvocationPeek, InvocationRedrive
 from hydration_cli.options import DURATION, app_config, command, now
+
+INVOCATION_HELP = "The invocation DLQ (failed planner/finalizer events) instead of the transfer DLQ."
 
 
 @click.group()
 def dlq() -> None:
-    """The transfer DLQ: messages of objects whose copy failed every attempt."""
+    """The transfer DLQ (one message per failed object) and, with --invocation, the invocation DLQ."""
 
 
 @dlq.command()
 @click.option("--max", "max_messages", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--invocation", is_flag=True, help=INVOCATION_HELP)
 @command
-def peek(deployment: Deployment, max_messages: int) -> DlqPeek:
-    """Show DLQ messages (key, run, last error, receive count, age) without consuming them; exit 3 if there
-    are any."""
+def peek(deployment: Deployment, max_messages: int, invocation: bool) -> DlqPeek | InvocationPeek:
+    """Show DLQ messages without consuming them; exit 3 if there are any.
+
+    Transfer DLQ: key, run, last error (from the failure ledger), receive count, age. Invocation DLQ: the
+    function, the original event and the error Lambda recorded.
+    """
+    if invocation:
+        return invocations.peek(deployment, max_messages, now())
     return transfer_dlq.peek(deployment, max_messages, now())
 
 
 @dlq.command()
-@click.option("--all", "all_", is_flag=True, help="Everything, with an SQS message move task (server-side).")
+@click.option("--all", "all_", is_flag=True, help="Everything (transfer DLQ: with an SQS message move task).")
 @click.option("--key", "keys", multiple=True, metavar="K", help="The message(s) of source key K (repeatable).")
 @click.option("--prefix", metavar="P", help="The messages of keys under P (--prefix '' selects every valid one).")
+@click.option("--invocation", is_flag=True, help=INVOCATION_HELP + " Each event is invoked again.")
+@click.option("--message-id", "message_ids", multiple=True, metavar="ID", help="--invocation: this message.")
+@click.option(
+    "--function",
+    type=click.Choice(invocations.FUNCTIONS),
+    help="--invocation: the function for events whose function cannot be told ({} from a schedule).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be redriven; change nothing (exit 3 if any).")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="--all: follow the move task.")
 @click.option("--timeout", type=DURATION, default="10m", show_default=True, help="--all: longest wait.")
@@ -42,13 +60,28 @@ def redrive(
     all_: bool,
     keys: tuple[str, ...],
     prefix: str | None,
+    invocation: bool,
+    message_ids: tuple[str, ...],
+    function: str | None,
     dry_run: bool,
     wait: bool,
     timeout: timedelta,
     interval: timedelta,
-) -> RedriveReport:
-    """Send DLQ messages back to the transfer queue: per key/prefix (sent first, then deleted, so nothing
-    is lost if interrupted), or --all. Messages that are not transfer messages are reported and left."""
+) -> RedriveReport | InvocationRedrive:
+    """Send DLQ messages back. Transfer DLQ: to the transfer queue, per key/prefix (sent first, then
+    deleted, so nothing is lost if interrupted) or --all; messages that are not transfer messages are
+    reported and left. Invocation DLQ (--invocation): each event is invoked again, asynchronously, on its
+    function (per --message-id or --all), then deleted."""
+    if invocation:
+        if keys or prefix is not None:
+            raise click.UsageError("--key and --prefix select transfer messages: use --message-id or --all")
+        if all_ == bool(message_ids):
+            raise click.UsageError("choose one of --all, --message-id ID")
+        return invocations.redrive(
+            deployment, message_ids=list(message_ids) or None, function=function, dry_run=dry_run, now=now()
+        )
+    if message_ids or function:
+        raise click.UsageError("--message-id and --function go with --invocation")
     chosen = [name for name, on in (("--all", all_), ("--key", keys), ("--prefix", prefix is not None)) if on]
     if len(chosen) != 1:
         raise click.UsageError("choose exactly one of --all, --key K, --prefix P")
@@ -167,4 +200,79 @@ def _redrive_text(report: RedriveReport) -> Iterable[Sequence[object]]:
     if report.move_task is not None:
         t = report.move_task
         yield ("MOVETASK", t.task_handle, t.status, t.moved, t.to_move, t.failure_reason)
+    yield ("LEFT", report.left)
+
+
+# --------------------------------------------------------------------------- invocation DLQ views
+
+
+def _function(m: InvocationMessage) -> str:
+    return f"{m.function} ({m.function_from})" if m.function else "?"
+
+
+def _payload(m: InvocationMessage) -> str:
+    return json.dumps(m.payload, ensure_ascii=False, separators=(",", ":"))
+
+
+@render.table_view.register
+def _invocation_peek_table(result: InvocationPeek) -> RenderableType:
+    head = _queue_line("invocation DLQ", result.visible, result.in_flight, len(result.messages))
+    if not result.messages:
+        return head
+    rows = [
+        (
+            m.message_id,
+            _function(m),
+            _payload(m),
+            m.error_code or "-",
+            (m.error_message or m.problem or "-")[:80],
+            m.request_id or "-",
+            m.receive_count,
+            render.human_duration(m.age_seconds),
+        )
+        for m in result.messages
+    ]
+    headers = ("MESSAGE", "FUNCTION", "EVENT", "ERROR", "ERROR MESSAGE", "REQUEST", "RECEIVES", "AGE")
+    return Lines(head, render.grid(headers, rows))
+
+
+def _invocation_record(kind: str, m: InvocationMessage) -> tuple[object, ...]:
+    return (
+        kind,
+        m.message_id,
+        m.function,
+        _payload(m),
+        m.error_code,
+        m.request_id,
+        m.receive_count,
+        m.sent_at,
+        m.error_message or m.problem,
+    )
+
+
+@render.text_rows.register
+def _invocation_peek_text(result: InvocationPeek) -> Iterable[Sequence[object]]:
+    return [_invocation_record("EVENT", m) for m in result.messages]
+
+
+@render.table_view.register
+def _invocation_redrive_table(report: InvocationRedrive) -> str:
+    verb = "would invoke again" if report.dry_run else "invoked again"
+    lines = [f"{verb} {len(report.replayed)} event(s):"]
+    lines += [f"  {m.message_id}  {_function(m)}  {_payload(m)}" for m in report.replayed]
+    for m in report.unknown:
+        why = m.problem or "its function cannot be told: --function planner|finalizer names it"
+        lines.append(f"left in the DLQ: {m.message_id}  {_payload(m)}: {why}")
+    if report.missing_ids:
+        lines.append(f"not in the invocation DLQ: {', '.join(report.missing_ids)}")
+    if report.left:
+        lines.append(f"{report.left} other message(s) left in the DLQ")
+    return "\n".join(lines)
+
+
+@render.text_rows.register
+def _invocation_redrive_text(report: InvocationRedrive) -> Iterable[Sequence[object]]:
+    yield from (_invocation_record("REPLAYED", m) for m in report.replayed)
+    yield from (_invocation_record("UNKNOWN", m) for m in report.unknown)
+    yield from (("MISSING", message_id) for message_id in report.missing_ids)
     yield ("LEFT", report.left)
