@@ -5,7 +5,7 @@
 - `text` (for cut/awk): one record per line, tab-separated, the record type first (like aws-cli's text
   output); raw values: ISO-8601 UTC times, bytes and seconds as plain numbers, `None` for no value. Tabs,
   newlines and backslashes inside a value are written as \\t, \\n and \\\\, so a line is always one record.
-- `json`: the Result as one JSON document.
+- `json`: the Result as one JSON document (`emit_line`: one compact JSON object per line, for streams).
 
 Each command module registers how its Result looks as a table (`table_view.register`) and as text records
 (`text_rows.register`); a Result without them falls back to its fields.
@@ -87,6 +87,14 @@ def emit(result: BaseModel, output: str) -> None:
             click.echo(text_line(row))
     elif text := as_str(table_view(result)):
         click.echo(text)
+
+
+def emit_line(result: BaseModel, output: str) -> None:
+    """Print one item of a stream (`logs --follow`): compact JSON, text records, or its table line."""
+    if output == "json":
+        click.echo(result.model_dump_json())
+    else:
+        emit(result, output)
 
 
 def text_line(row: Sequence[object]) -> str:

@@ -149,10 +149,11 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
 
 @pytest.fixture
 def run_cli(deployed: Deployed) -> Any:
-    """`run_cli("status", "--output", "json")`: the CLI on the moto deployment; polls do not sleep."""
+    """`run_cli("status", "--output", "json")`: the CLI on the moto deployment; polls do not sleep (or
+    call `sleep`, e.g. to add log lines between two polls)."""
 
-    def run(*args: str, input: str | None = None, clock: Any = None) -> Result:
-        config = AppConfig(invoker_factory=lambda _d: InProcessInvoker(deployed), sleep=lambda _s: None)
+    def run(*args: str, input: str | None = None, clock: Any = None, sleep: Any = None) -> Result:
+        config = AppConfig(invoker_factory=lambda _d: InProcessInvoker(deployed), sleep=sleep or (lambda _s: None))
         if clock is not None:
             config.clock = clock
         return CliRunner().invoke(cli, list(args), obj=config, input=input)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import boto3
+import pytest
 
 from hydration_cli.ops.logs import LogQuery, filter_pattern
 from tests.cli.conftest import FUNCTIONS, Deployed, json_out, text_records
@@ -139,6 +140,31 @@ def test_filter_pattern_is_a_cloudwatch_json_pattern() -> None:
     assert '$.message = "ObjectTransferError"' in pattern
 
 
+@pytest.mark.parametrize(
+    ("key", "term"),
+    [
+        ("data/2024/a.parquet", '$.key = "data/2024/a.parquet"'),
+        ('data/"quoted".txt', '$.key = "data/*"'),  # the longest prefix a pattern can hold, then a wildcard
+        ("data/*/star", '$.key = "data/*"'),
+        ("données/a", '$.key = "donn*"'),
+        ("ü", None),  # nothing safe to match on: filtered here only
+    ],
+)
+def test_filter_pattern_of_a_key(key: str, term: str | None) -> None:
+    pattern = filter_pattern(LogQuery(key=key))
+    assert pattern == (f"{{ {term} }}" if term else "")
+
+
+def test_logs_of_one_key(deployed: Deployed, run_cli) -> None:
+    seed()
+    put_logs({"copier": [powertools_line("copier", "ERROR", "ObjectTransferError", "r-3", key="data/*/a")]}, stream="t")
+    out = json_out(run_cli("logs", "--key", "a", "--output", "json"))
+    assert [(e["run_id"], e["key"]) for e in out["events"]] == [("r-1", "a")]
+    out = json_out(run_cli("logs", "--key", "data/*/a", "--output", "json"))
+    assert [(e["run_id"], e["key"]) for e in out["events"]] == [("r-3", "data/*/a")]
+    assert out["key"] == "data/*/a"
+
+
 def test_logs_limit_keeps_the_newest_lines(deployed: Deployed, run_cli) -> None:
     seed()
     result = run_cli("logs", "--function", "copier", "--limit", "2", "--output", "json")
@@ -148,3 +174,86 @@ def test_logs_limit_keeps_the_newest_lines(deployed: Deployed, run_cli) -> None:
     ]
     assert json_out(result)["truncated"] is True
     assert "showing the newest 2 lines" in result.stderr
+
+
+# --------------------------------------------------------------------------- --follow
+
+
+class FollowScript:
+    """`sleep` between two polls of `logs --follow`: writes the next batch of lines, then Ctrl-C after the last."""
+
+    def __init__(self, batches: list[dict[str, list[str]]]) -> None:
+        self.batches = batches
+        self.polls = 0
+
+    def __call__(self, seconds: float) -> None:
+        assert seconds >= 1.0  # bounded polling: never a busy loop
+        self.polls += 1
+        if not self.batches:
+            raise KeyboardInterrupt
+        put_logs(self.batches.pop(0), age_seconds=1, stream=f"s{self.polls}")
+
+
+def test_follow_prints_new_lines_of_every_function_once_until_ctrl_c(deployed: Deployed, run_cli) -> None:
+    # Given lines already there, and more arriving between polls, in two functions' log groups
+    seed()
+    script = FollowScript(
+        [
+            {"copier": [powertools_line("copier", "INFO", "batch done", "r-9")]},
+            {},
+            {
+                "planner": [powertools_line("planner", "INFO", "run started", "r-10")],
+                "finalizer": [powertools_line("finalizer", "INFO", "run completed", "r-9")],
+            },
+        ]
+    )
+    # When they are followed until Ctrl-C
+    result = run_cli("logs", "--follow", "--interval", "0", "--output", "text", sleep=script)
+    # Then every line is printed exactly once, the old ones first, and Ctrl-C exits 130
+    assert result.exit_code == 130
+    lines = [(r[2], r[4], r[5]) for r in text_records(result)]
+    assert lines == [
+        ("planner", "run started", "r-1"),
+        ("planner", "run started", "r-2"),
+        ("copier", "ObjectTransferError", "r-1"),
+        ("copier", "ObjectVanished", "r-1"),
+        ("copier", "ObjectTransferError", "r-2"),
+        ("copier", "Task timed out after 900.00 seconds", "None"),
+        ("finalizer", "run completed", "r-1"),
+        ("copier", "batch done", "r-9"),
+        ("planner", "run started", "r-10"),
+        ("finalizer", "run completed", "r-9"),
+    ]
+    assert script.polls == 4
+
+
+def test_follow_json_is_one_object_per_line_and_honours_the_selection(deployed: Deployed, run_cli) -> None:
+    seed()
+    script = FollowScript([{"copier": [powertools_line("copier", "ERROR", "ObjectTransferError", "r-1", key="z")]}])
+    result = run_cli("logs", "-f", "--errors", "--run-id", "r-1", "--output", "json", sleep=script)
+    assert result.exit_code == 130
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["function"], e["key"]) for e in events] == [("copier", "a"), ("copier", "z")]
+
+
+def test_follow_catches_up_with_a_burst_in_bounded_polls(deployed: Deployed, run_cli, monkeypatch) -> None:
+    # Given more lines than one poll takes
+    monkeypatch.setattr("hydration_cli.ops.logs.FOLLOW_MAX_EVENTS_PER_POLL", 2)
+    seed()
+    script = FollowScript([{}, {}, {}])
+    result = run_cli("logs", "--follow", "--function", "copier", "--output", "text", sleep=script)
+    # Then each poll takes two, the next goes on from there, and every line is printed once
+    assert result.exit_code == 130
+    assert [r[4] for r in text_records(result)] == [
+        "ObjectTransferError",
+        "ObjectVanished",
+        "ObjectTransferError",
+        "Task timed out after 900.00 seconds",
+    ]
+
+
+def test_follow_notes_a_missing_log_group_once(deployed: Deployed, run_cli) -> None:
+    script = FollowScript([{}, {}])
+    result = run_cli("logs", "--follow", "--function", "planner", sleep=script)
+    assert result.exit_code == 130
+    assert result.stderr.count("note: log group /aws/lambda/s3-hydration-planner does not exist yet") == 1
