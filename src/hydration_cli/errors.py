@@ -59,6 +59,12 @@ class NoMatchError(CliError):
     """Messages named by the operator (a key, a message id) are not in the DLQ."""
 
 
+class RestoreFileError(CliError):
+    """The file given to `restore` is not a backup written by `backup`."""
+
+    exit_code = ExitCode.USAGE
+
+
 def describe(exc: BaseException) -> tuple[str, ExitCode] | None:
     """One line and an exit code for an error we know; None for anything else (a bug)."""
     match exc:

@@ -15,6 +15,7 @@ from hydration_cli.commands import (
     logs,
     metrics,
     reset_sync,
+    restore,
     runs,
     status,
     trigger,
@@ -81,5 +82,6 @@ for command in (
     metrics.metrics,
     health.health,
     backup.backup,
+    restore.restore,
 ):
     cli.add_command(command)

@@ -123,6 +123,7 @@ def test_no_arguments_prints_help(deployed: Deployed, run_cli) -> None:
         "metrics",
         "health",
         "backup",
+        "restore",
         "failures",
     ):
         assert command in result.stdout
