@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from hydration.aws.state import from_item, to_item
+from hydration.aws.dynamo import from_item, to_item
 from tests.cli.conftest import Deployed, json_out, put_objects, record_failure, text_records
 from tests.integration.harness import REGION
 

@@ -7,35 +7,29 @@ from typing import Any
 
 import pytest
 
-from hydration.aws.state import FailureLedger
-from hydration.models import TransferMessage
+from hydration.aws.ledger import FailureLedger
+from hydration.models import ObjectRef, TransferMessage
 from hydration_cli.aws.queues import MoveTaskStatus, Queues
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.transfer_body import InvalidBodyError, parse
 from tests.cli.conftest import LISTED, Deployed, json_out, record_failure, text_records
+from tests.moto_faults import Faults
 
 
-def transfer_body(deployed: Deployed, key: str, run_id: str = "r-1") -> str:
-    return TransferMessage(
-        run_id=run_id, bucket=deployed.world.producer_bucket, key=key, size=4, etag='"e"', last_modified=LISTED
-    ).to_body()
+def first_format_body(deployed: Deployed, key: str, run_id: str = "r-1") -> str:
+    """The first message format (one object, `"v": 1`), as messages older than an upgrade still are."""
+    body = {"v": 1, "run_id": run_id, "bucket": deployed.world.producer_bucket, "key": key, "size": 4}
+    return json.dumps({**body, "etag": '"e"', "last_modified": "2024-05-01T00:00:00Z", "version_id": None})
 
 
 def several_body(deployed: Deployed, *keys: str, run_id: str = "r-2") -> str:
-    """The several-object form (v2), JSON with ASCII escapes as the functions write it."""
-    objects = [
-        {
-            "key": k,
-            "size": 4,
-            "etag": '"e"',
-            "last_modified": "2024-05-01T00:00:00Z",
-            "version_id": None,
-            "force": False,
-        }
-        for k in keys
-    ]
-    body = {"v": 2, "run_id": run_id, "bucket": deployed.world.producer_bucket, "objects": objects}
-    return json.dumps(body, ensure_ascii=True)
+    """A message with several objects, as the planner writes it (JSON with ASCII escapes)."""
+    objects = [ObjectRef(key=k, size=4, etag='"e"', last_modified=LISTED) for k in keys]
+    return TransferMessage(run_id=run_id, bucket=deployed.world.producer_bucket, objects=objects).to_body()
+
+
+def transfer_body(deployed: Deployed, key: str, run_id: str = "r-1") -> str:
+    return several_body(deployed, key, run_id=run_id)
 
 
 def dead_letter(deployed: Deployed, *keys: str, error: bool = True) -> None:
@@ -103,19 +97,22 @@ def test_peek_json_and_max(deployed: Deployed, run_cli) -> None:
     assert len(out["messages"]) == 2
     first = out["messages"][0]
     assert first["valid"] is True
-    assert first["version"] == 1
     assert first["receive_count"] == 1
     assert first["age_seconds"] >= 0
     [obj] = first["objects"]
     assert obj["failure"]["error_code"] == "AccessDenied"
     assert obj["failure"]["attempts"] == 5
-    assert obj["failure"]["first_failed_at"] is None  # written by the functions once they record it
+    assert obj["failure"]["first_failed_at"] == "2024-05-01T00:00:00Z"
+    assert obj["failure"]["origin"] == "listing"
     assert len(keys_on(deployed, deployed.world.dlq_url)) == 3
 
 
 def test_peek_text_one_record_per_object(deployed: Deployed, run_cli) -> None:
-    # Given a one-object message and a several-object message
-    dead_letter(deployed, "data/a.txt")
+    # Given a message in the first format (one object) and a message with several objects
+    deployed.world.sqs.send_message(
+        QueueUrl=deployed.world.dlq_url, MessageBody=first_format_body(deployed, "data/a.txt")
+    )
+    record_failure(deployed, "data/a.txt")
     deployed.world.sqs.send_message(
         QueueUrl=deployed.world.dlq_url, MessageBody=several_body(deployed, "data/b.txt", "data/c.txt")
     )
@@ -127,7 +124,7 @@ def test_peek_text_one_record_per_object(deployed: Deployed, run_cli) -> None:
         ["OBJECT", "data/b.txt", "r-2", "None", "None"],
         ["OBJECT", "data/c.txt", "r-2", "None", "None"],
     ]
-    assert records[1][7] == records[2][7]  # one message id for both objects of the v2 message
+    assert records[1][7] == records[2][7]  # one message id for both objects of the second message
     assert records[0][8] == "Access Denied on data/a.txt"
 
 
@@ -145,7 +142,7 @@ def test_peek_reports_messages_that_are_not_transfer_messages(deployed: Deployed
     deployed.world.sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody="{not json")
     out = json_out(run_cli("dlq", "peek", "--output", "json"))
     assert out["messages"][0]["valid"] is False
-    assert out["messages"][0]["problem"].startswith("not JSON")
+    assert out["messages"][0]["problem"].startswith("payload: Invalid JSON")
 
 
 def test_peek_empty_dlq_is_success(deployed: Deployed, run_cli) -> None:
@@ -276,13 +273,13 @@ def test_redrive_needs_exactly_one_selection(deployed: Deployed, run_cli, args: 
     assert message in result.stderr
 
 
-def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(deployed: Deployed, run_cli, monkeypatch) -> None:
+def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(deployed: Deployed, run_cli, faults: Faults) -> None:
     # Given a key that failed every attempt (it is in the DLQ and in the ledger)
-    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+    faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     deployed.world.s3.put_object(Bucket=deployed.world.producer_bucket, Key="data/bad.txt", Body=b"x")
     assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
     # When the fault is fixed and the key is redriven
-    monkeypatch.setenv("FAULT_KEYS", "")
+    faults.clear()
     from hydration import settings
 
     settings.copier_settings.cache_clear()

@@ -6,9 +6,10 @@ import re
 
 import boto3
 
-from hydration.aws.state import to_item
+from hydration.aws.dynamo import to_item
 from tests.cli.conftest import Deployed, json_out, put_objects, text_records
 from tests.integration.harness import REGION
+from tests.moto_faults import Faults
 
 
 def ledger(deployed: Deployed, key: str, **extra: object) -> None:
@@ -34,9 +35,9 @@ def test_an_empty_ledger_exits_0(deployed: Deployed, run_cli) -> None:
     assert result.stdout == "the failure ledger is empty\n"
 
 
-def test_failures_list_after_a_failed_run_exits_3(deployed: Deployed, run_cli, monkeypatch) -> None:
+def test_failures_list_after_a_failed_run_exits_3(deployed: Deployed, run_cli, faults: Faults) -> None:
     # Given a run whose key failed every attempt
-    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+    faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/good.txt", "data/bad.txt")
     assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
     # When the ledger is listed
@@ -47,9 +48,10 @@ def test_failures_list_after_a_failed_run_exits_3(deployed: Deployed, run_cli, m
     assert lines[0] == "1 failed key(s)"
     assert lines[1].split() == ["KEY", "ERROR", "MESSAGE", "ATTEMPTS", "FIRST", "FAILED", "LAST", "FAILED", "RUN"]
     row = re.split(r"\s{2,}", lines[3])
-    message = "InjectedFault: FAULT_KEYS names this key (test setting) (key 'data/bad.txt')"
-    assert row[:4] == ["data/bad.txt", "InjectedFault", message, "3"]
-    assert row[4] == "-"  # first failure time: not recorded by today's copier
+    message = "AccessDenied: injected AccessDenied (key 'data/bad.txt')"
+    assert row[:4] == ["data/bad.txt", "AccessDenied", message, "4"]
+    assert row[4] == row[5]  # first and last failure: the same one
+    assert row[4].endswith("Z")
 
 
 def test_prefix_limit_and_new_fields(deployed: Deployed, run_cli) -> None:
@@ -72,7 +74,7 @@ def test_failures_text_records(deployed: Deployed, run_cli) -> None:
     ledger(deployed, "data/b.txt", error_message="two\tlines\nhere")
     result = run_cli("--output", "text", "failures", "list")
     assert result.exit_code == 3
-    fields = ["AccessDenied", "5", "None", "2024-05-01T06:00:00Z", "r-1", "None", "False"]
+    fields = ["AccessDenied", "5", "None", "2024-05-01T06:00:00Z", "r-1", "listing", "False"]
     assert text_records(result) == [
         ["FAILURE", "data/a.txt", *fields, "Access Denied on data/a.txt"],
         ["FAILURE", "data/b.txt", *fields, "two\\tlines\\nhere"],

@@ -6,7 +6,8 @@ import re
 
 from hydration import MARKER_KEY
 from tests.cli.conftest import FUNCTIONS, Deployed, json_out, put_objects, text_records
-from tests.integration.harness import consumer_object, queue_messages
+from tests.integration.harness import consumer_object, queue_objects
+from tests.moto_faults import Faults
 
 
 def test_trigger_wait_copies_everything_and_exits_0(deployed: Deployed, run_cli) -> None:
@@ -46,9 +47,11 @@ def test_trigger_wait_json_reports_the_finished_run(deployed: Deployed, run_cli)
     assert out["progress"]["keys_settled"] == out["progress"]["keys_enqueued"] == 1
 
 
-def test_trigger_wait_exits_1_when_the_run_ends_with_failures(deployed: Deployed, run_cli, monkeypatch) -> None:
+def test_trigger_wait_exits_1_when_the_run_ends_with_failures(
+    deployed: Deployed, run_cli, monkeypatch, faults: Faults
+) -> None:
     # Given a key the copier fails on every attempt
-    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+    faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/good.txt", "data/bad.txt")
     result = run_cli("trigger", "--wait", "--interval", "0")
     # Then the run ends COMPLETED_WITH_FAILURES, the exit code says so, the key is in the DLQ
@@ -56,7 +59,7 @@ def test_trigger_wait_exits_1_when_the_run_ends_with_failures(deployed: Deployed
     assert "COMPLETED_WITH_FAILURES" in result.stdout
     assert "1 failed" in result.stdout
     assert result.stdout.splitlines()[-1] == "1 key(s) in the failure ledger: s3-hydration failures list"
-    assert [m["key"] for m in queue_messages(deployed.world, deployed.world.dlq_url)] == ["data/bad.txt"]
+    assert [m["key"] for m in queue_objects(deployed.world, deployed.world.dlq_url)] == ["data/bad.txt"]
 
 
 def test_trigger_without_wait_starts_the_run_and_returns(deployed: Deployed, run_cli) -> None:
@@ -65,7 +68,7 @@ def test_trigger_without_wait_starts_the_run_and_returns(deployed: Deployed, run
     assert result.exit_code == 0, result.output
     assert "1 key(s) enqueued" in result.stdout
     assert deployed.invoked == [(FUNCTIONS["planner"], {"prefix": "data/"})]
-    assert [m["key"] for m in queue_messages(deployed.world)] == ["data/a.txt"]
+    assert [m["key"] for m in queue_objects(deployed.world)] == ["data/a.txt"]
 
 
 def test_trigger_since_sends_an_iso_time(deployed: Deployed, run_cli) -> None:
@@ -86,7 +89,7 @@ def test_dry_run_exits_3_when_keys_are_pending_and_enqueues_nothing(deployed: De
     assert result.exit_code == 3, result.output
     assert result.stdout == "dry run (incremental): 2 key(s), 8 B would be enqueued\n  data/a.txt\n  data/b.txt\n"
     assert deployed.invoked == [(FUNCTIONS["planner"], {"dry_run": True})]
-    assert queue_messages(deployed.world) == []
+    assert queue_objects(deployed.world) == []
 
 
 def test_dry_run_with_nothing_to_copy_exits_0(deployed: Deployed, run_cli) -> None:

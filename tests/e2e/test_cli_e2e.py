@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from hydration import MARKER_KEY
 from hydration.aws import s3 as s3_adapter
 from hydration.marker import Marker
-from hydration.models import TransferMessage
+from hydration.models import ObjectRef, TransferMessage
 from hydration_cli.context import AppConfig
 from hydration_cli.main import cli
 from tests.e2e.conftest import poll
@@ -131,14 +131,8 @@ def test_dlq_peek_and_redrive_one_key(
     for name in ("redrive.txt", "stay.txt"):
         key = prefix + name
         put = producer_s3.put_object(Bucket=bucket, Key=key, Body=b"dead letter")
-        messages[key] = TransferMessage(
-            run_id=f"cli-e2e-{prefix.split('/')[1]}",
-            bucket=bucket,
-            key=key,
-            size=len(b"dead letter"),
-            etag=put["ETag"],
-            last_modified=datetime.now(UTC),
-        )
+        obj = ObjectRef(key=key, size=len(b"dead letter"), etag=put["ETag"], last_modified=datetime.now(UTC))
+        messages[key] = TransferMessage(run_id=f"cli-e2e-{prefix.split('/')[1]}", bucket=bucket, objects=[obj])
         deployment.client("sqs").send_message(QueueUrl=deployment.dlq_url, MessageBody=messages[key].to_body())
     redriven, stays = prefix + "redrive.txt", prefix + "stay.txt"
 

@@ -61,11 +61,6 @@ def test_key_values_are_parsed_and_checked(deploy: ModuleType) -> None:
         deploy.parse_key_values(["novalue"], "--param")
 
 
-def test_templates_fit_in_a_template_body(deploy: ModuleType) -> None:
-    for template in (deploy.PRODUCER_TEMPLATE, deploy.CONSUMER_TEMPLATE):
-        assert len(template.read_bytes()) <= deploy.TEMPLATE_BODY_LIMIT, template.name
-
-
 def test_unknown_parameters_are_refused(deploy: ModuleType, account: object) -> None:
     with pytest.raises(SystemExit, match="NoSuchParameter"):
         deploy.deploy_stack(
@@ -126,28 +121,36 @@ def test_both_stacks_create_and_the_consumer_updates(deploy: ModuleType, account
     lam = account.client("lambda")
     env = lam.get_function_configuration(FunctionName=outputs["CopierFunctionName"])["Environment"]["Variables"]
     assert env["PRODUCER_ROLE_ARN"] == producer_out["ProducerRoleArn"]
-    assert env["FAULT_KEYS"] == ""
+    assert str(env["KEYS_PER_MESSAGE"]) == "10"
 
     # When the consumer is updated with one parameter, then without it
     deploy.deploy_stack(
         account,
         "consumer",
         deploy.CONSUMER_TEMPLATE,
-        {**params, "FaultKeys": "a/b"},
+        {**params, "KeysPerMessage": "3"},
         timeout=30,
         poll=0.1,
         confirm=confirm,
+        template_bucket="code-bucket",
     )
     assert shown[-1].kind == "UPDATE"
     updated = deploy.deploy_stack(
-        account, "consumer", deploy.CONSUMER_TEMPLATE, {"CodeKey": key}, timeout=30, poll=0.1, confirm=confirm
+        account,
+        "consumer",
+        deploy.CONSUMER_TEMPLATE,
+        {"CodeKey": key},
+        timeout=30,
+        poll=0.1,
+        confirm=confirm,
+        template_bucket="code-bucket",
     )
 
     # Then the update applied and the parameter not given kept its value
     assert updated["StackStatus"] == "UPDATE_COMPLETE"
-    assert deploy.stack_parameters(updated)["FaultKeys"] == "a/b"
+    assert deploy.stack_parameters(updated)["KeysPerMessage"] == "3"
     env = lam.get_function_configuration(FunctionName=outputs["CopierFunctionName"])["Environment"]["Variables"]
-    assert env["FAULT_KEYS"] == "a/b"
+    assert str(env["KEYS_PER_MESSAGE"]) == "3"
 
 
 def test_nothing_is_executed_without_a_confirmation(deploy: ModuleType, account: object) -> None:

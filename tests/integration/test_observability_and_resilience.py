@@ -14,6 +14,7 @@ from hydration.aws import clients
 from hydration.aws.transfer import Copier, CopyRequest
 from hydration.errors import ObjectTransferError
 from tests.integration.harness import MIB, World, cold_start, hydrate, put_object
+from tests.moto_faults import Faults
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:
@@ -60,20 +61,36 @@ def test_metrics_are_emitted_as_emf_in_the_s3hydration_namespace_with_the_servic
 
 
 def test_failures_are_logged_with_key_error_code_and_run_id_as_correlation_id(
-    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    world: World, monkeypatch: pytest.MonkeyPatch, faults: Faults
 ) -> None:
+    import logging
+
     from hydration.observability import logger
 
-    cold_start(monkeypatch, FAULT_KEYS="broken key+%.txt")
+    class Lines(logging.Handler):
+        """Formats each record where it is logged (its thread), as the function's own handler does."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[dict[str, Any]] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(json.loads(logger.registered_formatter.format(record)))
+
+    captured = Lines()
+    logger._logger.addHandler(captured)
+    monkeypatch.setattr(captured, "level", logging.INFO)
+    cold_start(monkeypatch, KEYS_PER_MESSAGE="1")
+    faults.add("s3.CopyObject", "^broken key", code="AccessDenied", status=403)
     put_object(world, "broken key+%.txt", b"x")
     result = hydrate(world)
-    # Each record as the Powertools formatter writes it to CloudWatch Logs.
-    lines = [json.loads(logger.registered_formatter.format(r)) for r in caplog.records]
+    logger._logger.removeHandler(captured)
+    lines = captured.lines
     errors = [e for e in lines if e.get("message") == "ObjectTransferError"]
     assert len(errors) == world.max_receive_count
     for entry in errors:
         assert entry["key"] == "broken key+%.txt"
-        assert entry["error_code"] == "InjectedFault"
+        assert entry["error_code"] == "AccessDenied"
         assert entry["run_id"] == result["run_id"]
         assert entry["correlation_id"] == result["run_id"]
         assert entry["level"] == "ERROR"
@@ -125,8 +142,17 @@ def test_a_failed_multipart_copy_is_aborted(world: World) -> None:
         part_size=5 * MIB,
         parts_in_flight=2,
     )
+    modified = s3.head_object(Bucket=world.producer_bucket, Key="big.bin")["LastModified"]
     request = CopyRequest(
-        world.producer_bucket, "big.bin", etag, len(body), None, world.consumer_bucket, "big.bin", world.kms_key_arn
+        world.producer_bucket,
+        "big.bin",
+        etag,
+        modified,
+        len(body),
+        None,
+        world.consumer_bucket,
+        "big.bin",
+        world.kms_key_arn,
     )
     with pytest.raises(ObjectTransferError, match="InternalError"):
         copier.copy(request)

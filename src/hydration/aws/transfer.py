@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from botocore.exceptions import ClientError
 
@@ -33,11 +34,15 @@ if TYPE_CHECKING:
 CHECKSUM_ALGORITHM: Final = "CRC32C"
 
 
+CHANGED_RETRIES = 3
+
+
 @dataclass(frozen=True)
 class CopyRequest:
     source_bucket: str
     source_key: str
     etag: str
+    last_modified: datetime
     size: int
     version_id: str | None
     dest_bucket: str
@@ -49,7 +54,20 @@ class CopyRequest:
 class CopyResult:
     bytes: int
     requests: int
+    etag: str  # the source version actually copied (the listed one, or the current one if it changed)
+    last_modified: datetime
     checksum: str | None = None
+
+
+class Deadline(Protocol):
+    def remaining_seconds(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The copy is not finished: its progress is saved, the caller hands the rest on (re-enqueues it)."""
+
+    reason: str
 
 
 class ByteBudget:
@@ -121,7 +139,26 @@ class Copier:
         self._parts_in_flight = parts_in_flight
         self._budget = byte_budget or ByteBudget(max(multipart_threshold, part_size * parts_in_flight) * 4)
 
-    def copy(self, request: CopyRequest) -> CopyResult:
+    def copy(self, request: CopyRequest, deadline: Deadline | None = None) -> CopyResult | Handoff:
+        """Copy the listed version; if the source changed since listing, its current version (at most
+        CHANGED_RETRIES times). Raises SourceVanishedError if it is gone, ObjectTransferError otherwise."""
+        for attempt in range(CHANGED_RETRIES + 1):
+            try:
+                return self._copy(request)
+            except SourceChangedError:
+                if attempt == CHANGED_RETRIES:
+                    raise
+                current = self.current(request.source_bucket, request.source_key)
+                logger.info(
+                    "source changed since listing; copying its current version",
+                    key=request.source_key,
+                    listed_etag=request.etag,
+                    current_etag=current.etag,
+                )
+                request = replace(request, etag=current.etag, size=current.size, last_modified=current.last_modified)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _copy(self, request: CopyRequest) -> CopyResult:
         try:
             if self._server_side:
                 if request.size > self._threshold:
@@ -156,7 +193,13 @@ class Copier:
             **s3_adapter.sse(request.kms_key_id),
         )
         result = response.get("CopyObjectResult", {})
-        return CopyResult(bytes=request.size, requests=1, checksum=result.get("ChecksumCRC32C"))
+        return CopyResult(
+            bytes=request.size,
+            requests=1,
+            etag=request.etag,
+            last_modified=request.last_modified,
+            checksum=result.get("ChecksumCRC32C"),
+        )
 
     def _copy_part(self, request: CopyRequest, upload_id: str, number: int, first: int, last: int) -> dict[str, Any]:
         response = self._producer.upload_part_copy(
@@ -214,7 +257,13 @@ class Copier:
             )
         finally:
             self._budget.release(held)
-        return CopyResult(bytes=len(body), requests=3 if tagging else 2, checksum=put.get("ChecksumCRC32C"))
+        return CopyResult(
+            bytes=len(body),
+            requests=3 if tagging else 2,
+            etag=request.etag,
+            last_modified=request.last_modified,
+            checksum=put.get("ChecksumCRC32C"),
+        )
 
     def _stream_part(self, request: CopyRequest, upload_id: str, number: int, first: int, last: int) -> dict[str, Any]:
         held = self._budget.acquire(last - first + 1)
@@ -270,7 +319,12 @@ class Copier:
         except BaseException:
             self._abort(writer, request, upload_id)
             raise
-        return CopyResult(bytes=request.size, requests=4 + len(ranges) * (1 if self._server_side else 2))
+        return CopyResult(
+            bytes=request.size,
+            requests=4 + len(ranges) * (1 if self._server_side else 2),
+            etag=request.etag,
+            last_modified=request.last_modified,
+        )
 
     @staticmethod
     def _abort(writer: S3Client, request: CopyRequest, upload_id: str) -> None:

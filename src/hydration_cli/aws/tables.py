@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from hydration.aws.state import batch_get, from_item, to_item
+from hydration.aws.dynamo import batch_get, from_item, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,8 +44,9 @@ class Tables:
                 yield from_item(item)
 
     def get_by_key(self, table: str, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """Items of a table whose partition key is `key`, by key (BatchGetItem)."""
-        return batch_get(self._client, {table: keys})[table]
+        """Items of a table whose partition key is `key`, by key (BatchGetItem, consistent reads)."""
+        items = batch_get(self._client, {table: [{"key": key} for key in keys]}, consistent=True)[table]
+        return {item["key"]: item for item in items}
 
     def put_if(self, table: str, item: dict[str, Any], key_attribute: str, expected: dict[str, Any] | None) -> bool:
         """Write `item` only if the stored item is still as read: absent (`expected` None), or with these

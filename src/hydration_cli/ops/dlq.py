@@ -9,11 +9,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from hydration.models import FailureRecord, TransferMessage
 from hydration_cli.aws.queues import Queues, Received
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import WaitTimeoutError
 from hydration_cli.ops import transfer_body
-from hydration_cli.ops.failures import FailureEntry, entries_for
+from hydration_cli.ops.failures import entries_for
 from hydration_cli.outcome import ExitCode, Result
 
 # Received messages stay hidden this long while we look at them, then we make them visible again at once.
@@ -28,16 +29,16 @@ class DlqObject(BaseModel):
     """One object of a transfer message, with its failure ledger entry when it has one."""
 
     key: str
-    size: int | None = None
+    size: int
     force: bool = False
-    failure: FailureEntry | None = None
+    attempts: int = 0  # failed attempts in earlier messages
+    failure: FailureRecord | None = None
 
 
 class DlqMessage(BaseModel):
     message_id: str
     valid: bool
     problem: str | None = None  # why the body is not a transfer message
-    version: int | None = None  # 1: one object, 2: several
     run_id: str | None = None
     objects: list[DlqObject] = []
     receive_count: int = 0
@@ -125,7 +126,7 @@ class QueueScan:
         self._queues.release(self._url, handles)
 
 
-def _describe(message: Received, now: datetime) -> tuple[DlqMessage, transfer_body.TransferBody | None]:
+def _describe(message: Received, now: datetime) -> tuple[DlqMessage, TransferMessage | None]:
     base = DlqMessage(
         message_id=message.message_id,
         valid=False,
@@ -137,10 +138,8 @@ def _describe(message: Received, now: datetime) -> tuple[DlqMessage, transfer_bo
         body = transfer_body.parse(message.body)
     except transfer_body.InvalidBodyError as exc:
         return base.model_copy(update={"problem": str(exc)}), None
-    objects = [DlqObject(key=o.key, size=o.size, force=o.force) for o in body.objects]
-    return base.model_copy(
-        update={"valid": True, "version": body.version, "run_id": body.run_id, "objects": objects}
-    ), body
+    objects = [DlqObject(key=o.key, size=o.size, force=o.force, attempts=o.attempts) for o in body.objects]
+    return base.model_copy(update={"valid": True, "run_id": body.run_id, "objects": objects}), body
 
 
 def _with_ledger(deployment: Deployment, messages: list[DlqMessage]) -> list[DlqMessage]:
@@ -204,11 +203,9 @@ def redrive(
             found |= chosen
             rest = set(body.keys) - chosen
             if not dry_run:
-                queues.send(
-                    deployment.transfer_queue_url, transfer_body.only(message.body, chosen) if rest else message.body
-                )
+                queues.send(deployment.transfer_queue_url, transfer_body.only(body, chosen) if rest else message.body)
                 if rest:
-                    queues.send(deployment.dlq_url, transfer_body.only(message.body, rest))
+                    queues.send(deployment.dlq_url, transfer_body.only(body, rest))
                 scan.delete(message)
             report.split += bool(rest)
             report.selected.append(item.model_copy(update={"objects": [o for o in item.objects if o.key in chosen]}))

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from hydration.models import RunStatus
 from hydration_cli.aws.cloudwatch import MetricQuery
 from hydration_cli.deployment import SERVICES, Deployment
 from hydration_cli.ops.alarms import MISSING, alarm_states
@@ -33,9 +34,9 @@ class Check(BaseModel):
     threshold: float | None = None
 
 
-# Run statuses (strings: a status this CLI does not know yet is neither) that make a run a problem.
-FAILED_RUNS = frozenset({"FAILED", "INCOMPLETE"})
-PARTIAL_RUNS = frozenset({"COMPLETED_WITH_FAILURES", "CANCELLED"})
+# Run statuses that make a run a problem: critical (the marker did not move), or a warning.
+FAILED_RUNS = frozenset({RunStatus.FAILED, RunStatus.INCOMPLETE})
+PARTIAL_RUNS = frozenset({RunStatus.COMPLETED_WITH_FAILURES, RunStatus.CANCELLED})
 
 
 class HealthReport(Result):

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from hydration.aws.state import LOCK_ID
+from hydration.aws.runs import LOCK_ID
 from hydration.models import UtcDatetime, describe_validation_error
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import RestoreFileError

@@ -6,14 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from hydration.models import RunRecord, RunStatus
+from hydration.models import TERMINAL, RunRecord, RunStatus
 from hydration_cli.deployment import Deployment
 from hydration_cli.outcome import Result
 
-# By name, so that the logic holds for every status the runs table may carry. INCOMPLETE: the run's books
-# did not balance and the marker did not move; CANCELLED: stopped by an operator.
-TERMINAL = frozenset({"COMPLETED", "COMPLETED_WITH_FAILURES", "INCOMPLETE", "CANCELLED", "FAILED"})
-COPIED_ALL = frozenset({"COMPLETED", "COMPLETED_WITH_FAILURES"})  # every enqueued key settled
+COPIED_ALL = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_FAILURES})  # every enqueued key settled
 
 
 class Progress(BaseModel):
@@ -38,14 +35,10 @@ class Progress(BaseModel):
         return self.status in TERMINAL
 
 
-def settled(run: RunRecord) -> int:
-    return run.objects_transferred + run.objects_skipped + run.objects_vanished + run.objects_failed
-
-
 def progress(run: RunRecord, now: datetime) -> Progress:
     end = run.ended_at or now
     elapsed = max(0.0, (end - run.started_at).total_seconds())
-    done = settled(run)
+    done = run.keys_settled
     keys_rate = done / elapsed if elapsed > 0 and done else None
     bytes_rate = run.bytes_transferred / elapsed if elapsed > 0 and run.bytes_transferred else None
     remaining = max(0, run.keys_enqueued - done)
