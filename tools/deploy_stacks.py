@@ -1,5 +1,11 @@
 """Deploy the producer and consumer stacks (infra/producer.yaml, infra/consumer.yaml).
 
+Every stack is deployed through a CloudFormation change set (as `aws cloudformation deploy` does): created,
+shown on stderr (each resource: action, type, replacement), then executed only once confirmed: --yes (env
+CONFIRM=1) executes without asking; otherwise a terminal is asked, and without one (CI, a pipe) the tool
+shows the change set and stops with exit 3, leaving it for review (`aws cloudformation execute-change-set`
+applies it). LocalStack deployments (--target localstack) never ask.
+
 Order (both targets):
   1. build the Lambda zip (tools/build.py; --no-build to skip) and upload it to the code bucket in the
      consumer account, under a key named by its sha256, so a new build always updates the functions;
@@ -32,7 +38,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +75,7 @@ FAILURE = {
     "IMPORT_ROLLBACK_COMPLETE",
     "IMPORT_ROLLBACK_FAILED",
 }
+PENDING = 3  # exit code: changes shown, not executed (the CLI's "found/pending")
 # A stack in one of these states cannot be updated: delete it and create it again.
 RECREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "REVIEW_IN_PROGRESS"}
 
@@ -242,6 +249,106 @@ def stack_outputs(stack: Mapping[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
+@dataclass(frozen=True)
+class Change:
+    """One resource change of a change set, as `aws cloudformation describe-change-set` lists it."""
+
+    action: str  # Add | Modify | Remove | Import | Dynamic
+    logical_id: str
+    resource_type: str
+    replacement: str  # True | False | Conditional ("-" where it does not apply: Add, Remove)
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    stack: str
+    arn: str
+    kind: str  # CREATE | UPDATE
+    changes: list[Change]
+
+
+Confirm = Callable[[ChangeSet], bool]
+
+
+class NotConfirmedError(DeployError):
+    """A change set was shown and left unexecuted: declined, or nobody to ask (no terminal, no --yes)."""
+
+
+def _no_changes(reason: str) -> bool:
+    return "didn't contain changes" in reason or "No updates are to be performed" in reason
+
+
+def create_change_set(
+    cfn: Any,
+    name: str,
+    kind: str,
+    parameters: list[dict[str, Any]],
+    source: dict[str, str],
+    *,
+    timeout: float,
+    poll: float,
+) -> ChangeSet | None:
+    """Create a change set and wait until CloudFormation has computed it; None if it holds no change."""
+    change_set_name = f"s3-hydration-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    try:
+        arn = cfn.create_change_set(
+            StackName=name,
+            ChangeSetName=change_set_name,
+            ChangeSetType=kind,
+            Parameters=parameters,
+            Capabilities=CAPABILITIES,
+            Description="tools/deploy_stacks.py",
+            **source,
+        )["Id"]
+    except ClientError as exc:
+        if _no_changes(str(exc)):  # some emulators refuse the change set instead of failing it
+            return None
+        raise
+    deadline = time.monotonic() + timeout
+    while True:
+        described = cfn.describe_change_set(ChangeSetName=arn)
+        status = described["Status"]
+        if status == "FAILED":
+            reason = described.get("StatusReason", "")
+            if _no_changes(reason):
+                cfn.delete_change_set(ChangeSetName=arn)
+                return None
+            raise DeployError(f"change set for {name} failed: {reason}")
+        if status == "CREATE_COMPLETE":
+            break
+        if time.monotonic() > deadline:
+            raise DeployError(f"change set for {name} still {status} after {timeout:.0f}s")
+        time.sleep(poll)
+    changes: list[Change] = []
+    while True:
+        for change in described.get("Changes", []):
+            resource = change.get("ResourceChange", {})
+            changes.append(
+                Change(
+                    action=resource.get("Action", "?"),
+                    logical_id=resource.get("LogicalResourceId", "?"),
+                    resource_type=resource.get("ResourceType", "?"),
+                    replacement=resource.get("Replacement") or "-",
+                )
+            )
+        if not described.get("NextToken"):
+            return ChangeSet(stack=name, arn=arn, kind=kind, changes=changes)
+        described = cfn.describe_change_set(ChangeSetName=arn, NextToken=described["NextToken"])
+
+
+def preview(change_set: ChangeSet) -> str:
+    """The change set as a table: what happens to which resource, and whether it is replaced."""
+    rows = [("ACTION", "RESOURCE", "TYPE", "REPLACEMENT")]
+    rows += [(c.action, c.logical_id, c.resource_type, c.replacement) for c in change_set.changes]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    what = "create" if change_set.kind == "CREATE" else "update"
+    head = f"{change_set.stack}: {what}, {len(change_set.changes)} resource change(s) (change set {change_set.arn})"
+    replaced = sum(c.replacement == "True" for c in change_set.changes)
+    tail = [f"{replaced} resource(s) will be REPLACED (new physical resource, the old one deleted)"] if replaced else []
+    return "\n".join([head, *("  " + line for line in lines), *tail])
+
+
 def deploy_stack(
     account: Account,
     name: str,
@@ -250,9 +357,11 @@ def deploy_stack(
     *,
     timeout: float,
     poll: float,
+    confirm: Confirm,
     template_bucket: str | None = None,
 ) -> dict[str, Any]:
-    """Create or update the stack and wait for it; return the resulting stack description."""
+    """Create or update the stack through a change set: computed, shown, executed once `confirm` says so
+    (NotConfirmedError otherwise, the change set left for review); return the resulting stack description."""
     cfn = account.client("cloudformation")
     known = template_parameters(template)
     unknown = sorted(set(params) - known)
@@ -287,11 +396,7 @@ def deploy_stack(
         stack = None
 
     parameters: list[dict[str, Any]] = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
-    if stack is None:
-        log(f"{name}: creating")
-        cfn.create_stack(StackName=name, Parameters=parameters, Capabilities=CAPABILITIES, **source)
-        expected = "CREATE_COMPLETE"
-    else:
+    if stack is not None:
         # Parameters not given keep their previous value. Spelled out when visible (NoEcho ones read "****"),
         # which also suits CloudFormation emulators that only remember explicitly passed values.
         previous = stack_parameters(stack)
@@ -300,22 +405,42 @@ def deploy_stack(
                 parameters.append({"ParameterKey": key, "UsePreviousValue": True})
             else:
                 parameters.append({"ParameterKey": key, "ParameterValue": previous[key]})
-        log(f"{name}: updating")
-        try:
-            cfn.update_stack(StackName=name, Parameters=parameters, Capabilities=CAPABILITIES, **source)
-        except ClientError as exc:
-            if "No updates are to be performed" in str(exc):
-                log(f"{name}: no changes")
-                return stack
-            raise
-        expected = "UPDATE_COMPLETE"
-
+    kind = "CREATE" if stack is None else "UPDATE"
+    change_set = create_change_set(cfn, name, kind, parameters, source, timeout=timeout, poll=poll)
+    if change_set is None:
+        log(f"{name}: no changes")
+        assert stack is not None  # a new stack always has changes
+        return stack
+    log(preview(change_set))
+    if not confirm(change_set):
+        raise NotConfirmedError(
+            f"{name}: change set not executed. Review it: aws cloudformation describe-change-set --change-set-name "
+            f"{change_set.arn}; apply it: rerun with --yes (make deploy CONFIRM=1) or aws cloudformation "
+            f"execute-change-set --change-set-name {change_set.arn}"
+        )
+    log(f"{name}: executing the change set")
+    cfn.execute_change_set(ChangeSetName=change_set.arn)
+    expected = f"{kind}_COMPLETE"
     result = wait_for(cfn, name, timeout, poll)
     if result["StackStatus"] != expected:
         reasons = "\n  ".join(failure_reasons(cfn, name)) or "(no failure events)"
         raise DeployError(f"stack {name} ended {result['StackStatus']}:\n  {reasons}")
     log(f"{name}: {result['StackStatus']}")
     return result
+
+
+def confirmation(args: argparse.Namespace) -> Confirm:
+    """--yes (or CONFIRM=1) and LocalStack deployments: yes. A terminal: ask. Otherwise: no (show and stop)."""
+    if args.yes or args.target == "localstack":
+        return lambda _change_set: True
+    if not sys.stdin.isatty():
+        return lambda _change_set: False
+    return ask
+
+
+def ask(change_set: ChangeSet) -> bool:
+    print(f"Execute this change set on {change_set.stack}? [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in {"y", "yes"}
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -384,6 +509,7 @@ def aws_plan(args: argparse.Namespace) -> Plan:
 
 def run(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
     timeout, poll = args.timeout, args.poll_interval
+    confirm = confirmation(args)
     zip_path: Path = args.zip
     if not args.no_build:
         build_cmd = [sys.executable, str(ROOT / "tools" / "build.py"), "--output", str(zip_path)]
@@ -405,14 +531,17 @@ def run(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
         **plan.producer_params,
     }
 
+    def deploy_producer(params: Mapping[str, str]) -> dict[str, Any]:
+        return deploy_stack(
+            plan.producer, args.producer_stack, PRODUCER_TEMPLATE, params, timeout=timeout, poll=poll, confirm=confirm
+        )
+
     if args.consumer_only:
         producer_stack = describe(plan.producer.client("cloudformation"), args.producer_stack)
         if producer_stack is None:
             raise SystemExit(f"--consumer-only: stack {args.producer_stack} does not exist")
     else:
-        producer_stack = deploy_stack(
-            plan.producer, args.producer_stack, PRODUCER_TEMPLATE, producer_params, timeout=timeout, poll=poll
-        )
+        producer_stack = deploy_producer(producer_params)
     producer_out = stack_outputs(producer_stack)
 
     consumer_params = {
@@ -431,6 +560,7 @@ def run(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
         consumer_params,
         timeout=timeout,
         poll=poll,
+        confirm=confirm,
         template_bucket=plan.code_bucket,
     )
     consumer_out = stack_outputs(consumer_stack)
@@ -448,9 +578,7 @@ def run(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
                 "DestinationPrefix": effective.get("DestinationPrefix", ""),
             }
         )
-        producer_stack = deploy_stack(
-            plan.producer, args.producer_stack, PRODUCER_TEMPLATE, producer_params, timeout=timeout, poll=poll
-        )
+        producer_stack = deploy_producer(producer_params)
         producer_out = stack_outputs(producer_stack)
 
     outputs: dict[str, Any] = {
@@ -510,6 +638,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--outputs", type=Path, help="outputs JSON (localstack: .localstack/outputs.json)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for each stack")
     parser.add_argument("--poll-interval", type=float, default=None, help="seconds between status polls")
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        default=os.environ.get("CONFIRM") == "1",
+        help="execute each change set without asking (env CONFIRM=1; always so with --target localstack)",
+    )
     args = parser.parse_args(argv)
     if args.poll_interval is None:
         args.poll_interval = 2.0 if args.target == "localstack" else 10.0
@@ -525,6 +659,9 @@ def main(argv: list[str] | None = None) -> int:
     plan.producer_params.update(parse_key_values(args.producer_param, "--producer-param"))
     try:
         outputs = run(plan, args)
+    except NotConfirmedError as exc:
+        print(f"deploy stopped: {exc}", file=sys.stderr)
+        return PENDING
     except DeployError as exc:
         print(f"deploy failed: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""What the click context carries: seams for tests (the function invoker, the clock, sleep)."""
+"""What the click context carries: the global options, and seams for tests (the function invoker, the clock,
+sleep)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from hydration_cli.deployment import InvokerFactory
+from hydration_cli.deployment import DEFAULT_STACK, Deployment, InvokerFactory
 
 
 def _now() -> datetime:
@@ -20,3 +21,19 @@ class AppConfig:
     clock: Callable[[], datetime] = field(default=_now)
     sleep: Callable[[float], None] = field(default=time.sleep)
     debug: bool = False
+    profile: str | None = None
+    region: str | None = None
+    stack: str = DEFAULT_STACK
+    output: str = "table"
+    _deployment: Deployment | None = field(default=None, repr=False)
+
+    def override(self, **given: str | bool | None) -> None:
+        """Options given after the command win over those given before it (and over the environment)."""
+        for name, value in given.items():
+            if value is not None and value is not False:
+                setattr(self, name, value)
+
+    def deployment(self) -> Deployment:
+        if self._deployment is None:
+            self._deployment = Deployment(self.stack, self.region, self.profile, invoker_factory=self.invoker_factory)
+        return self._deployment

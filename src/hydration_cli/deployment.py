@@ -1,65 +1,36 @@
-"""A deployment as the CLI sees it: the consumer stack's outputs, and boto3 clients built on first use.
+"""A deployment as the CLI sees it: the consumer stack's outputs, and the AWS adapters built on first use.
 
 Nothing calls AWS until a command needs it. The session honours the standard settings: --profile/AWS_PROFILE,
---region/AWS_REGION/AWS_DEFAULT_REGION, and AWS_ENDPOINT_URL (LocalStack).
+--region/AWS_REGION/AWS_DEFAULT_REGION, and AWS_ENDPOINT_URL (LocalStack). Each adapter is a cached property:
+a test can set one on an instance to a fake.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from hydration.aws.books import BooksStore
 from hydration.aws.ledger import FailureLedger
 from hydration.aws.manifest import Manifest
 from hydration.aws.runs import RunStore
 from hydration.aws.wiring import StateStores
-from hydration_cli.errors import FunctionInvocationError, StackNotFoundError, StackOutputMissingError
+from hydration_cli.aws.cloudwatch import CloudWatch
+from hydration_cli.aws.functions import FunctionInvoker, LambdaInvoker
+from hydration_cli.aws.logs import LogGroups
+from hydration_cli.aws.queues import Queues
+from hydration_cli.aws.stacks import StackInfo, Stacks
+from hydration_cli.aws.tables import Tables
+from hydration_cli.errors import StackOutputMissingError
 
 DEFAULT_STACK = "s3-hydration-consumer"
 SERVICES = ("planner", "copier", "finalizer")
 
-
-class FunctionInvoker(Protocol):
-    """Runs a function synchronously and returns its JSON answer (tests replace it with the handlers)."""
-
-    def invoke(self, function_name: str, payload: dict[str, Any]) -> Any: ...
-
-
 InvokerFactory = Callable[["Deployment"], FunctionInvoker]
-
-
-class LambdaInvoker:
-    """`lambda invoke --invocation-type RequestResponse`; a function error becomes FunctionInvocationError."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def invoke(self, function_name: str, payload: dict[str, Any]) -> Any:
-        response = self._client.invoke(
-            FunctionName=function_name,
-            InvocationType="RequestResponse",
-            Payload=json.dumps(payload).encode("utf-8"),
-        )
-        raw = response["Payload"].read()
-        try:
-            data = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            data = None
-        if response.get("FunctionError"):
-            detail = data if isinstance(data, dict) else {}
-            raise FunctionInvocationError(
-                function_name,
-                str(detail.get("errorType", response["FunctionError"])),
-                str(detail.get("errorMessage", raw[:300].decode("utf-8", "replace"))),
-            )
-        return data
 
 
 def _config(service: str) -> Config:
@@ -70,7 +41,7 @@ def _config(service: str) -> Config:
 
 
 class Deployment:
-    """Names from the stack outputs, clients from one boto3 session: all resolved lazily."""
+    """Names from the stack outputs, adapters over one boto3 session: all resolved lazily."""
 
     def __init__(
         self,
@@ -97,70 +68,35 @@ class Deployment:
         return self._clients[service]
 
     @cached_property
-    def _stack(self) -> dict[str, Any]:
-        try:
-            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack)["Stacks"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ValidationError":  # the code for "no such stack"
-                raise StackNotFoundError(self.stack) from exc
-            raise
-        if not stacks:
-            raise StackNotFoundError(self.stack)
-        return stacks[0]
+    def queues(self) -> Queues:
+        return Queues(self.client("sqs"))
 
     @cached_property
-    def outputs(self) -> dict[str, str]:
-        return {o["OutputKey"]: o["OutputValue"] for o in self._stack.get("Outputs", [])}
+    def cloudwatch(self) -> CloudWatch:
+        return CloudWatch(self.client("cloudwatch"))
 
     @cached_property
-    def parameters(self) -> dict[str, str]:
-        return {p["ParameterKey"]: p.get("ParameterValue", "") for p in self._stack.get("Parameters", [])}
+    def log_groups(self) -> LogGroups:
+        return LogGroups(self.client("logs"))
 
-    def output(self, name: str) -> str:
-        value = self.outputs.get(name)
-        if not value:
-            raise StackOutputMissingError(self.stack, name)
-        return value
+    @cached_property
+    def tables(self) -> Tables:
+        return Tables(self.client("dynamodb"))
 
-    def parameter(self, name: str, default: str) -> str:
-        return self.parameters.get(name) or default
+    @cached_property
+    def s3(self) -> Any:
+        """The S3 client, for the shared package's S3 adapter (the sync marker)."""
+        return self.client("s3")
 
-    # ------------------------------------------------------------------ names (docs/architecture.md)
+    @cached_property
+    def functions(self) -> FunctionInvoker:
+        if self._invoker_factory is not None:
+            return self._invoker_factory(self)
+        return LambdaInvoker(self.client("lambda"))
 
-    @property
-    def bucket(self) -> str:
-        return self.output("ConsumerBucketName")
-
-    @property
-    def transfer_queue_url(self) -> str:
-        return self.output("TransferQueueUrl")
-
-    @property
-    def transfer_queue_arn(self) -> str:
-        return self.output("TransferQueueArn")
-
-    @property
-    def dlq_url(self) -> str:
-        return self.output("TransferDlqUrl")
-
-    @property
-    def dlq_arn(self) -> str:
-        return self.output("TransferDlqArn")
-
-    @property
-    def invocation_dlq_url(self) -> str | None:
-        return self.outputs.get("InvocationDlqUrl") or None
-
-    @property
-    def resource_prefix(self) -> str:
-        """The stacks' ResourcePrefix (alarm names start with it); the dashboard carries the same name."""
-        return self.parameters.get("ResourcePrefix") or self.output("DashboardName")
-
-    def function_name(self, service: str) -> str:
-        return self.output(f"{service.capitalize()}FunctionName")
-
-    def log_group(self, service: str) -> str:
-        return self.outputs.get(f"{service.capitalize()}LogGroupName") or (f"/aws/lambda/{self.function_name(service)}")
+    @cached_property
+    def _stack(self) -> StackInfo:
+        return Stacks(self.client("cloudformation")).describe(self.stack)
 
     # ------------------------------------------------------------------ the shared package's stores
 
@@ -190,8 +126,52 @@ class Deployment:
     def manifest(self) -> Manifest:
         return self.stores.manifest
 
-    @cached_property
-    def functions(self) -> FunctionInvoker:
-        if self._invoker_factory is not None:
-            return self._invoker_factory(self)
-        return LambdaInvoker(self.client("lambda"))
+    # ------------------------------------------------------------------ names (docs/architecture.md)
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return self._stack.outputs
+
+    def output(self, name: str) -> str:
+        value = self.outputs.get(name)
+        if not value:
+            raise StackOutputMissingError(self.stack, name)
+        return value
+
+    def parameter(self, name: str, default: str) -> str:
+        return self._stack.parameters.get(name) or default
+
+    @property
+    def bucket(self) -> str:
+        return self.output("ConsumerBucketName")
+
+    @property
+    def transfer_queue_url(self) -> str:
+        return self.output("TransferQueueUrl")
+
+    @property
+    def transfer_queue_arn(self) -> str:
+        return self.output("TransferQueueArn")
+
+    @property
+    def dlq_url(self) -> str:
+        return self.output("TransferDlqUrl")
+
+    @property
+    def dlq_arn(self) -> str:
+        return self.output("TransferDlqArn")
+
+    @property
+    def invocation_dlq_url(self) -> str | None:
+        return self.outputs.get("InvocationDlqUrl") or None
+
+    @property
+    def resource_prefix(self) -> str:
+        """The stacks' ResourcePrefix (alarm names start with it); the dashboard carries the same name."""
+        return self._stack.parameters.get("ResourcePrefix") or self.output("DashboardName")
+
+    def function_name(self, service: str) -> str:
+        return self.output(f"{service.capitalize()}FunctionName")
+
+    def log_group(self, service: str) -> str:
+        return self.outputs.get(f"{service.capitalize()}LogGroupName") or (f"/aws/lambda/{self.function_name(service)}")

@@ -1,8 +1,5 @@
-"""The CLI's own errors, and the one place that turns any error into one line and an exit code.
-
-Exit codes: 0 success; 1 failure (AWS error, missing resource, unhealthy, run ended with failures, empty DLQ,
-dry run with changes pending); 2 usage error (bad option value, unknown profile, invalid payload).
-"""
+"""The CLI's own errors, and the one place that turns any error into one line and an exit code
+(hydration_cli.outcome has the whole exit-code scheme)."""
 
 from __future__ import annotations
 
@@ -19,15 +16,13 @@ from pydantic import ValidationError
 
 from hydration.errors import HydrationError, InvalidRequestError
 from hydration.models import describe_validation_error
-
-FAILURE = 1
-USAGE = 2
+from hydration_cli.outcome import ExitCode
 
 
 class CliError(HydrationError):
     """An error the CLI reports as one line; `exit_code` says how it ends."""
 
-    exit_code = FAILURE
+    exit_code: ExitCode = ExitCode.FAILURE
 
 
 class StackNotFoundError(CliError):
@@ -60,41 +55,45 @@ class WaitTimeoutError(CliError):
     """A bounded wait ran out before the run (or move task) ended."""
 
 
-class EmptyQueueError(CliError):
-    """The DLQ has nothing to peek or redrive."""
-
-
 class NoMatchError(CliError):
-    """No message matched the selection."""
+    """Messages named by the operator (a key, a message id) are not in the DLQ."""
 
 
-def describe(exc: BaseException) -> tuple[str, int] | None:
+class RestoreFileError(CliError):
+    """The file given to `restore` is not a backup written by `backup`."""
+
+    exit_code = ExitCode.USAGE
+
+
+def describe(exc: BaseException) -> tuple[str, ExitCode] | None:
     """One line and an exit code for an error we know; None for anything else (a bug)."""
     match exc:
         case InvalidRequestError():
-            return str(exc), USAGE
+            return str(exc), ExitCode.USAGE
         case CliError():
             return str(exc), exc.exit_code
         case HydrationError():
-            return str(exc), FAILURE
+            return str(exc), ExitCode.FAILURE
         case ProfileNotFound():
-            return f"AWS profile {exc.kwargs.get('profile')!r} not found (see ~/.aws/config)", USAGE
+            return f"AWS profile {exc.kwargs.get('profile')!r} not found (see ~/.aws/config)", ExitCode.USAGE
         case NoCredentialsError() | PartialCredentialsError():
             return (
                 "no AWS credentials found: use --profile, AWS_PROFILE or AWS_ACCESS_KEY_ID/"
                 'AWS_SECRET_ACCESS_KEY (for LocalStack: eval "$(tools/localstack/env.sh)")',
-                FAILURE,
+                ExitCode.FAILURE,
             )
         case NoRegionError():
-            return "no AWS region: use --region or set AWS_REGION / AWS_DEFAULT_REGION", FAILURE
+            return "no AWS region: use --region or set AWS_REGION / AWS_DEFAULT_REGION", ExitCode.FAILURE
         case ClientError():
             error = exc.response.get("Error", {})
             operation = getattr(exc, "operation_name", "AWS call")
-            return f"{operation}: {error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": "), FAILURE
+            return f"{operation}: {error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(
+                ": "
+            ), ExitCode.FAILURE
         case EndpointConnectionError():
-            return f"cannot reach {exc.kwargs.get('endpoint_url')} (is the endpoint right and up?)", FAILURE
+            return f"cannot reach {exc.kwargs.get('endpoint_url')} (is the endpoint right and up?)", ExitCode.FAILURE
         case BotoCoreError():
-            return f"{type(exc).__name__}: {exc}", FAILURE
+            return f"{type(exc).__name__}: {exc}", ExitCode.FAILURE
         case ValidationError():
-            return f"unexpected data from AWS: {describe_validation_error(exc)}", FAILURE
+            return f"unexpected data from AWS: {describe_validation_error(exc)}", ExitCode.FAILURE
     return None

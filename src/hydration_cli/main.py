@@ -6,9 +6,24 @@ from typing import Any
 
 import click
 
-from hydration_cli.commands import backup, dlq, health, last_sync, logs, metrics, reset_sync, runs, status, trigger
+from hydration_cli.commands import (
+    backup,
+    dlq,
+    failures,
+    health,
+    last_sync,
+    logs,
+    metrics,
+    reset_sync,
+    restore,
+    runs,
+    status,
+    trigger,
+)
 from hydration_cli.context import AppConfig
-from hydration_cli.errors import FAILURE, describe
+from hydration_cli.errors import describe
+from hydration_cli.options import group_options
+from hydration_cli.outcome import EXIT_CODES_HELP, ExitCode
 
 
 class CliFailure(click.ClickException):
@@ -20,34 +35,38 @@ class CliFailure(click.ClickException):
 
 
 class HydrationGroup(click.Group):
-    """Maps our domain errors, missing credentials and AWS errors to one line and an exit code."""
+    """Maps our domain errors, missing credentials and AWS errors to one line and an exit code; Ctrl-C to 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
         except Exception as exc:
             config = ctx.find_object(AppConfig)
             if config is not None and config.debug:
                 raise
             mapped = describe(exc)
             if mapped is None:
-                mapped = (f"unexpected {type(exc).__name__}: {exc} (--debug shows the traceback)", FAILURE)
+                mapped = (f"unexpected {type(exc).__name__}: {exc} (--debug shows the traceback)", ExitCode.FAILURE)
             raise CliFailure(*mapped) from exc
 
 
-@click.group(cls=HydrationGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.group(cls=HydrationGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
+@group_options
 @click.version_option(package_name="s3-hydration", prog_name="s3-hydration")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, profile: str | None, region: str | None, stack: str, output: str, debug: bool) -> None:
     """Operate an s3-hydration deployment: every resource is found through the consumer stack's outputs.
 
-    AWS settings are the standard ones (--profile/AWS_PROFILE, --region/AWS_REGION, AWS_ENDPOINT_URL for
-    LocalStack). Exit codes: 0 ok, 1 failure or unhealthy, 2 usage error.
+    The options below also work after the command (`s3-hydration status --output json`); a value given there
+    wins. AWS settings are the standard ones (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for LocalStack).
     """
     config = ctx.ensure_object(AppConfig)
+    config.profile, config.region, config.stack, config.output = profile, region, stack, output
     config.debug = config.debug or debug
 
 
@@ -57,10 +76,12 @@ for command in (
     last_sync.last_sync,
     reset_sync.reset_sync,
     runs.runs,
+    failures.failures,
     dlq.dlq,
     logs.logs,
     metrics.metrics,
     health.health,
     backup.backup,
+    restore.restore,
 ):
     cli.add_command(command)

@@ -1,16 +1,26 @@
-"""Options shared by the commands, as decorators; the parameter types for times and durations."""
+"""The global options (before the command, and again after it), the one output path, and the parameter
+types for times and durations.
+
+`s3-hydration [--profile P] [--region R] [--stack S] [--output F] [--debug] COMMAND [...] [the same options]`:
+a value given after the command wins over one given before it, which wins over the environment
+(AWS_PROFILE; AWS_REGION, AWS_DEFAULT_REGION; S3H_STACK; S3H_OUTPUT, AWS_DEFAULT_OUTPUT), which wins over
+the defaults.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
+from hydration_cli import render
 from hydration_cli.context import AppConfig
-from hydration_cli.deployment import DEFAULT_STACK, Deployment
+from hydration_cli.deployment import DEFAULT_STACK
+from hydration_cli.outcome import Result
 from hydration_cli.times import parse_duration, parse_time
 
 
@@ -54,28 +64,79 @@ def now() -> datetime:
     return app_config().clock().astimezone(UTC)
 
 
-def deployment_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--stack/--region/--profile, passed to the command as `deployment` (resolved on first use)."""
+def default_output() -> str:
+    """aws-cli's AWS_DEFAULT_OUTPUT when it names one of our formats (not yaml), else `table`."""
+    aws = os.environ.get("AWS_DEFAULT_OUTPUT", "")
+    return aws if aws in render.FORMATS else "table"
 
-    @click.option(
-        "--stack",
-        default=DEFAULT_STACK,
-        show_default=True,
-        envvar="S3H_STACK",
-        help="The consumer stack whose outputs name every resource (env S3H_STACK).",
-    )
-    @click.option(
-        "--region", envvar="AWS_REGION", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile)."
-    )
-    @click.option("--profile", help="AWS profile (default: AWS_PROFILE).")
-    @functools.wraps(command)
-    def wrapper(*args: Any, stack: str, region: str | None, profile: str | None, **kwargs: Any) -> Any:
+
+def _global_options(*, before_command: bool) -> list[Callable[[Any], Any]]:
+    """The same five options for the group (with the environment and the defaults) and for each command
+    (no default: given or not)."""
+
+    def fallback(value: object) -> Any:
+        return value if before_command else None
+
+    return [
+        click.option(
+            "--profile",
+            envvar="AWS_PROFILE" if before_command else None,
+            default=None,
+            help="AWS profile (env AWS_PROFILE).",
+        ),
+        click.option(
+            "--region",
+            envvar=["AWS_REGION", "AWS_DEFAULT_REGION"] if before_command else None,
+            default=None,
+            help="AWS region (env AWS_REGION, AWS_DEFAULT_REGION; else the profile's).",
+        ),
+        click.option(
+            "--stack",
+            envvar="S3H_STACK" if before_command else None,
+            default=fallback(DEFAULT_STACK),
+            show_default=before_command,
+            help="The consumer stack whose outputs name every resource (env S3H_STACK).",
+        ),
+        click.option(
+            "--output",
+            type=click.Choice(render.FORMATS),
+            envvar="S3H_OUTPUT" if before_command else None,
+            default=fallback(default_output),
+            help="table for people (default), text (tab-separated, for cut/awk) or json "
+            "(env S3H_OUTPUT, AWS_DEFAULT_OUTPUT).",
+        ),
+        click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors."),
+    ]
+
+
+def group_options(group: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_global_options(before_command=True)):
+        group = option(group)
+    return group
+
+
+def command(function: Callable[..., Result | None]) -> Callable[..., None]:
+    """A command: the global options again (given here, they win), `deployment` passed in, and the one
+    output path: the Result the function returns is rendered in the chosen format and the command exits
+    with its exit code (a function that printed its own output returns None)."""
+
+    @functools.wraps(function)
+    def wrapper(
+        *args: Any,
+        profile: str | None,
+        region: str | None,
+        stack: str | None,
+        output: str | None,
+        debug: bool,
+        **kw: Any,
+    ) -> None:
         config = app_config()
-        kwargs["deployment"] = Deployment(stack, region, profile, invoker_factory=config.invoker_factory)
-        return command(*args, **kwargs)
+        config.override(profile=profile, region=region, stack=stack, output=output, debug=debug)
+        result = function(*args, deployment=config.deployment(), **kw)
+        if result is not None:
+            render.emit(result, config.output)
+            click.get_current_context().exit(result.exit_code)
 
+    for option in reversed(_global_options(before_command=False)):
+        wrapper = option(wrapper)
     return wrapper
-
-
-def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(command)

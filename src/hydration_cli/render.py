@@ -1,21 +1,181 @@
-"""Output for people (tables, sizes, ages, sparklines, the progress line) and JSON for scripts."""
+"""Output: every command's Result goes through `emit`, in one of three formats (--output).
+
+- `table` (the default, for people): rich tables and key/value blocks; colour only on a terminal, plain
+  ASCII tables in a pipe (no width limit there, so nothing wraps).
+- `text` (for cut/awk): one record per line, tab-separated, the record type first (like aws-cli's text
+  output); raw values: ISO-8601 UTC times, bytes and seconds as plain numbers, `None` for no value. Tabs,
+  newlines and backslashes inside a value are written as \\t, \\n and \\\\, so a line is always one record.
+- `json`: the Result as one JSON document (`emit_line`: one compact JSON object per line, for streams).
+
+Each command module registers how its Result looks as a table (`table_view.register`) and as text records
+(`text_rows.register`); a Result without them falls back to its fields.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from functools import singledispatch
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import BaseModel
+from rich import box
+from rich.console import Console, RenderableType
+from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+from rich.text import Text
 
+if TYPE_CHECKING:
+    from hydration.models import QueueDepth, RunRecord
+    from hydration_cli.ops.runs import Progress as RunProgress
+    from hydration_cli.ops.sync import LastSync
+
+FORMATS = ("table", "text", "json")
 SPARKS = "▁▂▃▄▅▆▇█"
+PIPE_WIDTH = 10_000  # no wrapping when the output is not a terminal
+# A header underlined with dashes, columns apart by spaces, no frame: the same on a terminal and in a pipe.
+PLAIN = box.Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)
+# Run statuses (and check levels) worth a colour on a terminal; anything else is shown as it is.
+STYLES = {
+    "COMPLETED": "green",
+    "COMPLETED_WITH_FAILURES": "yellow",
+    "INCOMPLETE": "red",
+    "CANCELLED": "yellow",
+    "FAILED": "red",
+    "PLANNING": "cyan",
+    "DRAINING": "cyan",
+    "ALARM": "red",
+    "OK": "green",
+    "ok": "green",
+    "warn": "yellow",
+    "fail": "red",
+}
 
 
-def emit_json(model: BaseModel) -> None:
-    click.echo(json.dumps(model.model_dump(mode="json"), indent=2))
+# --------------------------------------------------------------------------- emit
+
+
+@singledispatch
+def table_view(result: BaseModel) -> RenderableType:
+    """How a Result looks for people; the default lists its fields."""
+    return pairs(
+        (name, "-" if value is None else _plain(value)) for name, value in result.model_dump(mode="json").items()
+    )
+
+
+@singledispatch
+def text_rows(result: BaseModel) -> Iterable[Sequence[object]]:
+    """A Result's text records; the default is one FIELD record per field."""
+    for name, value in result.model_dump(mode="json").items():
+        yield ("FIELD", name, _plain(value))
+
+
+def emit(result: BaseModel, output: str) -> None:
+    """Print a Result on stdout in the chosen format."""
+    if output == "json":
+        click.echo(result.model_dump_json(indent=2))
+    elif output == "text":
+        for row in text_rows(result):
+            click.echo(text_line(row))
+    elif text := as_str(table_view(result)):
+        click.echo(text)
+
+
+def emit_line(result: BaseModel, output: str) -> None:
+    """Print one item of a stream (`logs --follow`): compact JSON, text records, or its table line."""
+    if output == "json":
+        click.echo(result.model_dump_json())
+    else:
+        emit(result, output)
+
+
+def text_line(row: Sequence[object]) -> str:
+    return "\t".join(text_cell(value) for value in row)
+
+
+def text_cell(value: object) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, datetime):
+        return iso(value)
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _plain(value: Any) -> object:
+    """A field value of model_dump(mode="json") as one cell: scalars as they are, the rest as JSON."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def console(*, terminal: bool) -> Console:
+    """A console that renders into a string (click prints it): colour and the terminal's width on a
+    terminal; no colour and no width limit otherwise. Markup, emoji codes and highlighting are off: keys
+    and messages are printed exactly as they are."""
+    return Console(
+        file=io.StringIO(),
+        force_terminal=terminal,
+        no_color=None if terminal else True,  # on a terminal rich honours NO_COLOR
+        color_system="auto" if terminal else None,
+        width=shutil.get_terminal_size().columns if terminal else PIPE_WIDTH,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+
+
+def as_str(renderable: RenderableType) -> str:
+    if isinstance(renderable, str):
+        return renderable
+    out = console(terminal=stdout_is_terminal())
+    out.print(renderable)
+    text = out.file.getvalue()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in text.rstrip("\n").split("\n"))
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def styled(value: object) -> Text:
+    text = text_cell(value) if isinstance(value, Enum) else str(value)
+    return Text(text, style=STYLES.get(text, ""))
+
+
+def grid(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
+    """A table with a header row; cells are strings (or rich Text for colour)."""
+    table = Table(box=PLAIN, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(cell if isinstance(cell, Text) else ("" if cell is None else str(cell)) for cell in row))
+    return table
+
+
+def pairs(rows: Iterable[tuple[str, object]]) -> Table:
+    """A block of `name  value` lines (detail views)."""
+    table = Table(box=None, show_header=False, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value if isinstance(value, Text) else str(value))
+    return table
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def human_bytes(n: float | None) -> str:
@@ -61,13 +221,6 @@ def number(n: float | None) -> str:
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.2f}"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
-
-
 def sparkline(values: Sequence[float | None]) -> str:
     present = [v for v in values if v is not None]
     if not present:
@@ -92,47 +245,68 @@ def bar(fraction: float | None, width: int = 24) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
-class ProgressLine:
-    """One line on stderr, redrawn in place on a terminal, one line per change otherwise."""
+# --------------------------------------------------------------------------- progress on stderr
 
-    def __init__(self) -> None:
-        self._tty = sys.stderr.isatty()
+
+class Progress:
+    """The progress of a wait, on stderr: a rich progress bar on a terminal; one plain line per change
+    otherwise (logs and CI keep a readable history). Off for --output json/text: stdout stays one document,
+    stderr stays quiet."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._enabled = enabled
+        self._terminal = sys.stderr.isatty()
         self._last = ""
+        self._rich: RichProgress | None = None
+        self._task: TaskID | None = None
 
-    def show(self, text: str) -> None:
-        if text == self._last:
+    def __enter__(self) -> Progress:
+        if self._enabled and self._terminal:
+            self._rich = RichProgress(
+                BarColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True, markup=False, highlight=False, emoji=False),
+            )
+            self._rich.start()
+            self._task = self._rich.add_task("", total=None)
+        return self
+
+    def update(self, text: str, *, done: float | None = None, total: float | None = None, plain: str = "") -> None:
+        """`text` next to the bar on a terminal; `plain` (default: text) as a line otherwise."""
+        if not self._enabled:
             return
-        if self._tty:
-            pad = max(0, len(self._last) - len(text))
-            click.echo("\r" + text + " " * pad, err=True, nl=False)
-        else:
-            click.echo(text, err=True)
-        self._last = text
+        if self._rich is not None and self._task is not None:
+            self._rich.update(self._task, description=text, completed=done or 0, total=total)
+            return
+        line = plain or text
+        if line != self._last:
+            click.echo(line, err=True)
+            self._last = line
 
-    def close(self) -> None:
-        if self._tty and self._last:
-            click.echo("", err=True)
-
-
-# --------------------------------------------------------------------------- per-command text
-# Imported late to keep this module's generic helpers free of the ops models at import time.
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self._rich is not None:
+            self._rich.stop()
 
 
-def progress_text(p: Any) -> str:
-    """`[########----] 120/400 keys  1.2 GiB  35.0 MiB/s  ETA 2m10s  DRAINING`."""
+# --------------------------------------------------------------------------- views shared by several commands
+
+
+def progress_text(p: RunProgress, *, with_bar: bool = True) -> str:
+    """`[########----] 120/400 keys  1.2 GiB/3.0 GiB  35.0 MiB/s  2.1 keys/s  ETA 2m10s  DRAINING`."""
     planning = "" if p.planning_complete else " (planning)"
     rate = f"{human_bytes(p.bytes_per_second)}/s" if p.bytes_per_second else "-/s"
     keys_rate = f"{p.keys_per_second:.1f} keys/s" if p.keys_per_second else "- keys/s"
     eta = f"ETA {human_duration(p.eta_seconds)}" if p.eta_seconds is not None else "ETA -"
     failed = f"  {p.objects_failed} failed" if p.objects_failed else ""
     return (
-        f"{bar(p.fraction)} {p.keys_settled:,}/{p.keys_enqueued:,} keys{planning}  "
+        f"{bar(p.fraction) + ' ' if with_bar else ''}{p.keys_settled:,}/{p.keys_enqueued:,} keys{planning}  "
         f"{human_bytes(p.bytes_transferred)}/{human_bytes(p.bytes_enqueued)}  {rate}  {keys_rate}  {eta}  "
-        f"{p.status.value}{failed}"
+        f"{p.status}{failed}"
     )
 
 
-def run_line(run: Any) -> str:
+def run_line(run: RunRecord) -> str:
     return (
         f"{run.objects_transferred:,} transferred, {run.objects_skipped:,} skipped, "
         f"{run.objects_vanished:,} vanished, {run.objects_failed:,} failed "
@@ -140,64 +314,11 @@ def run_line(run: Any) -> str:
     )
 
 
-def runs_table(runs: Sequence[Any]) -> str:
-    rows = [
-        (
-            r.run_id,
-            r.status.value,
-            r.kind.value,
-            when(r.started_at),
-            human_duration(((r.ended_at or r.started_at) - r.started_at).total_seconds()) if r.ended_at else "-",
-            number(r.keys_enqueued),
-            number(r.objects_transferred),
-            number(r.objects_skipped),
-            number(r.objects_vanished),
-            number(r.objects_failed),
-            human_bytes(r.bytes_transferred),
-        )
-        for r in runs
-    ]
-    return table(
-        ("RUN", "STATUS", "KIND", "STARTED", "TOOK", "ENQUEUED", "COPIED", "SKIPPED", "VANISHED", "FAILED", "BYTES"),
-        rows,
-    )
-
-
-def run_detail(detail: Any, now: datetime) -> str:
-    run, p = detail.run, detail.progress
-    lines = [
-        f"run        {run.run_id}",
-        f"status     {run.status.value}",
-        f"kind       {run.kind.value}",
-        f"started    {when(run.started_at, now)}",
-        f"ended      {when(run.ended_at, now) if run.ended_at else '-'}",
-        f"watermark  {when(run.watermark)}",
-        f"since      {when(run.since) if run.since else '- (everything)'}",
-        f"prefixes   {', '.join(run.prefixes) or '(whole bucket)'}",
-        f"enqueued   {run.keys_enqueued:,} keys ({run.ledger_keys_enqueued:,} from the failure ledger), "
-        f"{human_bytes(run.bytes_enqueued)}",
-        f"settled    {run_line(run)}",
-        f"progress   {progress_text(p)}",
-    ]
-    if run.failed_count is not None:
-        lines.append(f"ledger     {run.failed_count} key(s) in the failure ledger at completion")
-    if run.error:
-        lines.append(f"error      {run.error}")
-    if run.drift is not None:
-        d = run.drift
-        lines.append(f"drift      missing {d.missing}, different {d.different}, extra {d.extra}")
-        for kind in ("missing", "different", "extra"):
-            sample = getattr(d, f"first_{kind}")
-            if sample:
-                lines.append(f"  {kind}: {', '.join(sample)}")
-    return "\n".join(lines)
-
-
-def queue_text(depth: Any) -> str:
+def queue_text(depth: QueueDepth) -> str:
     return f"{depth.visible:,} visible, {depth.in_flight:,} in flight, {depth.delayed:,} delayed"
 
 
-def last_sync_text(marker: Any, now: datetime) -> str:
+def last_sync_text(marker: LastSync, now: datetime) -> str:
     if not marker.exists:
         return f"no sync marker in s3://{marker.bucket}/{marker.marker_key}: the next run copies everything"
     if marker.synced_to is None:
@@ -207,26 +328,3 @@ def last_sync_text(marker: Any, now: datetime) -> str:
     if detail.get("run_id"):
         text += f"  by run {detail['run_id']} ({detail.get('kind', '?')}, {detail.get('failed_keys', 0)} failed key(s))"
     return text
-
-
-def status_text(s: Any, now: datetime) -> str:
-    lines = [f"stack           {s.stack} (bucket {s.bucket})", f"last sync       {last_sync_text(s.last_sync, now)}"]
-    if s.active_run:
-        lines.append(
-            f"active run      {s.active_run.run_id} started {human_duration(s.active_run.elapsed_seconds)} ago"
-        )
-        lines.append(f"  progress      {progress_text(s.active_run)}")
-    else:
-        lines.append("active run      none")
-        if s.last_run:
-            r = s.last_run
-            lines.append(f"last run        {r.run_id} {r.status.value} {when(r.ended_at or r.started_at, now)}")
-    lines.append(f"transfer queue  {queue_text(s.transfer_queue)}")
-    lines.append(f"transfer DLQ    {queue_text(s.transfer_dlq)}")
-    if s.invocation_dlq is not None:
-        lines.append(f"invocation DLQ  {queue_text(s.invocation_dlq)}")
-    lines.append(f"failure ledger  {s.failure_ledger:,} key(s)")
-    lines.append("alarms")
-    for alarm in s.alarms:
-        lines.append(f"  {alarm.alarm:<24} {alarm.state}")
-    return "\n".join(lines)

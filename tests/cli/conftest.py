@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 from moto import mock_aws
 
+from hydration.aws.ledger import FailureLedger
+from hydration.models import FailureRecord
 from hydration_cli.context import AppConfig
 from hydration_cli.deployment import Deployment
 from hydration_cli.main import cli
@@ -64,13 +66,17 @@ class Deployed:
 
 
 class InProcessInvoker:
-    """Lambda RequestResponse, in-process: the real planner and finalizer handlers. Before each finalizer
-    call the copier drains the transfer queue (as the event source mapping would meanwhile)."""
+    """Lambda, in-process: the real planner and finalizer handlers. Before each finalizer call the copier
+    drains the transfer queue (as the event source mapping would meanwhile). An asynchronous invoke runs
+    the handler at once, as Lambda would soon after."""
 
     def __init__(self, deployed: Deployed) -> None:
         self._deployed = deployed
 
-    def invoke(self, function_name: str, payload: dict[str, Any]) -> Any:
+    def invoke_async(self, function_name: str, payload: Any) -> None:
+        self.invoke(function_name, payload)
+
+    def invoke(self, function_name: str, payload: Any) -> Any:
         from finalizer.handler import lambda_handler as finalizer_handler
         from planner.handler import lambda_handler as planner_handler
 
@@ -135,10 +141,11 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
 
 @pytest.fixture
 def run_cli(deployed: Deployed) -> Any:
-    """`run_cli("status", "--json")`: the CLI on the moto deployment; polls do not sleep."""
+    """`run_cli("status", "--output", "json")`: the CLI on the moto deployment; polls do not sleep (or
+    call `sleep`, e.g. to add log lines between two polls)."""
 
-    def run(*args: str, input: str | None = None, clock: Any = None) -> Result:
-        config = AppConfig(invoker_factory=lambda _d: InProcessInvoker(deployed), sleep=lambda _s: None)
+    def run(*args: str, input: str | None = None, clock: Any = None, sleep: Any = None) -> Result:
+        config = AppConfig(invoker_factory=lambda _d: InProcessInvoker(deployed), sleep=sleep or (lambda _s: None))
         if clock is not None:
             config.clock = clock
         return CliRunner().invoke(cli, list(args), obj=config, input=input)
@@ -159,5 +166,31 @@ def put_objects(world: World, *keys: str, body: bytes = b"data") -> None:
         world.s3.put_object(Bucket=world.producer_bucket, Key=key, Body=body)
 
 
+LISTED = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def record_failure(deployed: Deployed, key: str, *, failed_at: datetime = LISTED, message: str = "") -> None:
+    """A failure ledger entry for `key`, as the copier writes it on a final failed attempt."""
+    FailureLedger(boto3.client("dynamodb", region_name=REGION), deployed.world.failures_table).record(
+        FailureRecord(
+            key=key,
+            bucket=deployed.world.producer_bucket,
+            run_id="r-1",
+            etag='"e"',
+            size=4,
+            last_modified=LISTED,
+            error_code="AccessDenied",
+            error_message=message or f"Access Denied on {key}",
+            attempts=5,
+            failed_at=failed_at,
+        )
+    )
+
+
 def json_out(result: Result) -> Any:
     return json.loads(result.stdout)
+
+
+def text_records(result: Result) -> list[list[str]]:
+    """`--output text`: one tab-separated record per line."""
+    return [line.split("\t") for line in result.stdout.splitlines()]

@@ -1,28 +1,168 @@
-"""`backup`: the three tables in one JSON file."""
+"""`backup FILE` writes the three tables to one JSON file; `restore FILE` puts them back, never over newer
+state unless --force. Read back the tables after each command."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from tests.cli.conftest import Deployed, put_objects
+import boto3
+
+from hydration.aws.dynamo import from_item, to_item
+from tests.cli.conftest import Deployed, json_out, put_objects, record_failure, text_records
+from tests.integration.harness import REGION
+
+
+def table_items(table: str) -> dict[str, dict[str, Any]]:
+    db = boto3.client("dynamodb", region_name=REGION)
+    items = [from_item(i) for i in db.scan(TableName=table)["Items"]]
+    return {str(i.get("key", i.get("run_id"))): i for i in items}
+
+
+def put_item(table: str, item: dict[str, Any]) -> None:
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName=table, Item=to_item(item))
+
+
+def backed_up(deployed: Deployed, run_cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """A deployment after one completed run (2 objects) and one ledger entry, backed up to a file."""
+    put_objects(deployed.world, "data/a.txt", "data/b.txt")
+    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    record_failure(deployed, "data/bad.txt", failed_at=datetime(2024, 5, 1, 6, tzinfo=UTC), message="in the backup")
+    target = tmp_path / "backup.json"
+    assert run_cli("backup", str(target)).exit_code == 0
+    return target
 
 
 def test_backup_writes_every_table(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
     assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
     target = tmp_path / "backup.json"
-    result = run_cli("backup", "--output", str(target))
+    result = run_cli("backup", str(target))
     assert result.exit_code == 0, result.output
-    assert "manifest 2" in result.stdout
+    assert result.stdout.startswith(f"wrote {target} (runs 1, failures 0, manifest 2 items; ")
     data = json.loads(target.read_text())
     assert data["stack"] == "s3-hydration-consumer"
     assert sorted(e["key"] for e in data["tables"]["manifest"]["items"]) == ["data/a.txt", "data/b.txt"]
     assert [r["status"] for r in data["tables"]["runs"]["items"]] == ["COMPLETED"]
     assert data["tables"]["failures"]["items"] == []
+    records = text_records(run_cli("backup", str(target), "--output", "text"))
+    assert records[1:] == [["TABLE", "runs", "1"], ["TABLE", "failures", "0"], ["TABLE", "manifest", "2"]]
 
 
 def test_backup_to_stdout(deployed: Deployed, run_cli) -> None:
-    result = run_cli("backup", "-o", "-")
+    result = run_cli("backup", "-")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["tables"]["runs"]["table"] == deployed.world.runs_table
+
+
+def test_restore_into_empty_tables_writes_everything(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    # Given a backup, and the tables emptied since
+    target = backed_up(deployed, run_cli, tmp_path)
+    before = {t: table_items(t) for t in (deployed.world.runs_table, deployed.world.manifest_table)}
+    db = boto3.client("dynamodb", region_name=REGION)
+    for table, key in (
+        (deployed.world.runs_table, "run_id"),
+        (deployed.world.failures_table, "key"),
+        (deployed.world.manifest_table, "key"),
+    ):
+        for item_id in table_items(table):
+            db.delete_item(TableName=table, Key=to_item({key: item_id}))
+    # When the backup is restored
+    result = run_cli("restore", str(target), "--output", "json")
+    # Then every item is back, as it was
+    assert result.exit_code == 0, result.output
+    counts = {name: (c["write"], c["keep"], c["unchanged"]) for name, c in json_out(result)["tables"].items()}
+    assert counts == {"runs": (1, 0, 0), "failures": (1, 0, 0), "manifest": (2, 0, 0)}
+    for table, items in before.items():
+        assert table_items(table) == items
+    assert table_items(deployed.world.failures_table)["data/bad.txt"]["error_message"] == "in the backup"
+
+
+def test_restore_keeps_newer_state_and_dry_run_shows_what_it_would_write(
+    deployed: Deployed, run_cli, tmp_path: Path
+) -> None:
+    # Given a backup; then the key failed again (newer in the table) and a manifest entry was lost
+    target = backed_up(deployed, run_cli, tmp_path)
+    record_failure(deployed, "data/bad.txt", failed_at=datetime(2024, 5, 2, tzinfo=UTC), message="newer in the table")
+    boto3.client("dynamodb", region_name=REGION).delete_item(
+        TableName=deployed.world.manifest_table, Key=to_item({"key": "data/a.txt"})
+    )
+    # When a dry run is asked for
+    dry = run_cli("restore", str(target), "--dry-run", "--output", "text")
+    # Then it lists what it would write and keep, exits 3, and writes nothing
+    assert dry.exit_code == 3, dry.output
+    items = [r[1:4] for r in text_records(dry) if r[0] == "ITEM"]
+    assert sorted(items) == [["failures", "keep", "data/bad.txt"], ["manifest", "write", "data/a.txt"]]
+    assert "data/a.txt" not in table_items(deployed.world.manifest_table)
+    # When it is restored for real
+    result = run_cli("restore", str(target))
+    # Then the lost entry is back and the newer ledger entry is kept
+    assert result.exit_code == 0, result.output
+    assert "kept, newer in the table:" in result.stdout
+    assert "data/a.txt" in table_items(deployed.world.manifest_table)
+    assert table_items(deployed.world.failures_table)["data/bad.txt"]["error_message"] == "newer in the table"
+    # and a second restore has nothing left to do: exit 0
+    again = run_cli("restore", str(target), "--dry-run", "--output", "json")
+    assert again.exit_code == 0
+    assert [d["action"] for d in json_out(again)["decisions"]] == ["keep"]
+
+
+def test_restore_force_overwrites_newer_state(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    target = backed_up(deployed, run_cli, tmp_path)
+    record_failure(deployed, "data/bad.txt", failed_at=datetime(2024, 5, 2, tzinfo=UTC), message="newer in the table")
+    result = run_cli("restore", str(target), "--force")
+    assert result.exit_code == 0, result.output
+    assert table_items(deployed.world.failures_table)["data/bad.txt"]["error_message"] == "in the backup"
+
+
+def test_restore_never_writes_the_active_run_lock(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    # Given a backup taken during a run (the lock item is in it), restored after the run released the lock
+    put_objects(deployed.world, "data/a.txt")
+    assert run_cli("trigger").exit_code == 0
+    target = tmp_path / "backup.json"
+    assert run_cli("backup", str(target)).exit_code == 0
+    boto3.client("dynamodb", region_name=REGION).delete_item(
+        TableName=deployed.world.runs_table, Key=to_item({"run_id": "ACTIVE"})
+    )
+    result = run_cli("restore", str(target), "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert json_out(result)["tables"]["runs"]["lock"] == 1
+    assert "ACTIVE" not in table_items(deployed.world.runs_table)
+
+
+def test_restore_of_a_file_that_is_not_a_backup_is_a_usage_error(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"tables": {}}')
+    result = run_cli("restore", str(bogus))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {bogus} is not a backup written by `s3-hydration backup`: stack: ")
+    assert run_cli("restore", str(tmp_path / "missing.json")).exit_code == 2
+
+
+def test_restore_does_not_overwrite_an_item_written_meanwhile(deployed: Deployed, monkeypatch, tmp_path: Path) -> None:
+    # Given a restore that read the ledger entry, and a copier that writes it again before the restore writes
+    from hydration_cli.aws.tables import Tables
+    from hydration_cli.deployment import Deployment
+    from hydration_cli.ops.restore import restore
+
+    backup = {
+        "stack": "s3-hydration-consumer",
+        "exported_at": "2024-05-03T00:00:00Z",
+        "tables": {"failures": {"table": "x", "items": [{"key": "k", "failed_at": "2024-05-02T00:00:00Z"}]}},
+    }
+    target = tmp_path / "backup.json"
+    target.write_text(json.dumps(backup))
+    put_item(deployed.world.failures_table, {"key": "k", "failed_at": "2024-05-01T00:00:00Z"})
+    real_put_if = Tables.put_if
+
+    def put_if_after_a_copier(self: Tables, table: str, item: dict[str, Any], key: str, expected: Any) -> bool:
+        put_item(table, {"key": "k", "failed_at": "2024-05-04T00:00:00Z"})
+        return real_put_if(self, table, item, key, expected)
+
+    monkeypatch.setattr(Tables, "put_if", put_if_after_a_copier)
+    report = restore(Deployment("s3-hydration-consumer"), target, dry_run=False, force=False)
+    # Then the restore keeps the copier's entry and says so
+    assert [(d.id, d.action) for d in report.decisions] == [("k", "changed")]
+    assert table_items(deployed.world.failures_table)["k"]["failed_at"] == "2024-05-04T00:00:00Z"

@@ -1,48 +1,43 @@
-"""`dlq peek` and `dlq redrive`: read back both queues after each command."""
+"""`dlq peek` and `dlq redrive` on the transfer DLQ: read back both queues after each command."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from hydration.aws.ledger import FailureLedger
-from hydration.models import FailureRecord, ObjectRef, TransferMessage
+from hydration.models import ObjectRef, TransferMessage
+from hydration_cli.aws.queues import MoveTaskStatus, Queues
 from hydration_cli.deployment import Deployment
-from tests.cli.conftest import Deployed, json_out
+from hydration_cli.ops.transfer_body import InvalidBodyError, parse
+from tests.cli.conftest import LISTED, Deployed, json_out, record_failure, text_records
 from tests.moto_faults import Faults
 
-LISTED = datetime(2024, 5, 1, tzinfo=UTC)
+
+def first_format_body(deployed: Deployed, key: str, run_id: str = "r-1") -> str:
+    """The first message format (one object, `"v": 1`), as messages older than an upgrade still are."""
+    body = {"v": 1, "run_id": run_id, "bucket": deployed.world.producer_bucket, "key": key, "size": 4}
+    return json.dumps({**body, "etag": '"e"', "last_modified": "2024-05-01T00:00:00Z", "version_id": None})
+
+
+def several_body(deployed: Deployed, *keys: str, run_id: str = "r-2") -> str:
+    """A message with several objects, as the planner writes it (JSON with ASCII escapes)."""
+    objects = [ObjectRef(key=k, size=4, etag='"e"', last_modified=LISTED) for k in keys]
+    return TransferMessage(run_id=run_id, bucket=deployed.world.producer_bucket, objects=objects).to_body()
 
 
 def transfer_body(deployed: Deployed, key: str, run_id: str = "r-1") -> str:
-    obj = ObjectRef(key=key, size=4, etag='"e"', last_modified=LISTED)
-    return TransferMessage(run_id=run_id, bucket=deployed.world.producer_bucket, objects=[obj]).to_body()
+    return several_body(deployed, key, run_id=run_id)
 
 
 def dead_letter(deployed: Deployed, *keys: str, error: bool = True) -> None:
     """Messages in the transfer DLQ (as the redrive policy leaves them) and their failure ledger entries."""
-    sqs = deployed.world.sqs
-    ledger = FailureLedger(_db(), deployed.world.failures_table)
     for key in keys:
-        sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody=transfer_body(deployed, key))
+        deployed.world.sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody=transfer_body(deployed, key))
         if error:
-            ledger.record(
-                FailureRecord(
-                    key=key,
-                    bucket=deployed.world.producer_bucket,
-                    run_id="r-1",
-                    etag='"e"',
-                    size=4,
-                    last_modified=LISTED,
-                    error_code="AccessDenied",
-                    error_message=f"Access Denied on {key}",
-                    attempts=5,
-                    failed_at=LISTED,
-                )
-            )
+            record_failure(deployed, key)
 
 
 def _db() -> Any:
@@ -52,26 +47,25 @@ def _db() -> Any:
 
 
 def keys_on(deployed: Deployed, url: str) -> list[str]:
-    return sorted(
-        m["objects"][0]["key"] if isinstance(m, dict) and "objects" in m else "<invalid>"
-        for m in _bodies(deployed, url)
-    )
+    found: list[str] = []
+    for body in _raw_bodies(deployed, url):
+        try:
+            found += parse(body).keys
+        except InvalidBodyError:
+            found.append("<invalid>")
+    return sorted(found)
 
 
-def _bodies(deployed: Deployed, url: str) -> list[Any]:
+def _raw_bodies(deployed: Deployed, url: str) -> list[str]:
     sqs = deployed.world.sqs
-    seen: list[Any] = []
+    seen: list[str] = []
     handles = []
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
         if not got:
             break
-        for m in got:
-            try:
-                seen.append(json.loads(m["Body"]))
-            except json.JSONDecodeError:
-                seen.append(m["Body"])
-            handles.append(m["ReceiptHandle"])
+        seen += [m["Body"] for m in got]
+        handles += [m["ReceiptHandle"] for m in got]
     for handle in handles:
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
     return seen
@@ -80,42 +74,82 @@ def _bodies(deployed: Deployed, url: str) -> list[Any]:
 # --------------------------------------------------------------------------- peek
 
 
-def test_peek_shows_key_error_receive_count_and_consumes_nothing(deployed: Deployed, run_cli) -> None:
+def test_peek_shows_key_error_receive_count_exits_3_and_consumes_nothing(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt")
     result = run_cli("dlq", "peek")
-    assert result.exit_code == 0, result.output
-    assert "data/a.txt" in result.stdout
-    assert "AccessDenied" in result.stdout
-    assert "Access Denied on data/b.txt" in result.stdout
+    assert result.exit_code == 3, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "transfer DLQ: 2 visible, 0 in flight; showing 2"
+    assert lines[1].split() == ["KEY", "RUN", "ERROR", "MESSAGE", "ATTEMPTS", "RECEIVES", "AGE"]
+    rows = sorted(line.split("  ")[0] for line in lines[3:])
+    assert rows == ["data/a.txt", "data/b.txt"]
+    assert "AccessDenied  Access Denied on data/b.txt" in result.stdout
     # nothing consumed, and everything visible again at once
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/a.txt", "data/b.txt"]
 
 
 def test_peek_json_and_max(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt", "data/c.txt")
-    out = json_out(run_cli("dlq", "peek", "--max", "2", "--json"))
+    result = run_cli("dlq", "peek", "--max", "2", "--output", "json")
+    assert result.exit_code == 3
+    out = json_out(result)
     assert out["visible"] == 3
     assert len(out["messages"]) == 2
     first = out["messages"][0]
     assert first["valid"] is True
-    assert first["error_code"] == "AccessDenied"
-    assert first["attempts"] == 5
     assert first["receive_count"] == 1
     assert first["age_seconds"] >= 0
+    [obj] = first["objects"]
+    assert obj["failure"]["error_code"] == "AccessDenied"
+    assert obj["failure"]["attempts"] == 5
+    assert obj["failure"]["first_failed_at"] == "2024-05-01T00:00:00Z"
+    assert obj["failure"]["origin"] == "listing"
     assert len(keys_on(deployed, deployed.world.dlq_url)) == 3
+
+
+def test_peek_text_one_record_per_object(deployed: Deployed, run_cli) -> None:
+    # Given a message in the first format (one object) and a message with several objects
+    deployed.world.sqs.send_message(
+        QueueUrl=deployed.world.dlq_url, MessageBody=first_format_body(deployed, "data/a.txt")
+    )
+    record_failure(deployed, "data/a.txt")
+    deployed.world.sqs.send_message(
+        QueueUrl=deployed.world.dlq_url, MessageBody=several_body(deployed, "data/b.txt", "data/c.txt")
+    )
+    result = run_cli("--output", "text", "dlq", "peek")
+    assert result.exit_code == 3
+    records = sorted(text_records(result), key=lambda r: r[1])
+    assert [r[:5] for r in records] == [
+        ["OBJECT", "data/a.txt", "r-1", "AccessDenied", "5"],
+        ["OBJECT", "data/b.txt", "r-2", "None", "None"],
+        ["OBJECT", "data/c.txt", "r-2", "None", "None"],
+    ]
+    assert records[1][7] == records[2][7]  # one message id for both objects of the second message
+    assert records[0][8] == "Access Denied on data/a.txt"
+
+
+def test_peek_reads_unicode_keys_from_ascii_escaped_bodies(deployed: Deployed, run_cli) -> None:
+    key = "données/ünïcode\tkey.txt"
+    deployed.world.sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody=several_body(deployed, key))
+    out = json_out(run_cli("dlq", "peek", "--output", "json"))
+    assert out["messages"][0]["objects"][0]["key"] == key
+    # text escapes the tab: one record per line
+    [record] = text_records(run_cli("dlq", "peek", "--output", "text"))
+    assert record[1] == "données/ünïcode\\tkey.txt"
 
 
 def test_peek_reports_messages_that_are_not_transfer_messages(deployed: Deployed, run_cli) -> None:
     deployed.world.sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody="{not json")
-    out = json_out(run_cli("dlq", "peek", "--json"))
+    out = json_out(run_cli("dlq", "peek", "--output", "json"))
     assert out["messages"][0]["valid"] is False
-    assert out["messages"][0]["problem"]
+    assert out["messages"][0]["problem"].startswith("payload: Invalid JSON")
 
 
-def test_peek_empty_dlq_is_one_line_and_exit_1(deployed: Deployed, run_cli) -> None:
+def test_peek_empty_dlq_is_success(deployed: Deployed, run_cli) -> None:
     result = run_cli("dlq", "peek")
-    assert result.exit_code == 1
-    assert result.stderr == "Error: the transfer DLQ is empty\n"
+    assert result.exit_code == 0
+    assert result.stdout == "the transfer DLQ is empty\n"
+    assert json_out(run_cli("dlq", "peek", "--output", "json"))["messages"] == []
 
 
 # --------------------------------------------------------------------------- redrive per key / prefix
@@ -125,19 +159,39 @@ def test_redrive_key_moves_only_that_key(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt", "other/c.txt")
     result = run_cli("dlq", "redrive", "--key", "data/a.txt")
     assert result.exit_code == 0, result.output
-    assert "sent back 1 message(s)" in result.stdout
+    assert result.stdout == (
+        "sent back 1 message(s) to the transfer queue:\n  data/a.txt  (run r-1)\n2 other message(s) left in the DLQ\n"
+    )
     # K is on the transfer queue, with the same body, and no longer on the DLQ; the others stay
-    assert _bodies(deployed, deployed.world.queue_url) == [json.loads(transfer_body(deployed, "data/a.txt"))]
+    assert _raw_bodies(deployed, deployed.world.queue_url) == [transfer_body(deployed, "data/a.txt")]
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/b.txt", "other/c.txt"]
 
 
 def test_redrive_several_keys(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt", "other/c.txt")
-    result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--key", "other/c.txt", "--json")
+    result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--key", "other/c.txt", "--output", "json")
     assert result.exit_code == 0, result.output
-    assert sorted(m["key"] for m in json_out(result)["selected"]) == ["data/a.txt", "other/c.txt"]
+    redriven = sorted(o["key"] for m in json_out(result)["selected"] for o in m["objects"])
+    assert redriven == ["data/a.txt", "other/c.txt"]
     assert keys_on(deployed, deployed.world.queue_url) == ["data/a.txt", "other/c.txt"]
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/b.txt"]
+
+
+def test_redrive_one_key_of_a_several_object_message_splits_it(deployed: Deployed, run_cli) -> None:
+    # Given one message holding three keys
+    body = several_body(deployed, "data/a.txt", "data/b.txt", "other/c.txt")
+    deployed.world.sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody=body)
+    # When the keys under data/ are redriven
+    result = run_cli("dlq", "redrive", "--prefix", "data/")
+    assert result.exit_code == 0, result.output
+    assert "1 message(s) held other keys too: those stay in the DLQ" in result.stdout
+    # Then those two go to the transfer queue in one message, the third stays in the DLQ, nothing else changed
+    [sent] = _raw_bodies(deployed, deployed.world.queue_url)
+    [kept] = _raw_bodies(deployed, deployed.world.dlq_url)
+    original = json.loads(body)
+    assert json.loads(sent) == {**original, "objects": original["objects"][:2]}
+    assert json.loads(kept) == {**original, "objects": original["objects"][2:]}
+    assert sent.isascii()
 
 
 def test_redrive_prefix(deployed: Deployed, run_cli) -> None:
@@ -147,6 +201,14 @@ def test_redrive_prefix(deployed: Deployed, run_cli) -> None:
     assert keys_on(deployed, deployed.world.dlq_url) == ["other/c.txt"]
 
 
+def test_redrive_prefix_matching_nothing_is_success(deployed: Deployed, run_cli) -> None:
+    dead_letter(deployed, "data/a.txt")
+    result = run_cli("dlq", "redrive", "--prefix", "nothing/")
+    assert result.exit_code == 0
+    assert result.stdout == "sent back 0 message(s) to the transfer queue:\n1 other message(s) left in the DLQ\n"
+    assert keys_on(deployed, deployed.world.dlq_url) == ["data/a.txt"]
+
+
 def test_redrive_leaves_invalid_messages_alone_and_reports_them(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt")
     deployed.world.sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody='{"key": "data/x"}')
@@ -154,23 +216,30 @@ def test_redrive_leaves_invalid_messages_alone_and_reports_them(deployed: Deploy
     assert result.exit_code == 0, result.output
     assert "left alone, not a transfer message" in result.stdout
     assert keys_on(deployed, deployed.world.queue_url) == ["data/a.txt"]
-    assert _bodies(deployed, deployed.world.dlq_url) == [{"key": "data/x"}]
+    assert _raw_bodies(deployed, deployed.world.dlq_url) == ['{"key": "data/x"}']
 
 
-def test_redrive_dry_run_moves_nothing_and_exits_1(deployed: Deployed, run_cli) -> None:
+def test_redrive_dry_run_moves_nothing_and_exits_3(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt")
     result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--dry-run")
-    assert result.exit_code == 1
-    assert "would send back 1" in result.stdout
+    assert result.exit_code == 3
+    assert result.stdout.startswith("would send back 1 message(s) to the transfer queue:\n  data/a.txt  (run r-1)\n")
     assert keys_on(deployed, deployed.world.queue_url) == []
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/a.txt", "data/b.txt"]
+
+
+def test_redrive_text_records(deployed: Deployed, run_cli) -> None:
+    dead_letter(deployed, "data/a.txt", "data/b.txt")
+    result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--output", "text")
+    records = text_records(result)
+    assert [r[:3] for r in records] == [["REDRIVE", "data/a.txt", "r-1"], ["LEFT", "1"]]
 
 
 def test_redrive_unknown_key_exits_1_and_moves_nothing(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt")
     result = run_cli("dlq", "redrive", "--key", "data/zzz")
     assert result.exit_code == 1
-    assert "no message in the transfer DLQ matches --key data/zzz" in result.stderr
+    assert result.stderr == "Error: not in the transfer DLQ: data/zzz\n"
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/a.txt"]
 
 
@@ -182,24 +251,29 @@ def test_redrive_reports_keys_it_did_not_find(deployed: Deployed, run_cli) -> No
     assert keys_on(deployed, deployed.world.queue_url) == ["data/a.txt"]
 
 
-def test_redrive_empty_dlq_exits_1(deployed: Deployed, run_cli) -> None:
+def test_redrive_key_on_an_empty_dlq_exits_1(deployed: Deployed, run_cli) -> None:
     result = run_cli("dlq", "redrive", "--key", "data/a.txt")
     assert result.exit_code == 1
-    assert "the transfer DLQ is empty" in result.stderr
+    assert result.stderr == "Error: not in the transfer DLQ: data/a.txt\n"
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["--all", "--key", "k"], ["--key", "k", "--prefix", "p"]], ids=["none", "all+key", "key+prefix"]
+    ("args", "message"),
+    [
+        ([], "choose exactly one of --all, --key K, --prefix P"),
+        (["--all", "--key", "k"], "choose exactly one of --all, --key K, --prefix P"),
+        (["--key", "k", "--prefix", "p"], "choose exactly one of --all, --key K, --prefix P"),
+        (["--message-id", "m"], "--message-id and --function go with --invocation"),
+    ],
+    ids=["none", "all+key", "key+prefix", "message-id"],
 )
-def test_redrive_needs_exactly_one_selection(deployed: Deployed, run_cli, args: list[str]) -> None:
+def test_redrive_needs_exactly_one_selection(deployed: Deployed, run_cli, args: list[str], message: str) -> None:
     result = run_cli("dlq", "redrive", *args)
     assert result.exit_code == 2
-    assert "choose exactly one of --all, --key K, --prefix P" in result.stderr
+    assert message in result.stderr
 
 
-def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(
-    deployed: Deployed, run_cli, monkeypatch, faults: Faults
-) -> None:
+def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(deployed: Deployed, run_cli, faults: Faults) -> None:
     # Given a key that failed every attempt (it is in the DLQ and in the ledger)
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     deployed.world.s3.put_object(Bucket=deployed.world.producer_bucket, Key="data/bad.txt", Body=b"x")
@@ -225,83 +299,74 @@ def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(
 # --------------------------------------------------------------------------- redrive --all (message move task)
 
 
-class MoveTaskSqs:
-    """moto does not implement message move tasks: this fake moves the messages itself, and reports the task
-    RUNNING on its first listing and COMPLETED after."""
+class MoveTaskQueues(Queues):
+    """moto does not implement message move tasks: this adapter moves the messages itself (on moto), and
+    reports the task RUNNING on its first listing and COMPLETED after."""
 
-    def __init__(self, real: Any) -> None:
-        self._real = real
-        self.started: list[dict[str, str]] = []
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._sqs = client
+        self.started: list[tuple[str, str]] = []
         self._listings = 0
         self._moved = 0
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
     def _url(self, arn: str) -> str:
-        return self._real.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+        return str(self._sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"])
 
-    def start_message_move_task(self, SourceArn: str, DestinationArn: str) -> dict[str, str]:
-        self.started.append({"SourceArn": SourceArn, "DestinationArn": DestinationArn})
-        source, destination = self._url(SourceArn), self._url(DestinationArn)
-        while got := self._real.receive_message(QueueUrl=source, MaxNumberOfMessages=10).get("Messages", []):
+    def start_move_task(self, source_arn: str, destination_arn: str) -> str:
+        self.started.append((source_arn, destination_arn))
+        source, destination = self._url(source_arn), self._url(destination_arn)
+        while got := self._sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10).get("Messages", []):
             for m in got:
-                self._real.send_message(QueueUrl=destination, MessageBody=m["Body"])
-                self._real.delete_message(QueueUrl=source, ReceiptHandle=m["ReceiptHandle"])
+                self._sqs.send_message(QueueUrl=destination, MessageBody=m["Body"])
+                self._sqs.delete_message(QueueUrl=source, ReceiptHandle=m["ReceiptHandle"])
                 self._moved += 1
-        return {"TaskHandle": "task-1"}
+        return "task-1"
 
-    def list_message_move_tasks(self, SourceArn: str, MaxResults: int = 1) -> dict[str, Any]:
+    def latest_move_task(self, source_arn: str) -> MoveTaskStatus | None:
         self._listings += 1
-        status = "RUNNING" if self._listings == 1 else "COMPLETED"
-        return {
-            "Results": [
-                {
-                    "TaskHandle": "task-1",
-                    "Status": status,
-                    "SourceArn": SourceArn,
-                    "ApproximateNumberOfMessagesMoved": self._moved if status == "COMPLETED" else 1,
-                    "ApproximateNumberOfMessagesToMove": self._moved,
-                    "StartedTimestamp": 1714543200000,
-                }
-            ]
-        }
+        running = self._listings == 1
+        return MoveTaskStatus(
+            task_handle="task-1",
+            status="RUNNING" if running else "COMPLETED",
+            moved=1 if running else self._moved,
+            to_move=self._moved,
+            failure_reason=None,
+            started_at=LISTED,
+        )
 
 
 @pytest.fixture
-def move_tasks(monkeypatch: pytest.MonkeyPatch) -> MoveTaskSqs:
-    real_client = Deployment.client
-    fake: dict[str, MoveTaskSqs] = {}
-
-    def client(self: Deployment, service: str) -> Any:
-        real = real_client(self, service)
-        if service != "sqs":
-            return real
-        if "sqs" not in fake:
-            fake["sqs"] = MoveTaskSqs(real)
-        return fake["sqs"]
-
-    monkeypatch.setattr(Deployment, "client", client)
+def move_tasks(monkeypatch: pytest.MonkeyPatch) -> MoveTaskQueues:
     import boto3
 
-    return fake.setdefault("sqs", MoveTaskSqs(boto3.client("sqs", region_name="us-east-1")))
+    fake = MoveTaskQueues(boto3.client("sqs", region_name="us-east-1"))
+    monkeypatch.setattr(Deployment, "queues", property(lambda _self: fake))
+    return fake
 
 
 def test_redrive_all_uses_a_move_task_and_reports_progress(deployed: Deployed, run_cli, move_tasks) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt")
     result = run_cli("dlq", "redrive", "--all", "--interval", "0")
     assert result.exit_code == 0, result.output
-    assert move_tasks.started == [{"SourceArn": deployed.dlq_arn, "DestinationArn": deployed.queue_arn}]
-    assert "move task RUNNING" in result.stderr
-    assert "COMPLETED, 2/2 moved" in result.stdout
+    assert move_tasks.started == [(deployed.dlq_arn, deployed.queue_arn)]
+    assert result.stderr.splitlines() == ["move task RUNNING: 1/2 moved", "move task COMPLETED: 2/2 moved"]
+    assert result.stdout == "move task task-1: COMPLETED, 2/2 moved\n"
     assert keys_on(deployed, deployed.world.queue_url) == ["data/a.txt", "data/b.txt"]
     assert keys_on(deployed, deployed.world.dlq_url) == []
 
 
-def test_redrive_all_dry_run_starts_nothing(deployed: Deployed, run_cli, move_tasks) -> None:
+def test_redrive_all_dry_run_starts_nothing_and_exits_3(deployed: Deployed, run_cli, move_tasks) -> None:
     dead_letter(deployed, "data/a.txt")
-    result = run_cli("dlq", "redrive", "--all", "--dry-run", "--json")
-    assert result.exit_code == 1
+    result = run_cli("dlq", "redrive", "--all", "--dry-run", "--output", "json")
+    assert result.exit_code == 3
     assert json_out(result)["move_task"]["to_move"] == 1
     assert move_tasks.started == []
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/a.txt"]
+
+
+def test_redrive_all_of_an_empty_dlq_is_success(deployed: Deployed, run_cli, move_tasks) -> None:
+    result = run_cli("dlq", "redrive", "--all")
+    assert result.exit_code == 0
+    assert result.stdout == "the transfer DLQ is empty: nothing to redrive\n"
+    assert move_tasks.started == []

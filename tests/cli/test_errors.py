@@ -1,4 +1,5 @@
-"""Bad input and broken environments: one line on stderr, exit 2 for usage errors, 1 for failures."""
+"""Bad input and broken environments: one line on stderr, exit 2 for usage errors, 1 for failures; the
+global options before and after the command, and their environment fallbacks."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
+from hydration_cli.aws.functions import LambdaInvoker
 from hydration_cli.context import AppConfig
-from hydration_cli.deployment import LambdaInvoker
 from hydration_cli.errors import FunctionInvocationError
 from hydration_cli.main import cli
 from hydration_cli.times import parse_duration, parse_time
-from tests.cli.conftest import Deployed, now
+from tests.cli.conftest import STACK, Deployed, json_out, now, text_records
 from tests.integration.harness import REGION
 
 
@@ -122,8 +123,118 @@ def test_no_arguments_prints_help(deployed: Deployed, run_cli) -> None:
         "metrics",
         "health",
         "backup",
+        "restore",
+        "failures",
     ):
         assert command in result.stdout
+    # the exit codes, one per line, in the help
+    assert "  3    found/pending: a dry run with changes, DLQ messages, ledger entries\n" in result.stdout
+    assert "  130  interrupted (Ctrl-C)\n" in result.stdout
+
+
+# --------------------------------------------------------------------------- global options
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--output", "json", "last-sync"],
+        ["last-sync", "--output", "json"],
+        ["--output", "text", "last-sync", "--output", "json"],  # after the command wins
+    ],
+    ids=["before", "after", "both"],
+)
+def test_output_before_or_after_the_command(deployed: Deployed, run_cli, args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    assert json_out(result)["exists"] is False
+
+
+def test_stack_before_the_command_and_after_it_wins(deployed: Deployed, run_cli) -> None:
+    before = run_cli("--stack", "nope", "last-sync")
+    assert before.exit_code == 1
+    assert before.stderr.startswith("Error: stack 'nope' not found")
+    after = run_cli("--stack", "nope", "last-sync", "--stack", STACK)
+    assert after.exit_code == 0, after.output
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_region_before_or_after_the_command(deployed: Deployed, run_cli, where: str) -> None:
+    args = ["--region", "eu-west-1", "last-sync"] if where == "before" else ["last-sync", "--region", "eu-west-1"]
+    result = run_cli(*args)  # the stack lives in us-east-1
+    assert result.exit_code == 1
+    assert "stack 's3-hydration-consumer' not found" in result.stderr
+
+
+def test_region_from_the_environment(deployed: Deployed, run_cli, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert run_cli("last-sync").exit_code == 1
+    assert run_cli("--region", "us-east-1", "last-sync").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"S3H_OUTPUT": "text"}, "text"),
+        ({"AWS_DEFAULT_OUTPUT": "json"}, "json"),
+        ({"AWS_DEFAULT_OUTPUT": "yaml"}, "table"),  # aws-cli's other formats are not ours: the default
+        ({"S3H_OUTPUT": "table", "AWS_DEFAULT_OUTPUT": "json"}, "table"),
+    ],
+)
+def test_output_from_the_environment(
+    deployed: Deployed, run_cli, monkeypatch, env: dict[str, str], expected: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    stdout = run_cli("reset-sync", "--yes").stdout
+    shown = {
+        "text": "RESETSYNC\tFalse\tconsumer-data\t_s3_hydration_last_sync\tNone\n",
+        "table": "no sync marker in s3://consumer-data: nothing to reset\n",
+    }
+    if expected == "json":
+        assert json.loads(stdout)["deleted"] is False
+    else:
+        assert stdout == shown[expected]
+    # an option wins over the environment
+    assert text_records(run_cli("reset-sync", "--yes", "--output", "text"))[0][0] == "RESETSYNC"
+
+
+def test_a_bad_output_is_a_usage_error(deployed: Deployed, run_cli, monkeypatch) -> None:
+    assert run_cli("status", "--output", "yaml").exit_code == 2
+    monkeypatch.setenv("S3H_OUTPUT", "xml")
+    result = run_cli("status")
+    assert result.exit_code == 2
+    assert "'xml' is not one of 'table', 'text', 'json'" in result.stderr
+
+
+def test_profile_before_the_command(deployed: Deployed, run_cli, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    result = run_cli("--profile", "nope", "status")
+    assert result.exit_code == 2
+    assert "AWS profile 'nope' not found" in result.stderr
+
+
+def test_debug_after_the_command(deployed: Deployed, monkeypatch) -> None:
+    from hydration_cli.ops import status
+
+    def broken(*_args: Any) -> None:
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(status, "alarm_states", broken)
+    debug = CliRunner().invoke(cli, ["status", "--debug"], obj=AppConfig())
+    assert isinstance(debug.exception, ZeroDivisionError)
+
+
+def test_ctrl_c_exits_130(deployed: Deployed, monkeypatch) -> None:
+    from hydration_cli.ops import status
+
+    def interrupted(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(status, "alarm_states", interrupted)
+    result = CliRunner().invoke(cli, ["status"], obj=AppConfig())
+    assert result.exit_code == 130
+    assert "Traceback" not in result.output
 
 
 # --------------------------------------------------------------------------- the real Lambda invoker

@@ -8,7 +8,7 @@ import boto3
 
 from hydration.observability import METRIC_NAMES
 from hydration_cli.ops.metrics import METRICS, period_for
-from tests.cli.conftest import Deployed, json_out
+from tests.cli.conftest import Deployed, json_out, text_records
 from tests.integration.harness import REGION
 
 
@@ -37,7 +37,7 @@ def test_metrics_json_sums_the_window(deployed: Deployed, run_cli) -> None:
     put("ObjectsTransferred", "copier", 100, ago=timedelta(hours=30))  # outside the window
     put("KeysEnqueued", "planner", 12)
     put("ObjectsFailed", "planner", 99)  # wrong service dimension: not ours
-    out = json_out(run_cli("metrics", "--json"))
+    out = json_out(run_cli("metrics", "--output", "json"))
     series = {s["name"]: s for s in out["series"]}
     assert series["ObjectsTransferred"]["value"] == 12
     assert series["KeysEnqueued"]["value"] == 12
@@ -61,3 +61,11 @@ def test_period_for_picks_usual_periods() -> None:
     assert period_for(timedelta(hours=1)) == 300
     assert period_for(timedelta(hours=24, seconds=2)) == 3600
     assert period_for(timedelta(days=7)) == 12 * 3600
+
+
+def test_metrics_text_records_carry_raw_values(deployed: Deployed, run_cli) -> None:
+    put("BytesTransferred", "copier", 3 * 1024 * 1024, unit="Bytes")
+    records = {r[1]: r for r in text_records(run_cli("metrics", "--output", "text"))}
+    assert records["BytesTransferred"] == ["METRIC", "BytesTransferred", "copier", "Sum", "Bytes", "3145728.0"]
+    assert records["CopyLatency"] == ["METRIC", "CopyLatency", "copier", "Average", "Milliseconds", "None"]
+    assert len(records) == len(METRICS)

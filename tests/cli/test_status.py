@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import boto3
 
 from hydration_cli.ops.alarms import ALARMS
-from tests.cli.conftest import PREFIX, Deployed, json_out, put_objects
+from tests.cli.conftest import PREFIX, Deployed, json_out, put_objects, text_records
 from tests.integration.harness import REGION
 from tests.moto_faults import Faults
 
@@ -42,7 +44,7 @@ def test_status_json_during_a_run(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt", "data/b.txt", "data/c.txt")
     make_alarms({"DlqDepthAlarm": "ALARM"})
     assert run_cli("trigger").exit_code == 0
-    out = json_out(run_cli("status", "--json"))
+    out = json_out(run_cli("status", "--output", "json"))
     assert out["stack"] == "s3-hydration-consumer"
     assert out["last_sync"]["exists"] is False
     assert out["active_run"]["status"] == "DRAINING"
@@ -58,15 +60,32 @@ def test_status_json_during_a_run(deployed: Deployed, run_cli) -> None:
     assert len(out["alarms"]) == 9
 
 
-def test_status_text_after_a_run(deployed: Deployed, run_cli, monkeypatch, faults: Faults) -> None:
+def test_status_table_after_a_run(deployed: Deployed, run_cli, faults: Faults) -> None:
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/a.txt", "data/bad.txt")
     assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
     result = run_cli("status")
     assert result.exit_code == 0, result.output
-    assert "synced to" in result.stdout
-    assert "active run      none" in result.stdout
-    assert "COMPLETED_WITH_FAILURES" in result.stdout
-    assert "transfer DLQ    1 visible" in result.stdout
-    assert "failure ledger  1 key(s)" in result.stdout
-    assert "LambdaErrorAlarm         MISSING" in result.stdout
+    rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines())
+    assert rows["stack"] == "s3-hydration-consumer (bucket consumer-data)"
+    assert rows["last sync"].startswith("synced to ")
+    assert rows["active run"] == "none"
+    assert " COMPLETED_WITH_FAILURES " in rows["last run"]
+    assert rows["transfer queue"] == "0 visible, 0 in flight, 0 delayed"
+    assert rows["transfer DLQ"] == "1 visible, 0 in flight, 0 delayed"
+    assert rows["invocation DLQ"] == "0 visible, 0 in flight, 0 delayed"
+    assert rows["failure ledger"] == "1 key(s)"
+    assert rows["alarm LambdaErrorAlarm"] == "MISSING"
+
+
+def test_status_text_records(deployed: Deployed, run_cli) -> None:
+    make_alarms({"DlqDepthAlarm": "ALARM"})
+    result = run_cli("status", "--output", "text")
+    assert result.exit_code == 0, result.output
+    records = text_records(result)
+    assert records[0] == ["STACK", "s3-hydration-consumer", "consumer-data"]
+    assert records[1] == ["LASTSYNC", "False", "None", "None", "None"]
+    assert ["QUEUE", "transfer-dlq", "0", "0", "0"] in records
+    assert ["LEDGER", "0"] in records
+    assert ["ALARM", "DlqDepthAlarm", "ALARM", "s3-hydration-DlqDepthAlarm"] in records
+    assert all(record[0] != "ACTIVERUN" for record in records)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from hydration import MARKER_KEY
 from hydration.marker import Marker
 from tests.cli.conftest import Deployed, json_out
@@ -25,15 +23,20 @@ def marker_exists(deployed: Deployed) -> bool:
 
 def test_last_sync_reads_the_marker(deployed: Deployed, run_cli) -> None:
     write_marker(deployed)
-    result = run_cli("last-sync")
+    result = run_cli("last-sync", clock=lambda: datetime(2024, 5, 1, 9, 30, tzinfo=UTC))
     assert result.exit_code == 0, result.output
-    assert "synced to 2024-05-01 06:00:00Z" in result.stdout
-    assert "by run r-1" in result.stdout
+    assert result.stdout == "synced to 2024-05-01 06:00:00Z (3h30m ago)  by run r-1 (incremental, 0 failed key(s))\n"
+
+
+def test_last_sync_text_is_one_tab_separated_record(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed)
+    result = run_cli("last-sync", "--output", "text", clock=lambda: datetime(2024, 5, 1, 9, 30, tzinfo=UTC))
+    assert result.stdout == "LASTSYNC\tTrue\t2024-05-01T06:00:00Z\t12600.0\tr-1\n"
 
 
 def test_last_sync_json(deployed: Deployed, run_cli) -> None:
     write_marker(deployed)
-    out = json_out(run_cli("last-sync", "--json"))
+    out = json_out(run_cli("last-sync", "--output", "json"))
     assert out["exists"] is True
     assert out["synced_to"] == "2024-05-01T06:00:00Z"
     assert out["detail"] == {"run_id": "r-1", "kind": "incremental"}
@@ -83,11 +86,16 @@ def test_reset_sync_also_deletes_an_unparseable_marker(deployed: Deployed, run_c
     assert not marker_exists(deployed)
 
 
-@pytest.mark.parametrize("flags", [["--yes"], ["--yes", "--json"]])
-def test_reset_sync_without_a_marker_is_a_no_op(deployed: Deployed, run_cli, flags: list[str]) -> None:
-    result = run_cli("reset-sync", *flags)
+def test_reset_sync_without_a_marker_is_a_no_op(deployed: Deployed, run_cli) -> None:
+    result = run_cli("reset-sync", "--yes")
     assert result.exit_code == 0
-    if "--json" in flags:
-        assert json_out(result)["deleted"] is False
-    else:
-        assert "nothing to reset" in result.stdout
+    assert result.stdout == "no sync marker in s3://consumer-data: nothing to reset\n"
+    out = json_out(run_cli("reset-sync", "--yes", "--output", "json"))
+    assert out["deleted"] is False
+
+
+def test_reset_sync_text(deployed: Deployed, run_cli) -> None:
+    write_marker(deployed)
+    result = run_cli("--output", "text", "reset-sync", "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "RESETSYNC\tTrue\tconsumer-data\t_s3_hydration_last_sync\tNone\n"

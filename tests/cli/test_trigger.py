@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from hydration import MARKER_KEY
-from tests.cli.conftest import FUNCTIONS, Deployed, json_out, put_objects
+from tests.cli.conftest import FUNCTIONS, Deployed, json_out, put_objects, text_records
 from tests.integration.harness import consumer_object, queue_objects
 from tests.moto_faults import Faults
 
@@ -15,21 +17,27 @@ def test_trigger_wait_copies_everything_and_exits_0(deployed: Deployed, run_cli)
     result = run_cli("trigger", "--wait", "--interval", "0")
     # Then it completes, the objects are in the consumer bucket under the consumer key, the marker is written
     assert result.exit_code == 0, result.output
-    assert "COMPLETED" in result.stdout
-    assert "2 transferred" in result.stdout
+    [line] = result.stdout.splitlines()
+    assert re.fullmatch(
+        r"run \S+ COMPLETED in \d+s: 2 transferred, 0 skipped, 0 vanished, 0 failed of 2 keys enqueued; 8 B copied",
+        line,
+    )
     assert consumer_object(deployed.world, "data/a.txt")["head"]["SSEKMSKeyId"] == deployed.world.kms_key_arn
     deployed.world.s3.head_object(Bucket=deployed.world.consumer_bucket, Key=MARKER_KEY)
     # the planner got `{}`, the finalizer `{"run_id": ...}`
     assert deployed.invoked[0] == (FUNCTIONS["planner"], {})
     run_id = deployed.invoked[1][1]["run_id"]
     assert deployed.invoked[1] == (FUNCTIONS["finalizer"], {"run_id": run_id})
-    # the progress line went to stderr
-    assert "2/2 keys" in result.stderr
+    # the start and the progress went to stderr, one line per change (not a terminal)
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"run {run_id} started (incremental): 2 key(s) enqueued (0 from the failure ledger), 8 B"
+    assert lines[-1].startswith("[########################] 2/2 keys  8 B/8 B  ")
+    assert lines[-1].endswith("COMPLETED")
 
 
 def test_trigger_wait_json_reports_the_finished_run(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
-    result = run_cli("trigger", "--full", "--wait", "--json", "--interval", "0")
+    result = run_cli("trigger", "--full", "--wait", "--output", "json", "--interval", "0")
     assert result.exit_code == 0, result.output
     out = json_out(result)
     assert out["payload"] == {"full": True}
@@ -50,7 +58,7 @@ def test_trigger_wait_exits_1_when_the_run_ends_with_failures(
     assert result.exit_code == 1, result.output
     assert "COMPLETED_WITH_FAILURES" in result.stdout
     assert "1 failed" in result.stdout
-    assert "dlq peek" in result.stdout
+    assert result.stdout.splitlines()[-1] == "1 key(s) in the failure ledger: s3-hydration failures list"
     assert [m["key"] for m in queue_objects(deployed.world, deployed.world.dlq_url)] == ["data/bad.txt"]
 
 
@@ -64,23 +72,22 @@ def test_trigger_without_wait_starts_the_run_and_returns(deployed: Deployed, run
 
 
 def test_trigger_since_sends_an_iso_time(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--since", "2024-05-01T06:00:00Z", "--json")
+    result = run_cli("trigger", "--since", "2024-05-01T06:00:00Z", "--output", "json")
     assert result.exit_code == 0, result.output
     assert deployed.invoked[0][1] == {"since": "2024-05-01T06:00:00Z"}
 
 
 def test_trigger_reconcile_payload(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--reconcile", "--json")
+    result = run_cli("trigger", "--reconcile", "--output", "json")
     assert result.exit_code == 0, result.output
     assert deployed.invoked[0][1] == {"reconcile": True}
 
 
-def test_dry_run_exits_1_when_keys_are_pending_and_enqueues_nothing(deployed: Deployed, run_cli) -> None:
+def test_dry_run_exits_3_when_keys_are_pending_and_enqueues_nothing(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
     result = run_cli("trigger", "--dry-run")
-    assert result.exit_code == 1, result.output
-    assert "2 key(s)" in result.stdout
-    assert "data/a.txt" in result.stdout
+    assert result.exit_code == 3, result.output
+    assert result.stdout == "dry run (incremental): 2 key(s), 8 B would be enqueued\n  data/a.txt\n  data/b.txt\n"
     assert deployed.invoked == [(FUNCTIONS["planner"], {"dry_run": True})]
     assert queue_objects(deployed.world) == []
 
@@ -89,6 +96,16 @@ def test_dry_run_with_nothing_to_copy_exits_0(deployed: Deployed, run_cli) -> No
     result = run_cli("trigger", "--dry-run", "--full")
     assert result.exit_code == 0, result.output
     assert deployed.invoked[0][1] == {"full": True, "dry_run": True}
+
+
+def test_dry_run_text_records(deployed: Deployed, run_cli) -> None:
+    put_objects(deployed.world, "data/a.txt")
+    result = run_cli("trigger", "--dry-run", "--output", "text")
+    assert result.exit_code == 3
+    assert text_records(result) == [
+        ["PLAN", "None", "incremental", "True", "False", "1", "4"],
+        ["KEY", "data/a.txt"],
+    ]
 
 
 def test_a_second_trigger_while_a_run_is_active_exits_1(deployed: Deployed, run_cli) -> None:

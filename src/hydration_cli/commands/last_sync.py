@@ -1,21 +1,28 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import click
 
 from hydration_cli import render
 from hydration_cli.deployment import Deployment
+from hydration_cli.ops.sync import LastSync
 from hydration_cli.ops.sync import last_sync as read_last_sync
-from hydration_cli.options import deployment_options, json_option, now
+from hydration_cli.options import command, now
 
 
 @click.command("last-sync")
-@deployment_options
-@json_option
-def last_sync(deployment: Deployment, as_json: bool) -> None:
+@command
+def last_sync(deployment: Deployment) -> LastSync:
     """The sync marker: the time up to which every changed key has landed."""
-    moment = now()
-    result = read_last_sync(deployment, moment)
-    if as_json:
-        render.emit_json(result)
-    else:
-        click.echo(render.last_sync_text(result, moment))
+    return read_last_sync(deployment, now())
+
+
+@render.table_view.register
+def _table(result: LastSync) -> str:
+    return render.last_sync_text(result, now())
+
+
+@render.text_rows.register
+def _text(result: LastSync) -> Iterable[Sequence[object]]:
+    yield ("LASTSYNC", result.exists, result.synced_to, result.age_seconds, result.detail.get("run_id"))

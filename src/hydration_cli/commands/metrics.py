@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import click
+from rich.console import Group as Lines
+from rich.console import RenderableType
 
 from hydration_cli import render
 from hydration_cli.deployment import Deployment
+from hydration_cli.ops.metrics import MetricsReport
 from hydration_cli.ops.metrics import metrics as read_metrics
-from hydration_cli.options import TIME, deployment_options, json_option, now
+from hydration_cli.options import TIME, command, now
+
+
+@click.command()
+@click.option("--since", type=TIME, default="24h", show_default=True, help="1h, 7d or an ISO-8601 time.")
+@command
+def metrics(deployment: Deployment, since: datetime) -> MetricsReport:
+    """The S3Hydration metrics over a window, with a sparkline each."""
+    return read_metrics(deployment, since, now())
 
 
 def _value(unit: str, value: float | None) -> str:
@@ -22,19 +34,17 @@ def _value(unit: str, value: float | None) -> str:
     return render.number(value)
 
 
-@click.command()
-@click.option("--since", type=TIME, default="24h", show_default=True, help="1h, 7d or an ISO-8601 time.")
-@deployment_options
-@json_option
-def metrics(deployment: Deployment, since: datetime, as_json: bool) -> None:
-    """The S3Hydration metrics over a window, with a sparkline each."""
-    report = read_metrics(deployment, since, now())
-    if as_json:
-        render.emit_json(report)
-        return
-    click.echo(
+@render.table_view.register
+def _table(report: MetricsReport) -> RenderableType:
+    title = (
         f"namespace {report.namespace}, {render.when(report.since)} .. {render.when(report.until)}, "
         f"{report.period_seconds // 60} min per point"
     )
     rows = [(s.name, s.service, s.stat, _value(s.unit, s.value), render.sparkline(s.points)) for s in report.series]
-    click.echo(render.table(("METRIC", "SERVICE", "STAT", "VALUE", "TREND"), rows))
+    return Lines(title, render.grid(("METRIC", "SERVICE", "STAT", "VALUE", "TREND"), rows))
+
+
+@render.text_rows.register
+def _text(report: MetricsReport) -> Iterable[Sequence[object]]:
+    for s in report.series:
+        yield ("METRIC", s.name, s.service, s.stat, s.unit, s.value)

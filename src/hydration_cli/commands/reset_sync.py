@@ -1,19 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import click
 
 from hydration_cli import render
 from hydration_cli.deployment import Deployment
-from hydration_cli.ops.sync import read_raw
+from hydration_cli.ops.sync import ResetSync, read_raw
 from hydration_cli.ops.sync import reset_sync as delete_marker
-from hydration_cli.options import deployment_options, json_option, now
+from hydration_cli.options import command, now
 
 
 @click.command("reset-sync")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@deployment_options
-@json_option
-def reset_sync(deployment: Deployment, yes: bool, as_json: bool) -> None:
+@command
+def reset_sync(deployment: Deployment, yes: bool) -> ResetSync:
     """Delete the sync marker: the next incremental run lists and considers every key.
 
     Objects already in the consumer bucket are skipped (the manifest knows their source version).
@@ -28,15 +29,20 @@ def reset_sync(deployment: Deployment, yes: bool, as_json: bool) -> None:
             err=True,
         )
     result = delete_marker(deployment, previous)
-    if as_json:
-        render.emit_json(result)
-        return
-    if result.deleted:
-        click.echo(f"deleted s3://{result.bucket}/{result.marker_key}: the next run is a full transfer")
-    else:
-        click.echo(f"no sync marker in s3://{result.bucket}: nothing to reset")
     if result.active_run_id:
         click.echo(
-            f"note: run {result.active_run_id} is active; it writes the marker again when it completes",
-            err=True,
+            f"note: run {result.active_run_id} is active; it writes the marker again when it completes", err=True
         )
+    return result
+
+
+@render.table_view.register
+def _table(result: ResetSync) -> str:
+    if result.deleted:
+        return f"deleted s3://{result.bucket}/{result.marker_key}: the next run is a full transfer"
+    return f"no sync marker in s3://{result.bucket}: nothing to reset"
+
+
+@render.text_rows.register
+def _text(result: ResetSync) -> Iterable[Sequence[object]]:
+    yield ("RESETSYNC", result.deleted, result.bucket, result.marker_key, result.active_run_id)

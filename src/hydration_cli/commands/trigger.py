@@ -1,16 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import click
 
-from hydration.models import RunStatus
 from hydration_cli import render
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import RunNotStartedError
 from hydration_cli.ops.runs import progress
-from hydration_cli.ops.trigger import build_request, follow, start
-from hydration_cli.options import DURATION, TIME, app_config, deployment_options, json_option, now
+from hydration_cli.ops.trigger import TriggerResult, build_request, follow, start
+from hydration_cli.options import DURATION, TIME, app_config, command, now
 
 
 @click.command()
@@ -18,12 +18,11 @@ from hydration_cli.options import DURATION, TIME, app_config, deployment_options
 @click.option("--prefix", metavar="P", help="Only keys under P (inside the configured prefixes); the marker stays.")
 @click.option("--since", type=TIME, metavar="T", help="Keys modified since T (1h, 2d or ISO-8601); the marker stays.")
 @click.option("--reconcile", is_flag=True, help="Compare both buckets; copy what is missing or different.")
-@click.option("--dry-run", is_flag=True, help="Count what would be enqueued; start nothing (exit 1 if any).")
+@click.option("--dry-run", is_flag=True, help="Count what would be enqueued; start nothing (exit 3 if any).")
 @click.option("--wait", is_flag=True, help="Follow the run to its end; exit 1 if it ends with failures.")
 @click.option("--timeout", type=DURATION, default="1h", show_default=True, help="Longest --wait.")
 @click.option("--interval", type=DURATION, default="10s", show_default=True, help="Poll interval of --wait.")
-@deployment_options
-@json_option
+@command
 def trigger(
     deployment: Deployment,
     full: bool,
@@ -34,8 +33,7 @@ def trigger(
     wait: bool,
     timeout: timedelta,
     interval: timedelta,
-    as_json: bool,
-) -> None:
+) -> TriggerResult:
     """Start a run now through the planner (incremental unless told otherwise)."""
     modes = [
         name
@@ -47,39 +45,18 @@ def trigger(
     request = build_request(full=full, prefix=prefix, since=since, reconcile=reconcile, dry_run=dry_run)
     result = start(deployment, request)
     plan = result.plan
-
     if plan.dry_run:
-        if as_json:
-            render.emit_json(result)
-        else:
-            click.echo(
-                f"dry run ({plan.kind}): {plan.keys_enqueued:,} key(s), {render.human_bytes(plan.bytes_enqueued)} "
-                f"would be enqueued{' since ' + render.when(plan.since) if plan.since else ''}"
-            )
-            for key in plan.sample_keys:
-                click.echo(f"  {key}")
-        if plan.keys_enqueued:
-            raise click.exceptions.Exit(1)  # pip-tools style: a dry run with changes pending exits 1
-        return
+        return result
     if not plan.started:
         raise RunNotStartedError(plan.message or f"run {plan.run_id} is {plan.status}; nothing started")
-
-    if not as_json:
-        click.echo(
-            f"run {plan.run_id} started ({plan.kind}{', since ' + render.when(plan.since) if plan.since else ''}): "
-            f"{plan.keys_enqueued:,} key(s) enqueued ({plan.ledger_keys_enqueued:,} from the failure ledger), "
-            f"{render.human_bytes(plan.bytes_enqueued)}{'; listing continues' if plan.continued else ''}"
-        )
     if not wait:
-        if as_json:
-            render.emit_json(result)
-        else:
-            click.echo(f"follow it: s3-hydration runs show {plan.run_id}")
-        return
+        return result
 
     config = app_config()
-    line = None if as_json else render.ProgressLine()
-    try:
+    shown = config.output == "table"
+    if shown:
+        click.echo(_started(result), err=True)
+    with render.Progress(enabled=shown) as bar:
         run = follow(
             deployment,
             str(plan.run_id),
@@ -87,21 +64,64 @@ def trigger(
             interval=interval.total_seconds(),
             clock=config.clock,
             sleep=config.sleep,
-            on_progress=(lambda p: line.show(render.progress_text(p))) if line else (lambda _: None),
+            on_progress=lambda p: bar.update(
+                render.progress_text(p, with_bar=False),
+                done=p.keys_settled,
+                total=p.keys_enqueued or None,
+                plain=render.progress_text(p),
+            ),
         )
-    finally:
-        if line:
-            line.close()
     result.run = run
     result.progress = progress(run, now())
-    if as_json:
-        render.emit_json(result)
+    return result
+
+
+def _started(result: TriggerResult) -> str:
+    plan = result.plan
+    since = f", since {render.when(plan.since)}" if plan.since else ""
+    return (
+        f"run {plan.run_id} started ({plan.kind}{since}): {plan.keys_enqueued:,} key(s) enqueued "
+        f"({plan.ledger_keys_enqueued:,} from the failure ledger), {render.human_bytes(plan.bytes_enqueued)}"
+        f"{'; listing continues' if plan.continued else ''}"
+    )
+
+
+@render.table_view.register
+def _table(result: TriggerResult) -> str:
+    plan, run = result.plan, result.run
+    if plan.dry_run:
+        since = f" since {render.when(plan.since)}" if plan.since else ""
+        lines = [
+            f"dry run ({plan.kind}): {plan.keys_enqueued:,} key(s), {render.human_bytes(plan.bytes_enqueued)} "
+            f"would be enqueued{since}",
+            *(f"  {key}" for key in plan.sample_keys),
+        ]
+    elif run is None:
+        lines = [_started(result), f"follow it: s3-hydration runs show {plan.run_id}"]
     else:
-        took = render.human_duration(result.progress.elapsed_seconds)
-        click.echo(f"run {run.run_id} {run.status.value} in {took}: {render.run_line(run)}")
+        took = render.human_duration(result.progress.elapsed_seconds if result.progress else None)
+        lines = [f"run {run.run_id} {run.status} in {took}: {render.run_line(run)}"]
         if run.error:
-            click.echo(f"error: {run.error}")
+            lines.append(f"error: {run.error}")
         if run.failed_count:
-            click.echo(f"{run.failed_count} key(s) in the failure ledger: s3-hydration dlq peek")
-    if run.status is not RunStatus.COMPLETED:
-        raise click.exceptions.Exit(1)
+            lines.append(f"{run.failed_count} key(s) in the failure ledger: s3-hydration failures list")
+    return "\n".join(lines)
+
+
+@render.text_rows.register
+def _text(result: TriggerResult) -> Iterable[Sequence[object]]:
+    plan, run = result.plan, result.run
+    yield ("PLAN", plan.run_id, plan.kind, plan.dry_run, plan.started, plan.keys_enqueued, plan.bytes_enqueued)
+    for key in plan.sample_keys if plan.dry_run else []:
+        yield ("KEY", key)
+    if run is not None:
+        yield (
+            "RUN",
+            run.run_id,
+            run.status,
+            run.objects_transferred,
+            run.objects_skipped,
+            run.objects_vanished,
+            run.objects_failed,
+            run.bytes_transferred,
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -35,25 +34,21 @@ class AlarmState(BaseModel):
 def alarm_states(deployment: Deployment) -> list[AlarmState]:
     prefix = deployment.resource_prefix
     names = {f"{prefix}-{alarm}": alarm for alarm in ALARMS}
-    found: dict[str, dict[str, Any]] = {}
-    paginator = deployment.client("cloudwatch").get_paginator("describe_alarms")
-    for page in paginator.paginate(AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
-        for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
-            found[alarm["AlarmName"]] = alarm
+    found = deployment.cloudwatch.alarms(list(names))
     states = []
     for name, short in names.items():
         alarm = found.get(name)
         if alarm is None:
             states.append(AlarmState(alarm=short, name=name, state=MISSING))
-            continue
-        states.append(
-            AlarmState(
-                alarm=short,
-                name=name,
-                state=alarm.get("StateValue", "INSUFFICIENT_DATA"),
-                reason=alarm.get("StateReason", ""),
-                updated_at=alarm.get("StateUpdatedTimestamp"),
-                threshold=alarm.get("Threshold"),
+        else:
+            states.append(
+                AlarmState(
+                    alarm=short,
+                    name=name,
+                    state=alarm.state,
+                    reason=alarm.reason,
+                    updated_at=alarm.updated_at,
+                    threshold=alarm.threshold,
+                )
             )
-        )
     return states

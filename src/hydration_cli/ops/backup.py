@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hydration.aws.dynamo import from_item
 from hydration_cli.deployment import Deployment
+from hydration_cli.outcome import Result
 
 TABLES = {"runs": "RunsTableName", "failures": "FailuresTableName", "manifest": "ManifestTableName"}
 
@@ -19,22 +19,23 @@ class TableDump(BaseModel):
 
 
 class Backup(BaseModel):
+    """The file `backup` writes and `restore` reads."""
+
     stack: str
     exported_at: datetime
     tables: dict[str, TableDump]
 
 
-def scan(client: Any, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        items += [from_item(item) for item in page.get("Items", [])]
-    return items
+class BackupWritten(Result):
+    path: str
+    exported_at: datetime
+    items: dict[str, int]  # per table
+    bytes: int
 
 
 def export(deployment: Deployment, now: datetime) -> Backup:
-    client = deployment.client("dynamodb")
     tables = {}
     for name, output in TABLES.items():
         table = deployment.output(output)
-        tables[name] = TableDump(table=table, items=scan(client, table))
+        tables[name] = TableDump(table=table, items=list(deployment.tables.scan(table)))
     return Backup(stack=deployment.stack, exported_at=now, tables=tables)

@@ -4,15 +4,18 @@ with an SQS message move task."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from hydration.aws.queue import depth
-from hydration.models import TransferMessage, describe_validation_error
+from hydration.models import FailureRecord, TransferMessage
+from hydration_cli.aws.queues import Queues, Received
 from hydration_cli.deployment import Deployment
-from hydration_cli.errors import EmptyQueueError, NoMatchError, WaitTimeoutError
+from hydration_cli.errors import WaitTimeoutError
+from hydration_cli.ops import transfer_body
+from hydration_cli.ops.failures import entries_for
+from hydration_cli.outcome import ExitCode, Result
 
 # Received messages stay hidden this long while we look at them, then we make them visible again at once.
 # (Any receive, even with visibility 0, adds one to ApproximateReceiveCount; the DLQ has no redrive policy,
@@ -22,27 +25,40 @@ REDRIVE_VISIBILITY = 60
 MOVE_TASK_ENDED = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
+class DlqObject(BaseModel):
+    """One object of a transfer message, with its failure ledger entry when it has one."""
+
+    key: str
+    size: int
+    force: bool = False
+    attempts: int = 0  # failed attempts in earlier messages
+    failure: FailureRecord | None = None
+
+
 class DlqMessage(BaseModel):
     message_id: str
     valid: bool
     problem: str | None = None  # why the body is not a transfer message
-    key: str | None = None
     run_id: str | None = None
-    size: int | None = None
+    objects: list[DlqObject] = []
     receive_count: int = 0
     sent_at: datetime | None = None
     age_seconds: float | None = None
-    # from the failure ledger (the copier writes the key there on its final attempt)
-    error_code: str | None = None
-    error_message: str | None = None
-    attempts: int | None = None
-    failed_at: datetime | None = None
 
 
-class DlqPeek(BaseModel):
+class QueuePeek(Result):
+    """What a peek saw of a DLQ (exit 3 when it holds messages, visible or being looked at)."""
+
     queue_url: str
     visible: int
     in_flight: int
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FOUND if self.visible or self.in_flight else ExitCode.OK
+
+
+class DlqPeek(QueuePeek):
     messages: list[DlqMessage]
 
 
@@ -59,115 +75,97 @@ class MoveTask(BaseModel):
         return self.status in MOVE_TASK_ENDED
 
 
-class RedriveReport(BaseModel):
+class RedriveReport(Result):
     mode: Literal["keys", "prefix", "all"]
     dry_run: bool
-    selected: list[DlqMessage] = []  # sent back to the transfer queue (or would be, in a dry run)
+    selected: list[DlqMessage] = []  # sent back (in a dry run: would be), with the selected objects only
+    split: int = 0  # several-object messages of which only some keys were selected: the rest stays in the DLQ
     invalid: list[DlqMessage] = []  # not transfer messages: reported, left in the DLQ
     left: int = 0  # valid messages not selected, left in the DLQ
     missing_keys: list[str] = []  # --key values with no message in the DLQ
-    move_task: MoveTask | None = None  # --all
+    move_task: MoveTask | None = None  # --all (None: the DLQ was empty)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.missing_keys or (self.move_task is not None and self.move_task.status == "FAILED"):
+            return ExitCode.FAILURE
+        pending = self.selected or (self.move_task is not None and self.move_task.to_move)
+        return ExitCode.FOUND if self.dry_run and pending else ExitCode.OK
 
 
-class _Scan:
-    """Receive every visible message once (hidden for `visibility` seconds), and make the ones we keep
-    visible again at the end (`release`), even if interrupted."""
+class QueueScan:
+    """Receive every visible message of a queue once (hidden for `visibility` seconds), and make the ones
+    still held visible again at the end (`release`), even if interrupted."""
 
-    def __init__(self, sqs: Any, url: str, visibility: int) -> None:
-        self._sqs = sqs
+    def __init__(self, queues: Queues, url: str, visibility: int) -> None:
+        self._queues = queues
         self._url = url
         self._visibility = visibility
         self._held: dict[str, str] = {}
 
-    def messages(self, expected: int, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    def messages(self, expected: int, limit: int | None = None) -> Iterator[Received]:
         seen: set[str] = set()
         while len(seen) < expected and (limit is None or len(seen) < limit):
             want = 10 if limit is None else min(10, limit - len(seen))
-            batch = self._sqs.receive_message(
-                QueueUrl=self._url,
-                MaxNumberOfMessages=want,
-                VisibilityTimeout=self._visibility,
-                WaitTimeSeconds=1,  # long polling asks every server: short polls may miss messages
-                MessageSystemAttributeNames=["All"],
-            ).get("Messages", [])
+            batch = self._queues.receive(self._url, max_messages=want, visibility=self._visibility)
             if not batch:
                 return
             for message in batch:
-                self._held[message["MessageId"]] = message["ReceiptHandle"]
-                if message["MessageId"] in seen:
+                self._held[message.message_id] = message.receipt_handle
+                if message.message_id in seen:
                     continue
-                seen.add(message["MessageId"])
+                seen.add(message.message_id)
                 yield message
 
-    def delete(self, message: dict[str, Any]) -> None:
-        self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=self._held.pop(message["MessageId"]))
+    def delete(self, message: Received) -> None:
+        self._queues.delete(self._url, self._held.pop(message.message_id))
 
     def release(self) -> None:
         handles = list(self._held.values())
         self._held.clear()
-        for start in range(0, len(handles), 10):
-            self._sqs.change_message_visibility_batch(
-                QueueUrl=self._url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(handles[start : start + 10])
-                ],
-            )
+        self._queues.release(self._url, handles)
 
 
-def _describe(message: dict[str, Any], now: datetime) -> tuple[DlqMessage, TransferMessage | None]:
-    attributes = message.get("Attributes", {})
-    sent_ms = attributes.get("SentTimestamp")
-    sent_at = datetime.fromtimestamp(int(sent_ms) / 1000, UTC) if sent_ms else None
-    base: dict[str, Any] = {
-        "message_id": message["MessageId"],
-        "receive_count": int(attributes.get("ApproximateReceiveCount", 0)),
-        "sent_at": sent_at,
-        "age_seconds": (now - sent_at).total_seconds() if sent_at else None,
-    }
-    try:
-        body = TransferMessage.model_validate_json(message.get("Body", ""))
-    except ValidationError as exc:
-        return DlqMessage(valid=False, problem=describe_validation_error(exc), **base), None
-    size = sum(obj.size for obj in body.objects)
-    return DlqMessage(valid=True, key=" ".join(body.keys), run_id=body.run_id, size=size, **base), body
-
-
-def _with_ledger(deployment: Deployment, item: DlqMessage) -> DlqMessage:
-    failure = deployment.ledger.get(item.key) if item.key else None
-    if failure is None:
-        return item
-    return item.model_copy(
-        update={
-            "error_code": failure.error_code,
-            "error_message": failure.error_message,
-            "attempts": failure.attempts,
-            "failed_at": failure.failed_at,
-        }
+def _describe(message: Received, now: datetime) -> tuple[DlqMessage, TransferMessage | None]:
+    base = DlqMessage(
+        message_id=message.message_id,
+        valid=False,
+        receive_count=message.receive_count,
+        sent_at=message.sent_at,
+        age_seconds=(now - message.sent_at).total_seconds() if message.sent_at else None,
     )
+    try:
+        body = transfer_body.parse(message.body)
+    except transfer_body.InvalidBodyError as exc:
+        return base.model_copy(update={"problem": str(exc)}), None
+    objects = [DlqObject(key=o.key, size=o.size, force=o.force, attempts=o.attempts) for o in body.objects]
+    return base.model_copy(update={"valid": True, "run_id": body.run_id, "objects": objects}), body
 
 
-def _nonempty(deployment: Deployment) -> tuple[Any, int, int]:
-    sqs = deployment.client("sqs")
-    current = depth(sqs, deployment.dlq_url)
-    if current.visible == 0:
-        busy = f" ({current.in_flight} in flight: being looked at; try again in a minute)" if current.in_flight else ""
-        raise EmptyQueueError(f"the transfer DLQ is empty{busy}")
-    return sqs, current.visible, current.in_flight
+def _with_ledger(deployment: Deployment, messages: list[DlqMessage]) -> list[DlqMessage]:
+    failures = entries_for(deployment, [o.key for m in messages for o in m.objects])
+    for message in messages:
+        for obj in message.objects:
+            obj.failure = failures.get(obj.key)
+    return messages
 
 
 def peek(deployment: Deployment, max_messages: int, now: datetime) -> DlqPeek:
-    """Up to `max_messages` DLQ messages with their key and last error; none is consumed."""
-    sqs, visible, in_flight = _nonempty(deployment)
-    scan = _Scan(sqs, deployment.dlq_url, PEEK_VISIBILITY)
+    """Up to `max_messages` DLQ messages with their keys and last errors; none is consumed."""
+    current = deployment.queues.depth(deployment.dlq_url)
+    scan = QueueScan(deployment.queues, deployment.dlq_url, PEEK_VISIBILITY)
     items: list[DlqMessage] = []
     try:
-        for message in scan.messages(expected=visible, limit=max_messages):
-            item, _ = _describe(message, now)
-            items.append(_with_ledger(deployment, item))
+        for message in scan.messages(expected=current.visible, limit=max_messages):
+            items.append(_describe(message, now)[0])
     finally:
         scan.release()
-    return DlqPeek(queue_url=deployment.dlq_url, visible=visible, in_flight=in_flight, messages=items)
+    return DlqPeek(
+        queue_url=deployment.dlq_url,
+        visible=current.visible,
+        in_flight=current.in_flight,
+        messages=_with_ledger(deployment, items),
+    )
 
 
 def redrive(
@@ -178,75 +176,65 @@ def redrive(
     dry_run: bool = False,
     now: datetime,
 ) -> RedriveReport:
-    """Only the selected messages go back to the transfer queue: each is sent there first and deleted from
-    the DLQ after, so an interruption leaves a duplicate (harmless: the copier is idempotent), never a loss."""
+    """Only the selected keys go back to the transfer queue: each message is sent there first and deleted
+    from the DLQ after, so an interruption leaves a duplicate (harmless: the copier is idempotent), never a
+    loss. A several-object message with only some keys selected is split: the selected objects go to the
+    transfer queue, the others back to the DLQ as a new message, then the original is deleted."""
     wanted = set(keys or [])
 
     def selected(key: str) -> bool:
         return key in wanted if keys else key.startswith(prefix or "")
 
-    sqs, visible, _ = _nonempty(deployment)
+    queues = deployment.queues
+    visible = queues.depth(deployment.dlq_url).visible
     report = RedriveReport(mode="keys" if keys else "prefix", dry_run=dry_run)
     found: set[str] = set()
-    scan = _Scan(sqs, deployment.dlq_url, PEEK_VISIBILITY if dry_run else REDRIVE_VISIBILITY)
+    scan = QueueScan(queues, deployment.dlq_url, PEEK_VISIBILITY if dry_run else REDRIVE_VISIBILITY)
     try:
         for message in scan.messages(expected=visible):
             item, body = _describe(message, now)
             if body is None:
                 report.invalid.append(item)
                 continue
-            if not any(selected(key) for key in body.keys):
+            chosen = {key for key in body.keys if selected(key)}
+            if not chosen:
                 report.left += 1
                 continue
-            found.update(body.keys)
+            found |= chosen
+            rest = set(body.keys) - chosen
             if not dry_run:
-                sqs.send_message(QueueUrl=deployment.transfer_queue_url, MessageBody=message["Body"])
+                queues.send(deployment.transfer_queue_url, transfer_body.only(body, chosen) if rest else message.body)
+                if rest:
+                    queues.send(deployment.dlq_url, transfer_body.only(body, rest))
                 scan.delete(message)
-            report.selected.append(item)
+            report.split += bool(rest)
+            report.selected.append(item.model_copy(update={"objects": [o for o in item.objects if o.key in chosen]}))
     finally:
         scan.release()
     report.missing_keys = sorted(wanted - found)
-    if not report.selected:
-        what = f"--key {', '.join(sorted(wanted))}" if keys else f"--prefix {prefix!r}"
-        raise NoMatchError(
-            f"no message in the transfer DLQ matches {what} ({report.left} other message(s), "
-            f"{len(report.invalid)} not valid transfer message(s))"
-        )
     return report
 
 
 # --------------------------------------------------------------------------- --all: SQS message move task
 
 
-def _move_task(result: dict[str, Any]) -> MoveTask:
-    started = result.get("StartedTimestamp")
-    return MoveTask(
-        task_handle=result.get("TaskHandle"),
-        status=result.get("Status", "UNKNOWN"),
-        moved=int(result.get("ApproximateNumberOfMessagesMoved", 0)),
-        to_move=result.get("ApproximateNumberOfMessagesToMove"),
-        failure_reason=result.get("FailureReason"),
-        started_at=datetime.fromtimestamp(started / 1000, UTC) if started else None,
-    )
-
-
 def redrive_all(deployment: Deployment, *, dry_run: bool) -> RedriveReport:
     """Every DLQ message back to the transfer queue with StartMessageMoveTask (server-side)."""
-    sqs, visible, _ = _nonempty(deployment)
+    visible = deployment.queues.depth(deployment.dlq_url).visible
+    report = RedriveReport(mode="all", dry_run=dry_run)
+    if not visible:
+        return report
     if dry_run:
-        return RedriveReport(mode="all", dry_run=True, move_task=MoveTask(status="DRY_RUN", to_move=visible))
-    handle = sqs.start_message_move_task(SourceArn=deployment.dlq_arn, DestinationArn=deployment.transfer_queue_arn)[
-        "TaskHandle"
-    ]
-    return RedriveReport(
-        mode="all", dry_run=False, move_task=MoveTask(task_handle=handle, status="RUNNING", to_move=visible)
-    )
+        report.move_task = MoveTask(status="DRY_RUN", to_move=visible)
+        return report
+    handle = deployment.queues.start_move_task(deployment.dlq_arn, deployment.transfer_queue_arn)
+    report.move_task = MoveTask(task_handle=handle, status="RUNNING", to_move=visible)
+    return report
 
 
 def move_task_status(deployment: Deployment) -> MoveTask | None:
-    results = deployment.client("sqs").list_message_move_tasks(SourceArn=deployment.dlq_arn, MaxResults=1)
-    tasks = results.get("Results", [])
-    return _move_task(tasks[0]) if tasks else None
+    task = deployment.queues.latest_move_task(deployment.dlq_arn)
+    return MoveTask.model_validate(task, from_attributes=True) if task else None
 
 
 def wait_move_task(

@@ -1,23 +1,26 @@
-"""`health`: the periodic health check in one command. Any `fail` check makes the deployment unhealthy.
+"""`health`: the periodic health check in one command (cron: it exits 1 when a check is critical).
 
-Checks: function errors (AWS/Lambda Errors of the three functions), the transfer DLQ against its alarm
-threshold, the invocation DLQ, the transfer backlog's age, failed runs in the window, the alarms, the age of
-the last sync and the failure ledger.
+Critical (`fail`): unhandled function errors or timeouts in the window (AWS/Lambda Errors), a message in
+the transfer DLQ or the invocation DLQ, a transfer backlog older than BacklogAgeThresholdSeconds, a FAILED
+or INCOMPLETE run in the window, an alarm in ALARM, a last sync older than --max-sync-age or a marker that
+does not parse. Warnings (`warn`) alone leave the deployment healthy: runs that completed with failures or
+were cancelled, alarms not found, no marker yet, a failure ledger that is not empty.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
-from hydration.aws.queue import depth
 from hydration.models import RunStatus
+from hydration_cli.aws.cloudwatch import MetricQuery
 from hydration_cli.deployment import SERVICES, Deployment
 from hydration_cli.ops.alarms import MISSING, alarm_states
-from hydration_cli.ops.metrics import align, metric_data, period_for
+from hydration_cli.ops.metrics import align, period_for
 from hydration_cli.ops.sync import read_raw
+from hydration_cli.outcome import ExitCode, Result
 
 Level = Literal["ok", "warn", "fail"]
 BACKLOG_WINDOW = timedelta(minutes=15)
@@ -31,26 +34,20 @@ class Check(BaseModel):
     threshold: float | None = None
 
 
-class HealthReport(BaseModel):
+# Run statuses that make a run a problem: critical (the marker did not move), or a warning.
+FAILED_RUNS = frozenset({RunStatus.FAILED, RunStatus.INCOMPLETE})
+PARTIAL_RUNS = frozenset({RunStatus.COMPLETED_WITH_FAILURES, RunStatus.CANCELLED})
+
+
+class HealthReport(Result):
     stack: str
     healthy: bool
     since: datetime
     checks: list[Check]
 
-
-def _metric_query(qid: str, namespace: str, name: str, dims: dict[str, str], period: int, stat: str) -> dict[str, Any]:
-    return {
-        "Id": qid,
-        "MetricStat": {
-            "Metric": {
-                "Namespace": namespace,
-                "MetricName": name,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
-            },
-            "Period": period,
-            "Stat": stat,
-        },
-    }
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.healthy else ExitCode.FAILURE
 
 
 def check_function_errors(deployment: Deployment, since: datetime, now: datetime) -> Check:
@@ -58,10 +55,10 @@ def check_function_errors(deployment: Deployment, since: datetime, now: datetime
     start, end = align(since, now, period)
     names = {service: deployment.function_name(service) for service in SERVICES}
     queries = [
-        _metric_query(f"e{i}", "AWS/Lambda", "Errors", {"FunctionName": name}, period, "Sum")
+        MetricQuery(f"e{i}", "AWS/Lambda", "Errors", {"FunctionName": name}, period, "Sum")
         for i, name in enumerate(names.values())
     ]
-    data = metric_data(deployment.client("cloudwatch"), queries, start, end)
+    data = deployment.cloudwatch.metric_data(queries, start, end)
     counts = {service: sum(v for _, v in data[f"e{i}"]) for i, service in enumerate(names)}
     total = sum(counts.values())
     detail = ", ".join(f"{service} {count:.0f}" for service, count in counts.items())
@@ -75,14 +72,14 @@ def check_function_errors(deployment: Deployment, since: datetime, now: datetime
 
 
 def check_transfer_dlq(deployment: Deployment) -> Check:
-    threshold = float(deployment.parameter("DlqAlarmThreshold", "0"))
-    visible = depth(deployment.client("sqs"), deployment.dlq_url).visible
+    current = deployment.queues.depth(deployment.dlq_url)
+    held = current.visible + current.in_flight
     return Check(
         name="transfer-dlq",
-        status="fail" if visible > threshold else "ok",
-        detail=f"{visible} message(s) in the transfer DLQ (threshold {threshold:.0f})",
-        value=visible,
-        threshold=threshold,
+        status="fail" if held else "ok",
+        detail=f"{held} message(s) in the transfer DLQ",
+        value=held,
+        threshold=0,
     )
 
 
@@ -90,12 +87,13 @@ def check_invocation_dlq(deployment: Deployment) -> Check:
     url = deployment.invocation_dlq_url
     if url is None:
         return Check(name="invocation-dlq", status="warn", detail="the stack has no InvocationDlqUrl output")
-    visible = depth(deployment.client("sqs"), url).visible
+    current = deployment.queues.depth(url)
+    held = current.visible + current.in_flight
     return Check(
         name="invocation-dlq",
-        status="fail" if visible else "ok",
-        detail=f"{visible} failed planner/finalizer event(s) in the invocation DLQ",
-        value=visible,
+        status="fail" if held else "ok",
+        detail=f"{held} failed planner/finalizer event(s) in the invocation DLQ",
+        value=held,
         threshold=0,
     )
 
@@ -105,13 +103,13 @@ def check_backlog(deployment: Deployment, now: datetime) -> Check:
     of the active run (its messages cannot be older). The transfer queue is never received from here."""
     threshold = float(deployment.parameter("BacklogAgeThresholdSeconds", "3600"))
     queue_name = deployment.transfer_queue_url.rstrip("/").rsplit("/", 1)[-1]
-    query = _metric_query("age", "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": queue_name}, 60, "Maximum")
+    query = MetricQuery("age", "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": queue_name}, 60, "Maximum")
     start, end = align(now - BACKLOG_WINDOW, now, 60)
-    points = metric_data(deployment.client("cloudwatch"), [query], start, end)["age"]
+    points = deployment.cloudwatch.metric_data([query], start, end)["age"]
     if points:
         age, source = points[-1][1], "ApproximateAgeOfOldestMessage"
     else:
-        current = depth(deployment.client("sqs"), deployment.transfer_queue_url)
+        current = deployment.queues.depth(deployment.transfer_queue_url)
         active = deployment.runs.active()
         if current.empty:
             age, source = 0.0, "the queue is empty"
@@ -130,17 +128,12 @@ def check_backlog(deployment: Deployment, now: datetime) -> Check:
 
 def check_runs(deployment: Deployment, since: datetime) -> Check:
     recent = [r for r in deployment.runs.list(limit=100) if (r.ended_at or r.started_at) >= since]
-    failed = [r.run_id for r in recent if r.status is RunStatus.FAILED]
-    partial = [r.run_id for r in recent if r.status is RunStatus.COMPLETED_WITH_FAILURES]
+    failed = [f"{r.run_id} {r.status}" for r in recent if r.status in FAILED_RUNS]
+    partial = [f"{r.run_id} {r.status}" for r in recent if r.status in PARTIAL_RUNS]
     if failed:
-        return Check(name="runs", status="fail", detail=f"FAILED run(s): {', '.join(failed)}", value=len(failed))
+        return Check(name="runs", status="fail", detail=f"run(s): {', '.join(failed)}", value=len(failed))
     if partial:
-        return Check(
-            name="runs",
-            status="warn",
-            detail=f"run(s) COMPLETED_WITH_FAILURES: {', '.join(partial)}",
-            value=len(partial),
-        )
+        return Check(name="runs", status="warn", detail=f"run(s): {', '.join(partial)}", value=len(partial))
     return Check(name="runs", status="ok", detail=f"{len(recent)} run(s) in the window, none failed", value=0)
 
 
@@ -160,11 +153,11 @@ def check_last_sync(deployment: Deployment, now: datetime, max_age: timedelta) -
     if not marker.exists:
         return Check(name="last-sync", status="warn", detail="no sync marker: the next run is a full transfer")
     if marker.synced_to is None:
-        return Check(name="last-sync", status="warn", detail="the sync marker does not parse")
+        return Check(name="last-sync", status="fail", detail="the sync marker does not parse: runs fail on it")
     age = marker.age_seconds or 0.0
     return Check(
         name="last-sync",
-        status="warn" if age > max_age.total_seconds() else "ok",
+        status="fail" if age > max_age.total_seconds() else "ok",
         detail=f"synced to {marker.synced_to.isoformat()} ({age / 3600:.1f}h ago)",
         value=age,
         threshold=max_age.total_seconds(),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel
 
 from hydration import METRICS_NAMESPACE
+from hydration_cli.aws.cloudwatch import MetricQuery
 from hydration_cli.deployment import Deployment
+from hydration_cli.outcome import Result
 
 POINTS = 24  # buckets per series (the sparkline's width)
 
@@ -53,7 +54,7 @@ class Series(BaseModel):
     points: list[float | None]  # one per period, oldest first; no data: 0 for a Sum, None otherwise
 
 
-class MetricsReport(BaseModel):
+class MetricsReport(Result):
     namespace: str
     since: datetime
     until: datetime
@@ -71,30 +72,6 @@ def period_for(window: timedelta, points: int = POINTS) -> int:
         if period >= wanted * 0.99:  # a window a few seconds over 24h still gets hourly points
             return period
     return math.ceil(wanted / 86400) * 86400
-
-
-def metric_data(
-    client: Any, queries: list[dict[str, Any]], since: datetime, until: datetime
-) -> dict[str, list[tuple[datetime, float]]]:
-    """GetMetricData, every page; id -> [(timestamp, value)] oldest first."""
-    out: dict[str, list[tuple[datetime, float]]] = {q["Id"]: [] for q in queries}
-    for start in range(0, len(queries), 500):
-        kwargs: dict[str, Any] = {
-            "MetricDataQueries": queries[start : start + 500],
-            "StartTime": since,
-            "EndTime": until,
-            "ScanBy": "TimestampAscending",
-        }
-        while True:
-            response = client.get_metric_data(**kwargs)
-            for result in response.get("MetricDataResults", []):
-                out[result["Id"]] += list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
-            if not response.get("NextToken"):
-                break
-            kwargs["NextToken"] = response["NextToken"]
-    for values in out.values():
-        values.sort(key=lambda pair: pair[0])
-    return out
 
 
 def _summary(stat: str, values: list[float]) -> float | None:
@@ -118,22 +95,10 @@ def metrics(deployment: Deployment, since: datetime, until: datetime) -> Metrics
     period = period_for(until - since)
     since, until = align(since, until, period)
     queries = [
-        {
-            "Id": f"m{i}",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": METRICS_NAMESPACE,
-                    "MetricName": spec.name,
-                    "Dimensions": [{"Name": "service", "Value": spec.service}],
-                },
-                "Period": period,
-                "Stat": spec.stat,
-            },
-            "ReturnData": True,
-        }
+        MetricQuery(f"m{i}", METRICS_NAMESPACE, spec.name, {"service": spec.service}, period, spec.stat)
         for i, spec in enumerate(METRICS)
     ]
-    data = metric_data(deployment.client("cloudwatch"), queries, since, until)
+    data = deployment.cloudwatch.metric_data(queries, since, until)
     buckets = max(1, math.ceil((until - since).total_seconds() / period))
     series = []
     for i, spec in enumerate(METRICS):

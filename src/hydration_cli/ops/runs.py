@@ -8,6 +8,9 @@ from pydantic import BaseModel
 
 from hydration.models import TERMINAL, RunRecord, RunStatus
 from hydration_cli.deployment import Deployment
+from hydration_cli.outcome import Result
+
+COPIED_ALL = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_FAILURES})  # every enqueued key settled
 
 
 class Progress(BaseModel):
@@ -43,8 +46,8 @@ def progress(run: RunRecord, now: datetime) -> Progress:
     if run.status not in TERMINAL and run.planning_complete and keys_rate:
         eta = remaining / keys_rate
     fraction = min(1.0, done / run.keys_enqueued) if run.keys_enqueued else None
-    if run.status in TERMINAL:
-        fraction = 1.0 if run.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_FAILURES) else fraction
+    if run.status in COPIED_ALL:
+        fraction = 1.0
     return Progress(
         run_id=run.run_id,
         status=run.status,
@@ -62,11 +65,11 @@ def progress(run: RunRecord, now: datetime) -> Progress:
     )
 
 
-class RunList(BaseModel):
+class RunList(Result):
     runs: list[RunRecord]
 
 
-class RunDetail(BaseModel):
+class RunDetail(Result):
     run: RunRecord
     progress: Progress
 

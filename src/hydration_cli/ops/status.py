@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
-
-from hydration.aws.queue import depth
 from hydration.models import QueueDepth, RunRecord
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.alarms import AlarmState, alarm_states
 from hydration_cli.ops.runs import Progress, progress
 from hydration_cli.ops.sync import LastSync, read_raw
+from hydration_cli.outcome import Result
 
 
-class Status(BaseModel):
+class Status(Result):
     stack: str
     bucket: str
     last_sync: LastSync
@@ -28,7 +26,7 @@ class Status(BaseModel):
 
 
 def status(deployment: Deployment, now: datetime) -> Status:
-    sqs = deployment.client("sqs")
+    queues = deployment.queues
     active = deployment.runs.active()
     recent = deployment.runs.list(limit=1)
     invocation_dlq = deployment.invocation_dlq_url
@@ -38,9 +36,9 @@ def status(deployment: Deployment, now: datetime) -> Status:
         last_sync=read_raw(deployment, now),
         active_run=progress(active, now) if active else None,
         last_run=recent[0] if recent else None,
-        transfer_queue=depth(sqs, deployment.transfer_queue_url),
-        transfer_dlq=depth(sqs, deployment.dlq_url),
-        invocation_dlq=depth(sqs, invocation_dlq) if invocation_dlq else None,
+        transfer_queue=queues.depth(deployment.transfer_queue_url),
+        transfer_dlq=queues.depth(deployment.dlq_url),
+        invocation_dlq=queues.depth(invocation_dlq) if invocation_dlq else None,
         alarms=alarm_states(deployment),
         failure_ledger=deployment.ledger.count(),
     )

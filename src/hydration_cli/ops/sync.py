@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from hydration import MARKER_KEY
 from hydration import marker as marker_format
 from hydration.aws import s3 as s3_adapter
 from hydration.errors import MarkerFormatError
 from hydration_cli.deployment import Deployment
+from hydration_cli.outcome import Result
 
 
-class LastSync(BaseModel):
+class LastSync(Result):
     bucket: str
     marker_key: str = MARKER_KEY
     exists: bool
@@ -23,7 +22,7 @@ class LastSync(BaseModel):
     detail: dict[str, Any] = {}
 
 
-class ResetSync(BaseModel):
+class ResetSync(Result):
     bucket: str
     marker_key: str = MARKER_KEY
     deleted: bool
@@ -34,7 +33,7 @@ class ResetSync(BaseModel):
 def last_sync(deployment: Deployment, now: datetime) -> LastSync:
     """The marker as the planner reads it (MarkerFormatError if its first line is not a time)."""
     bucket = deployment.bucket
-    text = s3_adapter.get_text(deployment.client("s3"), bucket, MARKER_KEY)
+    text = s3_adapter.get_text(deployment.s3, bucket, MARKER_KEY)
     if text is None:
         return LastSync(bucket=bucket, exists=False)
     parsed = marker_format.parse(text)
@@ -58,7 +57,7 @@ def read_raw(deployment: Deployment, now: datetime) -> LastSync:
 def reset_sync(deployment: Deployment, previous: LastSync) -> ResetSync:
     """Delete the marker: the next incremental run is a full transfer (the manifest skips what is there)."""
     if previous.exists:
-        s3_adapter.delete(deployment.client("s3"), deployment.bucket, MARKER_KEY)
+        s3_adapter.delete(deployment.s3, deployment.bucket, MARKER_KEY)
     return ResetSync(
         bucket=deployment.bucket,
         deleted=previous.exists,

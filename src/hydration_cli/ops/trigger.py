@@ -6,22 +6,31 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from finalizer.service import FinalizeResult
 from hydration.errors import InvalidRequestError
-from hydration.models import TERMINAL, PlannerRequest, RunRecord, describe_validation_error
+from hydration.models import TERMINAL, PlannerRequest, RunRecord, RunStatus, describe_validation_error
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import WaitTimeoutError
 from hydration_cli.ops.runs import Progress, progress
+from hydration_cli.outcome import ExitCode, Result
 from planner.service import PlanResult
 
 
-class TriggerResult(BaseModel):
+class TriggerResult(Result):
     payload: dict[str, Any]
     plan: PlanResult
     run: RunRecord | None = None  # the run at its end (with --wait)
     progress: Progress | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.plan.dry_run:
+            return ExitCode.FOUND if self.plan.keys_enqueued else ExitCode.OK
+        if self.run is not None and self.run.status is not RunStatus.COMPLETED:
+            return ExitCode.FAILURE
+        return ExitCode.OK
 
 
 def build_request(

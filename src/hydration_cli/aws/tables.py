@@ -1,0 +1,82 @@
+"""DynamoDB, item by item as plain dicts: scans, reads by key, and conditional writes (backup, restore,
+the failure ledger as the CLI shows it). Run records go through the shared package's RunStore."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from hydration.aws.dynamo import batch_get, from_item, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def _decimals(value: Any) -> Any:
+    """DynamoDB numbers are Decimals: floats (as JSON gives them) are converted exactly as written."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    return value
+
+
+class Tables:
+    def __init__(self, client: DynamoDBClient) -> None:
+        self._client = client
+
+    def scan(self, table: str, *, key_prefix: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item (consistent read), or those whose attribute `key_prefix[0]` begins with `key_prefix[1]`."""
+        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        if key_prefix and key_prefix[1]:
+            kwargs.update(
+                FilterExpression="begins_with(#a, :p)",
+                ExpressionAttributeNames={"#a": key_prefix[0]},
+                ExpressionAttributeValues={":p": {"S": key_prefix[1]}},
+            )
+        for page in self._client.get_paginator("scan").paginate(**kwargs):
+            for item in page.get("Items", []):
+                yield from_item(item)
+
+    def get_by_key(self, table: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Items of a table whose partition key is `key`, by key (BatchGetItem, consistent reads)."""
+        items = batch_get(self._client, {table: [{"key": key} for key in keys]}, consistent=True)[table]
+        return {item["key"]: item for item in items}
+
+    def put_if(self, table: str, item: dict[str, Any], key_attribute: str, expected: dict[str, Any] | None) -> bool:
+        """Write `item` only if the stored item is still as read: absent (`expected` None), or with these
+        attribute values (None: attribute absent). False if it changed in between (nothing written)."""
+        names = {"#k": key_attribute}
+        values: dict[str, Any] = {}
+        if expected is None:
+            condition = "attribute_not_exists(#k)"
+        else:
+            terms = []
+            for i, (attribute, value) in enumerate(sorted(expected.items())):
+                names[f"#a{i}"] = attribute
+                if value is None:
+                    terms.append(f"attribute_not_exists(#a{i})")
+                else:
+                    terms.append(f"#a{i} = :v{i}")
+                    values[f":v{i}"] = value
+            condition = " AND ".join(["attribute_exists(#k)", *terms])
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "Item": to_item(_decimals(item)),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = to_item(_decimals(values))
+        try:
+            self._client.put_item(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

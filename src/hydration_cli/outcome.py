@@ -1,0 +1,42 @@
+"""How a command ends: what it returns (a Result) and its exit code, the same scheme for every command.
+
+- 0 success, nothing to report: a run completed, an empty DLQ, a dry run with nothing pending, `health` with
+  warnings only;
+- 1 failure: an AWS error, a missing stack or run, a run that ended with failures, `health` critical, a
+  declined prompt;
+- 2 usage error: an unknown option, a bad value, an unknown profile;
+- 3 found / pending: a dry run with changes pending, `dlq peek` or `failures list` found entries;
+- 130 interrupted: Ctrl-C (as aws-cli); `logs --follow` ends this way.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from pydantic import BaseModel
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    FOUND = 3
+    INTERRUPTED = 130
+
+
+EXIT_CODES_HELP = """\b
+Exit codes, the same for every command:
+  0    success (an empty DLQ peek, a dry run with nothing pending)
+  1    failure: AWS error, run ended with failures, health critical
+  2    usage error: bad option or value, unknown profile
+  3    found/pending: a dry run with changes, DLQ messages, ledger entries
+  130  interrupted (Ctrl-C)"""
+
+
+class Result(BaseModel):
+    """What a command returns: rendered in the chosen --output format by hydration_cli.render, then the
+    command exits with `exit_code`."""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK

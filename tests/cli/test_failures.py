@@ -1,0 +1,88 @@
+"""`failures list`: the failure ledger, with the fields the functions write (and those they will add)."""
+
+from __future__ import annotations
+
+import re
+
+import boto3
+
+from hydration.aws.dynamo import to_item
+from tests.cli.conftest import Deployed, json_out, put_objects, text_records
+from tests.integration.harness import REGION
+from tests.moto_faults import Faults
+
+
+def ledger(deployed: Deployed, key: str, **extra: object) -> None:
+    item = {
+        "key": key,
+        "bucket": deployed.world.producer_bucket,
+        "run_id": "r-1",
+        "etag": '"e"',
+        "size": 4,
+        "last_modified": "2024-05-01T00:00:00Z",
+        "error_code": "AccessDenied",
+        "error_message": f"Access Denied on {key}",
+        "attempts": 5,
+        "failed_at": "2024-05-01T06:00:00Z",
+        **extra,
+    }
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName=deployed.world.failures_table, Item=to_item(item))
+
+
+def test_an_empty_ledger_exits_0(deployed: Deployed, run_cli) -> None:
+    result = run_cli("failures", "list")
+    assert result.exit_code == 0
+    assert result.stdout == "the failure ledger is empty\n"
+
+
+def test_failures_list_after_a_failed_run_exits_3(deployed: Deployed, run_cli, faults: Faults) -> None:
+    # Given a run whose key failed every attempt
+    faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
+    put_objects(deployed.world, "data/good.txt", "data/bad.txt")
+    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
+    # When the ledger is listed
+    result = run_cli("failures", "list")
+    # Then the key is there with its error and attempts
+    assert result.exit_code == 3, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "1 failed key(s)"
+    assert lines[1].split() == ["KEY", "ERROR", "MESSAGE", "ATTEMPTS", "FIRST", "FAILED", "LAST", "FAILED", "RUN"]
+    row = re.split(r"\s{2,}", lines[3])
+    message = "AccessDenied: injected AccessDenied (key 'data/bad.txt')"
+    assert row[:4] == ["data/bad.txt", "AccessDenied", message, "4"]
+    assert row[4] == row[5]  # first and last failure: the same one
+    assert row[4].endswith("Z")
+
+
+def test_prefix_limit_and_new_fields(deployed: Deployed, run_cli) -> None:
+    ledger(deployed, "data/a.txt", first_failed_at="2024-04-30T06:00:00Z", origin="ledger", force=True)
+    ledger(deployed, "data/b.txt")
+    ledger(deployed, "other/c.txt")
+    out = json_out(run_cli("failures", "list", "--prefix", "data/", "--limit", "1", "--output", "json"))
+    assert out["total"] == 2
+    [entry] = out["failures"]
+    assert entry["key"] == "data/a.txt"
+    assert (entry["first_failed_at"], entry["failed_at"]) == ("2024-04-30T06:00:00Z", "2024-05-01T06:00:00Z")
+    assert (entry["origin"], entry["force"], entry["attempts"]) == ("ledger", True, 5)
+    table = run_cli("failures", "list", "--prefix", "data/", "--limit", "1")
+    assert table.exit_code == 3
+    assert table.stdout.splitlines()[0] == "1 of 2 failed key(s) under 'data/'"
+
+
+def test_failures_text_records(deployed: Deployed, run_cli) -> None:
+    ledger(deployed, "data/a.txt")
+    ledger(deployed, "data/b.txt", error_message="two\tlines\nhere")
+    result = run_cli("--output", "text", "failures", "list")
+    assert result.exit_code == 3
+    fields = ["AccessDenied", "5", "None", "2024-05-01T06:00:00Z", "r-1", "listing", "False"]
+    assert text_records(result) == [
+        ["FAILURE", "data/a.txt", *fields, "Access Denied on data/a.txt"],
+        ["FAILURE", "data/b.txt", *fields, "two\\tlines\\nhere"],
+    ]
+
+
+def test_prefix_with_nothing_under_it_exits_0(deployed: Deployed, run_cli) -> None:
+    ledger(deployed, "data/a.txt")
+    result = run_cli("failures", "list", "--prefix", "zzz/")
+    assert result.exit_code == 0
+    assert result.stdout == "the failure ledger is empty under 'zzz/'\n"
