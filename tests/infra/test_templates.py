@@ -474,7 +474,7 @@ def test_runbook_parameter_names_exist(consumer: dict[str, Any]) -> None:
 
 
 def test_tables_are_on_demand_encrypted_and_recoverable(consumer: dict[str, Any]) -> None:
-    keys = {"RunsTable": "run_id", "FailuresTable": "key", "ManifestTable": "key"}
+    keys = {"RunsTable": "run_id", "FailuresTable": "key", "ManifestTable": "key", "UploadsTable": "key"}
     tables = _resources_of(consumer, "AWS::DynamoDB::Table")
     assert set(tables) == set(keys)
     for name, table in tables.items():
@@ -483,10 +483,8 @@ def test_tables_are_on_demand_encrypted_and_recoverable(consumer: dict[str, Any]
         assert props["SSESpecification"] == {"SSEEnabled": True}
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert props["KeySchema"] == [{"AttributeName": keys[name], "KeyType": "HASH"}]
-    assert tables["RunsTable"]["Properties"]["TimeToLiveSpecification"] == {
-        "AttributeName": "ttl",
-        "Enabled": True,
-    }
+    for expiring in ("RunsTable", "UploadsTable"):
+        assert tables[expiring]["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
 
 
 def test_consumer_bucket_and_key(consumer: dict[str, Any]) -> None:
