@@ -6,7 +6,19 @@ from typing import Any
 
 import click
 
-from hydration_cli.commands import backup, dlq, health, last_sync, logs, metrics, reset_sync, runs, status, trigger
+from hydration_cli.commands import (
+    backup,
+    dlq,
+    health,
+    last_sync,
+    logs,
+    metrics,
+    reset_sync,
+    runs,
+    status,
+    trigger,
+    uploads,
+)
 from hydration_cli.context import AppConfig
 from hydration_cli.errors import FAILURE, describe
 
@@ -62,5 +74,6 @@ for command in (
     metrics.metrics,
     health.health,
     backup.backup,
+    uploads.uploads,
 ):
     cli.add_command(command)
