@@ -3,6 +3,7 @@ which source version is copied. Read back from the buckets."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -107,12 +108,7 @@ class _CorruptingReads:
     def get_object(self, **kwargs: Any) -> Any:
         response = self._inner.get_object(**kwargs)
         data = response["Body"].read()
-
-        class _Body:
-            def read(self) -> bytes:
-                return bytes([data[0] ^ 0xFF]) + data[1:]
-
-        return {**response, "Body": _Body()}
+        return {**response, "Body": io.BytesIO(bytes([data[0] ^ 0xFF]) + data[1:])}
 
 
 def test_a_stream_corrupted_in_transit_fails_the_copy_and_writes_nothing(world: World, uploads: UploadStore) -> None:

@@ -38,6 +38,7 @@ once.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections import deque
@@ -52,7 +53,7 @@ from botocore.exceptions import ClientError, FlexibleChecksumError
 from hydration.aws import multipart
 from hydration.aws import s3 as s3_adapter
 from hydration.aws.uploads import UploadRecord, UploadStore
-from hydration.checksums import DEFAULT_ALGORITHM, Checksum, CrcAlgorithm, combine_parts, compute
+from hydration.checksums import DEFAULT_ALGORITHM, Checksum, CrcAlgorithm, RunningCrc, combine_parts
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, HandoffReason, PartsOutcome
 from hydration.errors import ChecksumMismatchError, ObjectTransferError, SourceChangedError, SourceVanishedError
 from hydration.observability import logger
@@ -72,6 +73,7 @@ COMPLETION_LEASE: Final = timedelta(minutes=15)
 # plus the time to record it still fit in the deadline.
 ASSUMED_BYTES_PER_SECOND: Final = 10 * MIB
 RECORD_SECONDS: Final = 5.0
+READ_CHUNK: Final = 8 * MIB  # a GET body is read in chunks of this size
 
 SOURCE_GONE_CODES: Final = s3_adapter.NOT_FOUND_CODES | {"NoSuchVersion"}
 
@@ -96,6 +98,39 @@ class ByteBudget:
         with self._cond:
             self._used -= amount
             self._cond.notify_all()
+
+
+class _Buffer(io.RawIOBase):
+    """A read-only, seekable file over bytes in memory, without copying them: a request body (botocore
+    rewinds it to retry)."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._position = 0
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        count = min(len(target), len(self._view) - self._position)
+        target[:count] = self._view[self._position : self._position + count]
+        self._position += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
 
 
 class _RecordGoneError(Exception):
@@ -348,16 +383,26 @@ class Copier:
         )
         return current
 
-    def _read(self, request: CopyRequest, response: Any, expected: int) -> bytes:
+    def _read(
+        self, request: CopyRequest, response: Any, expected: int, algorithm: CrcAlgorithm
+    ) -> tuple[_Buffer, Checksum]:
+        """A GET's body, in chunks into one buffer (no second copy), and its CRC computed on the way."""
+        buffer = bytearray(expected)
+        view = memoryview(buffer)
+        crc = RunningCrc(algorithm)
+        filled = 0
         try:
-            data: bytes = response["Body"].read()
-        except FlexibleChecksumError as exc:  # botocore checked the body against the source's checksum
+            while chunk := response["Body"].read(READ_CHUNK):
+                if filled + len(chunk) > expected:
+                    raise ObjectTransferError(request.source_key, "SizeMismatch", f"more than {expected} bytes")
+                view[filled : filled + len(chunk)] = chunk
+                crc.update(chunk)
+                filled += len(chunk)
+        except FlexibleChecksumError as exc:  # botocore checked a whole object against its stored checksum
             raise ChecksumMismatchError(request.source_key, "its stored checksum", "different bytes") from exc
-        if len(data) != expected:
-            raise ObjectTransferError(
-                request.source_key, "SizeMismatch", f"read {len(data)} bytes, expected {expected}"
-            )
-        return data
+        if filled != expected:
+            raise ObjectTransferError(request.source_key, "SizeMismatch", f"read {filled} bytes, expected {expected}")
+        return _Buffer(view), crc.checksum
 
     def _writer(self, mode: str) -> S3Client:
         """Who signs the writes of an upload: the producer role (server-side) or the copier's own role."""
@@ -415,8 +460,7 @@ class Copier:
             )
             _check_version(request, response)
             source = _Source.of(response)
-            body = self._read(request, response, source.head.size)
-            local = compute(source.algorithm, body)
+            body, local = self._read(request, response, source.head.size, source.algorithm)
             verified = _verdict(request, source, local, f"the {source.algorithm} computed while streaming")
             tagging = ""
             if response.get("TagCount"):
@@ -543,7 +587,12 @@ class Copier:
 
     def _discard(self, record: UploadRecord) -> bool:
         """Abort the upload and forget it; False if another call had already forgotten it."""
-        multipart.abort(self._writer(record.mode), record.bucket, record.key, record.upload_id)
+        try:
+            multipart.abort(self._writer(record.mode), record.bucket, record.key, record.upload_id)
+        except ClientError as exc:
+            # The consumer bucket's lifecycle rule aborts it a day after it started; `s3-hydration uploads`
+            # lists it meanwhile.
+            logger.warning("AbortMultipartUpload failed", key=record.key, upload_id=record.upload_id, error=str(exc))
         return self._uploads.delete(record.key, record.upload_id)
 
     @staticmethod
@@ -667,8 +716,7 @@ class Copier:
                 **_get_pin(request),
             )
             _check_version(request, response)
-            data = self._read(request, response, last - first + 1)
-            crc = compute(algorithm, data)
+            data, crc = self._read(request, response, last - first + 1, algorithm)
             self._s3(
                 calls,
                 request,
