@@ -654,6 +654,7 @@ class Copier:
                 if not pending:
                     break
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                landed = set()
                 for future in finished:
                     number = pending.pop(future)
                     try:
@@ -662,7 +663,9 @@ class Copier:
                         failure = failure or exc
                         continue
                     longest = max(longest or 0.0, seconds)
-                    recorded = self._uploads.add_parts(record.key, record.upload_id, {number})
+                    landed.add(number)
+                if landed:  # one write for the parts that landed together (the item is written often)
+                    recorded = self._uploads.add_parts(record.key, record.upload_id, landed)
                     if recorded is None:
                         failure = failure or _RecordGoneError(record.upload_id)
         if failure is not None:
