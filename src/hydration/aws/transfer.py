@@ -296,7 +296,13 @@ class Copier:
                     return self._copy_single(request, calls)
                 return self._copy_multipart(request, deadline, calls)
             except SourceChangedError:
-                request = self._current(request, calls)
+                listed, request = request, self._current(request, calls)
+                logger.info(
+                    "source changed since listing; copying its current version",
+                    key=request.source_key,
+                    listed_etag=listed.etag,
+                    current_etag=request.etag,
+                )
         raise ObjectTransferError(
             request.source_key, "SourceKeepsChanging", f"changed {CHANGED_RETRIES + 1} times while being copied"
         )
@@ -368,20 +374,24 @@ class Copier:
         _check_version(request, response)
         return _Source.of(response)
 
+    def _tagging(self, request: CopyRequest, calls: _Calls) -> str:
+        return self._s3(
+            calls,
+            request,
+            s3_adapter.get_tagging,
+            self._producer,
+            request.source_bucket,
+            request.source_key,
+            request.version_id,
+        )
+
     def _current(self, request: CopyRequest, calls: _Calls) -> CopyRequest:
         """The request re-pinned to the source's current version."""
         extra = {"VersionId": request.version_id} if request.version_id else {}
         response = self._s3(
             calls, request, self._producer.head_object, Bucket=request.source_bucket, Key=request.source_key, **extra
         )
-        current = request.pinned_to(response["ETag"], response["LastModified"], response["ContentLength"])
-        logger.info(
-            "source changed since listing; copying its current version",
-            key=request.source_key,
-            listed_etag=request.etag,
-            current_etag=current.etag,
-        )
-        return current
+        return request.pinned_to(response["ETag"], response["LastModified"], response["ContentLength"])
 
     def _read(
         self, request: CopyRequest, response: Any, expected: int, algorithm: CrcAlgorithm
@@ -462,12 +472,7 @@ class Copier:
             source = _Source.of(response)
             body, local = self._read(request, response, source.head.size, source.algorithm)
             verified = _verdict(request, source, local, f"the {source.algorithm} computed while streaming")
-            tagging = ""
-            if response.get("TagCount"):
-                calls.add()
-                tagging = s3_adapter.get_tagging(
-                    self._producer, request.source_bucket, request.source_key, request.version_id
-                )
+            tagging = self._tagging(request, calls) if response.get("TagCount") else ""
             self._s3(
                 calls,
                 request,
@@ -539,8 +544,7 @@ class Copier:
 
     def _create_upload(self, request: CopyRequest, calls: _Calls) -> UploadRecord:
         source = self._head(request, calls)
-        calls.add()
-        tagging = s3_adapter.get_tagging(self._producer, request.source_bucket, request.source_key, request.version_id)
+        tagging = self._tagging(request, calls)
         plan = PartPlan.for_object(request.size, self._part_size)
         writer = self._writer(self._mode)
         attributes = {**s3_adapter.write_attributes(source.head, tagging), **s3_adapter.sse(request.kms_key_id)}
