@@ -17,7 +17,8 @@ from tests.integration.harness import MIB, REGION, World
 UPLOADS_TABLE = "s3h-uploads"
 
 
-def create_uploads_table() -> UploadStore:
+def create_uploads_table(**options: Any) -> UploadStore:
+    """The uploads table, as the consumer stack creates it, and its store (`options`: UploadStore's)."""
     db = boto3.client("dynamodb", region_name=REGION)
     db.create_table(
         TableName=UPLOADS_TABLE,
@@ -25,7 +26,7 @@ def create_uploads_table() -> UploadStore:
         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    return UploadStore(db, UPLOADS_TABLE)
+    return UploadStore(db, UPLOADS_TABLE, **options)
 
 
 @dataclass
