@@ -15,16 +15,7 @@ from hydration.aws.uploads import UploadStore
 from hydration.copying import Handoff
 from tests.cli.conftest import STACK, Deployed, _stack_template, json_out
 from tests.integration.harness import MIB, REGION, put_object
-from tests.integration.transfer_support import (
-    UPLOADS_TABLE,
-    AfterParts,
-    Requests,
-    body_of,
-    copier,
-    create_uploads_table,
-    in_progress,
-    request_for,
-)
+from tests.integration.transfer_support import UPLOADS_TABLE, body_of, create_uploads_table, in_progress, interrupted
 
 
 @pytest.fixture
@@ -41,15 +32,8 @@ def uploads(deployed: Deployed) -> UploadStore:
 @pytest.fixture
 def copying(deployed: Deployed, uploads: UploadStore) -> Handoff:
     """big.bin: a server-side copy stopped by its deadline after 2 of its 3 parts."""
-    world = deployed.world
-    put_object(world, "big.bin", body_of(11 * MIB))
-    requests = Requests()
-    producer = requests.watch(boto3.client("s3", region_name=REGION))
-    handoff = copier(world, uploads, server_side=True, producer=producer).copy(
-        request_for(world, "big.bin"), AfterParts(requests, 2)
-    )
-    assert isinstance(handoff, Handoff)
-    return handoff
+    put_object(deployed.world, "big.bin", body_of(11 * MIB))
+    return interrupted(deployed.world, uploads, "big.bin", server_side=True, after_parts=2)
 
 
 @pytest.fixture

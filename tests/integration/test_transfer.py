@@ -16,7 +16,14 @@ from hydration.checksums import Checksum, CrcAlgorithm, compute
 from hydration.copying import CopyResult
 from hydration.errors import ChecksumMismatchError, SourceVanishedError
 from tests.integration.harness import MIB, REGION, World, consumer_object, put_object
-from tests.integration.transfer_support import Plenty, copier, create_uploads_table, request_for, s3_client
+from tests.integration.transfer_support import (
+    ClientWrapper,
+    Plenty,
+    copier,
+    create_uploads_table,
+    request_for,
+    s3_client,
+)
 
 MODES = pytest.mark.parametrize("server_side", [True, False], ids=["server-side", "stream"])
 
@@ -96,14 +103,8 @@ def test_a_source_without_a_checksum_is_verified_by_size_and_version_and_gets_a_
     assert result.checksum == str(compute(CrcAlgorithm.CRC64NVME, body)) == _stored_checksum(world, "plain.bin")
 
 
-class _CorruptingReads:
+class _CorruptingReads(ClientWrapper):
     """The producer client, except that every GET body it returns has its first byte flipped."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
     def get_object(self, **kwargs: Any) -> Any:
         response = self._inner.get_object(**kwargs)

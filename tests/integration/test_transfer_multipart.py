@@ -17,12 +17,14 @@ from tests.integration.harness import MIB, World, consumer_object, put_object
 from tests.integration.test_transfer import _CorruptingReads
 from tests.integration.transfer_support import (
     AfterParts,
+    ClientWrapper,
     Plenty,
     Requests,
     body_of,
     copier,
     create_uploads_table,
     in_progress,
+    interrupted,
     request_for,
     s3_client,
 )
@@ -121,14 +123,7 @@ def test_a_source_changed_between_invocations_aborts_the_old_upload_and_copies_t
     world: World, uploads: UploadStore, server_side: bool
 ) -> None:
     put_object(world, "shifty.bin", body_of(SIZE, seed=2))
-    listed = request_for(world, "shifty.bin")
-    requests = Requests()
-    handoff = _expect_handoff(
-        copier(world, uploads, server_side=server_side, **_clients(server_side, requests)).copy(
-            listed, AfterParts(requests, 1)
-        ),
-        HandoffReason.DEADLINE,
-    )
+    handoff = interrupted(world, uploads, "shifty.bin", server_side=server_side, after_parts=1)
     current = body_of(SIZE + MIB, seed=3)
     put_object(world, "shifty.bin", current)
 
@@ -256,14 +251,8 @@ def test_a_composite_source_checksum_is_not_compared_and_the_result_says_so(worl
     assert result.checksum == str(compute(CrcAlgorithm.CRC64NVME, body))
 
 
-class _FailingPart:
+class _FailingPart(ClientWrapper):
     """The producer client, except that UploadPartCopy of part 2 fails (after botocore's retries)."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
     def upload_part_copy(self, **kwargs: Any) -> Any:
         if kwargs["PartNumber"] == 2:
@@ -309,13 +298,7 @@ def test_the_retry_after_a_failed_part_completes_the_same_upload(world: World, u
 
 def test_a_source_vanished_between_invocations_aborts_the_upload(world: World, uploads: UploadStore) -> None:
     put_object(world, "brief.bin", body_of(SIZE, seed=12))
-    requests = Requests()
-    handoff = _expect_handoff(
-        copier(world, uploads, server_side=False, **_clients(False, requests)).copy(
-            request_for(world, "brief.bin"), AfterParts(requests, 1)
-        ),
-        HandoffReason.DEADLINE,
-    )
+    handoff = interrupted(world, uploads, "brief.bin", server_side=False, after_parts=1)
     world.s3.delete_object(Bucket=world.producer_bucket, Key="brief.bin")
 
     with pytest.raises(SourceVanishedError):
@@ -328,13 +311,7 @@ def test_a_source_vanished_between_invocations_aborts_the_upload(world: World, u
 def test_an_upload_aborted_outside_the_copier_is_started_again(world: World, uploads: UploadStore) -> None:
     body = body_of(SIZE, seed=13)
     put_object(world, "big.bin", body)
-    requests = Requests()
-    handoff = _expect_handoff(
-        copier(world, uploads, server_side=True, **_clients(True, requests)).copy(
-            request_for(world, "big.bin"), AfterParts(requests, 2)
-        ),
-        HandoffReason.DEADLINE,
-    )
+    handoff = interrupted(world, uploads, "big.bin", server_side=True, after_parts=2)
     world.s3.abort_multipart_upload(Bucket=world.consumer_bucket, Key="big.bin", UploadId=handoff.upload_id)
 
     _expect_result(copier(world, uploads, server_side=True).copy(handoff.request, Plenty()))
@@ -345,14 +322,8 @@ def test_an_upload_aborted_outside_the_copier_is_started_again(world: World, upl
 
 def test_no_part_starts_without_time_for_it(world: World, uploads: UploadStore) -> None:
     put_object(world, "big.bin", body_of(SIZE, seed=14))
-    requests = Requests()
 
-    handoff = _expect_handoff(
-        copier(world, uploads, server_side=True, **_clients(True, requests)).copy(
-            request_for(world, "big.bin"), AfterParts(requests, 0)
-        ),
-        HandoffReason.DEADLINE,
-    )
+    handoff = interrupted(world, uploads, "big.bin", server_side=True, after_parts=0)
 
-    assert requests.parts == []
     assert handoff.parts_remaining == (1, 2, 3, 4, 5)
+    assert not world.s3.list_parts(Bucket=world.consumer_bucket, Key="big.bin", UploadId=handoff.upload_id).get("Parts")

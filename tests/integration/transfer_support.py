@@ -11,7 +11,7 @@ import boto3
 
 from hydration.aws.transfer import Copier
 from hydration.aws.uploads import UploadStore
-from hydration.copying import CopyRequest
+from hydration.copying import CopyRequest, Handoff, HandoffReason
 from tests.integration.harness import MIB, REGION, World
 
 UPLOADS_TABLE = "s3h-uploads"
@@ -48,6 +48,16 @@ class Requests:
                 self.parts.append(params["PartNumber"])
 
 
+class ClientWrapper:
+    """A boto3 client with some calls replaced (by a subclass), to inject faults S3 cannot be asked for."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class Plenty:
     """A deadline far away."""
 
@@ -68,6 +78,19 @@ class AfterParts:
 
 def s3_client() -> Any:
     return boto3.client("s3", region_name=REGION)
+
+
+def interrupted(world: World, uploads: UploadStore, key: str, *, server_side: bool, after_parts: int) -> Handoff:
+    """A multipart copy of `key` whose deadline passes once `after_parts` parts are sent: its handoff."""
+    requests = Requests()
+    part_writer = requests.watch(s3_client())
+    clients = {"producer": part_writer} if server_side else {"consumer": part_writer}
+    handoff = copier(world, uploads, server_side=server_side, **clients).copy(
+        request_for(world, key), AfterParts(requests, after_parts)
+    )
+    assert isinstance(handoff, Handoff), handoff
+    assert handoff.reason is HandoffReason.DEADLINE
+    return handoff
 
 
 def copier(

@@ -181,10 +181,12 @@ class _Source:
 # --------------------------------------------------------------------------- pinning
 
 
-def _get_pin(request: CopyRequest) -> dict[str, Any]:
+def _pinned_source(request: CopyRequest) -> dict[str, Any]:
+    """HeadObject/GetObject arguments naming the pinned source version."""
+    where = {"Bucket": request.source_bucket, "Key": request.source_key}
     if request.version_id:
-        return {"VersionId": request.version_id}
-    return {"IfMatch": request.etag, "IfUnmodifiedSince": request.last_modified}
+        return {**where, "VersionId": request.version_id}
+    return {**where, "IfMatch": request.etag, "IfUnmodifiedSince": request.last_modified}
 
 
 def _copy_pin(request: CopyRequest) -> dict[str, Any]:
@@ -363,13 +365,7 @@ class Copier:
     def _head(self, request: CopyRequest, calls: _Calls) -> _Source:
         """The pinned source version, with its full-object checksum."""
         response = self._s3(
-            calls,
-            request,
-            self._producer.head_object,
-            Bucket=request.source_bucket,
-            Key=request.source_key,
-            ChecksumMode="ENABLED",
-            **_get_pin(request),
+            calls, request, self._producer.head_object, ChecksumMode="ENABLED", **_pinned_source(request)
         )
         _check_version(request, response)
         return _Source.of(response)
@@ -460,13 +456,7 @@ class Copier:
         held = self._budget.acquire(max(request.size, 1))
         try:
             response = self._s3(
-                calls,
-                request,
-                self._producer.get_object,
-                Bucket=request.source_bucket,
-                Key=request.source_key,
-                ChecksumMode="ENABLED",
-                **_get_pin(request),
+                calls, request, self._producer.get_object, ChecksumMode="ENABLED", **_pinned_source(request)
             )
             _check_version(request, response)
             source = _Source.of(response)
@@ -633,8 +623,7 @@ class Copier:
         """Copy parts in order, `parts_in_flight` at a time, each recorded as it lands, while the deadline
         leaves time for one more. Returns the parts not started and the parts recorded after the last one.
         After a failure no part starts, the ones in flight finish (and are recorded), and it is raised."""
-        plan = PartPlan(record.size, record.part_size)
-        algorithm = CrcAlgorithm(record.checksum_algorithm)
+        part_size = record.part_size
         copy_part = self._copy_part if record.mode == CopyMode.SERVER_SIDE else self._stream_part
         queue = deque(numbers)
         pending: dict[Future[float], int] = {}
@@ -644,13 +633,13 @@ class Copier:
 
         def timed(number: int) -> float:
             started = time.monotonic()
-            copy_part(request, record, plan, number, algorithm, calls)
+            copy_part(request, record, number, calls)
             return time.monotonic() - started
 
         with ThreadPoolExecutor(max_workers=self._parts_in_flight, thread_name_prefix="part") as pool:
             while True:
                 while queue and failure is None and len(pending) < self._parts_in_flight:
-                    expected = longest if longest is not None else plan.part_size / ASSUMED_BYTES_PER_SECOND
+                    expected = longest if longest is not None else part_size / ASSUMED_BYTES_PER_SECOND
                     if deadline.remaining_seconds() < expected + RECORD_SECONDS:
                         break
                     number = queue.popleft()
@@ -676,17 +665,9 @@ class Copier:
             raise failure
         return tuple(queue), recorded
 
-    def _copy_part(
-        self,
-        request: CopyRequest,
-        record: UploadRecord,
-        plan: PartPlan,
-        number: int,
-        algorithm: CrcAlgorithm,
-        calls: _Calls,
-    ) -> None:
+    def _copy_part(self, request: CopyRequest, record: UploadRecord, number: int, calls: _Calls) -> None:
         """UploadPartCopy: S3 copies the byte range and keeps its CRC (the upload's algorithm)."""
-        first, last = plan.byte_range(number)
+        first, last = PartPlan(record.size, record.part_size).byte_range(number)
         self._s3(
             calls,
             request,
@@ -700,27 +681,14 @@ class Copier:
             **_copy_pin(request),
         )
 
-    def _stream_part(
-        self,
-        request: CopyRequest,
-        record: UploadRecord,
-        plan: PartPlan,
-        number: int,
-        algorithm: CrcAlgorithm,
-        calls: _Calls,
-    ) -> None:
+    def _stream_part(self, request: CopyRequest, record: UploadRecord, number: int, calls: _Calls) -> None:
         """Ranged GET + UploadPart with the part's CRC computed here (S3 verifies it)."""
-        first, last = plan.byte_range(number)
+        algorithm = CrcAlgorithm(record.checksum_algorithm)
+        first, last = PartPlan(record.size, record.part_size).byte_range(number)
         held = self._budget.acquire(last - first + 1)
         try:
             response = self._s3(
-                calls,
-                request,
-                self._producer.get_object,
-                Bucket=request.source_bucket,
-                Key=request.source_key,
-                Range=f"bytes={first}-{last}",
-                **_get_pin(request),
+                calls, request, self._producer.get_object, Range=f"bytes={first}-{last}", **_pinned_source(request)
             )
             _check_version(request, response)
             data, crc = self._read(request, response, last - first + 1, algorithm)
