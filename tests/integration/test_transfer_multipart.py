@@ -327,3 +327,23 @@ def test_no_part_starts_without_time_for_it(world: World, uploads: UploadStore) 
 
     assert handoff.parts_remaining == (1, 2, 3, 4, 5)
     assert not world.s3.list_parts(Bucket=world.consumer_bucket, Key="big.bin", UploadId=handoff.upload_id).get("Parts")
+
+
+def test_fanned_out_parts_without_time_to_complete_hand_the_completion_to_copy(
+    world: World, uploads: UploadStore
+) -> None:
+    body = body_of(SIZE, seed=15)
+    put_object(world, "huge.bin", body)
+    requests = Requests()
+    fanning = copier(world, uploads, server_side=True, fanout_threshold=20 * MIB, **_clients(True, requests))
+    handoff = _expect_handoff(fanning.copy(request_for(world, "huge.bin"), Plenty()), HandoffReason.FANOUT)
+
+    outcome = fanning.copy_parts(handoff.request, handoff.upload_id, handoff.parts_remaining, AfterParts(requests, 5))
+
+    assert (outcome.done, outcome.result) == ((1, 2, 3, 4, 5), None)
+    finish = outcome.handoff
+    assert finish is not None
+    assert (finish.reason, finish.parts_remaining, finish.upload_id) == (HandoffReason.DEADLINE, (), handoff.upload_id)
+    _expect_result(fanning.copy(finish.request, Plenty()))
+    assert consumer_object(world, "huge.bin")["body"] == body
+    assert sorted(requests.parts) == [1, 2, 3, 4, 5]  # completing copied nothing again
