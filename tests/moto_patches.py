@@ -193,7 +193,8 @@ def _head_object_like_s3(
     version_id = query.get("versionId", [None])[0]
     obj = response.backend.get_object(bucket_name, key_name, version_id=version_id)
     status, out_headers, body = original(response, bucket_name, query, key_name, _s3_preconditions(headers, obj))
-    if status == 200 and obj is not None and headers.get("x-amz-checksum-mode") == "ENABLED" and obj.checksum_type:
+    checksum_mode = headers.get("x-amz-checksum-mode") == "ENABLED"
+    if status == 200 and obj is not None and checksum_mode and obj.checksum_algorithm and obj.checksum_type:
         name = f"x-amz-checksum-{obj.checksum_algorithm.lower()}"
         out_headers["x-amz-checksum-type"] = obj.checksum_type
         if obj.checksum_type == "COMPOSITE" and name in out_headers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,12 +21,13 @@ UPLOADS_TABLE = "s3h-uploads"
 def create_uploads_table(**options: Any) -> UploadStore:
     """The uploads table, as the consumer stack creates it, and its store (`options`: UploadStore's)."""
     db = boto3.client("dynamodb", region_name=REGION)
-    db.create_table(
-        TableName=UPLOADS_TABLE,
-        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    with contextlib.suppress(db.exceptions.ResourceInUseException):  # the world may have it already
+        db.create_table(
+            TableName=UPLOADS_TABLE,
+            KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
     return UploadStore(db, UPLOADS_TABLE, **options)
 
 
