@@ -107,11 +107,12 @@ def test_an_interrupted_copy_hands_off_and_the_next_call_resumes_the_same_upload
     assert (record.upload_id, record.parts) == (handoff.upload_id, frozenset(copied_first))
 
     # a later invocation: a new copier (cold start), the request the handoff carries
-    requests.parts.clear()
-    second = copier(world, uploads, server_side=server_side, **_clients(server_side, requests))
+    later = Requests()
+    second = copier(world, uploads, server_side=server_side, **_clients(server_side, later))
     result = _expect_result(second.copy(handoff.request, Plenty()))
 
-    assert sorted(requests.parts) == sorted(handoff.parts_remaining)  # nothing copied twice
+    assert later.upload_ids == {handoff.upload_id}  # the same upload, continued
+    assert sorted(later.parts) == sorted(handoff.parts_remaining)  # nothing copied twice
     assert consumer_object(world, "resume.bin")["body"] == body
     assert result.checksum == str(compute(CrcAlgorithm.CRC32, body))
     assert in_progress(world) == []

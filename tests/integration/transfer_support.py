@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,21 +32,22 @@ def create_uploads_table(**options: Any) -> UploadStore:
 
 @dataclass
 class Requests:
-    """The S3 operations a client sent (a botocore event hook), and the part numbers of the part uploads."""
+    """The part uploads (UploadPart, UploadPartCopy) a client sent, seen by a botocore event hook: their
+    numbers and the upload ids they went to."""
 
-    operations: Counter[str] = field(default_factory=Counter)
     parts: list[int] = field(default_factory=list)
+    upload_ids: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def watch(self, client: Any) -> Any:
-        client.meta.events.register("provide-client-params.s3.*", self._seen)
+        for operation in ("UploadPart", "UploadPartCopy"):
+            client.meta.events.register(f"provide-client-params.s3.{operation}", self._seen)
         return client
 
-    def _seen(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def _seen(self, params: dict[str, Any], **_: Any) -> None:
         with self._lock:
-            self.operations[model.name] += 1
-            if model.name in ("UploadPart", "UploadPartCopy"):
-                self.parts.append(params["PartNumber"])
+            self.parts.append(params["PartNumber"])
+            self.upload_ids.add(params["UploadId"])
 
 
 class ClientWrapper:
