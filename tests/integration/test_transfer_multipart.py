@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from hydration.aws.uploads import UploadStore
 from hydration.checksums import CrcAlgorithm, compute
 from hydration.copying import CopyResult, Handoff, HandoffReason, PartsOutcome
-from hydration.errors import ChecksumMismatchError, ObjectTransferError, SourceVanishedError
+from hydration.errors import ChecksumMismatchError, InvalidRequestError, ObjectTransferError, SourceVanishedError
 from tests.integration.harness import MIB, World, consumer_object, put_object
 from tests.integration.test_transfer import _CorruptingReads
 from tests.integration.transfer_support import (
@@ -164,6 +164,15 @@ def test_a_fanned_out_copy_completes_once_whatever_the_order_and_duplicates_of_i
     assert results[0].checksum == str(compute(CrcAlgorithm.CRC32, body))
     assert in_progress(world) == []
     assert list(uploads) == []
+
+
+def test_parts_outside_the_plan_are_refused(world: World, uploads: UploadStore) -> None:
+    put_object(world, "huge.bin", body_of(SIZE, seed=16))
+    fanning = copier(world, uploads, server_side=True, fanout_threshold=20 * MIB)
+    handoff = _expect_handoff(fanning.copy(request_for(world, "huge.bin"), Plenty()), HandoffReason.FANOUT)
+
+    with pytest.raises(InvalidRequestError, match=r"parts 1\.\.5"):
+        fanning.copy_parts(handoff.request, handoff.upload_id, (5, 6), Plenty())
 
 
 def test_fanned_out_parts_stop_at_the_deadline_and_report_what_is_left(world: World, uploads: UploadStore) -> None:

@@ -55,7 +55,13 @@ from hydration.aws import s3 as s3_adapter
 from hydration.aws.uploads import UploadRecord, UploadStore
 from hydration.checksums import DEFAULT_ALGORITHM, Checksum, CrcAlgorithm, RunningCrc, combine_parts
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, HandoffReason, PartsOutcome
-from hydration.errors import ChecksumMismatchError, ObjectTransferError, SourceChangedError, SourceVanishedError
+from hydration.errors import (
+    ChecksumMismatchError,
+    InvalidRequestError,
+    ObjectTransferError,
+    SourceChangedError,
+    SourceVanishedError,
+)
 from hydration.observability import logger
 from hydration.parts import MIB, PartPlan
 from hydration.settings import CopyMode
@@ -318,6 +324,8 @@ class Copier:
             return PartsOutcome(upload_gone=True)
         request = request.pinned_to(record.source_etag, record.source_last_modified, record.size)
         wanted = tuple(sorted(set(part_numbers)))
+        if not set(wanted) <= set(range(1, record.part_count + 1)):
+            raise InvalidRequestError(f"{request.dest_key}: the upload has parts 1..{record.part_count}, not {wanted}")
         try:
             remaining, recorded = self._copy_parts(
                 request, record, [n for n in wanted if n not in record.parts], deadline, calls
