@@ -1,7 +1,8 @@
 """The bench's view of the local deployment: accounts, clients, stack outputs, measured subprocesses, the
 LocalStack request log and the Lambda execution environments' memory.
 
-Everything runs against the local LocalStack (127.0.0.1:4566) with both stacks deployed (`make bench` sees to it).
+Everything runs against the local LocalStack (127.0.0.1:$S3H_LOCALSTACK_PORT, default 4566) with both stacks deployed
+(`make bench` sees to it).
 """
 
 from __future__ import annotations

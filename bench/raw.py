@@ -19,9 +19,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from bench.env import CONSUMER_ACCOUNT, REGION, client
+from bench.env import CONSUMER_ACCOUNT, ENDPOINT, REGION, client
 
 
 def list_keys(s3: Any, bucket: str, prefix: str, limit: int = 0) -> list[str]:
@@ -74,7 +74,8 @@ _TOKEN = re.compile(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>")
 def http_list(bucket: str, prefix: str) -> int:
     """ListObjectsV2 with bare http.client on one connection: the listing ceiling without SDK overhead.
     LocalStack takes the account from the Authorization header's access key id and checks no signature."""
-    conn = http.client.HTTPConnection("127.0.0.1", 4566, timeout=120)
+    endpoint = urlsplit(ENDPOINT)
+    conn = http.client.HTTPConnection(endpoint.hostname or "127.0.0.1", endpoint.port or 80, timeout=120)
     scope = f"{CONSUMER_ACCOUNT}/20260101/{REGION}/s3/aws4_request"
     auth = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"
     count = 0

@@ -5,7 +5,8 @@ contender copies identical data into a fresh, empty destination, SSE-KMS under t
 interleaved (rep 1 of every contender, then rep 2, ...) so that the machine's drift spreads over all of them.
 Prints the markdown table and, last, the closing line; writes bench/results/<timestamp>.json and latest.md.
 
-Expects LocalStack on 127.0.0.1:4566 with both stacks deployed and the peers in bench/work/venv (mk/bench.mk).
+Expects LocalStack on 127.0.0.1:$S3H_LOCALSTACK_PORT (default 4566) with both stacks deployed and the peers in
+bench/work/venv (mk/bench.mk).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench import data, report
 from bench.env import (
@@ -400,8 +402,9 @@ class Bench:
         lines = [
             "## s3-hydration benchmark",
             "",
-            f"Machine: {self.meta['machine']}. LocalStack (one process) on 127.0.0.1:4566; {self.args.repeat} "
-            "interleaved repetitions per contender, median shown; `pipeline ÷ this` above 1: the pipeline is faster.",
+            f"Machine: {self.meta['machine']}. LocalStack (one process) on {urlsplit(ENDPOINT).netloc}; "
+            f"{self.args.repeat} interleaved repetitions per contender, median shown; `pipeline ÷ this` above 1: "
+            "the pipeline is faster.",
             f"Pipeline: ESM {self.meta['esm']}, copier {self.meta['copier']}.",
             "",
             report.copy_table(self.results, default),

@@ -27,7 +27,7 @@ bench-tools: $(BENCH_TOOLS_STAMP) ## install the bench's peers (awscli, s5cmd, r
 .PHONY: bench
 bench: dev bench-tools ## benchmark the pipeline against its peers on LocalStack (about 12 min; not part of test)
 	@started=0; status=0; \
-	if ! curl -sf -o /dev/null --max-time 2 http://127.0.0.1:4566/_localstack/health; then \
+	if ! curl -sf -o /dev/null --max-time 2 http://127.0.0.1:$(S3H_LOCALSTACK_PORT)/_localstack/health; then \
 		env $(BENCH_LOCALSTACK_ENV) $(LOCALSTACK_TOOLS)/up.sh || exit 1; started=1; \
 	fi; \
 	eval "$$($(LOCALSTACK_TOOLS)/env.sh)"; \

@@ -1,8 +1,12 @@
 # LocalStack on this host, without Docker (tools/localstack/, everything it installs lives in .localstack/).
 # Lambda functions run as local Python 3.13 subprocesses; DynamoDB is served by moto. Client environment:
 #   eval "$(tools/localstack/env.sh)"   (consumer account 111111111111; `env.sh producer` for 222222222222)
+# The port: S3H_LOCALSTACK_PORT (default 4566), e.g. `make e2e S3H_LOCALSTACK_PORT=4567`; the scripts and
+# the tests read it from the environment.
 
 LOCALSTACK_TOOLS := tools/localstack
+S3H_LOCALSTACK_PORT ?= 4566
+export S3H_LOCALSTACK_PORT
 # The local deployment: small multipart threshold (the demo's large object is copied in parts), quick
 # retries and drain confirmation (tests and the demo wait on them), schedules off (runs start on demand).
 LOCALSTACK_DEPLOY_ARGS ?= --param MultipartThresholdBytes=8388608 --param PartSizeBytes=5242880 \
@@ -14,7 +18,7 @@ localstack-install: ## install LocalStack and our plugins into .localstack/venv 
 	$(LOCALSTACK_TOOLS)/up.sh --install-only
 
 .PHONY: localstack-start
-localstack-start: ## start LocalStack on 127.0.0.1:4566 in the background (installs it first if needed)
+localstack-start: ## start LocalStack on 127.0.0.1 (port S3H_LOCALSTACK_PORT, default 4566) in the background (installs it first if needed)
 	$(LOCALSTACK_TOOLS)/up.sh
 
 .PHONY: localstack-stop

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.moto_faults import Faults, install
+from tests.moto_faults import faults as inject
+
 # No test may reach a real AWS endpoint: fake credentials are set before any client is built.
 for _name, _value in {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -22,11 +25,16 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 
 
+install()  # before any client exists: every botocore session built from now on gets the fault hooks
+
+
 def reset_caches() -> None:
     """Forget cached clients, settings and dependencies (each test gets a fresh moto world)."""
     from copier import handler as copier_handler
+    from finalizer import handler as finalizer_handler
     from hydration import settings
     from hydration.aws import clients
+    from planner import handler as planner_handler
 
     clients.default_session.cache_clear()
     clients._client.cache_clear()
@@ -35,6 +43,8 @@ def reset_caches() -> None:
     settings.copier_settings.cache_clear()
     settings.finalizer_settings.cache_clear()
     copier_handler.deps.cache_clear()
+    planner_handler.deps.cache_clear()
+    finalizer_handler.deps.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +52,10 @@ def _fresh_caches() -> Iterator[None]:
     reset_caches()
     yield
     reset_caches()
+
+
+@pytest.fixture
+def faults() -> Iterator[Faults]:
+    """Faults injected from the test side into every client the functions build (tests/moto_faults.py)."""
+    with inject() as registry:
+        yield registry

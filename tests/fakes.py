@@ -1,25 +1,36 @@
-"""In-memory stand-ins for the AWS adapters, honouring the same contracts (tests prefer fakes to mocks)."""
+"""In-memory stand-ins for the ports (`hydration.ports`) and for the few boto3 calls the planner makes
+itself, honouring the same contracts as the adapters (the unit tier uses them; the moto tier tests the
+adapters)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from hydration.errors import RunAlreadyActiveError, RunNotFoundError
-from hydration.models import FailureRecord, ManifestEntry, RunRecord, RunStatus
+from hydration.marker import Marker
+from hydration.models import Books, FailureRecord, ManifestEntry, Outcome, RunRecord, RunStatus, Task
 
 
 class FakeListingS3:
-    """ListObjectsV2 over a dict of key -> (size, etag, last_modified), paginated, key-ordered."""
+    """ListObjectsV2 over a dict of key -> (size, etag, last_modified), paginated, key-ordered; no uploads in
+    flight unless `uploads` names some (key -> initiated)."""
 
-    def __init__(self, objects: dict[str, tuple[int, str, datetime]]) -> None:
+    def __init__(
+        self, objects: dict[str, tuple[int, str, datetime]], uploads: dict[str, datetime] | None = None
+    ) -> None:
         self.objects = objects
+        self.uploads = uploads or {}
         self.list_calls = 0
 
-    def get_paginator(self, name: str) -> FakeListingS3:
+    def get_paginator(self, name: str) -> Any:
+        if name == "list_multipart_uploads":
+            return _Uploads(self.uploads)
         assert name == "list_objects_v2"
         return self
 
@@ -51,12 +62,18 @@ class FakeListingS3:
                 return
             start += size
 
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "no marker"}}, "GetObject")
+
+class _Uploads:
+    def __init__(self, uploads: dict[str, datetime]) -> None:
+        self._uploads = uploads
+
+    def paginate(self, Bucket: str, Prefix: str = "") -> Iterator[dict[str, Any]]:
+        yield {"Uploads": [{"Key": k, "Initiated": t} for k, t in self._uploads.items() if k.startswith(Prefix)]}
 
 
 class FakeSqs:
-    """SendMessageBatch into a list; `fail_first` entries (by key) are reported Failed the first time."""
+    """SendMessageBatch into a list; entries naming a key in `fail_first` are reported Failed the first time,
+    in `fail_always` every time."""
 
     def __init__(self, fail_first: set[str] | None = None, fail_always: set[str] | None = None) -> None:
         self.bodies: list[str] = []
@@ -64,16 +81,14 @@ class FakeSqs:
         self.fail_always = set(fail_always or ())
         self.calls = 0
 
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
-        import json
-
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls += 1
         assert len(Entries) <= 10
         ok, failed = [], []
         for entry in Entries:
-            key = json.loads(entry["MessageBody"])["key"]
-            if key in self.fail_always or key in self.fail_first:
-                self.fail_first.discard(key)
+            keys = {obj["key"] for obj in json.loads(entry["MessageBody"])["objects"]}
+            if keys & (self.fail_always | self.fail_first):
+                self.fail_first -= keys
                 failed.append(
                     {"Id": entry["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"}
                 )
@@ -83,17 +98,67 @@ class FakeSqs:
         return {"Successful": ok, "Failed": failed}
 
     def keys(self) -> list[str]:
-        import json
+        return [obj["key"] for body in self.bodies for obj in json.loads(body)["objects"]]
 
-        return [json.loads(b)["key"] for b in self.bodies]
+
+class FakeBooks:
+    """The books port: tasks per (run, key), counted once when opened and once when settled."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[tuple[str, str], Task] = {}
+        self._lock = threading.Lock()
+
+    def open(self, run_id: str, tasks: list[Task]) -> list[Task]:
+        created = []
+        with self._lock:
+            for task in tasks:
+                if (run_id, task.key) not in self.tasks:
+                    self.tasks[(run_id, task.key)] = task
+                    created.append(task)
+        return created
+
+    def settle(self, run_id: str, settlements: list[tuple[str, Outcome, int]]) -> list[str]:
+        settled = []
+        with self._lock:
+            for key, outcome, nbytes in settlements:
+                task = self.tasks.get((run_id, key))
+                if task is None or task.outcome is not None:
+                    continue
+                self.tasks[(run_id, key)] = task.model_copy(update={"outcome": outcome, "size": nbytes or task.size})
+                settled.append(key)
+        return settled
+
+    def unsettled(self, run_id: str) -> Iterator[Task]:
+        return iter([t for (r, _), t in list(self.tasks.items()) if r == run_id and t.outcome is None])
+
+    def counters(self, run_id: str) -> Books:
+        mine = [t for (r, _), t in self.tasks.items() if r == run_id]
+        counts = {o.counter: sum(1 for t in mine if t.outcome is o) for o in Outcome}
+        transferred = [t for t in mine if t.outcome is Outcome.TRANSFERRED]
+        return Books(
+            keys_enqueued=len(mine),
+            bytes_enqueued=sum(t.size for t in mine),
+            bytes_transferred=sum(t.size for t in transferred),
+            **counts,
+        )
 
 
 class FakeRuns:
-    """RunStore's contract in memory."""
+    """The runs port in memory, its counters read from a FakeBooks."""
 
-    def __init__(self) -> None:
+    def __init__(self, books: FakeBooks | None = None) -> None:
+        self.books = books or FakeBooks()
         self.runs: dict[str, RunRecord] = {}
         self.lock: str | None = None
+        self.claims: dict[str, tuple[str, datetime]] = {}
+
+    def get(self, run_id: str) -> RunRecord:
+        if run_id not in self.runs:
+            raise RunNotFoundError(run_id)
+        return self.runs[run_id].model_copy(update=self.books.counters(run_id).model_dump(), deep=True)
+
+    def active(self) -> RunRecord | None:
+        return self.get(self.lock) if self.lock else None
 
     def create(self, run: RunRecord) -> None:
         if self.lock:
@@ -102,31 +167,71 @@ class FakeRuns:
         self.lock = run.run_id
         self.runs[run.run_id] = run.model_copy(deep=True)
 
-    def get(self, run_id: str) -> RunRecord:
-        if run_id not in self.runs:
-            raise RunNotFoundError(run_id)
-        return self.runs[run_id].model_copy(deep=True)
+    def _planning(self, run: RunRecord, **changes: Any) -> bool:
+        if self.runs[run.run_id].status is not RunStatus.PLANNING:
+            return False
+        self.runs[run.run_id] = run.model_copy(update={"heartbeat_at": datetime.now(UTC), **changes}, deep=True)
+        return True
 
-    def active(self) -> RunRecord | None:
-        return self.get(self.lock) if self.lock else None
+    def checkpoint(self, run: RunRecord) -> bool:
+        return self._planning(run)
 
-    def checkpoint(self, run: RunRecord) -> None:
-        assert self.runs[run.run_id].status is RunStatus.PLANNING
-        self.runs[run.run_id] = run.model_copy(deep=True)
+    def heartbeat(self, run: RunRecord) -> bool:
+        return self._planning(run, cursor=self.runs[run.run_id].cursor)
 
-    def finish_planning(self, run: RunRecord) -> None:
-        assert self.runs[run.run_id].status is RunStatus.PLANNING
-        stored = run.model_copy(deep=True)
-        stored.status = RunStatus.DRAINING
-        stored.planning_complete = True
-        stored.cursor = None
-        self.runs[run.run_id] = stored
+    def finish_planning(self, run: RunRecord) -> bool:
+        return self._planning(run, status=RunStatus.DRAINING, planning_complete=True, cursor=None)
 
-    def fail(self, run_id: str, error: str) -> None:
-        self.runs[run_id].status = RunStatus.FAILED
-        self.runs[run_id].error = error
+    def fail(self, run_id: str, error: str) -> bool:
+        if self.runs[run_id].status is not RunStatus.PLANNING:
+            return False
+        self.runs[run_id] = self.runs[run_id].model_copy(update={"status": RunStatus.FAILED, "error": error})
+        self.release_lock(run_id)
+        return True
+
+    def release_lock(self, run_id: str) -> None:
         if self.lock == run_id:
             self.lock = None
+
+    def set_drain_seen(self, run_id: str, seen: datetime | None) -> None:
+        self.runs[run_id] = self.runs[run_id].model_copy(update={"drain_seen_empty_at": seen})
+
+    def claim(self, run_id: str, claimant: str, stale_after: timedelta) -> bool:
+        run = self.runs[run_id]
+        held = self.claims.get(run_id)
+        now = datetime.now(UTC)
+        if run.status is not RunStatus.DRAINING or not run.planning_complete:
+            return False
+        if held is not None and held[1] >= now - stale_after:
+            return False
+        self.claims[run_id] = (claimant, now)
+        return True
+
+    def release_claim(self, run_id: str, claimant: str) -> None:
+        if self.claims.get(run_id, ("",))[0] == claimant:
+            del self.claims[run_id]
+
+    def close(
+        self,
+        run_id: str,
+        claimant: str,
+        status: RunStatus,
+        failed_count: int,
+        marker: datetime | None,
+        unsettled_swept: int = 0,
+    ) -> None:
+        assert self.claims.pop(run_id)[0] == claimant
+        assert self.runs[run_id].status is RunStatus.DRAINING
+        self.runs[run_id] = self.runs[run_id].model_copy(
+            update={
+                "status": status,
+                "failed_count": failed_count,
+                "marker_written": marker,
+                "unsettled_swept": unsettled_swept,
+                "ended_at": datetime.now(UTC),
+            }
+        )
+        self.release_lock(run_id)
 
 
 class FakeLedger:
@@ -138,16 +243,64 @@ class FakeLedger:
         return iter(list(self.failures.values()))
 
     def record(self, failure: FailureRecord) -> None:
+        first = self.failures[failure.key].first_failed_at if failure.key in self.failures else failure.failed_at
+        self.failures[failure.key] = failure.model_copy(update={"first_failed_at": first})
+
+    def ensure(self, failure: FailureRecord) -> bool:
+        if failure.key in self.failures:
+            return False
         self.failures[failure.key] = failure
+        return True
+
+    def clear(self, key: str, seen_failed_at: datetime) -> bool:
+        if key in self.failures and self.failures[key].failed_at == seen_failed_at:
+            del self.failures[key]
+            return True
+        return False
+
+    def get(self, key: str) -> FailureRecord | None:
+        return self.failures.get(key)
 
 
 class FakeManifest:
-    def __init__(self, entries: dict[str, ManifestEntry] | None = None) -> None:
+    def __init__(self, entries: dict[str, ManifestEntry] | None = None, ledger: FakeLedger | None = None) -> None:
         self.entries = entries or {}
-        self.table = "manifest"
+        self.ledger = ledger or FakeLedger()
 
-    def get_many(self, keys: Any) -> dict[str, ManifestEntry]:
-        return {k: self.entries[k] for k in keys if k in self.entries}
+    def lookup(self, keys: Iterable[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
+        keys = list(keys)
+        held = {k: self.entries[k] for k in keys if k in self.entries}
+        failed = {k: f for k in keys if (f := self.ledger.get(k)) is not None}
+        return held, failed
+
+    def put_many(self, entries: list[ManifestEntry]) -> None:
+        for entry in entries:
+            self.entries[entry.key] = entry
+
+
+class FakeMarker:
+    def __init__(self, marker: Marker | None = None, fail_writes: int = 0) -> None:
+        self.marker = marker
+        self.fail_writes = fail_writes
+        self.writes: list[Marker] = []
+
+    def read(self) -> Marker | None:
+        return self.marker
+
+    def write(self, marker: Marker) -> None:
+        if self.fail_writes:
+            self.fail_writes -= 1
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, "PutObject")
+        self.marker = marker
+        self.writes.append(marker)
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.ended: list[RunRecord] = []
+
+    def run_ended(self, run: RunRecord) -> None:
+        self.ended.append(run)
 
 
 class RecordingContinuation:

@@ -10,7 +10,8 @@ Order (both targets):
 Then print every output of both stacks as one flat JSON object and write it to --outputs.
 
 Targets:
-  --target localstack  endpoint http://127.0.0.1:4566 (--endpoint-url); LocalStack takes a 12-digit access key
+  --target localstack  endpoint http://127.0.0.1:$S3H_LOCALSTACK_PORT (default 4566; --endpoint-url, env
+                       LOCALSTACK_ENDPOINT or AWS_ENDPOINT_URL override it); LocalStack takes a 12-digit access key
                        id as the account id: producer 222222222222, consumer 111111111111.
   --target aws         profiles --producer-profile/--consumer-profile (env PRODUCER_PROFILE/CONSUMER_PROFILE),
                        --external-id (env EXTERNAL_ID), --organisation-id (env ORGANISATION_ID) and
@@ -46,7 +47,7 @@ PRODUCER_TEMPLATE = ROOT / "infra" / "producer.yaml"
 CONSUMER_TEMPLATE = ROOT / "infra" / "consumer.yaml"
 DEFAULT_ZIP = ROOT / "dist" / "s3-hydration-lambda.zip"
 
-LOCALSTACK_ENDPOINT = "http://127.0.0.1:4566"
+LOCALSTACK_ENDPOINT = f"http://127.0.0.1:{os.environ.get('S3H_LOCALSTACK_PORT') or 4566}"
 LOCALSTACK_PRODUCER_ACCOUNT = "222222222222"
 LOCALSTACK_CONSUMER_ACCOUNT = "111111111111"
 LOCALSTACK_EXTERNAL_ID = "s3-hydration-localstack"

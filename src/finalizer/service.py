@@ -1,128 +1,184 @@
-"""Finalizer: once a run's queue has drained, advance the sync marker and close the run.
+"""Finalizer (every few minutes, or nudged by `s3-hydration runs watch`): the safety net of the books.
 
-The queue counts of SQS are approximate, so "drained" means 0 visible, 0 in flight and 0 delayed on two
-readings at least DRAIN_CONFIRM_SECONDS apart. The marker moves to the run's watermark, but never past
-a key in the failure ledger: with failures it moves to the oldest failed key's LastModified, so the next
-incremental run selects those keys again (besides the ledger re-enqueueing them).
+A run normally closes the moment its last key settles (the copier that settles it closes it). The finalizer
+handles what does not settle by itself:
+- a run whose books do not balance although the transfer queue is empty (two readings at least
+  DRAIN_CONFIRM_SECONDS apart): the keys that never settled (a message that expired, was dead-lettered
+  without a ledger entry, or was never sent) are put in the failure ledger and settled as failed, then the
+  run closes with the marker bounded by them; if they cannot all be, the run ends INCOMPLETE and the
+  marker stays;
+- the transfer DLQ: every key found there is in the failure ledger;
+- a planning run whose planner stopped (no heartbeat for STALE_PLANNING_SECONDS): its planner is invoked
+  again to continue from the checkpoint;
+- the sync marker's age, published on every pass (the "sync is stale" alarm reads it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from hydration import MARKER_KEY
-from hydration.aws import queue
-from hydration.aws import s3 as s3_adapter
-from hydration.aws.state import FailureLedger, RunStore
-from hydration.marker import Marker, format_time
-from hydration.models import FinalizerRequest, QueueDepth, RunRecord, RunStatus
+from hydration.closing import CLAIM_STALE_AFTER, Closing, close_if_balanced, finish
+from hydration.models import FailureRecord, FinalizerRequest, Outcome, QueueDepth, RunRecord, RunStatus, TransferMessage
 from hydration.observability import MetricUnit, logger, metrics
+from hydration.ports import Books, Continuation, Runs
 from hydration.settings import FinalizerSettings
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
-
-CLAIM_STALE_AFTER = timedelta(minutes=5)
 
 
 @dataclass
 class FinalizerDeps:
-    consumer_s3: S3Client
-    sqs: SQSClient
-    runs: RunStore
-    ledger: FailureLedger
-    kms_key_id: str | None = None
+    settings: FinalizerSettings
+    runs: Runs
+    books: Books
+    closing: Closing
+    queue_depth: Callable[[], QueueDepth]
+    dlq_bodies: Callable[[int], Iterable[str]] | None = None  # up to N bodies of the transfer DLQ, left there
+    planner: Continuation | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 class FinalizeResult(BaseModel):
     run_id: str | None = None
     status: str | None = None
-    action: str  # idle | planning | waiting | confirming | completed | claimed-elsewhere | finished
+    action: str  # idle | planning | resumed-planning | waiting | confirming | completed | claimed-elsewhere | finished
     queue: QueueDepth | None = None
     marker: datetime | None = None
     failed_count: int | None = None
+    keys_enqueued: int | None = None
+    keys_settled: int | None = None
+    unsettled_swept: int = 0
+    dlq_keys_added: int = 0
     message: str = ""
 
 
-def finalize(
-    request: FinalizerRequest, settings: FinalizerSettings, deps: FinalizerDeps, claimant: str
-) -> FinalizeResult:
+def finalize(request: FinalizerRequest, deps: FinalizerDeps, claimant: str) -> FinalizeResult:
+    _report_sync_age(deps)
+    added = _sweep_dlq(deps)
     run = deps.runs.get(request.run_id) if request.run_id else deps.runs.active()
     if run is None:
-        return FinalizeResult(action="idle", message="no active run")
-    logger.set_correlation_id(run.run_id)
+        return FinalizeResult(action="idle", dlq_keys_added=added, message="no active run")
     logger.append_keys(run_id=run.run_id)
-    if run.status is RunStatus.PLANNING or not run.planning_complete:
-        return FinalizeResult(run_id=run.run_id, status=run.status, action="planning", message="planning not finished")
-    if run.status is not RunStatus.DRAINING:
-        return FinalizeResult(run_id=run.run_id, status=run.status, action="finished", message="run already ended")
+    logger.set_correlation_id(run.run_id)
+    result = _pass(run, deps, claimant)
+    result.dlq_keys_added = added
+    return result
 
-    depth = queue.depth(deps.sqs, settings.transfer_queue_url)
+
+def _pass(run: RunRecord, deps: FinalizerDeps, claimant: str) -> FinalizeResult:
+    def answer(action: str, current: RunRecord = run, **extra: object) -> FinalizeResult:
+        return FinalizeResult(
+            run_id=current.run_id,
+            status=current.status,
+            action=action,
+            keys_enqueued=current.keys_enqueued,
+            keys_settled=current.keys_settled,
+            failed_count=current.failed_count,
+            **extra,
+        )
+
+    settings = deps.settings
     now = deps.clock()
+    if run.status is RunStatus.PLANNING:
+        if deps.planner is not None and now - run.heartbeat() > timedelta(seconds=settings.stale_planning_seconds):
+            logger.warning("planning stopped without a heartbeat; continuing it", heartbeat_at=run.heartbeat())
+            deps.planner.continue_run(run.run_id)
+            return answer("resumed-planning")
+        return answer("planning", message="planning not finished")
+    if run.status is not RunStatus.DRAINING:
+        return answer("finished", message="run already ended")
+
+    closed = close_if_balanced(run, deps.closing, claimant)
+    if closed is not None:
+        return answer("completed", closed, marker=closed.marker_written)
+    if run.balanced:
+        return answer("claimed-elsewhere")
+
+    depth = deps.queue_depth()
     if not depth.empty:
         if run.drain_seen_empty_at is not None:
             deps.runs.set_drain_seen(run.run_id, None)
-        return FinalizeResult(run_id=run.run_id, status=run.status, action="waiting", queue=depth)
+        return answer("waiting", queue=depth)
     confirm = timedelta(seconds=settings.drain_confirm_seconds)
-    if run.drain_seen_empty_at is None:
+    if run.drain_seen_empty_at is None and confirm:
         deps.runs.set_drain_seen(run.run_id, now)
-        if confirm:
-            return FinalizeResult(run_id=run.run_id, status=run.status, action="confirming", queue=depth)
-    elif now - run.drain_seen_empty_at < confirm:
-        return FinalizeResult(run_id=run.run_id, status=run.status, action="confirming", queue=depth)
+        return answer("confirming", queue=depth)
+    if run.drain_seen_empty_at is not None and now - run.drain_seen_empty_at < confirm:
+        return answer("confirming", queue=depth)
 
-    if not deps.runs.claim_finalization(run.run_id, claimant, CLAIM_STALE_AFTER):
-        return FinalizeResult(run_id=run.run_id, status=run.status, action="claimed-elsewhere")
-    return _complete(run, settings, deps, claimant, depth, now)
+    # The queue is empty and stays empty, yet keys have not settled: they never will by themselves.
+    if not deps.runs.claim(run.run_id, claimant, CLAIM_STALE_AFTER):
+        return answer("claimed-elsewhere", queue=depth)
+    swept, complete = _sweep_unsettled(run, deps)
+    current = deps.runs.get(run.run_id)
+    closed = finish(current, deps.closing, claimant, incomplete=not (complete and current.balanced), swept=swept)
+    return answer("completed", closed, queue=depth, marker=closed.marker_written, unsettled_swept=swept)
 
 
-def _complete(
-    run: RunRecord,
-    settings: FinalizerSettings,
-    deps: FinalizerDeps,
-    claimant: str,
-    depth: QueueDepth,
-    now: datetime,
-) -> FinalizeResult:
-    failures = list(deps.ledger)
-    synced_to = min([run.watermark, *(f.last_modified for f in failures)])
-    if run.kind.advances_marker:
-        detail = {
-            "run_id": run.run_id,
-            "kind": run.kind.value,
-            "watermark": format_time(run.watermark),
-            "keys_enqueued": run.keys_enqueued,
-            "failed_keys": len(failures),
-            "written_at": format_time(now),
-        }
-        s3_adapter.put_text(
-            deps.consumer_s3,
-            settings.consumer_bucket,
-            MARKER_KEY,
-            Marker(synced_to, detail).render(),
-            deps.kms_key_id,
-        )
-        logger.info("sync marker advanced", synced_to=synced_to, failed_keys=len(failures))
-    else:
-        logger.info("this kind of run does not move the sync marker", kind=run.kind)
-    status = RunStatus.COMPLETED_WITH_FAILURES if failures else RunStatus.COMPLETED
-    deps.runs.complete(run.run_id, claimant, status, len(failures), synced_to)
-    duration = (now - run.started_at).total_seconds()
-    metrics.add_metric(name="RunDurationSeconds", unit=MetricUnit.Seconds, value=duration)
-    metrics.add_metric(name="RunFailedObjects", unit=MetricUnit.Count, value=len(failures))
-    logger.info("run completed", status=status, duration_seconds=duration, failed_count=len(failures))
-    return FinalizeResult(
-        run_id=run.run_id,
-        status=status,
-        action="completed",
-        queue=depth,
-        marker=synced_to if run.kind.advances_marker else None,
-        failed_count=len(failures),
-    )
+def _sweep_unsettled(run: RunRecord, deps: FinalizerDeps) -> tuple[int, bool]:
+    """Put every key of the run that never settled in the failure ledger and settle it as failed. Returns how
+    many, and whether all of them could be."""
+    swept, complete = 0, True
+    now = deps.clock()
+    for task in deps.books.unsettled(run.run_id):
+        logger.error("UnsettledKey", key=task.key, run_id=run.run_id, origin=task.origin)
+        try:
+            deps.closing.ledger.record(
+                FailureRecord.of(
+                    task,
+                    bucket=task.bucket,
+                    run_id=run.run_id,
+                    error_code="Unsettled",
+                    error_message=(
+                        "enqueued but never settled: its message expired, was dead-lettered without a ledger "
+                        "entry, or was never sent"
+                    ),
+                    attempts=0,
+                    failed_at=now,
+                )
+            )
+            swept += len(deps.books.settle(run.run_id, [(task.key, Outcome.FAILED, 0)]))
+        except Exception:
+            logger.exception("could not sweep an unsettled key", key=task.key)
+            complete = False
+    if swept:
+        metrics.add_metric(name="UnsettledKeysSwept", unit=MetricUnit.Count, value=swept)
+    return swept, complete
+
+
+def _sweep_dlq(deps: FinalizerDeps) -> int:
+    """Every key found in the transfer DLQ is in the failure ledger (added if a crash or a timeout on its
+    final attempt kept the copier from writing it). The messages stay in the DLQ for the operator."""
+    if deps.dlq_bodies is None or not deps.settings.dlq_sweep_limit:
+        return 0
+    added = 0
+    now = deps.clock()
+    for body in deps.dlq_bodies(deps.settings.dlq_sweep_limit):
+        try:
+            message = TransferMessage.model_validate_json(body)
+        except ValidationError:
+            logger.error("MalformedTransferMessage in the transfer DLQ", body=body[:500])
+            continue
+        for obj in message.objects:
+            failure = FailureRecord.of(
+                obj,
+                bucket=message.bucket,
+                run_id=message.run_id,
+                error_code="DeadLettered",
+                error_message="found in the transfer DLQ without a ledger entry",
+                attempts=obj.attempts,
+                failed_at=now,
+            )
+            if deps.closing.ledger.ensure(failure):
+                added += 1
+                logger.error("DeadLetteredKey added to the failure ledger", key=obj.key, run_id=message.run_id)
+    return added
+
+
+def _report_sync_age(deps: FinalizerDeps) -> None:
+    marker = deps.closing.marker.read()
+    if marker is not None:
+        age = (deps.clock() - marker.synced_to).total_seconds()
+        metrics.add_metric(name="SyncAgeSeconds", unit=MetricUnit.Seconds, value=max(0.0, age))

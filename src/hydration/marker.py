@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hydration.errors import MarkerFormatError
-from hydration.models import _as_utc
+from hydration.models.common import as_utc
 
 
 def format_time(moment: datetime) -> str:
@@ -33,7 +33,7 @@ def parse(text: str) -> Marker:
     if not lines:
         raise MarkerFormatError("the sync marker is empty; its first line must be an ISO-8601 UTC time")
     try:
-        synced_to = _as_utc(lines[0].strip())
+        synced_to = as_utc(lines[0].strip())
     except ValueError as exc:
         raise MarkerFormatError(f"the sync marker's first line {lines[0][:60]!r} is not an ISO-8601 time") from exc
     detail: dict[str, Any] = {}

@@ -32,8 +32,12 @@ class _Base(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     consumer_bucket: str = Field(min_length=3, max_length=63)
+    consumer_kms_key_id: str | None = None  # every copy, and the marker, are written under it
     runs_table: str = Field(min_length=1)
+    books_table: str = Field(min_length=1)
     failures_table: str = Field(min_length=1)
+    manifest_table: str = Field(min_length=1)
+    run_ttl_days: int = Field(default=30, ge=1)
 
     @classmethod
     def load(cls) -> Self:
@@ -53,21 +57,24 @@ class _Producer(_Base):
     producer_role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
     external_id: str = Field(min_length=2, max_length=1224, repr=False)
     destination_prefix: str = ""
-    manifest_table: str = Field(min_length=1)
+    transfer_queue_url: str = Field(min_length=1)
+    # Objects per transfer message (a failing key is re-enqueued alone): fewer SQS requests per object.
+    keys_per_message: int = Field(default=10, ge=1, le=100)
 
 
 class PlannerSettings(_Producer):
-    transfer_queue_url: str = Field(min_length=1)
     transfer_prefixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     lookback_seconds: int = Field(default=3600, ge=0)
-    run_ttl_days: int = Field(default=30, ge=1)
     enqueue_concurrency: int = Field(default=8, ge=1, le=64)
     enqueue_attempts: int = Field(default=5, ge=1, le=20)
     # Leave this much of the invocation's time for the checkpoint; tests lower the page budget.
     checkpoint_margin_seconds: int = Field(default=60, ge=1)
     max_pages_per_invocation: int = Field(default=0, ge=0, description="0 = no limit")
-    stale_planning_seconds: int = Field(default=1800, ge=60)
+    stale_planning_seconds: int = Field(default=1800, ge=30)
+    heartbeat_seconds: float = Field(default=20, gt=0)
     list_page_size: int = Field(default=1000, ge=1, le=1000)
+    # A multipart upload in flight for longer than this is taken as abandoned: it does not hold the marker.
+    inflight_upload_max_age_seconds: int = Field(default=7 * 86400, ge=0)
 
     @field_validator("transfer_prefixes", mode="before")
     @classmethod
@@ -85,15 +92,10 @@ class CopierSettings(_Producer):
     max_receive_count: int = Field(default=5, ge=1, le=1000)
     # A failed record becomes visible again after base * 2^(attempt-1) seconds (capped) instead of the
     # queue's visibility timeout (>= 6x the function timeout): transient errors retry quickly.
-    transfer_queue_url: str | None = None
     retry_base_seconds: int = Field(default=30, ge=0, le=43200)
     retry_max_seconds: int = Field(default=900, ge=0, le=43200)
-    fault_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
-
-    @field_validator("fault_keys", mode="before")
-    @classmethod
-    def _csv(cls, value: object) -> object:
-        return _split_csv(value)
+    # No copy starts with less invocation time left than this: the batch's state must still be written.
+    deadline_margin_seconds: int = Field(default=15, ge=1, le=300)
 
     @model_validator(mode="after")
     def _parts(self) -> Self:
@@ -109,8 +111,11 @@ class CopierSettings(_Producer):
 
 class FinalizerSettings(_Base):
     transfer_queue_url: str = Field(min_length=1)
-    consumer_kms_key_id: str | None = None  # the marker is written under it (else the bucket default)
+    transfer_dlq_url: str | None = None  # swept on every pass: each key found there is in the ledger
+    planner_function_name: str | None = None  # a planning run whose planner died is continued through it
     drain_confirm_seconds: int = Field(default=60, ge=0)
+    stale_planning_seconds: int = Field(default=1800, ge=30)
+    dlq_sweep_limit: int = Field(default=1000, ge=0, le=100_000)
 
 
 @cache

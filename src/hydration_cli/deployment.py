@@ -15,7 +15,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from hydration.aws.state import FailureLedger, Manifest, RunStore
+from hydration.aws.books import BooksStore
+from hydration.aws.ledger import FailureLedger
+from hydration.aws.manifest import Manifest
+from hydration.aws.runs import RunStore
+from hydration.aws.wiring import StateStores
 from hydration_cli.errors import FunctionInvocationError, StackNotFoundError, StackOutputMissingError
 
 DEFAULT_STACK = "s3-hydration-consumer"
@@ -161,16 +165,30 @@ class Deployment:
     # ------------------------------------------------------------------ the shared package's stores
 
     @cached_property
+    def stores(self) -> StateStores:
+        return StateStores.of(
+            self.client("dynamodb"),
+            runs=self.output("RunsTableName"),
+            books=self.output("BooksTableName"),
+            failures=self.output("FailuresTableName"),
+            manifest=self.output("ManifestTableName"),
+        )
+
+    @property
     def runs(self) -> RunStore:
-        return RunStore(self.client("dynamodb"), self.output("RunsTableName"))
+        return self.stores.runs
 
-    @cached_property
+    @property
+    def books(self) -> BooksStore:
+        return self.stores.books
+
+    @property
     def ledger(self) -> FailureLedger:
-        return FailureLedger(self.client("dynamodb"), self.output("FailuresTableName"))
+        return self.stores.ledger
 
-    @cached_property
+    @property
     def manifest(self) -> Manifest:
-        return Manifest(self.client("dynamodb"), self.output("ManifestTableName"))
+        return self.stores.manifest
 
     @cached_property
     def functions(self) -> FunctionInvoker:

@@ -1,81 +1,29 @@
-"""Planner: select the keys a run must copy and put one message per key on the transfer queue.
+"""Planner: start a run (or continue one) and put every key it selects into the run's books and onto the
+transfer queue; when planning is done the run drains, and closes as soon as its books balance.
 
-A run lists the producer bucket page by page (memory stays one page), selects keys modified at or after
-the sync marker minus the lookback, enqueues them, re-enqueues the failure ledger, and hands over to the
-finalizer (status DRAINING). A listing that would outlive the invocation checkpoints its position in the
-run record and continues in a new invocation.
+A listing that would outlive the invocation checkpoints its position in the run record and continues in a
+new invocation. The watermark (how far the marker may move when the run closes) is the time the listing
+started, or the start of the oldest multipart upload then in flight, whichever is earlier.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from hydration import MARKER_KEY
-from hydration import marker as marker_format
 from hydration.aws import s3 as s3_adapter
-from hydration.aws.queue import Enqueuer
-from hydration.aws.state import FailureLedger, Manifest, RunStore
+from hydration.closing import close_if_balanced
 from hydration.errors import InvalidRequestError, RunAlreadyActiveError
-from hydration.models import (
-    Drift,
-    ListingCursor,
-    PlannerRequest,
-    RunKind,
-    RunRecord,
-    RunStatus,
-    SourceObject,
-    TransferMessage,
-)
+from hydration.models import Drift, PlannerRequest, RunKind, RunRecord, RunStatus
 from hydration.observability import MetricUnit, logger, metrics
-from hydration.selection import is_internal, is_selected, lower_bound, minimal_prefixes, within_scope
-from hydration.settings import PlannerSettings
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
+from hydration.selection import excluded_key, is_selected, lower_bound, minimal_prefixes, within_scope
+from planner import listing, reconcile
+from planner.context import Budget, PlannerDeps, PlanningStoppedError
+from planner.enqueue import Enqueue
 
 SAMPLE_KEYS = 20
-
-
-class Continuation(Protocol):
-    def continue_run(self, run_id: str) -> None: ...
-
-
-@dataclass
-class PlannerDeps:
-    producer_s3: S3Client
-    consumer_s3: S3Client
-    sqs: SQSClient
-    runs: RunStore
-    ledger: FailureLedger
-    manifest: Manifest
-    continuation: Continuation
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-class Budget:
-    """When to checkpoint: too little invocation time left, or (tests) a page budget spent."""
-
-    def __init__(self, remaining_ms: Callable[[], int] | None, margin_seconds: int, max_pages: int = 0) -> None:
-        self._remaining_ms = remaining_ms
-        self._margin_ms = margin_seconds * 1000
-        self._max_pages = max_pages
-        self.pages = 0
-
-    def page_done(self) -> None:
-        self.pages += 1
-
-    @property
-    def exhausted(self) -> bool:
-        if self._max_pages and self.pages >= self._max_pages:
-            return True
-        return self._remaining_ms is not None and self._remaining_ms() < self._margin_ms
 
 
 class PlanResult(BaseModel):
@@ -87,10 +35,12 @@ class PlanResult(BaseModel):
     kind: str | None = None
     watermark: datetime | None = None
     since: datetime | None = None
+    keys_listed: int = 0
     keys_enqueued: int = 0
     bytes_enqueued: int = 0
     ledger_keys_enqueued: int = 0
     keys_unchanged: int = 0
+    enqueue_failed: int = 0
     continued: bool = False
     dry_run: bool = False
     sample_keys: list[str] = []
@@ -102,45 +52,37 @@ def new_run_id(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def read_marker(client: S3Client, bucket: str) -> marker_format.Marker | None:
-    text = s3_adapter.get_text(client, bucket, MARKER_KEY)
-    return None if text is None else marker_format.parse(text)
-
-
-def plan(
-    request: PlannerRequest,
-    settings: PlannerSettings,
-    deps: PlannerDeps,
-    budget: Budget,
-    run_id: str | None = None,
-) -> PlanResult:
+def plan(request: PlannerRequest, deps: PlannerDeps, budget: Budget, *, run_id: str, request_id: str) -> PlanResult:
     """Start a run (or continue a checkpointed one) and enqueue what it selects."""
+    settings = deps.settings
     if request.continue_run:
         run = deps.runs.get(request.continue_run)
         if run.status is not RunStatus.PLANNING:
             return PlanResult(started=False, run_id=run.run_id, status=run.status, message="run is not planning")
-        return _resume(run, settings, deps, budget)
+        return _resume(run, deps, budget, request_id)
 
     if request.prefix and not within_scope(request.prefix, settings.transfer_prefixes):
         raise InvalidRequestError(
             f"prefix: {request.prefix!r} is outside the configured transfer prefixes {settings.transfer_prefixes}"
         )
-    started_at = deps.clock()  # the watermark: when the listing starts, never when it ends
-    since = _selection_bound(request, settings, deps)
+    started_at = deps.clock()
+    since = _selection_bound(request, deps)
     prefixes = [request.prefix] if request.prefix else minimal_prefixes(settings.transfer_prefixes)
-
     if request.dry_run:
-        return _dry_run(request, settings, deps, prefixes, since, started_at)
+        return _dry_run(request, deps, prefixes, since, started_at)
 
     run = RunRecord(
-        run_id=run_id or new_run_id(started_at),
+        run_id=run_id,
         status=RunStatus.PLANNING,
         kind=request.kind,
-        watermark=started_at,
+        watermark=started_at,  # moved back by in-flight uploads when planning starts
         since=since,
         prefixes=prefixes,
+        keys=list(request.keys or []),
+        force=request.force,
         started_at=started_at,
         heartbeat_at=started_at,
+        planned_by=request_id,
         drift=Drift() if request.kind is RunKind.RECONCILE else None,
         ttl=int((started_at + timedelta(days=settings.run_ttl_days)).timestamp()),
     )
@@ -148,50 +90,63 @@ def plan(
         deps.runs.create(run)
     except RunAlreadyActiveError as busy:
         active = deps.runs.active()
-        stale = timedelta(seconds=settings.stale_planning_seconds)
-        if active and active.status is RunStatus.PLANNING and _heartbeat(active) < deps.clock() - stale:
-            logger.warning("resuming a stale planning run", run_id=active.run_id, heartbeat_at=_heartbeat(active))
-            return _resume(active, settings, deps, budget)
+        if active is not None and active.status is RunStatus.PLANNING:
+            stale = deps.clock() - active.heartbeat() > timedelta(seconds=settings.stale_planning_seconds)
+            if active.planned_by == request_id or stale:
+                # Lambda retried this very invocation (same request id), or the planner that held the run died.
+                logger.warning("resuming a planning run", run_id=active.run_id, retried=not stale)
+                return _resume(active, deps, budget, request_id)
         logger.info("a run is already active; nothing started", active_run_id=busy.run_id, status=busy.status)
         return PlanResult(started=False, run_id=busy.run_id, status=busy.status, message=str(busy))
-    logger.append_keys(run_id=run.run_id)
-    logger.set_correlation_id(run.run_id)
-    logger.info("run started", kind=run.kind, since=since, watermark=run.watermark, prefixes=prefixes)
-    return _resume(run, settings, deps, budget)
+    logger.info("run started", run_id=run.run_id, kind=run.kind, since=since, prefixes=prefixes)
+    return _resume(run, deps, budget, request_id, fresh=True)
 
 
-def _heartbeat(run: RunRecord) -> datetime:
-    return run.heartbeat_at or run.started_at
-
-
-def _selection_bound(request: PlannerRequest, settings: PlannerSettings, deps: PlannerDeps) -> datetime | None:
+def _selection_bound(request: PlannerRequest, deps: PlannerDeps) -> datetime | None:
     match request.kind:
         case RunKind.INCREMENTAL:
-            current = read_marker(deps.consumer_s3, settings.consumer_bucket)
+            current = deps.closing.marker.read()
             if current is None:
-                logger.info("no sync marker: this run is a full transfer", marker_key=MARKER_KEY)
+                logger.info("no sync marker: this run is a full transfer")
                 return None
-            return lower_bound(current.synced_to, timedelta(seconds=settings.lookback_seconds))
+            return lower_bound(current.synced_to, timedelta(seconds=deps.settings.lookback_seconds))
         case RunKind.SINCE:
             return request.since
         case _:
             return None
 
 
+def _watermark(started_at: datetime, prefixes: list[str], deps: PlannerDeps) -> tuple[datetime, int]:
+    """The listing's start, moved back to the start of the oldest multipart upload in flight in scope: when
+    that upload completes, its LastModified is its start, and the next run must still select it. Uploads
+    older than INFLIGHT_UPLOAD_MAX_AGE_SECONDS are taken as abandoned (logged) and do not hold the marker."""
+    settings = deps.settings
+    horizon = started_at - timedelta(seconds=settings.inflight_upload_max_age_seconds)
+    watermark, count = started_at, 0
+    for prefix in prefixes:
+        for key, initiated in s3_adapter.inflight_uploads(deps.producer_s3, settings.producer_bucket, prefix):
+            count += 1
+            if initiated < horizon:
+                logger.warning(
+                    "multipart upload in flight for too long; not holding the marker", key=key, initiated=initiated
+                )
+                continue
+            watermark = min(watermark, initiated)
+    return watermark, count
+
+
 def _dry_run(
-    request: PlannerRequest,
-    settings: PlannerSettings,
-    deps: PlannerDeps,
-    prefixes: list[str],
-    since: datetime | None,
-    started_at: datetime,
+    request: PlannerRequest, deps: PlannerDeps, prefixes: list[str], since: datetime | None, started_at: datetime
 ) -> PlanResult:
-    keys = nbytes = 0
+    settings = deps.settings
+    excluded = excluded_key(settings.destination_prefix)
+    keys = nbytes = listed = 0
     sample: list[str] = []
     for prefix in prefixes:
         for page in s3_adapter.list_pages(deps.producer_s3, settings.producer_bucket, prefix):
+            listed += len(page.objects)
             for obj in page.objects:
-                if is_selected(obj.key, obj.last_modified, since):
+                if is_selected(obj.key, obj.last_modified, since, excluded):
                     keys += 1
                     nbytes += obj.size
                     if len(sample) < SAMPLE_KEYS:
@@ -203,6 +158,7 @@ def _dry_run(
         kind=request.kind,
         since=since,
         watermark=started_at,
+        keys_listed=listed,
         keys_enqueued=keys,
         bytes_enqueued=nbytes,
         sample_keys=sample,
@@ -210,57 +166,84 @@ def _dry_run(
     )
 
 
-def _resume(run: RunRecord, settings: PlannerSettings, deps: PlannerDeps, budget: Budget) -> PlanResult:
+def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, *, fresh: bool = False) -> PlanResult:
     logger.append_keys(run_id=run.run_id)
     logger.set_correlation_id(run.run_id)
-    try:
-        with Enqueuer(
-            deps.sqs,
-            settings.transfer_queue_url,
-            concurrency=settings.enqueue_concurrency,
-            attempts=settings.enqueue_attempts,
-        ) as enqueuer:
-            finished = _list_and_enqueue(run, settings, deps, budget, enqueuer)
+    settings = deps.settings
+    with Enqueue(
+        run.run_id,
+        settings.producer_bucket,
+        deps.books,
+        deps.ledger,
+        deps.queue,
+        concurrency=settings.enqueue_concurrency,
+        clock=deps.clock,
+    ) as enqueue:
+        try:
+            if fresh:
+                run.watermark, run.inflight_uploads = _watermark(run.started_at, run.prefixes, deps)
+                logger.info("watermark", watermark=run.watermark, inflight_uploads=run.inflight_uploads)
+            finished = _walk(run, deps, budget, enqueue)
             if finished:
-                _enqueue_ledger(run, settings, deps, enqueuer)
-            enqueuer.flush()
-            _count(run, enqueuer)
-    except Exception as exc:
-        logger.exception("planning failed; the run is FAILED and the marker stays", run_id=run.run_id)
-        deps.runs.fail(run.run_id, f"{type(exc).__name__}: {exc}")
-        raise
+                listing.enqueue_ledger(run, deps, enqueue)
+            enqueue.flush()
+        except PlanningStoppedError as stopped:
+            logger.warning("planning stopped", reason=str(stopped))
+            enqueue.flush()
+            return _result(deps.runs.get(run.run_id), message=str(stopped))
+        except Exception as exc:
+            logger.exception("planning failed; the run is FAILED and the marker stays", run_id=run.run_id)
+            deps.runs.fail(run.run_id, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            _count(run, enqueue)
 
     if not finished:
-        deps.runs.checkpoint(run)
+        if not deps.runs.checkpoint(run):
+            return _result(deps.runs.get(run.run_id), message="the run stopped planning")
         deps.continuation.continue_run(run.run_id)
-        logger.info("listing checkpointed; continuing in a new invocation", cursor=run.cursor, keys=run.keys_enqueued)
-        return _result(run, continued=True)
+        logger.info("listing checkpointed; continuing in a new invocation", cursor=run.cursor)
+        return _result(deps.runs.get(run.run_id), continued=True)
 
-    deps.runs.finish_planning(run)
-    run.status = RunStatus.DRAINING
+    if not deps.runs.finish_planning(run):
+        return _result(deps.runs.get(run.run_id), message="the run stopped planning")
     if run.drift is not None:
         metrics.add_metric(name="DriftMissing", unit=MetricUnit.Count, value=run.drift.missing)
         metrics.add_metric(name="DriftDifferent", unit=MetricUnit.Count, value=run.drift.different)
         logger.info("reconcile drift", drift=run.drift.model_dump())
+    drained = deps.runs.get(run.run_id)
     logger.info(
         "planning complete",
-        keys_enqueued=run.keys_enqueued,
-        bytes_enqueued=run.bytes_enqueued,
-        keys_unchanged=run.keys_unchanged,
+        keys_listed=drained.keys_listed,
+        keys_enqueued=drained.keys_enqueued,
+        keys_unchanged=drained.keys_unchanged,
+        keys_settled=drained.keys_settled,
     )
-    return _result(run)
+    closed = close_if_balanced(drained, deps.closing, claimant=request_id)  # nothing left to copy: close now
+    return _result(closed or drained)
 
 
-def _count(run: RunRecord, enqueuer: Enqueuer) -> None:
-    """Fold this invocation's sends into the run's totals and metrics."""
-    run.keys_enqueued += enqueuer.sent
-    run.bytes_enqueued += enqueuer.bytes
-    metrics.add_metric(name="KeysEnqueued", unit=MetricUnit.Count, value=enqueuer.sent)
-    metrics.add_metric(name="BytesEnqueued", unit=MetricUnit.Bytes, value=enqueuer.bytes)
-    enqueuer.sent = enqueuer.bytes = 0
+def _walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue) -> bool:
+    match run.kind:
+        case RunKind.RECONCILE:
+            return reconcile.walk(run, deps, budget, enqueue)
+        case RunKind.KEYS:
+            return listing.walk_keys(run, deps, enqueue)
+        case _:
+            return listing.walk(run, deps, budget, enqueue)
 
 
-def _result(run: RunRecord, continued: bool = False) -> PlanResult:
+def _count(run: RunRecord, enqueue: Enqueue) -> None:
+    """Fold this invocation's enqueue totals into the run record and the metrics."""
+    totals = enqueue.totals
+    run.ledger_keys_enqueued += totals.from_ledger
+    metrics.add_metric(name="KeysEnqueued", unit=MetricUnit.Count, value=totals.opened)
+    metrics.add_metric(name="BytesEnqueued", unit=MetricUnit.Bytes, value=totals.bytes)
+    if totals.failed:
+        metrics.add_metric(name="KeysEnqueueFailed", unit=MetricUnit.Count, value=totals.failed)
+
+
+def _result(run: RunRecord, *, continued: bool = False, message: str = "") -> PlanResult:
     return PlanResult(
         started=True,
         run_id=run.run_id,
@@ -268,165 +251,13 @@ def _result(run: RunRecord, continued: bool = False) -> PlanResult:
         kind=run.kind,
         watermark=run.watermark,
         since=run.since,
+        keys_listed=run.keys_listed,
         keys_enqueued=run.keys_enqueued,
         bytes_enqueued=run.bytes_enqueued,
         ledger_keys_enqueued=run.ledger_keys_enqueued,
         keys_unchanged=run.keys_unchanged,
+        enqueue_failed=run.objects_failed,
         continued=continued,
         drift=run.drift,
+        message=message,
     )
-
-
-def _message(run: RunRecord, bucket: str, obj: SourceObject, force: bool = False) -> TransferMessage:
-    return TransferMessage.of(obj, run_id=run.run_id, bucket=bucket, force=force)
-
-
-def _list_and_enqueue(
-    run: RunRecord, settings: PlannerSettings, deps: PlannerDeps, budget: Budget, enqueuer: Enqueuer
-) -> bool:
-    """Enqueue the selected keys from the run's cursor on. False: checkpointed, run.cursor says where."""
-    if run.kind is RunKind.RECONCILE:
-        return _reconcile(run, settings, deps, budget, enqueuer)
-    cursor = run.cursor or ListingCursor()
-    for index in range(cursor.prefix_index, len(run.prefixes)):
-        token = cursor.continuation_token if index == cursor.prefix_index else None
-        for page in s3_adapter.list_pages(
-            deps.producer_s3, settings.producer_bucket, run.prefixes[index], token, settings.list_page_size
-        ):
-            selected = [obj for obj in page.objects if is_selected(obj.key, obj.last_modified, run.since)]
-            for obj in _changed(run, deps, selected):
-                enqueuer.put(_message(run, settings.producer_bucket, obj))
-            budget.page_done()
-            if budget.exhausted and page.next_token:
-                enqueuer.flush()  # a checkpoint never runs ahead of what is in the queue
-                _count(run, enqueuer)
-                run.cursor = ListingCursor(prefix_index=index, continuation_token=page.next_token)
-                return False
-        if budget.exhausted and index + 1 < len(run.prefixes):
-            enqueuer.flush()
-            _count(run, enqueuer)
-            run.cursor = ListingCursor(prefix_index=index + 1)
-            return False
-    run.cursor = None
-    return True
-
-
-def _changed(run: RunRecord, deps: PlannerDeps, objects: list[SourceObject]) -> list[SourceObject]:
-    """The objects whose listed version the consumer does not hold yet. The manifest answers for a page in
-    one BatchGetItem per 100 keys, so a re-run over unchanged keys (the lookback window, a reset sync)
-    enqueues nothing instead of a message per key that the copier would skip."""
-    if not objects:
-        return []
-    held = deps.manifest.get_many(obj.key for obj in objects)
-    changed = [obj for obj in objects if (entry := held.get(obj.key)) is None or entry.etag != obj.etag]
-    run.keys_unchanged += len(objects) - len(changed)
-    return changed
-
-
-def _enqueue_ledger(run: RunRecord, settings: PlannerSettings, deps: PlannerDeps, enqueuer: Enqueuer) -> None:
-    """Every key in the failure ledger goes back on the queue, whatever the marker says."""
-    count = 0
-    for failure in deps.ledger:
-        if run.kind is RunKind.PREFIX and not any(failure.key.startswith(p) for p in run.prefixes):
-            continue
-        enqueuer.put(failure.to_message(run.run_id))
-        count += 1
-    run.ledger_keys_enqueued += count
-    if count:
-        logger.info("failure ledger re-enqueued", keys=count)
-
-
-# --------------------------------------------------------------------------- reconcile
-
-
-def _merge(
-    source: Iterator[SourceObject], consumer: Iterator[SourceObject]
-) -> Iterator[tuple[SourceObject | None, SourceObject | None]]:
-    """Walk two key-ordered listings side by side: (source, consumer) pairs, None where a side lacks the key."""
-    src = next(source, None)
-    dst = next(consumer, None)
-    while src is not None or dst is not None:
-        if dst is None or (src is not None and src.key < dst.key):
-            yield src, None
-            src = next(source, None)
-        elif src is None or dst.key < src.key:
-            yield None, dst
-            dst = next(consumer, None)
-        else:
-            yield src, dst
-            src, dst = next(source, None), next(consumer, None)
-
-
-def _strip(objects: Iterator[SourceObject], prefix: str) -> Iterator[SourceObject]:
-    for obj in objects:
-        yield obj.model_copy(update={"key": obj.key[len(prefix) :]}) if prefix else obj
-
-
-def _reconcile(
-    run: RunRecord, settings: PlannerSettings, deps: PlannerDeps, budget: Budget, enqueuer: Enqueuer
-) -> bool:
-    """List both buckets side by side and enqueue every key missing or different in the consumer."""
-    drift = run.drift or Drift()
-    run.drift = drift
-    cursor = run.cursor or ListingCursor()
-    dest = settings.destination_prefix
-    for index in range(cursor.prefix_index, len(run.prefixes)):
-        prefix = run.prefixes[index]
-        start = cursor.start_after if index == cursor.prefix_index else None
-        source = s3_adapter.iter_objects(deps.producer_s3, settings.producer_bucket, prefix, start)
-        consumer = _strip(
-            s3_adapter.iter_objects(
-                deps.consumer_s3, settings.consumer_bucket, dest + prefix, dest + start if start else None
-            ),
-            dest,
-        )
-        same_size: list[SourceObject] = []  # compared with the manifest 100 at a time
-        seen = 0
-        for src, dst in _merge(source, consumer):
-            if src is None:
-                if dst is not None and not is_internal(dst.key):
-                    drift.note("extra", dst.key)
-                continue
-            if is_internal(src.key):
-                continue
-            if dst is None:
-                drift.note("missing", src.key)
-                enqueuer.put(_message(run, settings.producer_bucket, src, force=True))
-            elif dst.size != src.size:
-                drift.note("different", src.key)
-                enqueuer.put(_message(run, settings.producer_bucket, src, force=True))
-            else:
-                same_size.append(src)
-                if len(same_size) == 100:
-                    _check_manifest(run, settings, deps, same_size, enqueuer)
-                    same_size = []
-            seen += 1
-            if seen % settings.list_page_size == 0:
-                budget.page_done()
-                if budget.exhausted:
-                    _check_manifest(run, settings, deps, same_size, enqueuer)
-                    enqueuer.flush()
-                    _count(run, enqueuer)
-                    run.cursor = ListingCursor(prefix_index=index, start_after=src.key)
-                    return False
-        _check_manifest(run, settings, deps, same_size, enqueuer)
-    run.cursor = None
-    return True
-
-
-def _check_manifest(
-    run: RunRecord,
-    settings: PlannerSettings,
-    deps: PlannerDeps,
-    objects: list[SourceObject],
-    enqueuer: Enqueuer,
-) -> None:
-    """Same size on both sides: the manifest says whether the consumer holds this source version."""
-    if not objects:
-        return
-    entries = deps.manifest.get_many(obj.key for obj in objects)
-    for obj in objects:
-        entry = entries.get(obj.key)
-        if entry is None or entry.etag != obj.etag:
-            run.drift.note("different", obj.key)  # type: ignore[union-attr]
-            enqueuer.put(_message(run, settings.producer_bucket, obj, force=True))

@@ -19,7 +19,7 @@ from moto import mock_aws
 from hydration_cli.context import AppConfig
 from hydration_cli.deployment import Deployment
 from hydration_cli.main import cli
-from tests.integration.harness import REGION, FakeContext, World, create_world, run_copier
+from tests.integration.harness import REGION, FakeContext, World, create_world, replace_continuation, run_copier
 
 STACK = "s3-hydration-consumer"
 PREFIX = "s3-hydration"
@@ -52,6 +52,7 @@ class Deployed:
             "CopierFunctionName": FUNCTIONS["copier"],
             "FinalizerFunctionName": FUNCTIONS["finalizer"],
             "RunsTableName": w.runs_table,
+            "BooksTableName": w.books_table,
             "FailuresTableName": w.failures_table,
             "ManifestTableName": w.manifest_table,
             "AlarmTopicArn": f"arn:aws:sns:{REGION}:123456789012:{PREFIX}-alarms",
@@ -128,16 +129,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
         boto3.client("cloudformation", region_name=REGION).create_stack(
             StackName=STACK, TemplateBody=_stack_template(deployed.outputs)
         )
-        from planner import handler as planner_handler
-
-        real_build = planner_handler.build_deps
-
-        def build_deps(*args: Any, **kwargs: Any) -> Any:
-            deps = real_build(*args, **kwargs)
-            deps.continuation = _NoContinuation()
-            return deps
-
-        monkeypatch.setattr(planner_handler, "build_deps", build_deps)
+        replace_continuation(monkeypatch, _NoContinuation())
         yield deployed
 
 

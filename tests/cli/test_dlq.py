@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from hydration.aws.state import FailureLedger
-from hydration.models import FailureRecord, TransferMessage
+from hydration.aws.ledger import FailureLedger
+from hydration.models import FailureRecord, ObjectRef, TransferMessage
 from hydration_cli.deployment import Deployment
 from tests.cli.conftest import Deployed, json_out
+from tests.moto_faults import Faults
 
 LISTED = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def transfer_body(deployed: Deployed, key: str, run_id: str = "r-1") -> str:
-    return TransferMessage(
-        run_id=run_id, bucket=deployed.world.producer_bucket, key=key, size=4, etag='"e"', last_modified=LISTED
-    ).to_body()
+    obj = ObjectRef(key=key, size=4, etag='"e"', last_modified=LISTED)
+    return TransferMessage(run_id=run_id, bucket=deployed.world.producer_bucket, objects=[obj]).to_body()
 
 
 def dead_letter(deployed: Deployed, *keys: str, error: bool = True) -> None:
@@ -52,7 +52,10 @@ def _db() -> Any:
 
 
 def keys_on(deployed: Deployed, url: str) -> list[str]:
-    return sorted(m.get("key", "<invalid>") if isinstance(m, dict) else "<invalid>" for m in _bodies(deployed, url))
+    return sorted(
+        m["objects"][0]["key"] if isinstance(m, dict) and "objects" in m else "<invalid>"
+        for m in _bodies(deployed, url)
+    )
 
 
 def _bodies(deployed: Deployed, url: str) -> list[Any]:
@@ -194,13 +197,15 @@ def test_redrive_needs_exactly_one_selection(deployed: Deployed, run_cli, args: 
     assert "choose exactly one of --all, --key K, --prefix P" in result.stderr
 
 
-def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(deployed: Deployed, run_cli, monkeypatch) -> None:
+def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(
+    deployed: Deployed, run_cli, monkeypatch, faults: Faults
+) -> None:
     # Given a key that failed every attempt (it is in the DLQ and in the ledger)
-    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+    faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     deployed.world.s3.put_object(Bucket=deployed.world.producer_bucket, Key="data/bad.txt", Body=b"x")
     assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
     # When the fault is fixed and the key is redriven
-    monkeypatch.setenv("FAULT_KEYS", "")
+    faults.clear()
     from hydration import settings
 
     settings.copier_settings.cache_clear()

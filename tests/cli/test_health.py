@@ -11,6 +11,7 @@ from hydration.marker import Marker
 from tests.cli.conftest import FUNCTIONS, Deployed, json_out, put_objects
 from tests.cli.test_status import make_alarms
 from tests.integration.harness import REGION
+from tests.moto_faults import Faults
 
 
 def checks(result) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -32,9 +33,11 @@ def test_healthy_after_a_clean_run(deployed: Deployed, run_cli) -> None:
     assert set(checks(run_cli("health", "--json")).values()) == {"ok"}
 
 
-def test_dlq_over_threshold_and_failed_keys_are_unhealthy(deployed: Deployed, run_cli, monkeypatch) -> None:
+def test_dlq_over_threshold_and_failed_keys_are_unhealthy(
+    deployed: Deployed, run_cli, monkeypatch, faults: Faults
+) -> None:
     make_alarms({})
-    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+    faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/bad.txt")
     assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
     result = run_cli("health")
@@ -73,15 +76,12 @@ def test_lambda_errors_are_unhealthy(deployed: Deployed, run_cli) -> None:
     assert "copier 2" in result.stdout
 
 
-def test_a_failed_run_in_the_window_is_unhealthy(deployed: Deployed, run_cli) -> None:
+def test_a_failed_run_in_the_window_is_unhealthy(deployed: Deployed, run_cli, faults: Faults) -> None:
     make_alarms({})
     fresh_marker(deployed)
     put_objects(deployed.world, "data/a.txt")
-    assert run_cli("trigger").exit_code == 0
-    from hydration_cli.deployment import Deployment
-
-    runs = Deployment("s3-hydration-consumer").runs
-    runs.fail(runs.active_run_id(), "boom")  # type: ignore[arg-type]
+    faults.add("s3.ListObjectsV2", code="AccessDenied", status=403)  # planning fails: the run is FAILED
+    assert run_cli("trigger").exit_code == 1
     result = run_cli("health", "--json")
     assert result.exit_code == 1
     assert checks(result)["runs"] == "fail"

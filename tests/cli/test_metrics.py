@@ -48,7 +48,7 @@ def test_metrics_json_sums_the_window(deployed: Deployed, run_cli) -> None:
 
 def test_metrics_table_with_sparklines(deployed: Deployed, run_cli) -> None:
     put("BytesTransferred", "copier", 3 * 1024 * 1024, unit="Bytes")
-    put("RunDurationSeconds", "finalizer", 125, unit="Seconds")
+    put("RunDurationSeconds", "runs", 125, unit="Seconds")
     result = run_cli("metrics", "--since", "6h")
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if line.startswith("BytesTransferred"))

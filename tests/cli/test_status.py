@@ -7,6 +7,7 @@ import boto3
 from hydration_cli.ops.alarms import ALARMS
 from tests.cli.conftest import PREFIX, Deployed, json_out, put_objects
 from tests.integration.harness import REGION
+from tests.moto_faults import Faults
 
 
 def make_alarms(state: dict[str, str]) -> None:
@@ -47,18 +48,18 @@ def test_status_json_during_a_run(deployed: Deployed, run_cli) -> None:
     assert out["active_run"]["status"] == "DRAINING"
     assert out["active_run"]["keys_enqueued"] == 3
     assert out["active_run"]["keys_settled"] == 0
-    assert out["transfer_queue"] == {"visible": 3, "in_flight": 0, "delayed": 0}
+    assert out["transfer_queue"] == {"visible": 1, "in_flight": 0, "delayed": 0}  # one message, three keys
     assert out["transfer_dlq"]["visible"] == 0
     assert out["invocation_dlq"]["visible"] == 0
     assert out["failure_ledger"] == 0
     states = {a["alarm"]: a["state"] for a in out["alarms"]}
     assert states["DlqDepthAlarm"] == "ALARM"
     assert states["LambdaErrorAlarm"] == "OK"
-    assert len(out["alarms"]) == 6
+    assert len(out["alarms"]) == 9
 
 
-def test_status_text_after_a_run(deployed: Deployed, run_cli, monkeypatch) -> None:
-    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+def test_status_text_after_a_run(deployed: Deployed, run_cli, monkeypatch, faults: Faults) -> None:
+    faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/a.txt", "data/bad.txt")
     assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
     result = run_cli("status")

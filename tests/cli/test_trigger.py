@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hydration import MARKER_KEY
 from tests.cli.conftest import FUNCTIONS, Deployed, json_out, put_objects
-from tests.integration.harness import consumer_object, queue_messages
+from tests.integration.harness import consumer_object, queue_objects
+from tests.moto_faults import Faults
 
 
 def test_trigger_wait_copies_everything_and_exits_0(deployed: Deployed, run_cli) -> None:
@@ -38,9 +39,11 @@ def test_trigger_wait_json_reports_the_finished_run(deployed: Deployed, run_cli)
     assert out["progress"]["keys_settled"] == out["progress"]["keys_enqueued"] == 1
 
 
-def test_trigger_wait_exits_1_when_the_run_ends_with_failures(deployed: Deployed, run_cli, monkeypatch) -> None:
+def test_trigger_wait_exits_1_when_the_run_ends_with_failures(
+    deployed: Deployed, run_cli, monkeypatch, faults: Faults
+) -> None:
     # Given a key the copier fails on every attempt
-    monkeypatch.setenv("FAULT_KEYS", "data/bad.txt")
+    faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/good.txt", "data/bad.txt")
     result = run_cli("trigger", "--wait", "--interval", "0")
     # Then the run ends COMPLETED_WITH_FAILURES, the exit code says so, the key is in the DLQ
@@ -48,7 +51,7 @@ def test_trigger_wait_exits_1_when_the_run_ends_with_failures(deployed: Deployed
     assert "COMPLETED_WITH_FAILURES" in result.stdout
     assert "1 failed" in result.stdout
     assert "dlq peek" in result.stdout
-    assert [m["key"] for m in queue_messages(deployed.world, deployed.world.dlq_url)] == ["data/bad.txt"]
+    assert [m["key"] for m in queue_objects(deployed.world, deployed.world.dlq_url)] == ["data/bad.txt"]
 
 
 def test_trigger_without_wait_starts_the_run_and_returns(deployed: Deployed, run_cli) -> None:
@@ -57,7 +60,7 @@ def test_trigger_without_wait_starts_the_run_and_returns(deployed: Deployed, run
     assert result.exit_code == 0, result.output
     assert "1 key(s) enqueued" in result.stdout
     assert deployed.invoked == [(FUNCTIONS["planner"], {"prefix": "data/"})]
-    assert [m["key"] for m in queue_messages(deployed.world)] == ["data/a.txt"]
+    assert [m["key"] for m in queue_objects(deployed.world)] == ["data/a.txt"]
 
 
 def test_trigger_since_sends_an_iso_time(deployed: Deployed, run_cli) -> None:
@@ -79,7 +82,7 @@ def test_dry_run_exits_1_when_keys_are_pending_and_enqueues_nothing(deployed: De
     assert "2 key(s)" in result.stdout
     assert "data/a.txt" in result.stdout
     assert deployed.invoked == [(FUNCTIONS["planner"], {"dry_run": True})]
-    assert queue_messages(deployed.world) == []
+    assert queue_objects(deployed.world) == []
 
 
 def test_dry_run_with_nothing_to_copy_exits_0(deployed: Deployed, run_cli) -> None:

@@ -45,11 +45,6 @@ def test_key_values_are_parsed_and_checked(deploy: ModuleType) -> None:
         deploy.parse_key_values(["novalue"], "--param")
 
 
-def test_templates_fit_in_a_template_body(deploy: ModuleType) -> None:
-    for template in (deploy.PRODUCER_TEMPLATE, deploy.CONSUMER_TEMPLATE):
-        assert len(template.read_bytes()) <= deploy.TEMPLATE_BODY_LIMIT, template.name
-
-
 def test_unknown_parameters_are_refused(deploy: ModuleType, account: object) -> None:
     with pytest.raises(SystemExit, match="NoSuchParameter"):
         deploy.deploy_stack(account, "x", deploy.CONSUMER_TEMPLATE, {"NoSuchParameter": "1"}, timeout=5, poll=0.1)
@@ -106,16 +101,30 @@ def test_both_stacks_create_and_the_consumer_updates(deploy: ModuleType, account
     lam = account.client("lambda")
     env = lam.get_function_configuration(FunctionName=outputs["CopierFunctionName"])["Environment"]["Variables"]
     assert env["PRODUCER_ROLE_ARN"] == producer_out["ProducerRoleArn"]
-    assert env["FAULT_KEYS"] == ""
+    assert str(env["KEYS_PER_MESSAGE"]) == "10"
 
     # When the consumer is updated with one parameter, then without it
     deploy.deploy_stack(
-        account, "consumer", deploy.CONSUMER_TEMPLATE, {**params, "FaultKeys": "a/b"}, timeout=30, poll=0.1
+        account,
+        "consumer",
+        deploy.CONSUMER_TEMPLATE,
+        {**params, "KeysPerMessage": "3"},
+        timeout=30,
+        poll=0.1,
+        template_bucket="code-bucket",
     )
-    updated = deploy.deploy_stack(account, "consumer", deploy.CONSUMER_TEMPLATE, {"CodeKey": key}, timeout=30, poll=0.1)
+    updated = deploy.deploy_stack(
+        account,
+        "consumer",
+        deploy.CONSUMER_TEMPLATE,
+        {"CodeKey": key},
+        timeout=30,
+        poll=0.1,
+        template_bucket="code-bucket",
+    )
 
     # Then the update applied and the parameter not given kept its value
     assert updated["StackStatus"] == "UPDATE_COMPLETE"
-    assert deploy.stack_parameters(updated)["FaultKeys"] == "a/b"
+    assert deploy.stack_parameters(updated)["KeysPerMessage"] == "3"
     env = lam.get_function_configuration(FunctionName=outputs["CopierFunctionName"])["Environment"]["Variables"]
-    assert env["FAULT_KEYS"] == "a/b"
+    assert str(env["KEYS_PER_MESSAGE"]) == "3"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from hydration.observability import RUN_SERVICE
 from hydration_cli.ops.alarms import ALARMS
 from tests.infra.cfn_model import (
     INFRA,
@@ -75,7 +76,14 @@ def test_alarms_and_dashboard_use_only_metrics_the_code_emits(consumer: dict[str
 def test_custom_metrics_carry_the_powertools_service_dimension(consumer: dict[str, Any]) -> None:
     for where, metric, dims in _s3hydration_metrics(consumer):
         assert set(dims) == {"service"}, (where, metric, dims)
-        assert dims["service"] in SERVICES, (where, metric, dims)
+        assert dims["service"] in {*SERVICES, RUN_SERVICE}, (where, metric, dims)
+
+
+def test_run_metrics_carry_the_runs_dimension_whoever_closes_the_run(consumer: dict[str, Any]) -> None:
+    run_level = {"RunDurationSeconds", "RunFailedObjects", "RunsIncomplete"}
+    found = [(metric, dims["service"]) for _, metric, dims in _s3hydration_metrics(consumer) if metric in run_level]
+    assert found
+    assert {service for _, service in found} == {RUN_SERVICE}
 
 
 def test_documented_metrics_agree_with_the_code() -> None:
@@ -348,8 +356,11 @@ def test_transfer_queue_redrives_to_a_14_day_dlq(consumer: dict[str, Any]) -> No
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["TransferDlq", "Arn"]}
     assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
     assert consumer["Parameters"]["MaxReceiveCount"]["Default"] == 5
-    assert dlq["MessageRetentionPeriod"] == FOURTEEN_DAYS
-    assert queue["MessageRetentionPeriod"] < dlq["MessageRetentionPeriod"]
+    # Both 14 days, the maximum: a backlog has two weeks (RetentionRiskAlarm fires at 10 days), and a message's
+    # age carries over to the DLQ, so its key is swept into the ledger by its run's books before it could expire.
+    assert dlq["MessageRetentionPeriod"] == queue["MessageRetentionPeriod"] == FOURTEEN_DAYS
+    alarm = consumer["Resources"]["RetentionRiskAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Threshold"]) == ("ApproximateAgeOfOldestMessage", 10 * 86400)
     assert dlq["RedriveAllowPolicy"]["redrivePermission"] == "byQueue"
     (source,) = dlq["RedriveAllowPolicy"]["sourceQueueArns"]
     assert source["Fn::Sub"].endswith(":" + queue["QueueName"]["Fn::Sub"])
@@ -416,11 +427,14 @@ def test_function_environment_matches_the_contract(consumer: dict[str, Any]) -> 
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
 
 
-def test_planner_may_invoke_only_itself(consumer: dict[str, Any]) -> None:
+def test_only_the_planner_is_invoked_by_the_functions(consumer: dict[str, Any]) -> None:
+    """The planner continues its own checkpointed runs; the finalizer continues a run whose planner stopped."""
+    invokers = set()
     for name, _, kind, statement in statements(consumer):
         if kind == "identity" and "lambda:InvokeFunction" in as_list(statement.get("Action")):
-            assert name == "PlannerRole"
+            invokers.add(name)
             assert statement["Resource"]["Fn::Sub"].endswith(":function:${ResourcePrefix}-planner")
+    assert invokers == {"PlannerRole", "FinalizerRole"}
 
 
 def test_schedules_and_runbook_names(consumer: dict[str, Any]) -> None:
@@ -461,20 +475,27 @@ def test_runbook_parameter_names_exist(consumer: dict[str, Any]) -> None:
         "PartSizeBytes",
         "CopyConcurrency",
         "LookbackSeconds",
-        "FaultKeys",
+        "KeysPerMessage",
         "CodeBucket",
         "CodeKey",
     }
     assert expected <= set(consumer["Parameters"])
     assert consumer["Parameters"]["ExternalId"]["NoEcho"] is True
-    assert consumer["Parameters"]["FaultKeys"]["Default"] == ""
+    # Faults are injected from the test side: no test-only switch in what users deploy.
+    assert not [name for name in consumer["Parameters"] if "fault" in name.lower()]
 
 
 # ------------------------------------------------------------------------------------------ data
 
 
 def test_tables_are_on_demand_encrypted_and_recoverable(consumer: dict[str, Any]) -> None:
-    keys = {"RunsTable": "run_id", "FailuresTable": "key", "ManifestTable": "key", "UploadsTable": "key"}
+    keys = {
+        "RunsTable": ["run_id"],
+        "BooksTable": ["run_id", "key"],
+        "FailuresTable": ["key"],
+        "ManifestTable": ["key"],
+        "UploadsTable": ["key"],
+    }
     tables = _resources_of(consumer, "AWS::DynamoDB::Table")
     assert set(tables) == set(keys)
     for name, table in tables.items():
@@ -482,9 +503,11 @@ def test_tables_are_on_demand_encrypted_and_recoverable(consumer: dict[str, Any]
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["SSESpecification"] == {"SSEEnabled": True}
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-        assert props["KeySchema"] == [{"AttributeName": keys[name], "KeyType": "HASH"}]
-    for expiring in ("RunsTable", "UploadsTable"):
-        assert tables[expiring]["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+        assert props["KeySchema"] == [
+            {"AttributeName": key, "KeyType": kind} for key, kind in zip(keys[name], ["HASH", "RANGE"], strict=False)
+        ]
+    for name in ("RunsTable", "BooksTable", "UploadsTable"):
+        assert tables[name]["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
 
 
 def test_consumer_bucket_and_key(consumer: dict[str, Any]) -> None:

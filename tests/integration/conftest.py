@@ -7,7 +7,7 @@ from moto import mock_aws
 
 from tests import moto_patches
 from tests.fakes import RecordingContinuation
-from tests.integration.harness import World, create_world
+from tests.integration.harness import World, create_world, replace_continuation
 
 moto_patches.apply()
 
@@ -19,15 +19,6 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         for name, value in w.env().items():
             monkeypatch.setenv(name, value)
         continuation = RecordingContinuation()
-        from planner import handler as planner_handler
-
-        real_build = planner_handler.build_deps
-
-        def build_deps(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-            deps = real_build(*args, **kwargs)  # type: ignore[arg-type]
-            deps.continuation = continuation
-            return deps
-
-        monkeypatch.setattr(planner_handler, "build_deps", build_deps)
+        replace_continuation(monkeypatch, continuation)
         w.continued = continuation.run_ids
         yield w

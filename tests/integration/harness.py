@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 
+from hydration.models import TransferMessage
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 MIB = 1024 * 1024
@@ -44,6 +46,7 @@ class World:
     dlq_url: str = ""
     kms_key_arn: str = ""
     runs_table: str = "s3h-runs"
+    books_table: str = "s3h-books"
     failures_table: str = "s3h-failures"
     manifest_table: str = "s3h-manifest"
     role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/s3-hydration-producer-access"
@@ -66,7 +69,9 @@ class World:
             "PRODUCER_ROLE_ARN": self.role_arn,
             "EXTERNAL_ID": "test-external-id",
             "TRANSFER_QUEUE_URL": self.queue_url,
+            "TRANSFER_DLQ_URL": self.dlq_url,
             "RUNS_TABLE": self.runs_table,
+            "BOOKS_TABLE": self.books_table,
             "FAILURES_TABLE": self.failures_table,
             "MANIFEST_TABLE": self.manifest_table,
             "MAX_RECEIVE_COUNT": str(self.max_receive_count),
@@ -74,7 +79,20 @@ class World:
             "PART_SIZE_BYTES": str(5 * MIB),
             "DRAIN_CONFIRM_SECONDS": "0",
             "LOOKBACK_SECONDS": "3600",
+            "RETRY_BASE_SECONDS": "0",
         }
+
+    @property
+    def stores(self) -> Any:
+        from hydration.aws.wiring import StateStores
+
+        return StateStores.of(
+            boto3.client("dynamodb", region_name=REGION),
+            runs=self.runs_table,
+            books=self.books_table,
+            failures=self.failures_table,
+            manifest=self.manifest_table,
+        )
 
 
 def create_world(world: World) -> World:
@@ -94,15 +112,16 @@ def create_world(world: World) -> World:
         },
     )["QueueUrl"]
     db = boto3.client("dynamodb", region_name=REGION)
-    for table, key in (
-        (world.runs_table, "run_id"),
-        (world.failures_table, "key"),
-        (world.manifest_table, "key"),
+    for table, keys in (
+        (world.runs_table, ["run_id"]),
+        (world.books_table, ["run_id", "key"]),
+        (world.failures_table, ["key"]),
+        (world.manifest_table, ["key"]),
     ):
         db.create_table(
             TableName=table,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": k, "KeyType": kind} for k, kind in zip(keys, ["HASH", "RANGE"], strict=False)],
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
             BillingMode="PAY_PER_REQUEST",
         )
     return world
@@ -136,13 +155,17 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 @dataclass
 class PollResult:
     invocations: int = 0
+    crashes: int = 0
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_event_source_mapping(world: World, handler: Any, batch_size: int = 10, max_polls: int = 500) -> PollResult:
     """Poll the transfer queue like Lambda's ESM: call the copier, delete what succeeded, and make the
-    reported failures visible again at once (the visibility timeout, shortened). The queue's RedrivePolicy
-    moves a message to the DLQ when it is received more than maxReceiveCount times."""
+    reported failures visible again at once (the visibility timeout, shortened). An invocation that dies
+    (`InjectedCrash`: a killed process, a timeout) deletes nothing: its whole batch comes back. The queue's
+    RedrivePolicy moves a message to the DLQ when it is received more than maxReceiveCount times."""
+    from tests.moto_faults import InjectedCrash
+
     sqs = world.sqs
     queue_arn = sqs.get_queue_attributes(QueueUrl=world.queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
@@ -157,10 +180,15 @@ def run_event_source_mapping(world: World, handler: Any, batch_size: int = 10, m
         ).get("Messages", [])
         if not received:
             return result
-        response = handler(sqs_event(received, queue_arn), FakeContext(function_name="s3-hydration-copier"))
         result.invocations += 1
-        result.responses.append(response)
-        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        try:
+            response = handler(sqs_event(received, queue_arn), FakeContext(function_name="s3-hydration-copier"))
+        except InjectedCrash:
+            result.crashes += 1
+            failed = {m["MessageId"] for m in received}
+        else:
+            result.responses.append(response)
+            failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for message in received:
             if message["MessageId"] in failed:
                 sqs.change_message_visibility(
@@ -169,6 +197,16 @@ def run_event_source_mapping(world: World, handler: Any, batch_size: int = 10, m
             else:
                 sqs.delete_message(QueueUrl=world.queue_url, ReceiptHandle=message["ReceiptHandle"])
     raise AssertionError("the queue did not drain")
+
+
+def queue_objects(world: World, url: str | None = None) -> list[dict[str, Any]]:
+    """Every object named by the messages on a queue, with its message's run_id and bucket (the messages are
+    received and made visible again)."""
+    return [
+        {"run_id": body["run_id"], "bucket": body["bucket"], **obj}
+        for body in queue_messages(world, url)
+        for obj in TransferMessage.model_validate(body).model_dump(mode="json")["objects"]
+    ]
 
 
 def queue_messages(world: World, url: str | None = None) -> list[dict[str, Any]]:
@@ -214,16 +252,36 @@ def run_copier(world: World, batch_size: int = 10) -> PollResult:
 
 
 def hydrate(world: World, payload: Any | None = None) -> dict[str, Any]:
-    """One whole run: plan, drain the queue through the copier, finalize. Returns the finalizer's answer."""
+    """One whole run: plan, drain the queue through the copier (the copier that settles the last key closes
+    the run), and let the finalizer close what the books alone cannot. Returns the run at its end, as a dict,
+    with the planner's answer under "planned"."""
     planned = invoke_planner(payload if payload is not None else {})
     assert planned["started"], planned
     run_copier(world)
-    finalized = invoke_finalizer()
-    if finalized["action"] == "confirming":
-        finalized = invoke_finalizer()
-    assert finalized["action"] == "completed", finalized
-    finalized["planned"] = planned
-    return finalized
+    for _ in range(3):
+        run = world.stores.runs.get(planned["run_id"])
+        if not run.status.active:
+            break
+        invoke_finalizer({"run_id": planned["run_id"]})
+    ended = world.stores.runs.get(planned["run_id"]).model_dump(mode="json")
+    assert ended["status"] not in ("PLANNING", "DRAINING"), ended
+    ended["planned"] = planned
+    return ended
+
+
+def replace_continuation(monkeypatch: Any, continuation: Any) -> None:
+    """The planner's continuations go to `continuation` (the test drives them) instead of Lambda."""
+    from planner import handler as planner_handler
+
+    real_deps = planner_handler.deps
+
+    def deps(function_arn: str) -> Any:
+        built = real_deps(function_arn)
+        built.continuation = continuation
+        return built
+
+    deps.cache_clear = real_deps.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(planner_handler, "deps", deps)
 
 
 def cold_start(monkeypatch: Any, **env: str) -> None:

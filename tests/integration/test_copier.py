@@ -1,16 +1,16 @@
-"""The copier's rules, each read back from the buckets, the queues and the tables."""
+"""The copier's rules, each read back from the buckets, the queues and the tables (moto; faults injected
+from the test side through botocore hooks, tests/moto_faults.py)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from hydration import MARKER_KEY
-from hydration.aws.state import FailureLedger, Manifest, RunStore
 from hydration.marker import parse
+from hydration.models import ObjectRef, TransferMessage
 from tests.integration.harness import (
     FakeContext,
     World,
@@ -19,10 +19,11 @@ from tests.integration.harness import (
     hydrate,
     invoke_planner,
     put_object,
-    queue_messages,
+    queue_objects,
     run_copier,
     sqs_event,
 )
+from tests.moto_faults import Faults
 
 
 def _receive_all(world: World) -> list[dict[str, Any]]:
@@ -43,12 +44,22 @@ def _copier(event: dict[str, Any]) -> dict[str, Any]:
     return lambda_handler(event, FakeContext(function_name="s3-hydration-copier"))
 
 
-def _ledger() -> FailureLedger:
-    return FailureLedger(boto3.client("dynamodb"), "s3h-failures")
+def _message(world: World, run_id: str, *keys: str) -> str:
+    """A transfer message for these producer keys, as listed now."""
+    listed = {o["Key"]: o for o in world.s3.list_objects_v2(Bucket=world.producer_bucket)["Contents"]}
+    objects = [
+        ObjectRef(key=k, size=listed[k]["Size"], etag=listed[k]["ETag"], last_modified=listed[k]["LastModified"])
+        for k in keys
+    ]
+    return TransferMessage(run_id=run_id, bucket=world.producer_bucket, objects=objects).to_body()
 
 
-def test_batch_item_failures_name_exactly_the_failed_records(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    cold_start(monkeypatch, FAULT_KEYS="bad/one.txt")
+def test_batch_item_failures_name_exactly_the_one_key_messages_that_failed(
+    world: World, monkeypatch: pytest.MonkeyPatch, faults: Faults
+) -> None:
+    """One key per message (KEYS_PER_MESSAGE=1): a failed copy and a malformed body are reported, nothing else."""
+    cold_start(monkeypatch, KEYS_PER_MESSAGE="1")
+    faults.add("s3.CopyObject", "^bad/one.txt$", code="AccessDenied", status=403)
     for key in ("good/1.txt", "good/2.txt", "bad/one.txt", "good/3.txt"):
         put_object(world, key, key.encode())
     invoke_planner({})
@@ -56,7 +67,7 @@ def test_batch_item_failures_name_exactly_the_failed_records(world: World, monke
     world.sqs.send_message(QueueUrl=world.queue_url, MessageBody="not json at all")
     messages = _receive_all(world)
     assert len(messages) == 6
-    expected_failures = sorted(
+    expected = sorted(
         m["MessageId"]
         for m in messages
         if "bad/one.txt" in m["Body"] or "no bucket" in m["Body"] or "not json" in m["Body"]
@@ -64,25 +75,37 @@ def test_batch_item_failures_name_exactly_the_failed_records(world: World, monke
 
     response = _copier(sqs_event(messages, _queue_arn(world)))
 
-    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == expected_failures
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == expected
     for key in ("good/1.txt", "good/2.txt", "good/3.txt"):
         assert consumer_object(world, key)["body"] == key.encode()
     with pytest.raises(world.s3.exceptions.NoSuchKey):
         world.s3.get_object(Bucket=world.consumer_bucket, Key="bad/one.txt")
 
 
-def test_a_batch_where_every_record_fails_is_reported_record_by_record(
-    world: World, monkeypatch: pytest.MonkeyPatch
+def test_a_failed_key_of_a_multi_key_message_is_re_enqueued_alone_and_the_message_succeeds(
+    world: World, faults: Faults
 ) -> None:
-    cold_start(monkeypatch, FAULT_KEYS="x,y")
-    put_object(world, "x", b"x")
-    put_object(world, "y", b"y")
-    invoke_planner({})
-    messages = _receive_all(world)
-    response = _copier(sqs_event(messages, _queue_arn(world)))
-    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
-        m["MessageId"] for m in messages
-    )
+    faults.add("s3.CopyObject", "^b.txt$", code="SlowDown", status=503, times=1)
+    for key in ("a.txt", "b.txt", "c.txt"):
+        put_object(world, key, key.encode())
+    planned = invoke_planner({})
+    (message,) = _receive_all(world)
+    assert json.loads(message["Body"])["objects"][1]["key"] == "b.txt"  # one message, three keys
+
+    response = _copier(sqs_event([message], _queue_arn(world)))
+
+    assert response == {"batchItemFailures": []}
+    (again,) = queue_objects(world)
+    assert (again["key"], again["attempts"], again["run_id"]) == ("b.txt", 1, planned["run_id"])
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.keys_enqueued, run.objects_transferred, run.status.value) == (3, 2, "DRAINING")
+
+    polled = run_copier(world)  # the re-enqueued key lands; its copier closes the run
+
+    assert polled.responses == [{"batchItemFailures": []}]
+    assert consumer_object(world, "b.txt")["body"] == b"b.txt"
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.objects_transferred, run.status.value) == (3, "COMPLETED")
 
 
 def test_a_malformed_event_is_rejected_with_a_clear_error(world: World) -> None:
@@ -92,42 +115,39 @@ def test_a_malformed_event_is_rejected_with_a_clear_error(world: World) -> None:
         _copier({"Records": "nope"})
 
 
-def test_poison_key_goes_to_the_ledger_and_dlq_alone_and_lands_after_the_fault_is_fixed(
-    world: World, monkeypatch: pytest.MonkeyPatch
+def test_a_key_that_keeps_failing_ends_alone_in_the_dlq_and_the_ledger_and_lands_after_redrive(
+    world: World, monkeypatch: pytest.MonkeyPatch, faults: Faults
 ) -> None:
-    cold_start(monkeypatch, FAULT_KEYS="poison.txt")
+    rule = faults.add("s3.CopyObject", "^poison.txt$", code="KMS.DisabledException", status=400)
     for key in ("a.txt", "poison.txt", "b.txt"):
         put_object(world, key, key.encode())
+
     first = hydrate(world)
 
-    # Retried maxReceiveCount times, then alone in the DLQ; the other keys landed.
-    dlq = queue_messages(world, world.dlq_url)
+    dlq = queue_objects(world, world.dlq_url)
     assert [m["key"] for m in dlq] == ["poison.txt"]
     assert consumer_object(world, "a.txt")["body"] == b"a.txt"
-    assert consumer_object(world, "b.txt")["body"] == b"b.txt"
-    failure = _ledger().get("poison.txt")
+    failure = world.stores.ledger.get("poison.txt")
     assert failure is not None
-    assert failure.error_code == "InjectedFault"
-    assert failure.attempts == world.max_receive_count
-    assert first["status"] == "COMPLETED_WITH_FAILURES"
-    assert first["failed_count"] == 1
-    run = RunStore(boto3.client("dynamodb"), world.runs_table).get(first["run_id"])
-    assert run.objects_failed == 1
-    # The marker does not move past the key that did not land.
-    body = world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read().decode()
+    assert failure.error_code == "KMS.DisabledException"
+    assert failure.attempts == 1 + world.max_receive_count  # once in the three-key message, then alone
+    assert (first["status"], first["failed_count"], first["objects_failed"]) == ("COMPLETED_WITH_FAILURES", 1, 1)
+    marker = parse(world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read().decode())
     poison_modified = world.s3.head_object(Bucket=world.producer_bucket, Key="poison.txt")["LastModified"]
-    assert parse(body).synced_to <= poison_modified
+    assert marker.synced_to <= poison_modified  # the marker did not move past the key that did not land
 
-    # Fault removed: the next run re-enqueues the ledger, the key lands, the ledger is cleared.
-    cold_start(monkeypatch, FAULT_KEYS="", LOOKBACK_SECONDS="0")
+    # Fixed: the next run re-enqueues the ledger; the key lands and leaves the ledger.
+    faults.clear()
+    assert rule.hits == 1 + world.max_receive_count
+    cold_start(monkeypatch, LOOKBACK_SECONDS="0")
     second = hydrate(world)
     assert second["planned"]["ledger_keys_enqueued"] == 1
     assert consumer_object(world, "poison.txt")["body"] == b"poison.txt"
-    assert _ledger().count() == 0
+    assert world.stores.ledger.get("poison.txt") is None
     assert second["status"] == "COMPLETED"
 
 
-def test_vanished_source_is_counted_not_retried(world: World) -> None:
+def test_vanished_source_settles_as_vanished_and_is_not_retried(world: World) -> None:
     put_object(world, "gone.txt", b"soon gone")
     put_object(world, "stays.txt", b"here")
     planned = invoke_planner({})
@@ -136,10 +156,9 @@ def test_vanished_source_is_counted_not_retried(world: World) -> None:
     polled = run_copier(world)
 
     assert polled.responses == [{"batchItemFailures": []}]
-    assert queue_messages(world, world.dlq_url) == []
-    run = RunStore(boto3.client("dynamodb"), world.runs_table).get(planned["run_id"])
-    assert run.objects_vanished == 1
-    assert run.objects_transferred == 1
+    assert queue_objects(world, world.dlq_url) == []
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.objects_vanished, run.objects_transferred, run.status.value) == (1, 1, "COMPLETED")
     with pytest.raises(world.s3.exceptions.NoSuchKey):
         world.s3.get_object(Bucket=world.consumer_bucket, Key="gone.txt")
 
@@ -151,52 +170,55 @@ def test_changed_source_is_copied_in_its_current_version(
     cold_start(monkeypatch, COPY_MODE=mode)
     put_object(world, "moving.txt", b"version one")
     invoke_planner({})
-    (listed,) = queue_messages(world)
+    (listed,) = queue_objects(world)
     current = put_object(world, "moving.txt", b"version two, longer")
 
     polled = run_copier(world)
 
     assert polled.responses == [{"batchItemFailures": []}]
     assert consumer_object(world, "moving.txt")["body"] == b"version two, longer"
-    entry = Manifest(boto3.client("dynamodb"), world.manifest_table).get_many(["moving.txt"])["moving.txt"]
+    entry = world.stores.manifest.get_many(["moving.txt"])["moving.txt"]
     assert entry.etag == current["ETag"] != listed["etag"]
     assert entry.size == len(b"version two, longer")
 
 
-def test_ledger_is_written_only_on_the_final_attempt(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    cold_start(monkeypatch, FAULT_KEYS="f.txt")
+def test_the_ledger_is_written_only_on_the_final_attempt_of_a_one_key_message(
+    world: World, monkeypatch: pytest.MonkeyPatch, faults: Faults
+) -> None:
+    cold_start(monkeypatch, KEYS_PER_MESSAGE="1")
+    faults.add("s3.CopyObject", "^f.txt$", code="InternalError", status=500)
     put_object(world, "f.txt", b"f")
-    invoke_planner({})
+    planned = invoke_planner({})
     arn = _queue_arn(world)
     for attempt in range(1, world.max_receive_count + 1):
         (message,) = _receive_all(world)
         assert message["Attributes"]["ApproximateReceiveCount"] == str(attempt)
         response = _copier(sqs_event([message], arn))
         assert response["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
-        assert (_ledger().get("f.txt") is not None) is (attempt == world.max_receive_count)
+        final = attempt == world.max_receive_count
+        assert (world.stores.ledger.get("f.txt") is not None) is final
+        assert world.stores.runs.get(planned["run_id"]).objects_failed == int(final)
         world.sqs.change_message_visibility(
             QueueUrl=world.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
         )
     assert _receive_all(world) == []  # moved to the DLQ by the RedrivePolicy
-    assert [json.loads(json.dumps(m))["key"] for m in queue_messages(world, world.dlq_url)] == ["f.txt"]
+    assert [m["key"] for m in queue_objects(world, world.dlq_url)] == ["f.txt"]
 
 
 def test_stream_mode_writes_with_the_functions_own_role(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In stream mode the consumer's own client writes; the copy still carries the consumer key and a
-    CRC32C checksum that S3 verified on the way in."""
     cold_start(monkeypatch, COPY_MODE="stream")
     put_object(world, "s.txt", b"streamed bytes")
     hydrate(world)
     head = world.s3.head_object(Bucket=world.consumer_bucket, Key="s.txt", ChecksumMode="ENABLED")
     assert head["SSEKMSKeyId"] == world.kms_key_arn
-    assert head.get("ChecksumCRC32C")
 
 
 @pytest.mark.parametrize(("base", "visible_again"), [("0", True), ("600", False)])
-def test_a_failed_record_comes_back_after_its_backoff_not_the_visibility_timeout(
-    world: World, monkeypatch: pytest.MonkeyPatch, base: str, visible_again: bool
+def test_a_failed_one_key_message_comes_back_after_its_backoff_not_the_visibility_timeout(
+    world: World, monkeypatch: pytest.MonkeyPatch, faults: Faults, base: str, visible_again: bool
 ) -> None:
-    cold_start(monkeypatch, FAULT_KEYS="f.txt", RETRY_BASE_SECONDS=base)
+    cold_start(monkeypatch, RETRY_BASE_SECONDS=base, KEYS_PER_MESSAGE="1")
+    faults.add("s3.CopyObject", "^f.txt$")
     put_object(world, "f.txt", b"f")
     invoke_planner({})
     (message,) = _receive_all(world)  # received with a 60 s visibility timeout
@@ -205,3 +227,84 @@ def test_a_failed_record_comes_back_after_its_backoff_not_the_visibility_timeout
     assert bool(again) is visible_again
     if again:
         assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_multi_key_message_delivered_again_is_split_into_one_key_messages(world: World, faults: Faults) -> None:
+    """The first attempt died mid-batch (a crash, a timeout): the next delivery goes on one key per message,
+    so a key that brings the copier down ends up alone in the DLQ."""
+    for key in ("a.txt", "b.txt", "c.txt"):
+        put_object(world, key, key.encode())
+    planned = invoke_planner({})
+    faults.add("s3.CopyObject", "^b.txt$", action="crash", times=1)
+
+    polled = run_copier(world)
+
+    assert polled.crashes == 1
+    assert polled.invocations == 1 + 1 + 1  # the crash, the split, the three one-key messages
+    for key in ("a.txt", "b.txt", "c.txt"):
+        assert consumer_object(world, key)["body"] == key.encode()
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.keys_enqueued, run.objects_transferred, run.status.value) == (3, 3, "COMPLETED")
+
+
+def test_a_key_settled_twice_is_counted_once(world: World) -> None:
+    """A duplicate delivery of a whole batch: copies are idempotent, and the books count each key once."""
+    put_object(world, "dup.txt", b"once")
+    planned = invoke_planner({})
+    (message,) = _receive_all(world)
+    event = sqs_event([message], _queue_arn(world))
+    assert _copier(event) == {"batchItemFailures": []}
+    assert _copier(event) == {"batchItemFailures": []}  # the same batch again
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.keys_enqueued, run.keys_settled, run.objects_transferred) == (1, 1, 1)
+    assert run.status.value == "COMPLETED"
+    assert consumer_object(world, "dup.txt")["body"] == b"once"
+
+
+def test_a_success_clears_only_the_ledger_entry_it_read(world: World, faults: Faults) -> None:
+    """A ledger entry written while a copy of the key is under way (a newer failure) survives that copy's
+    success: the clear is conditional on the entry the batch read."""
+    put_object(world, "k.txt", b"v1")
+    first = _failure(world, "k.txt", "run-1", "first failure")
+    world.stores.ledger.record(first)
+    second = first.model_copy(update={"run_id": "run-2", "error_message": "a newer failure", "failed_at": _now()})
+    faults.add("s3.CopyObject", "^k.txt$", action="call", before=lambda: world.stores.ledger.record(second))
+    world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=_message(world, "run-3", "k.txt"))
+
+    run_copier(world)
+
+    assert consumer_object(world, "k.txt")["body"] == b"v1"
+    kept = world.stores.ledger.get("k.txt")
+    assert kept is not None
+    assert (kept.run_id, kept.error_message) == ("run-2", "a newer failure")
+
+
+def test_a_success_clears_the_ledger_entry_of_its_version(world: World) -> None:
+    put_object(world, "k.txt", b"v1")
+    world.stores.ledger.record(_failure(world, "k.txt", "run-1", "failed before"))
+    world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=_message(world, "run-2", "k.txt"))
+
+    run_copier(world)
+
+    assert world.stores.ledger.get("k.txt") is None
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _failure(world: World, key: str, run_id: str, error: str) -> Any:
+    from hydration.models import FailureRecord
+
+    obj = json.loads(_message(world, run_id, key))["objects"][0]
+    return FailureRecord(
+        bucket=world.producer_bucket,
+        run_id=run_id,
+        error_code="AccessDenied",
+        error_message=error,
+        attempts=5,
+        failed_at=_now(),
+        **{k: obj[k] for k in ("key", "size", "etag", "last_modified")},
+    )

@@ -10,6 +10,7 @@ import pytest
 
 from hydration.aws import clients
 from tests.integration.harness import World, cold_start, hydrate, put_object
+from tests.moto_faults import Faults
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:
@@ -56,20 +57,36 @@ def test_metrics_are_emitted_as_emf_in_the_s3hydration_namespace_with_the_servic
 
 
 def test_failures_are_logged_with_key_error_code_and_run_id_as_correlation_id(
-    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    world: World, monkeypatch: pytest.MonkeyPatch, faults: Faults
 ) -> None:
+    import logging
+
     from hydration.observability import logger
 
-    cold_start(monkeypatch, FAULT_KEYS="broken key+%.txt")
+    class Lines(logging.Handler):
+        """Formats each record where it is logged (its thread), as the function's own handler does."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[dict[str, Any]] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(json.loads(logger.registered_formatter.format(record)))
+
+    captured = Lines()
+    logger._logger.addHandler(captured)
+    monkeypatch.setattr(captured, "level", logging.INFO)
+    cold_start(monkeypatch, KEYS_PER_MESSAGE="1")
+    faults.add("s3.CopyObject", "^broken key", code="AccessDenied", status=403)
     put_object(world, "broken key+%.txt", b"x")
     result = hydrate(world)
-    # Each record as the Powertools formatter writes it to CloudWatch Logs.
-    lines = [json.loads(logger.registered_formatter.format(r)) for r in caplog.records]
+    logger._logger.removeHandler(captured)
+    lines = captured.lines
     errors = [e for e in lines if e.get("message") == "ObjectTransferError"]
     assert len(errors) == world.max_receive_count
     for entry in errors:
         assert entry["key"] == "broken key+%.txt"
-        assert entry["error_code"] == "InjectedFault"
+        assert entry["error_code"] == "AccessDenied"
         assert entry["run_id"] == result["run_id"]
         assert entry["correlation_id"] == result["run_id"]
         assert entry["level"] == "ERROR"

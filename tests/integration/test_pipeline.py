@@ -20,6 +20,7 @@ from tests.integration.harness import (
     invoke_planner,
     put_object,
     queue_messages,
+    queue_objects,
     run_copier,
 )
 
@@ -52,10 +53,8 @@ def _marker(world: World) -> datetime:
     return parse(body).synced_to
 
 
-def _run(run_id: str) -> dict:
-    from hydration.aws.state import RunStore
-
-    return RunStore(boto3.client("dynamodb"), "s3h-runs").get(run_id).model_dump()
+def _run(world: World, run_id: str) -> dict:
+    return world.stores.runs.get(run_id).model_dump()
 
 
 @pytest.mark.parametrize("mode", ["server-side", "stream"])
@@ -89,7 +88,7 @@ def test_mixed_data_set_lands_byte_for_byte_with_headers_tags_and_the_consumer_k
     assert big["ETag"].endswith('-2"')  # really copied in parts (6 MiB + a bit, 5 MiB parts)
     uploads = world.s3.list_multipart_uploads(Bucket=world.consumer_bucket).get("Uploads", [])
     assert uploads == []
-    run = _run(result["run_id"])
+    run = _run(world, result["run_id"])
     assert run["objects_transferred"] == len(MIXED)
     assert run["bytes_transferred"] == sum(len(b) for b in MIXED.values())
 
@@ -105,7 +104,7 @@ def test_marker_is_the_watermark_when_the_listing_started_and_is_readable(world:
     assert before <= _marker(world) <= datetime.now(UTC)
     assert json.loads(marker_text.splitlines()[1])["run_id"] == result["run_id"]
     # The marker itself is never copied, even when it sits in the producer bucket too.
-    assert all(m["key"] != MARKER_KEY for m in queue_messages(world))
+    assert all(m["key"] != MARKER_KEY for m in queue_objects(world))
 
 
 def test_incremental_run_selects_only_what_changed_since_the_marker(
@@ -118,7 +117,7 @@ def test_incremental_run_selects_only_what_changed_since_the_marker(
 
     cold_start(monkeypatch, LOOKBACK_SECONDS="0")
     planned = invoke_planner({})
-    keys = sorted(m["key"] for m in queue_messages(world))
+    keys = sorted(m["key"] for m in queue_objects(world))
     # old.txt may be selected again (S3 keeps LastModified to the second, the bound is rounded down), but
     # the consumer holds that version: it is not enqueued.
     assert keys == ["new.txt", "old2.txt"]
@@ -133,7 +132,7 @@ def test_rerun_copies_nothing_and_enqueues_nothing_the_consumer_holds(world: Wor
 
     result = hydrate(world)  # all 5 are within the 1 h lookback: selected again, found in the manifest
 
-    run = _run(result["run_id"])
+    run = _run(world, result["run_id"])
     assert run["keys_unchanged"] == 5
     assert run["keys_enqueued"] == 0
     assert run["objects_transferred"] == 0
@@ -148,11 +147,12 @@ def test_the_copier_skips_a_version_the_consumer_already_holds(world: World) -> 
     put_object(world, "held.txt", b"held")
     hydrate(world)
     invoke_planner({"full": True})  # enqueues nothing: the manifest holds it
-    assert queue_messages(world) == []
+    assert queue_objects(world) == []
     invoke_finalizer()
     invoke_finalizer()
     listed = world.s3.list_objects_v2(Bucket=world.producer_bucket)["Contents"][0]
-    body = {
+    body = {  # the first message format, as a DLQ may still hold it
+        "v": 1,
         "run_id": "manual",
         "bucket": world.producer_bucket,
         "key": "held.txt",
@@ -211,7 +211,7 @@ def test_one_active_run_at_a_time(world: World) -> None:
     assert second["started"] is False
     assert second["run_id"] == first["run_id"]
     assert second["status"] == "DRAINING"
-    assert len(queue_messages(world)) == 1
+    assert len(queue_objects(world)) == 1
 
 
 def test_dry_run_enqueues_nothing(world: World) -> None:
@@ -222,7 +222,7 @@ def test_dry_run_enqueues_nothing(world: World) -> None:
     assert result["keys_enqueued"] == 3
     assert result["bytes_enqueued"] == 15
     assert result["sample_keys"] == ["a", "b", "c"]
-    assert queue_messages(world) == []
+    assert queue_objects(world) == []
     assert invoke_finalizer()["action"] == "idle"
 
 
@@ -230,7 +230,7 @@ def test_prefix_run_copies_the_prefix_and_leaves_the_marker(world: World) -> Non
     put_object(world, "keep/a.txt", b"a")
     put_object(world, "other/b.txt", b"b")
     result = hydrate(world, {"prefix": "keep/"})
-    assert result["marker"] is None
+    assert result["marker_written"] is None
     assert consumer_object(world, "keep/a.txt")["body"] == b"a"
     with pytest.raises(world.s3.exceptions.NoSuchKey):
         world.s3.get_object(Bucket=world.consumer_bucket, Key="other/b.txt")

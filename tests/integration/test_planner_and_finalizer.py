@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import boto3
 import pytest
 
-from finalizer.service import FinalizerDeps, finalize
 from hydration import MARKER_KEY
-from hydration.aws.state import FailureLedger, RunStore
-from hydration.models import FinalizerRequest, RunRecord, RunStatus
-from hydration.settings import FinalizerSettings
+from hydration.aws.runs import RunStore
+from hydration.marker import parse
+from hydration.models import RunStatus, iso
 from tests.integration.harness import (
     World,
     cold_start,
@@ -21,13 +19,26 @@ from tests.integration.harness import (
     invoke_finalizer,
     invoke_planner,
     put_object,
-    queue_messages,
+    queue_objects,
     run_copier,
 )
 
 
 def _runs(world: World) -> RunStore:
-    return RunStore(boto3.client("dynamodb"), world.runs_table)
+    return world.stores.runs
+
+
+def _marker(world: World) -> datetime | None:
+    try:
+        body = world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read().decode()
+    except world.s3.exceptions.NoSuchKey:
+        return None
+    return parse(body).synced_to
+
+
+def _drop_messages(world: World) -> None:
+    """The transfer queue loses its messages (they expired; or were dead-lettered without a ledger entry)."""
+    world.sqs.purge_queue(QueueUrl=world.queue_url)
 
 
 def test_listing_is_checkpointed_and_continued_across_invocations(
@@ -52,7 +63,7 @@ def test_listing_is_checkpointed_and_continued_across_invocations(
         invocations += 1
 
     assert invocations == 4  # 20 keys, 3 a page, 2 pages an invocation
-    assert sorted(m["key"] for m in queue_messages(world)) == keys  # each exactly once
+    assert sorted(m["key"] for m in queue_objects(world)) == keys  # each exactly once
     assert _runs(world).get(result["run_id"]).keys_enqueued == 20
 
 
@@ -63,6 +74,7 @@ def test_the_time_budget_checkpoints_too(world: World, monkeypatch: pytest.Monke
     result = invoke_planner({}, remaining_ms=30_000)  # less than the 60 s margin: checkpoint after a page
     assert result["continued"] is True
     assert result["keys_enqueued"] == 2
+    assert result["keys_listed"] == 2
 
 
 def test_reconcile_finds_missing_and_different_keys(world: World) -> None:
@@ -94,7 +106,25 @@ def test_reconcile_of_an_equal_pair_enqueues_nothing(world: World) -> None:
     assert result["drift"]["missing"] == result["drift"]["different"] == 0
 
 
-def test_finalizer_waits_while_messages_remain(world: World) -> None:
+def test_a_run_closes_when_its_last_key_settles_without_the_finalizer(world: World) -> None:
+    put_object(world, "a", b"a")
+    planned = invoke_planner({})
+    assert _runs(world).get(planned["run_id"]).status is RunStatus.DRAINING
+    run_copier(world)
+    run = _runs(world).get(planned["run_id"])
+    assert (run.status, run.keys_enqueued, run.keys_settled) == (RunStatus.COMPLETED, 1, 1)
+    assert _marker(world) == run.watermark
+    assert _runs(world).active() is None
+    assert invoke_finalizer()["action"] == "idle"
+
+
+def test_a_run_with_nothing_to_copy_closes_at_the_end_of_planning(world: World) -> None:
+    planned = invoke_planner({})
+    assert planned["status"] == "COMPLETED"
+    assert _marker(world) == datetime.fromisoformat(planned["watermark"])
+
+
+def test_the_finalizer_waits_while_messages_remain(world: World) -> None:
     put_object(world, "a", b"a")
     planned = invoke_planner({})
 
@@ -102,112 +132,156 @@ def test_finalizer_waits_while_messages_remain(world: World) -> None:
 
     assert answer["action"] == "waiting"
     assert answer["queue"]["visible"] == 1
-    with pytest.raises(world.s3.exceptions.NoSuchKey):
-        world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
+    assert _marker(world) is None
     assert _runs(world).get(planned["run_id"]).status is RunStatus.DRAINING
-    run_copier(world)
-    assert invoke_finalizer()["action"] == "completed"
 
 
-def test_finalizer_needs_two_empty_readings_apart(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_whose_messages_were_lost_are_swept_into_the_ledger_and_hold_the_marker(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's books do not balance and the queue is empty, twice, an interval apart: the keys that never
+    settled go to the ledger, the run closes WITH_FAILURES, the marker stays before them, the next run copies
+    them."""
     cold_start(monkeypatch, DRAIN_CONFIRM_SECONDS="3600")
-    put_object(world, "a", b"a")
+    put_object(world, "lost", b"lost")
     planned = invoke_planner({})
-    run_copier(world)
+    _drop_messages(world)
     assert invoke_finalizer()["action"] == "confirming"
     assert invoke_finalizer()["action"] == "confirming"  # empty again, but not an interval later
-    assert _runs(world).get(planned["run_id"]).drain_seen_empty_at is not None
-    with pytest.raises(world.s3.exceptions.NoSuchKey):
-        world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
+    assert _runs(world).get(planned["run_id"]).status is RunStatus.DRAINING
+
+    cold_start(monkeypatch, DRAIN_CONFIRM_SECONDS="0")
+    answer = invoke_finalizer()
+
+    assert (answer["action"], answer["status"], answer["unsettled_swept"]) == (
+        "completed",
+        "COMPLETED_WITH_FAILURES",
+        1,
+    )
+    failure = world.stores.ledger.get("lost")
+    assert failure is not None
+    assert failure.error_code == "Unsettled"
+    run = _runs(world).get(planned["run_id"])
+    assert (run.keys_enqueued, run.objects_failed, run.unsettled_swept) == (1, 1, 1)
+    modified = world.s3.head_object(Bucket=world.producer_bucket, Key="lost")["LastModified"]
+    marker = _marker(world)
+    assert marker is not None
+    assert marker <= modified
+    cold_start(monkeypatch, LOOKBACK_SECONDS="0")
+    again = hydrate(world)
+    assert again["status"] == "COMPLETED"
+    assert consumer_object(world, "lost")["body"] == b"lost"
+    assert world.stores.ledger.get("lost") is None
 
 
-def test_finalizer_never_advances_for_a_run_still_planning(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1")
+def test_the_finalizer_puts_every_key_of_the_dlq_in_the_ledger(world: World) -> None:
+    """A message that reached the DLQ without a ledger entry (its final attempt timed out): the finalizer's
+    sweep adds it, and leaves the message for the operator."""
+    from hydration.models import ObjectRef, TransferMessage
+
+    obj = ObjectRef(key="dead", size=1, etag='"e"', last_modified=datetime.now(UTC))
+    body = TransferMessage(run_id="old-run", bucket=world.producer_bucket, objects=[obj]).to_body()
+    world.sqs.send_message(QueueUrl=world.dlq_url, MessageBody=body)
+
+    answer = invoke_finalizer()
+
+    assert answer["dlq_keys_added"] == 1
+    failure = world.stores.ledger.get("dead")
+    assert failure is not None
+    assert (failure.error_code, failure.run_id) == ("DeadLettered", "old-run")
+    assert (
+        world.sqs.get_queue_attributes(QueueUrl=world.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessages"]
+        == "1"
+    )
+    assert invoke_finalizer()["dlq_keys_added"] == 0  # already there
+
+
+def test_the_finalizer_never_closes_a_run_still_planning(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1", DRAIN_CONFIRM_SECONDS="0")
     put_object(world, "a", b"a")
     put_object(world, "b", b"b")
     planned = invoke_planner({})
     assert planned["continued"]
-    run_copier(world)  # the queue is empty, but the listing is not finished
+    run_copier(world)  # the queue is empty, the books balance so far, but the listing is not finished
     assert invoke_finalizer()["action"] == "planning"
-    with pytest.raises(world.s3.exceptions.NoSuchKey):
-        world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
+    assert _marker(world) is None
 
 
-class _StaleReads:
-    """A RunStore whose reads return what the run looked like earlier: a finalizer that read the run just
-    before another one completed it."""
-
-    def __init__(self, runs: RunStore, snapshot: RunRecord) -> None:
-        self._runs = runs
-        self._snapshot = snapshot
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._runs, name)
-
-    def get(self, run_id: str) -> RunRecord:
-        return self._snapshot.model_copy(deep=True)
-
-    def active(self) -> RunRecord:
-        return self._snapshot.model_copy(deep=True)
-
-
-def test_two_finalizers_at_once_complete_the_run_once(world: World) -> None:
+def test_two_closers_at_once_close_the_run_once(world: World) -> None:
     put_object(world, "a", b"a")
     planned = invoke_planner({})
+    runs = _runs(world)
+    assert runs.claim(planned["run_id"], "finalizer-1", timedelta(minutes=5)) is True
+    run_copier(world)  # the copier that settles the last key finds the run claimed: it leaves it
+    assert runs.get(planned["run_id"]).status is RunStatus.DRAINING
+    assert runs.claim(planned["run_id"], "finalizer-2", timedelta(minutes=5)) is False
+    # A claim left by a closer that died expires.
+    assert runs.claim(planned["run_id"], "finalizer-3", timedelta(seconds=-1)) is True
+    runs.release_claim(planned["run_id"], "finalizer-3")
+    assert invoke_finalizer()["action"] == "completed"
+    assert invoke_finalizer()["action"] == "idle"
+    assert runs.get(planned["run_id"]).status is RunStatus.COMPLETED
+
+
+def test_a_late_planner_cannot_fail_a_run_past_planning(world: World) -> None:
+    put_object(world, "a", b"a")
+    planned = invoke_planner({})
+    runs = _runs(world)
+    assert runs.fail(planned["run_id"], "a late duplicate planner failed") is False
+    assert runs.get(planned["run_id"]).status is RunStatus.DRAINING
     run_copier(world)
-    settings = FinalizerSettings(
-        consumer_bucket=world.consumer_bucket,
-        runs_table=world.runs_table,
-        failures_table=world.failures_table,
-        transfer_queue_url=world.queue_url,
-        drain_confirm_seconds=0,
+    assert runs.fail(planned["run_id"], "later still") is False
+    assert runs.get(planned["run_id"]).status is RunStatus.COMPLETED
+
+
+def _age_heartbeat(world: World, run_id: str) -> None:
+    """An hour passes without a heartbeat: the planner that held the run died."""
+    boto3.client("dynamodb").update_item(
+        TableName=world.runs_table,
+        Key={"run_id": {"S": run_id}},
+        UpdateExpression="SET heartbeat_at = :h",
+        ExpressionAttributeValues={":h": {"S": iso(datetime.now(UTC) - timedelta(hours=1))}},
     )
-    db = boto3.client("dynamodb")
-    runs = _runs(world)
-
-    def deps(store: Any) -> FinalizerDeps:
-        return FinalizerDeps(
-            consumer_s3=world.s3, sqs=world.sqs, runs=store, ledger=FailureLedger(db, world.failures_table)
-        )
-
-    # Both finalizers read the drained run; the first completes it, then the second acts on what it read.
-    seen_by_second = runs.get(planned["run_id"])
-    first = finalize(FinalizerRequest(), settings, deps(runs), claimant="first")
-    marker_after_first = world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read()
-    second = finalize(FinalizerRequest(), settings, deps(_StaleReads(runs, seen_by_second)), claimant="second")
-
-    assert (first.action, second.action) == ("completed", "claimed-elsewhere")
-    assert world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)["Body"].read() == marker_after_first
-    stored = runs.get(planned["run_id"])
-    assert stored.status is RunStatus.COMPLETED
-    assert runs.active() is None
 
 
-def test_claims_are_exclusive(world: World) -> None:
-    put_object(world, "a", b"a")
-    planned = invoke_planner({})
-    runs = _runs(world)
-    assert runs.claim_finalization(planned["run_id"], "one", timedelta(minutes=5)) is True
-    assert runs.claim_finalization(planned["run_id"], "two", timedelta(minutes=5)) is False
-    # A claim left by a crashed finalizer expires.
-    assert runs.claim_finalization(planned["run_id"], "three", timedelta(seconds=-1)) is True
-
-
-def test_stale_planning_run_is_resumed_by_the_next_trigger(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stale_planning_run_is_resumed_by_the_next_trigger(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1", STALE_PLANNING_SECONDS="60")
     put_object(world, "a", b"a")
     put_object(world, "b", b"b")
     planned = invoke_planner({})
     assert planned["continued"]
-    # The continuation never arrived (say the async invoke was lost); an hour later the schedule fires.
-    later = datetime.now(UTC) + timedelta(hours=1)
-    import planner.service as service
-
-    monkeypatch.setattr(
-        service, "datetime", type("FrozenDatetime", (datetime,), {"now": staticmethod(lambda tz=None: later)})
-    )
+    _age_heartbeat(world, planned["run_id"])  # the continuation never arrived
     cold_start(monkeypatch, MAX_PAGES_PER_INVOCATION="0")
+
     resumed = invoke_planner({})
+
     assert resumed["run_id"] == planned["run_id"]
-    assert resumed["status"] == "DRAINING"
-    assert sorted(m["key"] for m in queue_messages(world)) == ["a", "b"]
+    assert sorted(m["key"] for m in queue_objects(world)) == ["a", "b"]
+
+
+def test_a_stale_planning_run_is_continued_by_the_finalizer(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1", PLANNER_FUNCTION_NAME="planner")
+    put_object(world, "a", b"a")
+    put_object(world, "b", b"b")
+    planned = invoke_planner({})
+    _age_heartbeat(world, planned["run_id"])
+    invoked: list[str] = []
+    from finalizer import handler as finalizer_handler
+
+    finalizer_handler.deps().planner = type("Recorder", (), {"continue_run": staticmethod(invoked.append)})()
+
+    assert invoke_finalizer()["action"] == "resumed-planning"
+    assert invoked == [planned["run_id"]]
+
+
+def test_a_retried_planner_invocation_resumes_its_own_run(world: World) -> None:
+    """Lambda retries an async invocation with the same request id: the retry finds the run it created."""
+    from planner.handler import lambda_handler
+    from tests.integration.harness import FakeContext
+
+    put_object(world, "a", b"a")
+    context = FakeContext(function_name="s3-hydration-planner")
+    first = lambda_handler({}, context)
+    assert lambda_handler({}, context)["run_id"] == first["run_id"]

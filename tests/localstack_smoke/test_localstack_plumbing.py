@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from hydration.aws import queue
+from tests.localstack_env import PORT
 
 from .conftest import CONSUMER_ACCOUNT, Clients, wait_for
 
@@ -92,7 +93,7 @@ def test_sync_invoke_runs_the_zip_on_an_isolated_python_313_and_keeps_warm_state
     assert first["env"] == {
         "AWS_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{PORT}",
         "GREETING": "hi",
     }
 
@@ -300,13 +301,14 @@ def send_all(sqs: Any, url: str, bodies: list[dict[str, Any]]) -> None:
         assert not sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed")
 
 
-def enabled_mapping(lam: Any, function_name: str, queue_arn: str) -> str:
-    """An SQS event source mapping (batches of 10, partial batch responses), once LocalStack enables it."""
+def enabled_mapping(lam: Any, function_name: str, queue_arn: str, **config: Any) -> str:
+    """An SQS event source mapping (batches of 10 unless ``config`` says otherwise, partial batch responses),
+    once LocalStack enables it."""
     mapping = lam.create_event_source_mapping(
         FunctionName=function_name,
         EventSourceArn=queue_arn,
-        BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
+        **{"BatchSize": 10, **config},
     )["UUID"]
     wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"] == "Enabled", timeout=30, message="ESM")
     return mapping
@@ -368,6 +370,102 @@ def test_esm_throughput(aws: Clients, make_function, record_property):
     lam.delete_event_source_mapping(UUID=mapping)
     assert queue_depth(sqs, queues["dlq_url"]) == 0
     assert rate > 20
+
+
+SLOW_BATCH_HANDLER = textwrap.dedent(
+    """
+    import json, os, time
+
+    def handler(event, context):
+        started = time.time()
+        time.sleep(1.5)
+        print(json.dumps({"batch": {"start": started, "end": time.time(), "pid": os.getpid(),
+                                    "messages": len(event["Records"])}}))
+        return {"batchItemFailures": []}
+    """
+)
+
+
+def recorded_batches(aws: Clients, function_name: str, messages: int) -> list[dict[str, Any]]:
+    """The batches the function logged, once they account for ``messages`` messages."""
+    logs = aws("logs")
+
+    def batches() -> list[dict[str, Any]]:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function_name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        found = [json.loads(e["message"])["batch"] for e in events if e["message"].startswith('{"batch"')]
+        return found if sum(b["messages"] for b in found) >= messages else []
+
+    return wait_for(batches, timeout=60, message=f"batches covering {messages} messages")
+
+
+def most_at_once(batches: list[dict[str, Any]]) -> int:
+    """The largest number of batches running at the same moment."""
+    edges = sorted([(b["start"], 1) for b in batches] + [(b["end"], -1) for b in batches])
+    running = peak = 0
+    for _, step in edges:  # at equal times an end (-1) sorts before a start (+1)
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def consume_slowly(aws: Clients, make_function, messages: int, **mapping_config: Any) -> list[dict[str, Any]]:
+    """Sends ``messages`` messages to a fresh queue whose mapping (batches of 1) feeds a function that takes
+    1.5 s per batch; the batches it logged, once all were consumed and the mapping is gone."""
+    sqs, lam = aws("sqs"), aws("lambda")
+    queues = make_queue_pair(sqs, visibility_timeout=60, max_receive_count=5)
+    name = make_function({"app.py": SLOW_BATCH_HANDLER})
+    send_all(sqs, queues["url"], [{"key": f"k{i}"} for i in range(messages)])
+    mapping = enabled_mapping(lam, name, queues["arn"], BatchSize=1, **mapping_config)
+    try:
+        wait_for(lambda: queue_depth(sqs, queues["url"]) == 0, timeout=90, message="a drained queue")
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping)
+        wait_for(lambda: not lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"], timeout=30)
+    return recorded_batches(aws, name, messages)
+
+
+def test_an_sqs_mapping_runs_batches_concurrently_in_separate_environments(aws: Clients, make_function):
+    # Given a mapping without a ScalingConfig (LocalStack started with the default 5 poll loops per mapping)
+    # When 10 messages are consumed one per batch by a function that takes 1.5 s per batch
+    batches = consume_slowly(aws, make_function, messages=10)
+
+    # Then several batches ran at the same moment, each in an execution environment (process) of its own
+    assert sum(b["messages"] for b in batches) == 10
+    assert most_at_once(batches) >= 3
+    assert len({b["pid"] for b in batches}) >= 3
+
+
+def test_maximum_concurrency_caps_the_batches_running_at_once(aws: Clients, make_function):
+    # Given a mapping with ScalingConfig.MaximumConcurrency 2
+    # When 8 messages are consumed one per batch by a function that takes 1.5 s per batch
+    batches = consume_slowly(aws, make_function, messages=8, ScalingConfig={"MaximumConcurrency": 2})
+
+    # Then two batches ran at once, never more
+    assert sum(b["messages"] for b in batches) == 8
+    assert most_at_once(batches) == 2
+
+
+def test_disabling_a_mapping_stops_all_its_poll_loops(aws: Clients, make_function):
+    # Given a mapping whose concurrent poll loops are running (they consumed a first lot of messages)
+    sqs, lam = aws("sqs"), aws("lambda")
+    queues = make_queue_pair(sqs, visibility_timeout=60, max_receive_count=5)
+    name = make_function({"app.py": BATCH_HANDLER})
+    mapping = enabled_mapping(lam, name, queues["arn"], BatchSize=1)
+    send_all(sqs, queues["url"], [{"key": f"first{i}"} for i in range(10)])
+    wait_for(lambda: queue_depth(sqs, queues["url"]) == 0, timeout=30, message="a drained queue")
+
+    # When it is disabled, and messages arrive afterwards
+    lam.update_event_source_mapping(UUID=mapping, Enabled=False)
+    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping)["State"] == "Disabled", timeout=30)
+    send_all(sqs, queues["url"], [{"key": f"k{i}"} for i in range(5)])
+
+    # Then no loop receives them: after longer than a loop's longest wait between polls, all are still visible
+    time.sleep(3)
+    lam.delete_event_source_mapping(UUID=mapping)
+    assert visible_messages(sqs, queues["url"]) == 5
 
 
 STACK_TEMPLATE = {

@@ -9,10 +9,13 @@ from pydantic import ValidationError
 
 from hydration.errors import InvalidRequestError
 from hydration.models import (
+    MAX_BODY_BYTES,
+    ObjectRef,
     PlannerRequest,
     RunKind,
     TransferMessage,
     describe_validation_error,
+    pack,
     parse_finalizer_event,
     parse_planner_event,
 )
@@ -42,6 +45,7 @@ def test_scheduled_event_is_an_incremental_run() -> None:
         ({"prefix": "data/"}, RunKind.PREFIX),
         ({"since": "2026-01-02T03:04:05Z"}, RunKind.SINCE),
         ({"reconcile": True}, RunKind.RECONCILE),
+        ({"keys": ["a", "b"], "force": True}, RunKind.KEYS),
         ({"dry_run": True}, RunKind.INCREMENTAL),
     ],
 )
@@ -60,10 +64,12 @@ def test_since_accepts_dates_and_naive_times_as_utc() -> None:
     [
         ({"ful": True}, "ful: unknown field"),
         ({"since": "yesterday"}, "since: 'yesterday' is not an ISO-8601 date or time"),
-        ({"full": True, "prefix": "a/"}, "choose at most one of full, prefix, since, reconcile"),
+        ({"full": True, "prefix": "a/"}, "choose at most one of full, prefix, since, keys, reconcile"),
         ({"prefix": ""}, "prefix:"),
         ({"full": "maybe"}, "full:"),
         ({"continue_run": "r1", "full": True}, "continue_run cannot be combined"),
+        ({"reconcile": True, "force": True}, "force: a reconcile run already copies"),
+        ({"keys": []}, "keys:"),
     ],
 )
 def test_invalid_payloads_name_the_problem(payload: dict, names: str) -> None:
@@ -84,39 +90,69 @@ def test_finalizer_payload() -> None:
         parse_finalizer_event({"run": "r-1"})
 
 
-def _message(**overrides: object) -> dict:
-    base = {
-        "run_id": "r1",
-        "bucket": "producer",
-        "key": "a/b.txt",
-        "size": 3,
-        "etag": '"abc"',
-        "last_modified": "2026-11-22T06:00:00Z",
-    }
+def _object(**overrides: object) -> dict:
+    base = {"key": "a/b.txt", "size": 3, "etag": '"abc"', "last_modified": "2026-11-22T06:00:00Z"}
     return base | overrides
 
 
+def _message(objects: list[dict] | None = None, **overrides: object) -> dict:
+    return {"v": 2, "run_id": "r1", "bucket": "producer", "objects": objects or [_object()]} | overrides
+
+
 def test_transfer_message_round_trip() -> None:
-    message = TransferMessage.model_validate(_message(key="ü ß+%20/x y"))
+    message = TransferMessage.model_validate(_message([_object(key="ü ß+%20/x y"), _object(key="b", force=True)]))
     assert TransferMessage.model_validate_json(message.to_body()) == message
 
 
+@pytest.mark.parametrize("key", ["\uffff", "\ufffe", "a\x01b", "\U0001f600 emoji", "tab\there", "é" * 512])
+def test_a_body_is_ascii_whatever_the_key(key: str) -> None:
+    """SQS refuses characters outside #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in a raw body;
+    every S3 key travels as an ASCII escape."""
+    body = TransferMessage.model_validate(_message([_object(key=key)])).to_body()
+    assert body.isascii()
+    assert TransferMessage.model_validate_json(body).objects[0].key == key
+
+
+def test_the_first_message_format_is_still_read() -> None:
+    """Messages in a DLQ outlive an upgrade: one object, fields at the top."""
+    first = {"v": 1, "run_id": "r1", "bucket": "producer", "force": True, **_object(key="old")}
+    message = TransferMessage.model_validate(first)
+    assert [(o.key, o.force) for o in message.objects] == [("old", True)]
+
+
+def test_pack_keeps_messages_within_the_count_and_the_body_limit() -> None:
+    objects = [ObjectRef.model_validate(_object(key=f"{i:04}/" + "\u00e9" * 300)) for i in range(25)]
+    messages = pack("r1", "producer", objects, per_message=10)
+    assert [len(m.objects) for m in messages] == [10, 10, 5]
+    assert [o.key for m in messages for o in m.objects] == [o.key for o in objects]
+    huge = [ObjectRef.model_validate(_object(key=f"{i:04}" + "\U0001f600" * 250)) for i in range(200)]
+    packed = pack("r1", "producer", huge, per_message=100)
+    assert all(len(m.to_body()) <= MAX_BODY_BYTES for m in packed)
+    assert sum(len(m.objects) for m in packed) == 200
+
+
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    ("objects", "field"),
     [
-        ({"key": ""}, "key"),
-        ({"key": "é" * 513}, "key"),
-        ({"size": -1}, "size"),
-        ({"etag": ""}, "etag"),
-        ({"last_modified": "not a time"}, "last_modified"),
-        ({"surprise": 1}, "surprise"),
-        ({"bucket": "x"}, "bucket"),
+        ([_object(key="")], "objects.0.key"),
+        ([_object(key="é" * 513)], "objects.0.key"),
+        ([_object(size=-1)], "objects.0.size"),
+        ([_object(etag="")], "objects.0.etag"),
+        ([_object(last_modified="not a time")], "objects.0.last_modified"),
+        ([_object(surprise=1)], "objects.0.surprise"),
+        ([], "objects"),
     ],
 )
-def test_transfer_message_rejects(overrides: dict, field: str) -> None:
+def test_transfer_message_rejects(objects: list[dict], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        TransferMessage.model_validate(_message(**overrides))
+        TransferMessage.model_validate(_message(objects) if objects else _message() | {"objects": []})
     assert describe_validation_error(caught.value).startswith(f"{field}:")
+
+
+def test_transfer_message_rejects_a_bad_bucket() -> None:
+    with pytest.raises(ValidationError) as caught:
+        TransferMessage.model_validate(_message(bucket="x"))
+    assert describe_validation_error(caught.value).startswith("bucket:")
 
 
 def test_planner_request_is_frozen() -> None:

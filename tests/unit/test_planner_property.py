@@ -6,16 +6,26 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hydration import MARKER_KEY
-from hydration.errors import EnqueueError
-from hydration.models import PlannerRequest, RunStatus
+from hydration.closing import Closing
+from hydration.models import Outcome, PlannerRequest, RunStatus
 from hydration.settings import PlannerSettings
-from planner.service import Budget, PlannerDeps, plan
-from tests.fakes import FakeLedger, FakeListingS3, FakeManifest, FakeRuns, FakeSqs, RecordingContinuation
+from planner.context import Budget, PlannerDeps
+from planner.enqueue import Queue
+from planner.service import PlanResult, plan
+from tests.fakes import (
+    FakeEvents,
+    FakeLedger,
+    FakeListingS3,
+    FakeManifest,
+    FakeMarker,
+    FakeRuns,
+    FakeSqs,
+    RecordingContinuation,
+)
 
 BASE = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -24,6 +34,7 @@ def _settings(**overrides: object) -> PlannerSettings:
     values: dict[str, object] = {
         "consumer_bucket": "consumer",
         "runs_table": "runs",
+        "books_table": "books",
         "failures_table": "failures",
         "manifest_table": "manifest",
         "producer_bucket": "producer",
@@ -35,17 +46,34 @@ def _settings(**overrides: object) -> PlannerSettings:
     return PlannerSettings(**values)  # type: ignore[arg-type]
 
 
-def _deps(s3: FakeListingS3, sqs: FakeSqs, runs: FakeRuns, continuation: RecordingContinuation) -> PlannerDeps:
+def _deps(
+    s3: FakeListingS3,
+    sqs: FakeSqs,
+    runs: FakeRuns,
+    continuation: RecordingContinuation,
+    settings: PlannerSettings | None = None,
+    ledger: FakeLedger | None = None,
+) -> PlannerDeps:
+    settings = settings or _settings()
+    ledger = ledger or FakeLedger()
     return PlannerDeps(
+        settings=settings,
         producer_s3=s3,  # type: ignore[arg-type]
         consumer_s3=s3,  # type: ignore[arg-type]
-        sqs=sqs,  # type: ignore[arg-type]
-        runs=runs,  # type: ignore[arg-type]
-        ledger=FakeLedger(),  # type: ignore[arg-type]
-        manifest=FakeManifest(),  # type: ignore[arg-type]
+        runs=runs,
+        books=runs.books,
+        ledger=ledger,
+        lookup=FakeManifest(ledger=ledger).lookup,
+        queue=Queue(sqs, "q", settings.keys_per_message, settings.enqueue_attempts),  # type: ignore[arg-type]
+        closing=Closing(runs=runs, ledger=ledger, marker=FakeMarker(), events=FakeEvents()),
         continuation=continuation,
         clock=lambda: BASE + timedelta(days=30),
     )
+
+
+def _plan(request: PlannerRequest, deps: PlannerDeps, pages: int = 0) -> PlanResult:
+    run_id = request.continue_run or f"run-{len(deps.runs.runs)}"  # type: ignore[attr-defined]
+    return plan(request, deps, Budget(None, 60, pages), run_id=run_id, request_id="req")
 
 
 objects_strategy = st.dictionaries(
@@ -69,20 +97,21 @@ def test_each_selected_key_is_enqueued_exactly_once(
     since = BASE + timedelta(seconds=since_offset)
     s3, sqs, runs, continuation = FakeListingS3(listing), FakeSqs(), FakeRuns(), RecordingContinuation()
     config = _settings(list_page_size=page_size, max_pages_per_invocation=pages_per_invocation)
-    deps = _deps(s3, sqs, runs, continuation)
+    deps = _deps(s3, sqs, runs, continuation, config)
 
-    result = plan(PlannerRequest(since=since), config, deps, Budget(None, 60, pages_per_invocation))
+    result = _plan(PlannerRequest(since=since), deps, pages_per_invocation)
     invocations = 1
     while result.continued:  # what the self-invocation does on AWS
         assert continuation.run_ids[-1] == result.run_id
-        result = plan(PlannerRequest(continue_run=result.run_id), config, deps, Budget(None, 60, pages_per_invocation))
+        result = _plan(PlannerRequest(continue_run=result.run_id), deps, pages_per_invocation)
         invocations += 1
         assert invocations < 200
 
     expected = sorted(k for k, (_, _, lm) in listing.items() if lm >= since and k != MARKER_KEY)
     assert sorted(sqs.keys()) == expected
     stored = runs.get(result.run_id)  # type: ignore[arg-type]
-    assert stored.status is RunStatus.DRAINING
+    # Nothing enqueued: the run closes at the end of planning; else it drains until its keys settle.
+    assert stored.status is (RunStatus.DRAINING if expected else RunStatus.COMPLETED)
     assert stored.keys_enqueued == len(expected)
     assert all(json.loads(b)["run_id"] == result.run_id for b in sqs.bodies)
 
@@ -90,24 +119,64 @@ def test_each_selected_key_is_enqueued_exactly_once(
 def test_failed_entries_are_retried_until_they_land() -> None:
     listing = {f"k{i:02}": (1, '"e"', BASE) for i in range(25)}
     sqs = FakeSqs(fail_first={"k03", "k17", "k24"})
-    runs = FakeRuns()
-    result = plan(
-        PlannerRequest(full=True),
-        _settings(),
-        _deps(FakeListingS3(listing), sqs, runs, RecordingContinuation()),
-        Budget(None, 60),
-    )
+    result = _plan(PlannerRequest(full=True), _deps(FakeListingS3(listing), sqs, FakeRuns(), RecordingContinuation()))
     assert sorted(sqs.keys()) == sorted(listing)
     assert result.keys_enqueued == 25
 
 
-def test_a_key_that_cannot_be_enqueued_fails_the_run_visibly() -> None:
+def test_a_key_that_cannot_be_enqueued_fails_alone_and_the_run_goes_on() -> None:
+    """One key SQS keeps refusing: it goes to the failure ledger and settles as failed; every other key is
+    enqueued and the run drains (it never stalls the pipeline)."""
     listing = {f"k{i:02}": (1, '"e"', BASE) for i in range(12)}
+    runs, ledger = FakeRuns(), FakeLedger()
+    settings = _settings(enqueue_attempts=2, keys_per_message=1)
+    sqs = FakeSqs(fail_always={"k05"})
+    deps = _deps(FakeListingS3(listing), sqs, runs, RecordingContinuation(), settings, ledger)
+
+    result = _plan(PlannerRequest(full=True), deps)
+
+    assert sorted(sqs.keys()) == sorted(set(listing) - {"k05"})
+    run = runs.get(result.run_id)  # type: ignore[arg-type]
+    assert (run.status, run.keys_enqueued, run.objects_failed) == (RunStatus.DRAINING, 12, 1)
+    failure = ledger.get("k05")
+    assert failure is not None
+    assert failure.error_code == "EnqueueFailed"
+    assert runs.books.tasks[(run.run_id, "k05")].outcome is Outcome.FAILED
+
+
+def test_a_key_listed_and_in_the_ledger_is_enqueued_once_with_its_ledger_force() -> None:
+    from hydration.models import FailureRecord
+
+    listing = {"a": (1, '"e"', BASE), "b": (1, '"e"', BASE)}
+    failed = FailureRecord(
+        key="a",
+        size=1,
+        etag='"e"',
+        last_modified=BASE,
+        bucket="producer",
+        run_id="earlier",
+        force=True,
+        error_code="AccessDenied",
+        error_message="x",
+        attempts=5,
+        failed_at=BASE,
+    )
+    runs, ledger, sqs = FakeRuns(), FakeLedger([failed]), FakeSqs()
+    result = _plan(PlannerRequest(), _deps(FakeListingS3(listing), sqs, runs, RecordingContinuation(), ledger=ledger))
+    objects = {o["key"]: o for body in sqs.bodies for o in json.loads(body)["objects"]}
+    assert sorted(sqs.keys()) == ["a", "b"]
+    assert (objects["a"]["force"], objects["b"]["force"]) == (True, False)
+    assert result.ledger_keys_enqueued == 1
+
+
+def test_the_watermark_stays_before_a_multipart_upload_in_flight() -> None:
+    """S3 stamps a completed multipart upload with its start: the marker must not pass an upload in flight."""
+    started = BASE + timedelta(days=29, hours=23)  # an hour before the run starts
+    s3 = FakeListingS3({}, uploads={"big.bin": started, "abandoned.bin": BASE})
     runs = FakeRuns()
-    deps = _deps(FakeListingS3(listing), FakeSqs(fail_always={"k05"}), runs, RecordingContinuation())
-    with pytest.raises(EnqueueError, match="1 key\\(s\\) could not be enqueued after retries: k05"):
-        plan(PlannerRequest(full=True), _settings(enqueue_attempts=2), deps, Budget(None, 60))
-    (run,) = runs.runs.values()
-    assert run.status is RunStatus.FAILED
-    assert "k05" in (run.error or "")
-    assert runs.lock is None  # the next trigger may start a run
+    result = _plan(PlannerRequest(), _deps(s3, FakeSqs(), runs, RecordingContinuation()))
+    run = runs.get(result.run_id)  # type: ignore[arg-type]
+    assert run.watermark == started  # the abandoned one (30 days old) is past the 7-day horizon
+    assert run.inflight_uploads == 2
+    assert run.status is RunStatus.COMPLETED
+    assert run.marker_written == started

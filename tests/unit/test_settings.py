@@ -10,6 +10,7 @@ from hydration.settings import CopierSettings, CopyMode, FinalizerSettings, Plan
 BASE = {
     "CONSUMER_BUCKET": "consumer-bucket",
     "RUNS_TABLE": "runs",
+    "BOOKS_TABLE": "books",
     "FAILURES_TABLE": "failures",
     "MANIFEST_TABLE": "manifest",
     "PRODUCER_BUCKET": "producer-bucket",
@@ -40,9 +41,7 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
 
 def test_lists_are_comma_separated(env: pytest.MonkeyPatch) -> None:
     env.setenv("TRANSFER_PREFIXES", "data/, logs/ ,,")
-    env.setenv("FAULT_KEYS", "a b.txt,c")
     assert PlannerSettings.load().transfer_prefixes == ["data/", "logs/"]
-    assert CopierSettings.load().fault_keys == ["a b.txt", "c"]
 
 
 def test_missing_variable_is_named(env: pytest.MonkeyPatch) -> None:

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Stop the LocalStack started by tools/localstack/up.sh and every process it started (the Lambda runtimes
-# share its process group). Idempotent. Exits 1 if something still listens on 127.0.0.1:4566 afterwards.
+# share its process group). Idempotent. Exits 1 if something still listens on 127.0.0.1:$S3H_LOCALSTACK_PORT
+# (default 4566) afterwards.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE="$ROOT/.localstack"
 PID_FILE="$STATE/localstack.pid"
-PORT=4566
+PORT="${S3H_LOCALSTACK_PORT:-4566}"
 STOP_TIMEOUT_S="${LOCALSTACK_STOP_TIMEOUT_S:-20}"
 
 log() { echo "[localstack] $*" >&2; }

@@ -10,7 +10,8 @@
 # program can build clients for either account:
 #   S3H_CONSUMER_ACCOUNT_ID / S3H_PRODUCER_ACCOUNT_ID    111111111111 / 222222222222
 #   S3H_CONSUMER_ACCESS_KEY_ID / S3H_PRODUCER_ACCESS_KEY_ID  (same values; secret for both: "test")
-# The region is us-east-1; the endpoint is the standard AWS_ENDPOINT_URL (boto3 >= 1.28 and the AWS CLI use it).
+# The region is us-east-1; the endpoint is the standard AWS_ENDPOINT_URL (boto3 >= 1.28 and the AWS CLI use it),
+# http://127.0.0.1:$S3H_LOCALSTACK_PORT (default 4566).
 
 s3h_localstack_env() {
   local who="${1:-consumer}" account
@@ -20,7 +21,7 @@ s3h_localstack_env() {
     *) echo "usage: env.sh [consumer|producer]" >&2; return 2 ;;
   esac
   cat <<EOF
-export AWS_ENDPOINT_URL=http://127.0.0.1:4566
+export AWS_ENDPOINT_URL=http://127.0.0.1:${S3H_LOCALSTACK_PORT:-4566}
 export AWS_DEFAULT_REGION=us-east-1
 export AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=$account

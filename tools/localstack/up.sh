@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start LocalStack on this host, without Docker, on 127.0.0.1:4566 (installing it first if needed).
+# Start LocalStack on this host, without Docker, on 127.0.0.1:$S3H_LOCALSTACK_PORT (default 4566), installing
+# it first if needed.
 #
 #   tools/localstack/up.sh                 install if needed, start in the background, wait until healthy
 #   tools/localstack/up.sh --install-only  only create/refresh .localstack/venv and the Lambda runtime libraries
@@ -20,7 +21,7 @@ VENV="$STATE/venv"
 RUNTIME_LIBS="$STATE/lambda-runtime/py313"
 PID_FILE="$STATE/localstack.pid"
 LOG_FILE="$STATE/localstack.log"
-PORT=4566
+PORT="${S3H_LOCALSTACK_PORT:-4566}"
 HEALTH_URL="http://127.0.0.1:$PORT/_localstack/health"
 START_TIMEOUT_S="${LOCALSTACK_START_TIMEOUT_S:-90}"
 
@@ -104,6 +105,9 @@ export CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES="${CFN_IGNORE_UNSUPPORTED_RESOURCE_
 # SQS event source mappings: poll again at once after a batch, back off at most 1 s when the queue is empty.
 export LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC="${LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC:-0}"
 export LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC="${LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC:-1}"
+# Concurrent poll loops per SQS event source mapping (our plugin; AWS starts 5), capped by the mapping's
+# ScalingConfig.MaximumConcurrency.
+export S3H_ESM_POLLERS="${S3H_ESM_POLLERS:-5}"
 # Async invoke retries after 1 s, 2 s (AWS: 60 s, 120 s).
 export LAMBDA_RETRY_BASE_DELAY="${LAMBDA_RETRY_BASE_DELAY:-1}"
 export S3H_LAMBDA_PYTHON313="${S3H_LAMBDA_PYTHON313:-$("$ROOT/tools/find-python313")}"

@@ -16,6 +16,7 @@ from botocore.session import Session as BotocoreSession
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -55,6 +56,10 @@ def sqs(pool: int = 50) -> SQSClient:
 
 def dynamodb() -> DynamoDBClient:
     return _client("dynamodb", 50)
+
+
+def events() -> EventBridgeClient:
+    return _client("events", 10)
 
 
 def lambda_() -> LambdaClient:

@@ -1,4 +1,5 @@
-"""Lambda adapter: the planner continues a checkpointed listing in a new invocation of itself."""
+"""Lambda adapter: a planning run continues in a new planner invocation (the planner after a checkpoint, the
+finalizer when a planner stopped without a heartbeat)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
 
-class SelfInvoker:
-    """Starts `{"continue_run": run_id}` asynchronously on the given function (the planner itself)."""
+class PlannerContinuation:
+    """Starts `{"continue_run": run_id}` asynchronously on the planner function."""
 
     def __init__(self, client: LambdaClient, function_arn: str) -> None:
         self._client = client

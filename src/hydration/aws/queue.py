@@ -1,18 +1,18 @@
-"""SQS adapter: enqueue transfer messages (SendMessageBatch, in parallel) and read the queue's depth."""
+"""SQS adapter: send transfer messages (SendMessageBatch with retries, per-message failures), read a queue's depth,
+change a message's visibility, and read a dead-letter queue without consuming it."""
 
 from __future__ import annotations
 
+import contextlib
 import random
-import threading
 import time
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hydration.errors import EnqueueError
-from hydration.models import QueueDepth, TransferMessage
+from hydration.models import QueueDepth
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -20,82 +20,62 @@ if TYPE_CHECKING:
 BATCH = 10  # SendMessageBatch takes at most 10 entries
 
 
-class Enqueuer:
-    """Sends messages 10 to a call, several calls in flight; entries reported `Failed` are retried.
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send: its body, a delay, and whatever the caller wants back if it cannot be sent."""
 
-    Use as a context manager; `flush()` waits for everything sent so far (call it before a checkpoint).
-    A key that still fails after every attempt is collected and raised as EnqueueError by `flush()`.
-    """
+    body: str
+    delay_seconds: int = 0
+    tag: object = None
 
-    def __init__(self, client: SQSClient, queue_url: str, *, concurrency: int = 8, attempts: int = 5) -> None:
-        self._client = client
-        self._queue_url = queue_url
-        self._attempts = attempts
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="enqueue")
-        self._max_in_flight = concurrency * 4
-        self._in_flight: deque[Future[list[tuple[str, str]]]] = deque()
-        self._pending: list[TransferMessage] = []
-        self._failed: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-        self.sent = 0
-        self.bytes = 0
 
-    def __enter__(self) -> Enqueuer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True)
-
-    def put(self, message: TransferMessage) -> None:
-        self._pending.append(message)
-        if len(self._pending) == BATCH:
-            self._submit()
-
-    def flush(self) -> None:
-        if self._pending:
-            self._submit()
-        while self._in_flight:
-            self._collect(self._in_flight.popleft())
-        if self._failed:
-            failed, self._failed = self._failed, []
-            raise EnqueueError(failed)
-
-    def _submit(self) -> None:
-        batch, self._pending = self._pending, []
-        while len(self._in_flight) >= self._max_in_flight:  # bound memory: wait for the oldest calls
-            done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
-            for future in done:
-                self._in_flight.remove(future)
-                self._collect(future)
-        self._in_flight.append(self._pool.submit(self._send, batch))
-
-    def _collect(self, future: Future[list[tuple[str, str]]]) -> None:
-        self._failed.extend(future.result())
-
-    def _send(self, batch: list[TransferMessage]) -> list[tuple[str, str]]:
-        """Send one batch; returns (key, reason) for entries that failed every attempt."""
-        entries = {str(i): message for i, message in enumerate(batch)}
+def send_messages(
+    client: SQSClient, queue_url: str, messages: list[Outgoing], attempts: int = 5
+) -> list[tuple[Outgoing, str]]:
+    """Send messages 10 to a SendMessageBatch call; entries reported `Failed` (or calls that fail) are retried
+    with backoff (botocore already retries throttling and 5xx per call). Returns the messages that still
+    could not be sent, with the reason: per-message failures, never an exception for all of them."""
+    failed: list[tuple[Outgoing, str]] = []
+    for start in range(0, len(messages), BATCH):
+        entries = {str(i): message for i, message in enumerate(messages[start : start + BATCH])}
         reasons: dict[str, str] = {}
-        for attempt in range(self._attempts):
+        for attempt in range(attempts):
             if attempt:
                 time.sleep(min(0.1 * 2**attempt, 5) * random.uniform(0.5, 1.0))
             try:
-                response = self._client.send_message_batch(
-                    QueueUrl=self._queue_url,
-                    Entries=[{"Id": i, "MessageBody": m.to_body()} for i, m in entries.items()],
+                response = client.send_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[
+                        {"Id": i, "MessageBody": m.body, "DelaySeconds": m.delay_seconds} for i, m in entries.items()
+                    ],
                 )
-            except (ClientError, BotoCoreError) as exc:  # botocore already retried throttling and 5xx
-                reasons = {i: type(exc).__name__ + ": " + str(exc) for i in entries}
+            except (ClientError, BotoCoreError) as exc:
+                reasons = {i: f"{type(exc).__name__}: {exc}" for i in entries}
                 continue
             for ok in response.get("Successful", []):
-                message = entries.pop(ok["Id"])
-                with self._lock:
-                    self.sent += 1
-                    self.bytes += message.size
+                entries.pop(ok["Id"], None)
             reasons = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
+            for f in response.get("Failed", []):
+                if f.get("SenderFault") and f["Id"] in entries:  # the entry itself is at fault: retrying cannot help
+                    failed.append((entries.pop(f["Id"]), reasons[f["Id"]]))
             if not entries:
-                return []
-        return [(entries[i].key, reasons.get(i, "unknown")) for i in entries]
+                break
+        failed += [(message, reasons.get(i, "unknown")) for i, message in entries.items()]
+    return failed
+
+
+class TransferQueue:
+    """The copier's view of the transfer queue: re-enqueue keys, shorten a failed message's retry delay."""
+
+    def __init__(self, client: SQSClient, url: str) -> None:
+        self._client = client
+        self._url = url
+
+    def send(self, messages: list[Outgoing]) -> list[tuple[Outgoing, str]]:
+        return send_messages(self._client, self._url, messages)
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        retry_later(self._client, self._url, receipt_handle, seconds)
 
 
 def depth(client: SQSClient, queue_url: str) -> QueueDepth:
@@ -117,3 +97,32 @@ def depth(client: SQSClient, queue_url: str) -> QueueDepth:
 def retry_later(client: SQSClient, queue_url: str, receipt_handle: str, seconds: int) -> None:
     """Make a received message visible again after `seconds` (its retry backoff)."""
     client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+
+
+def peek(client: SQSClient, queue_url: str, limit: int, hold_seconds: int = 30) -> Iterator[str]:
+    """The bodies of up to `limit` messages of a queue, left in it: each is received (hidden for
+    `hold_seconds` so that the next receive returns others) and made visible again at the end."""
+    handles: list[str] = []
+    seen = 0
+    try:
+        while seen < limit:
+            got = client.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(10, limit - seen),
+                VisibilityTimeout=hold_seconds,
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not got:
+                return
+            for message in got:
+                handles.append(message["ReceiptHandle"])
+                seen += 1
+                yield message["Body"]
+    finally:
+        for start in range(0, len(handles), BATCH):
+            chunk = handles[start : start + BATCH]
+            with contextlib.suppress(ClientError, BotoCoreError):  # else they come back after hold_seconds
+                client.change_message_visibility_batch(
+                    QueueUrl=queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
+                )

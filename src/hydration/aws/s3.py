@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from hydration import MARKER_KEY
+from hydration.marker import Marker
+from hydration.marker import parse as parse_marker
 from hydration.models import SourceObject
 
 if TYPE_CHECKING:
@@ -55,6 +58,18 @@ def list_pages(
             for item in page.get("Contents", [])
         ]
         yield Page(objects=objects, next_token=page.get("NextContinuationToken") if page.get("IsTruncated") else None)
+
+
+def inflight_uploads(client: S3Client, bucket: str, prefix: str) -> Iterator[tuple[str, datetime]]:
+    """(key, initiated) of every multipart upload in flight under a prefix (ListMultipartUploads, paged).
+
+    S3 stamps a completed multipart upload with the time it was *initiated*: an upload in flight when a
+    listing starts lands with a LastModified before that listing's start. The planner keeps the run's
+    watermark at or before the oldest of them, so the next run still selects it."""
+    paginator = client.get_paginator("list_multipart_uploads")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for upload in page.get("Uploads", []):
+            yield upload["Key"], upload["Initiated"]
 
 
 # --------------------------------------------------------------------------- marker
@@ -106,6 +121,15 @@ def head(
         extra["IfMatch"] = if_match
     response = client.head_object(Bucket=bucket, Key=key, **extra)
     return object_head(response)
+
+
+def head_if_exists(client: S3Client, bucket: str, key: str) -> ObjectHead | None:
+    try:
+        return head(client, bucket, key)
+    except ClientError as exc:
+        if error_code(exc) in NOT_FOUND_CODES:
+            return None
+        raise
 
 
 def object_head(response: Any) -> ObjectHead:
@@ -173,3 +197,20 @@ def iter_objects(client: S3Client, bucket: str, prefix: str, start_after: str | 
             yield SourceObject(
                 key=item["Key"], size=item["Size"], etag=item["ETag"], last_modified=item["LastModified"]
             )
+
+
+class MarkerObject:
+    """The sync marker `_s3_hydration_last_sync` at the consumer bucket's root (hydration.marker says what
+    it holds); written under the consumer key."""
+
+    def __init__(self, client: S3Client, bucket: str, kms_key_id: str | None) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._kms_key_id = kms_key_id
+
+    def read(self) -> Marker | None:
+        text = get_text(self._client, self._bucket, MARKER_KEY)
+        return None if text is None else parse_marker(text)
+
+    def write(self, marker: Marker) -> None:
+        put_text(self._client, self._bucket, MARKER_KEY, marker.render(), self._kms_key_id)

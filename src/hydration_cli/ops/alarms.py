@@ -1,4 +1,4 @@
-"""The stack's six CloudWatch alarms and their states."""
+"""The stack's CloudWatch alarms and their states."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ ALARMS = (
     "ObjectsFailedAlarm",
     "BacklogAgeAlarm",
     "InvocationDlqDepthAlarm",
+    "RetentionRiskAlarm",
+    "DlqRetentionRiskAlarm",
+    "RunIncompleteAlarm",
 )
 MISSING = "MISSING"
 

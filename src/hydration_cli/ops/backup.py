@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hydration.aws.state import from_item
+from hydration.aws.dynamo import from_item
 from hydration_cli.deployment import Deployment
 
 TABLES = {"runs": "RunsTableName", "failures": "FailuresTableName", "manifest": "ManifestTableName"}

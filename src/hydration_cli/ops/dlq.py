@@ -129,7 +129,8 @@ def _describe(message: dict[str, Any], now: datetime) -> tuple[DlqMessage, Trans
         body = TransferMessage.model_validate_json(message.get("Body", ""))
     except ValidationError as exc:
         return DlqMessage(valid=False, problem=describe_validation_error(exc), **base), None
-    return DlqMessage(valid=True, key=body.key, run_id=body.run_id, size=body.size, **base), body
+    size = sum(obj.size for obj in body.objects)
+    return DlqMessage(valid=True, key=" ".join(body.keys), run_id=body.run_id, size=size, **base), body
 
 
 def _with_ledger(deployment: Deployment, item: DlqMessage) -> DlqMessage:
@@ -194,10 +195,10 @@ def redrive(
             if body is None:
                 report.invalid.append(item)
                 continue
-            if not selected(body.key):
+            if not any(selected(key) for key in body.keys):
                 report.left += 1
                 continue
-            found.add(body.key)
+            found.update(body.keys)
             if not dry_run:
                 sqs.send_message(QueueUrl=deployment.transfer_queue_url, MessageBody=message["Body"])
                 scan.delete(message)

@@ -6,10 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from hydration.models import RunRecord, RunStatus
+from hydration.models import TERMINAL, RunRecord, RunStatus
 from hydration_cli.deployment import Deployment
-
-TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_FAILURES, RunStatus.FAILED})
 
 
 class Progress(BaseModel):
@@ -34,14 +32,10 @@ class Progress(BaseModel):
         return self.status in TERMINAL
 
 
-def settled(run: RunRecord) -> int:
-    return run.objects_transferred + run.objects_skipped + run.objects_vanished + run.objects_failed
-
-
 def progress(run: RunRecord, now: datetime) -> Progress:
     end = run.ended_at or now
     elapsed = max(0.0, (end - run.started_at).total_seconds())
-    done = settled(run)
+    done = run.keys_settled
     keys_rate = done / elapsed if elapsed > 0 and done else None
     bytes_rate = run.bytes_transferred / elapsed if elapsed > 0 and run.bytes_transferred else None
     remaining = max(0, run.keys_enqueued - done)
@@ -50,7 +44,7 @@ def progress(run: RunRecord, now: datetime) -> Progress:
         eta = remaining / keys_rate
     fraction = min(1.0, done / run.keys_enqueued) if run.keys_enqueued else None
     if run.status in TERMINAL:
-        fraction = 1.0 if run.status is not RunStatus.FAILED else fraction
+        fraction = 1.0 if run.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_FAILURES) else fraction
     return Progress(
         run_id=run.run_id,
         status=run.status,

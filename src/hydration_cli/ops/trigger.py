@@ -10,10 +10,10 @@ from pydantic import BaseModel, ValidationError
 
 from finalizer.service import FinalizeResult
 from hydration.errors import InvalidRequestError
-from hydration.models import PlannerRequest, RunRecord, describe_validation_error
+from hydration.models import TERMINAL, PlannerRequest, RunRecord, describe_validation_error
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import WaitTimeoutError
-from hydration_cli.ops.runs import TERMINAL, Progress, progress
+from hydration_cli.ops.runs import Progress, progress
 from planner.service import PlanResult
 
 

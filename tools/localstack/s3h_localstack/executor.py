@@ -6,7 +6,7 @@ container and an init binary speaking HTTP; this one starts ``runtime/bootstrap.
 Python interpreter with the function's unzipped deployment package as its code, and talks to it over pipes.
 ``invoke`` returns the ``InvocationResult`` (payload and logs) itself, so LocalStack stores the logs in
 CloudWatch Logs as for Docker. EMF log lines are also sent to CloudWatch PutMetricData, as CloudWatch Logs
-does on AWS.
+does on AWS. Tests can make an invocation crash or time out through ``s3h_localstack.faults`` (Lambda rules).
 
 Configuration (environment of the LocalStack process, set by tools/localstack/up.sh):
 - ``S3H_LAMBDA_PYTHON<major><minor>`` (e.g. ``S3H_LAMBDA_PYTHON313``): interpreter for runtime pythonX.Y.
@@ -42,7 +42,7 @@ from localstack.aws.connect import connect_to
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 
-from s3h_localstack import emf
+from s3h_localstack import emf, faults
 
 LOG = logging.getLogger(__name__)
 
@@ -184,10 +184,14 @@ class _RuntimeProcess:
         match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
         return math.ceil(int(match.group(1)) / 1024) if match else None
 
-    def kill(self) -> None:
+    def crash(self) -> None:
+        """SIGKILL to the runtime and everything it started, as the OOM killer would; nothing else."""
         for pid in [self.proc.pid, *_descendants(self.proc.pid)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+    def kill(self) -> None:
+        self.crash()
         with contextlib.suppress(OSError):
             self._inbox.close()
         try:
@@ -231,6 +235,41 @@ def _metrics_forwarder() -> _MetricsForwarder:
         if _FORWARDER is None:
             _FORWARDER = _MetricsForwarder()
         return _FORWARDER
+
+
+def _exit_reason(code: int | None) -> str:
+    """How the Lambda runtime reports a process exit: "exit status 3", "signal: killed"."""
+    if code is not None and code < 0:
+        name = "killed" if -code == signal.SIGKILL else signal.Signals(-code).name
+        return f"signal: {name}"
+    return f"exit status {code}"
+
+
+class _ScheduledCrash:
+    """Crashes a runtime process ``after_s`` from now unless cancelled first (a Lambda fault rule)."""
+
+    def __init__(self, process: _RuntimeProcess, after_s: float) -> None:
+        self._lock = threading.Lock()
+        self._fired = False
+        self._cancelled = False
+        self._process = process
+        self._timer = threading.Timer(after_s, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            self._fired = True
+        self._process.crash()
+
+    def cancel(self) -> bool:
+        """Stops the timer; True if the process was crashed."""
+        self._timer.cancel()
+        with self._lock:
+            self._cancelled = True
+            return self._fired
 
 
 def _aws_timestamp() -> str:
@@ -417,6 +456,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             error = {**error, "requestId": request_id}
             self._kill()
         else:
+            fault = faults.REGISTRY.lambda_fault(fv.id.function_name, payload.get("payload") or "")
             sent = process.send(
                 {
                     "type": "invoke",
@@ -428,6 +468,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 }
             )
             deadline = time.monotonic() + timeout_s
+            crash = _ScheduledCrash(process, fault.after_s) if fault and fault.action == "kill" else None
+            if fault and fault.action == "timeout":
+                deadline = min(deadline, time.monotonic() + fault.after_s)
             message: dict[str, Any] | None = {"type": "exit", "code": None} if not sent else None
             while message is None:
                 message = process.next_message(timeout=max(0.0, deadline - time.monotonic()))
@@ -435,6 +478,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                     break
                 if message.get("type") in ("result", "error") and message.get("request_id") != request_id:
                     message = None  # a late answer to an earlier, timed-out invocation
+            fired = crash.cancel() if crash else message is None
+            if fault and fired:
+                LOG.info("fault %s: %s of %s, request %s", fault.rule.id, fault.action, fv.id.function_name, request_id)
+            elif fault:
+                fault.release()  # the invocation ended before the fault was due: the rule stays armed
             if message is None:
                 status = "timeout"
                 self._kill()
@@ -448,10 +496,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 status = "error"
                 self._kill()
                 lines += process.take_lines()
-                code = message.get("code")
                 error = {
                     "errorType": "Runtime.ExitError",
-                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                    + _exit_reason(message.get("code")),
                 }
             elif message["type"] == "error":
                 error = message["error"]

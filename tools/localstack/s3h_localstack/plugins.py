@@ -11,6 +11,10 @@
   buckets across accounts, as AWS and LocalStack's own CopyObject do.
 - ``localstack.hooks.on_infra_start`` ``s3h_s3_cross_account_copy_object_tags``: CopyObject copies the
   source's tags across accounts, as AWS does.
+- ``localstack.hooks.on_infra_start`` ``s3h_sqs_esm_concurrency``: SQS event source mappings run several poll
+  loops at once, as AWS does (``s3h_localstack.esm_concurrency``).
+- ``localstack.hooks.on_infra_start`` ``s3h_fault_injection``: the tests' fault rules, their control endpoint
+  ``/_s3h/faults`` and the request handlers applying them (``s3h_localstack.faults``).
 """
 
 from typing import Any
@@ -148,3 +152,17 @@ def s3_cross_account_copy_object_tags() -> None:
 
     copy_object.s3h_patched = True  # type: ignore[attr-defined]
     S3Provider.copy_object = copy_object  # type: ignore[method-assign]
+
+
+@hooks.on_infra_start()
+def sqs_esm_concurrency() -> None:
+    from s3h_localstack import esm_concurrency
+
+    esm_concurrency.install()
+
+
+@hooks.on_infra_start()
+def fault_injection() -> None:
+    from s3h_localstack import faults
+
+    faults.install()

@@ -1,0 +1,184 @@
+"""DynamoDB plumbing shared by the state stores: item encoding, batched reads and writes, transactions.
+
+Every store (runs, books, ledger, manifest, uploads) builds on these; none repeats them.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+TRANSACTION_LIMIT = 100  # actions per TransactWriteItems
+CONFLICT_ATTEMPTS = 12  # TransactionConflict and throttling: retried with jittered backoff
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def values(**named: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments: `values(s="DRAINING")` -> `{":s": {"S": ...}}`."""
+    return {f":{k}": _serializer.serialize(v) for k, v in named.items()}
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def conditional_failed(exc: ClientError) -> bool:
+    """A ConditionExpression did not hold (on a single write, or in a cancelled transaction)."""
+    code = error_code(exc)
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons
+    return False
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.02 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
+
+
+def retry_conflicts[T](call: Callable[[], T]) -> T:
+    """A plain write on an item that a transaction holds fails with TransactionConflictException, which
+    botocore does not retry: retry it here."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            return call()
+        except ClientError as exc:
+            if error_code(exc) != "TransactionConflictException" or attempt == CONFLICT_ATTEMPTS - 1:
+                raise
+            _backoff(attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+Built = list[tuple[Hashable | None, dict[str, Any]]]
+
+
+def transact(client: DynamoDBClient, build: Callable[[frozenset[Hashable]], Built]) -> frozenset[Hashable]:
+    """Run one TransactWriteItems (at most 100 actions) exactly once, whatever the retries.
+
+    `build(excluded)` returns the actions as `(id, action)` pairs. An action with an id may fail its
+    condition (a task already settled, a duplicate): the transaction is then cancelled, that id is excluded
+    and `build` is called again (so a counter in the same transaction can be lowered to match); an action
+    without an id must hold, else the error is raised. A ClientRequestToken per attempt makes a retried call
+    (botocore retries a lost response) idempotent. TransactionConflict and throttling cancellations are
+    retried with backoff. Returns the excluded ids.
+    """
+    excluded: frozenset[Hashable] = frozenset()
+    attempt = 0
+    while True:
+        actions = build(excluded)
+        if not actions:
+            return excluded
+        try:
+            client.transact_write_items(
+                TransactItems=[action for _, action in actions],  # type: ignore[misc]
+                ClientRequestToken=secrets.token_hex(16),
+            )
+            return excluded
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons", [])
+            failed = [actions[i][0] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            if failed:
+                if any(ident is None for ident in failed):
+                    raise
+                excluded = excluded | frozenset(failed)
+                continue
+            if attempt >= CONFLICT_ATTEMPTS:
+                raise
+            _backoff(attempt)  # TransactionConflict, throttling: the same actions again, later
+            attempt += 1
+
+
+def batch_get(
+    client: DynamoDBClient,
+    wanted: dict[str, list[dict[str, Any]]],
+    *,
+    consistent: bool = False,
+    projection: dict[str, list[str]] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """BatchGetItem over several tables: {table: [key dict, ...]} -> {table: [plain item, ...]}, 100 keys a
+    call, unprocessed keys retried with backoff. `projection` limits a table to some attributes."""
+    requests = [(table, key) for table, keys in wanted.items() for key in _unique(keys)]
+    found: dict[str, list[dict[str, Any]]] = {table: [] for table in wanted}
+    for start in range(0, len(requests), 100):
+        pending: dict[str, Any] = {}
+        for table, key in requests[start : start + 100]:
+            entry = pending.setdefault(table, {"Keys": [], "ConsistentRead": consistent})
+            entry["Keys"].append(to_item(key))
+            if projection and table in projection:
+                names = {f"#p{i}": name for i, name in enumerate(projection[table])}
+                entry.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+        for attempt in range(8):
+            response = client.batch_get_item(RequestItems=pending)
+            for table, items in response.get("Responses", {}).items():
+                found[table] += [from_item(item) for item in items]
+            pending = dict(response.get("UnprocessedKeys") or {})
+            if not pending:
+                break
+            _backoff(attempt)
+        if pending:
+            left = sum(len(v["Keys"]) for v in pending.values())
+            raise RuntimeError(f"BatchGetItem left {left} keys unprocessed")
+    return found
+
+
+def _unique(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list({tuple(sorted(k.items())): k for k in keys}.values())
+
+
+def write_batch(client: DynamoDBClient, puts: dict[str, list[dict[str, Any]]]) -> None:
+    """BatchWriteItem puts across tables (25 requests a call, chunks side by side), unprocessed items retried
+    with backoff. Each table's items are plain dicts, at most one per primary key (DynamoDB refuses
+    duplicates in a call)."""
+    requests = [(table, {"PutRequest": {"Item": to_item(item)}}) for table, items in puts.items() for item in items]
+
+    def send(chunk: list[tuple[str, dict[str, Any]]]) -> None:
+        pending: dict[str, list[Any]] = {}
+        for table, request in chunk:
+            pending.setdefault(table, []).append(request)
+        for attempt in range(8):
+            response = client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return
+            _backoff(attempt)
+        raise RuntimeError(f"BatchWriteItem left {sum(len(v) for v in pending.values())} requests unprocessed")
+
+    chunks = [requests[start : start + 25] for start in range(0, len(requests), 25)]
+    if len(chunks) == 1:
+        send(chunks[0])
+    elif chunks:
+        with ThreadPoolExecutor(max_workers=min(8, len(chunks)), thread_name_prefix="batch-write") as pool:
+            list(pool.map(send, chunks))

@@ -1,0 +1,296 @@
+"""The runs table: run records and the one-active-run lock (item `run_id = ACTIVE`).
+
+Every status change is conditional on the status it leaves, so a late or duplicate writer (a retried
+planner, a second finalizer, an operator's cancel) can never move a run backwards or out of an end state.
+A run's counters live in the books table (`hydration.aws.books`); `get` adds them in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from hydration.aws.books import BooksStore
+from hydration.aws.dynamo import conditional_failed, from_item, retry_conflicts, to_item, values
+from hydration.errors import RunAlreadyActiveError, RunNotFoundError
+from hydration.models import RunRecord, RunStatus, iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+LOCK_ID = "ACTIVE"
+PLANNER_FIELDS = ("keys_listed", "keys_unchanged", "ledger_keys_enqueued")  # the run item's, set by the planner
+
+
+class RunStore:
+    def __init__(self, client: DynamoDBClient, table: str, books: BooksStore) -> None:
+        self._db = client
+        self._table = table
+        self._books = books
+
+    # ------------------------------------------------------------------ reading
+
+    def _item(self, run_id: str) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self._table, Key=to_item({"run_id": run_id}), ConsistentRead=True)
+        return from_item(item["Item"]) if "Item" in item else None
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run with its books' totals (consistent reads)."""
+        data = self._item(run_id) if run_id != LOCK_ID else None
+        if data is None:
+            raise RunNotFoundError(run_id)
+        return self._with_counters(data)
+
+    def _with_counters(self, data: dict[str, Any]) -> RunRecord:
+        counters = self._books.counters(data["run_id"])
+        return RunRecord.model_validate({**data, **counters.model_dump()})
+
+    def active_run_id(self) -> str | None:
+        data = self._item(LOCK_ID)
+        return data["active_run_id"] if data else None
+
+    def active(self) -> RunRecord | None:
+        run_id = self.active_run_id()
+        if run_id is None:
+            return None
+        try:
+            return self.get(run_id)
+        except RunNotFoundError:
+            return None
+
+    def list(self, limit: int = 20) -> list[RunRecord]:
+        """The most recent runs, newest first."""
+        items: list[dict[str, Any]] = []
+        for page in self._db.get_paginator("scan").paginate(TableName=self._table):
+            items += [from_item(item) for item in page.get("Items", [])]
+        runs = [item for item in items if item.get("run_id") != LOCK_ID]
+        runs.sort(key=lambda item: str(item.get("started_at", "")), reverse=True)
+        return [self._with_counters(item) for item in runs[:limit]]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def create(self, run: RunRecord) -> None:
+        """Take the lock and write the run, atomically; RunAlreadyActiveError if a run holds the lock."""
+        lock = {"run_id": LOCK_ID, "active_run_id": run.run_id, "since": iso(run.started_at)}
+        item = run.model_dump(mode="json", exclude=set(RunRecord.COUNTERS))
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item(lock),
+                            "ConditionExpression": "attribute_not_exists(run_id)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item(item),
+                            "ConditionExpression": "attribute_not_exists(run_id)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
+            active = self.active()
+            if active is None:
+                raise RunAlreadyActiveError(self.active_run_id() or "?", "active") from exc
+            raise RunAlreadyActiveError(active.run_id, active.status.value) from exc
+
+    def _update(self, run_id: str, expression: str, condition: str, names: dict[str, str], **named: Any) -> bool:
+        """A conditional update of the run item; False if the condition did not hold."""
+        text = expression + " " + condition
+        names = {k: v for k, v in {"#s": "status", **names}.items() if k in text}
+        named = {k: v for k, v in named.items() if f":{k}" in text}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item({"run_id": run_id}),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values(**named),
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        try:
+            retry_conflicts(lambda: self._db.update_item(**request))
+        except ClientError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def _planning(self, run: RunRecord) -> tuple[str, dict[str, Any]]:
+        """SET clauses and values for what planning has counted so far (keys_enqueued is the books')."""
+        named: dict[str, Any] = {name: getattr(run, name) for name in PLANNER_FIELDS}
+        named["heartbeat_at"] = iso(datetime.now(UTC))
+        named["watermark"] = iso(run.watermark)
+        named["inflight_uploads"] = run.inflight_uploads
+        clauses = [f"{name} = :{name}" for name in named]
+        if run.drift is not None:
+            clauses.append("drift = :drift")
+            named["drift"] = run.drift.model_dump(mode="json")
+        return ", ".join(clauses), named
+
+    def checkpoint(self, run: RunRecord) -> bool:
+        """Save the listing position and counts of a PLANNING run; False if it is no longer planning."""
+        assert run.cursor is not None
+        clauses, named = self._planning(run)
+        return self._update(
+            run.run_id,
+            "SET #c = :cursor, " + clauses,
+            "#s = :planning",
+            {"#c": "cursor"},
+            cursor=run.cursor.model_dump(mode="json"),
+            planning=RunStatus.PLANNING.value,
+            **named,
+        )
+
+    def heartbeat(self, run: RunRecord) -> bool:
+        """Record that planning is alive (and its counts); False if the run is no longer planning."""
+        clauses, named = self._planning(run)
+        return self._update(
+            run.run_id, "SET " + clauses, "#s = :planning", {}, planning=RunStatus.PLANNING.value, **named
+        )
+
+    def finish_planning(self, run: RunRecord) -> bool:
+        """PLANNING -> DRAINING: every selected key is in the books and its message was sent."""
+        clauses, named = self._planning(run)
+        return self._update(
+            run.run_id,
+            "SET #s = :draining, planning_complete = :t, " + clauses + " REMOVE #c",
+            "#s = :planning",
+            {"#c": "cursor"},
+            draining=RunStatus.DRAINING.value,
+            planning=RunStatus.PLANNING.value,
+            t=True,
+            **named,
+        )
+
+    def fail(self, run_id: str, error: str) -> bool:
+        """PLANNING -> FAILED (the marker stays), releasing the lock. A run past planning is left as is."""
+        failed = self._update(
+            run_id,
+            "SET #s = :failed, #e = :e, ended_at = :now",
+            "#s = :planning",
+            {"#e": "error"},
+            failed=RunStatus.FAILED.value,
+            planning=RunStatus.PLANNING.value,
+            e=error[:2000],
+            now=iso(datetime.now(UTC)),
+        )
+        if failed:
+            self.release_lock(run_id)
+        return failed
+
+    def cancel(self, run_id: str, reason: str) -> bool:
+        """PLANNING|DRAINING -> CANCELLED (the marker stays), releasing the lock."""
+        cancelled = self._update(
+            run_id,
+            "SET #s = :cancelled, #e = :e, ended_at = :now",
+            "#s IN (:planning, :draining)",
+            {"#e": "error"},
+            cancelled=RunStatus.CANCELLED.value,
+            planning=RunStatus.PLANNING.value,
+            draining=RunStatus.DRAINING.value,
+            e=reason[:2000],
+            now=iso(datetime.now(UTC)),
+        )
+        if cancelled:
+            self.release_lock(run_id)
+        return cancelled
+
+    def release_lock(self, run_id: str) -> None:
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key=to_item({"run_id": LOCK_ID}),
+                ConditionExpression="active_run_id = :r",
+                ExpressionAttributeValues=values(r=run_id),
+            )
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
+
+    def set_drain_seen(self, run_id: str, seen: datetime | None) -> None:
+        if seen is None:
+            self._update(run_id, "REMOVE drain_seen_empty_at", "#s = :draining", {}, draining=RunStatus.DRAINING.value)
+        else:
+            self._update(
+                run_id,
+                "SET drain_seen_empty_at = :d",
+                "#s = :draining",
+                {},
+                d=iso(seen),
+                draining=RunStatus.DRAINING.value,
+            )
+
+    # ------------------------------------------------------------------ closing (one closer at a time)
+
+    def claim(self, run_id: str, claimant: str, stale_after: timedelta) -> bool:
+        """Conditional claim on a DRAINING, planned run: of several closers, exactly one gets True (a claim
+        older than `stale_after`, left by a closer that died, can be taken over)."""
+        now = datetime.now(UTC)
+        return self._update(
+            run_id,
+            "SET closer = :c, closer_at = :now",
+            "#s = :draining AND planning_complete = :t AND (attribute_not_exists(closer) OR closer_at < :stale)",
+            {},
+            c=claimant,
+            now=iso(now),
+            draining=RunStatus.DRAINING.value,
+            t=True,
+            stale=iso(now - stale_after),
+        )
+
+    def release_claim(self, run_id: str, claimant: str) -> None:
+        self._update(run_id, "REMOVE closer, closer_at", "closer = :c", {}, c=claimant)
+
+    def close(
+        self,
+        run_id: str,
+        claimant: str,
+        status: RunStatus,
+        failed_count: int,
+        marker: datetime | None,
+        unsettled_swept: int = 0,
+    ) -> None:
+        """DRAINING -> an end status, by the claimant, and release the lock, atomically."""
+        named: dict[str, Any] = {
+            "status": status.value,
+            "f": failed_count,
+            "u": unsettled_swept,
+            "now": iso(datetime.now(UTC)),
+            "draining": RunStatus.DRAINING.value,
+            "c": claimant,
+        }
+        expression = "SET #s = :status, failed_count = :f, unsettled_swept = :u, ended_at = :now"
+        if marker is not None:
+            expression += ", marker_written = :m"
+            named["m"] = iso(marker)
+        self._db.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item({"run_id": run_id}),
+                        "UpdateExpression": expression + " REMOVE closer, closer_at",
+                        "ConditionExpression": "#s = :draining AND closer = :c",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": values(**named),
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": to_item({"run_id": LOCK_ID}),
+                        "ConditionExpression": "attribute_not_exists(run_id) OR active_run_id = :r",
+                        "ExpressionAttributeValues": values(r=run_id),
+                    }
+                },
+            ]
+        )

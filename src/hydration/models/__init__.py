@@ -1,0 +1,59 @@
+"""Every message, payload and record that crosses a boundary, as pydantic models.
+
+Invalid input is rejected here, with an error that names the field. Modules: `common` (field types),
+`requests` (the functions' payloads), `messages` (the transfer queue), `runs` (run records and their books),
+`state` (per-key records: tasks, failures, manifest).
+"""
+
+from hydration.models.common import MAX_KEY_BYTES, S3Key, UtcDatetime, as_utc, describe_validation_error, iso
+from hydration.models.messages import (
+    MAX_BODY_BYTES,
+    ObjectRef,
+    SourceObject,
+    TransferMessage,
+    TransferRecord,
+    encode,
+    pack,
+)
+from hydration.models.requests import (
+    FinalizerRequest,
+    PlannerRequest,
+    RunKind,
+    parse_finalizer_event,
+    parse_planner_event,
+)
+from hydration.models.runs import TERMINAL, Books, Drift, ListingCursor, QueueDepth, RunRecord, RunStatus
+from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Task
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_KEY_BYTES",
+    "TERMINAL",
+    "Books",
+    "Drift",
+    "FailureRecord",
+    "FinalizerRequest",
+    "ListingCursor",
+    "ManifestEntry",
+    "ObjectRef",
+    "Origin",
+    "Outcome",
+    "PlannerRequest",
+    "QueueDepth",
+    "RunKind",
+    "RunRecord",
+    "RunStatus",
+    "S3Key",
+    "SourceObject",
+    "Task",
+    "TransferMessage",
+    "TransferRecord",
+    "UtcDatetime",
+    "as_utc",
+    "describe_validation_error",
+    "encode",
+    "iso",
+    "pack",
+    "parse_finalizer_event",
+    "parse_planner_event",
+]

@@ -1,0 +1,98 @@
+"""What travels on the transfer queue: messages naming one or more objects of one run.
+
+A body is JSON with ASCII escapes, so any S3 key travels (SQS accepts only part of Unicode: U+FFFE, U+FFFF
+and most control characters are refused in a raw body). One message carries up to `KEYS_PER_MESSAGE`
+objects; a key that fails is re-enqueued alone, so a key that keeps failing ends in the DLQ alone.
+The first format (one object per message, `"v": 1`) is still read: messages in a DLQ outlive upgrades.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Field, Json, model_validator
+
+from hydration.models.common import S3Key, UtcDatetime
+
+MAX_BODY_BYTES = 200_000  # SQS takes 256 KiB (1 MiB on AWS since 2025); room to spare for attributes
+
+
+class SourceObject(BaseModel):
+    """One object as listed in the producer bucket: the version a run asks for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: S3Key
+    size: int = Field(ge=0)
+    etag: str = Field(min_length=1)
+    last_modified: UtcDatetime
+    version_id: str | None = None
+
+
+class ObjectRef(SourceObject):
+    """An object in a transfer message, with why it is asked for and how often it already failed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    force: bool = Field(default=False, description="copy even if the manifest says this version is there")
+    attempts: int = Field(default=0, ge=0, description="failed attempts in earlier messages")
+
+
+class TransferMessage(BaseModel):
+    """The transfer queue's message: objects of one run to copy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[2] = 2
+    kind: Literal["objects"] = "objects"
+    run_id: str = Field(min_length=1)
+    bucket: str = Field(min_length=3, max_length=63)
+    objects: list[ObjectRef] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_format(cls, data: Any) -> Any:
+        """`{"v": 1, "run_id", "bucket", "key", "size", ...}`: one object, the first message format."""
+        if isinstance(data, dict) and data.get("v") == 1:
+            fields = dict(data)
+            fields.pop("v")
+            head = {name: fields.pop(name) for name in ("run_id", "bucket") if name in fields}
+            return {"v": 2, "kind": "objects", **head, "objects": [fields]}
+        return data
+
+    def to_body(self) -> str:
+        return encode(self)
+
+    @property
+    def keys(self) -> list[str]:
+        return [obj.key for obj in self.objects]
+
+
+def encode(message: BaseModel) -> str:
+    """A message body: compact JSON, ASCII only (non-ASCII characters as \\u escapes)."""
+    return json.dumps(message.model_dump(mode="json", exclude_defaults=False), ensure_ascii=True, separators=(",", ":"))
+
+
+def pack(run_id: str, bucket: str, objects: list[ObjectRef], per_message: int) -> list[TransferMessage]:
+    """Objects into messages of at most `per_message` objects and MAX_BODY_BYTES each, in order."""
+    messages: list[TransferMessage] = []
+    batch: list[ObjectRef] = []
+    size = 0
+    for obj in objects:
+        cost = len(json.dumps(obj.model_dump(mode="json"), ensure_ascii=True)) + 1
+        if batch and (len(batch) >= per_message or size + cost > MAX_BODY_BYTES - 500):
+            messages.append(TransferMessage(run_id=run_id, bucket=bucket, objects=batch))
+            batch, size = [], 0
+        batch.append(obj)
+        size += cost
+    if batch:
+        messages.append(TransferMessage(run_id=run_id, bucket=bucket, objects=batch))
+    return messages
+
+
+class TransferRecord(SqsRecordModel):
+    """An SQS record whose body is a TransferMessage (Powertools parser model)."""
+
+    body: Json[TransferMessage]

@@ -1,0 +1,138 @@
+"""A run, as the runs table holds it: what it selects, where its listing stands, and its books."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hydration.models.common import UtcDatetime
+from hydration.models.requests import RunKind
+
+
+class RunStatus(StrEnum):
+    PLANNING = "PLANNING"
+    DRAINING = "DRAINING"
+    COMPLETED = "COMPLETED"
+    COMPLETED_WITH_FAILURES = "COMPLETED_WITH_FAILURES"
+    INCOMPLETE = "INCOMPLETE"  # the books did not balance: the marker did not move
+    CANCELLED = "CANCELLED"  # stopped by an operator: the marker did not move
+    FAILED = "FAILED"  # planning failed: the marker did not move
+
+    @property
+    def active(self) -> bool:
+        return self in (RunStatus.PLANNING, RunStatus.DRAINING)
+
+
+TERMINAL = frozenset(status for status in RunStatus if not status.active)
+
+
+class ListingCursor(BaseModel):
+    """Where a checkpointed listing resumes."""
+
+    prefix_index: int = 0
+    continuation_token: str | None = None  # incremental listing: the next page's token
+    start_after: str | None = None  # reconcile: the last source key compared
+    ledger_done: bool = False  # the failure ledger has been re-enqueued
+
+
+class Drift(BaseModel):
+    """What a reconcile run found."""
+
+    missing: int = 0
+    different: int = 0
+    extra: int = 0
+    first_missing: list[str] = Field(default_factory=list)
+    first_different: list[str] = Field(default_factory=list)
+    first_extra: list[str] = Field(default_factory=list)
+
+    SAMPLE: ClassVar[int] = 10
+
+    def note(self, kind: Literal["missing", "different", "extra"], key: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        sample: list[str] = getattr(self, f"first_{kind}")
+        if len(sample) < self.SAMPLE:
+            sample.append(key)
+
+
+class Books(BaseModel):
+    """A run's books: every key it enqueued is settled exactly once (counted by the books table's
+    transactions, so duplicates and retries never count twice)."""
+
+    keys_enqueued: int = 0
+    bytes_enqueued: int = 0
+    objects_transferred: int = 0
+    objects_skipped: int = 0
+    objects_vanished: int = 0
+    objects_failed: int = 0
+    bytes_transferred: int = 0
+
+    COUNTERS: ClassVar[tuple[str, ...]] = (
+        "keys_enqueued",
+        "bytes_enqueued",
+        "objects_transferred",
+        "objects_skipped",
+        "objects_vanished",
+        "objects_failed",
+        "bytes_transferred",
+    )
+
+    @property
+    def keys_settled(self) -> int:
+        return self.objects_transferred + self.objects_skipped + self.objects_vanished + self.objects_failed
+
+    @property
+    def keys_unsettled(self) -> int:
+        return max(0, self.keys_enqueued - self.keys_settled)
+
+
+class RunRecord(Books):
+    """A run, as stored in the runs table (its counters merged from the books' counter items)."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    run_id: str
+    status: RunStatus
+    kind: RunKind
+    watermark: UtcDatetime  # the marker moves here at most: listing start, or an in-flight upload's start
+    since: UtcDatetime | None = None
+    prefixes: list[str] = Field(default_factory=list)
+    keys: list[str] = Field(default_factory=list)  # kind "keys": the keys asked for
+    force: bool = False
+    cursor: ListingCursor | None = None
+    planning_complete: bool = False
+    keys_listed: int = 0  # listed in scope (planner)
+    keys_unchanged: int = 0  # selected, but the consumer already holds that version: not enqueued
+    ledger_keys_enqueued: int = 0
+    inflight_uploads: int = 0  # multipart uploads in flight in the producer bucket when the listing started
+    started_at: UtcDatetime
+    heartbeat_at: UtcDatetime | None = None
+    planned_by: str | None = None  # the planner request that created the run (its async retries resume it)
+    ended_at: UtcDatetime | None = None
+    drain_seen_empty_at: UtcDatetime | None = None
+    failed_count: int | None = None  # keys in the failure ledger when the run ended
+    unsettled_swept: int = 0  # keys that never settled, put in the ledger by the finalizer
+    marker_written: UtcDatetime | None = None
+    error: str | None = None
+    drift: Drift | None = None
+    ttl: int | None = None
+
+    @property
+    def balanced(self) -> bool:
+        """Planning is done and every key it enqueued is settled: the run can close."""
+        return self.planning_complete and self.keys_settled >= self.keys_enqueued
+
+    def heartbeat(self) -> datetime:
+        return self.heartbeat_at or self.started_at
+
+
+class QueueDepth(BaseModel):
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def empty(self) -> bool:
+        return self.visible == 0 and self.in_flight == 0 and self.delayed == 0
