@@ -9,10 +9,12 @@ copy(request, deadline) -> CopyResult | Handoff
     multipart uploads whose progress is kept in the uploads table: the call copies parts while the deadline
     leaves time for one more and returns `Handoff(reason="deadline")` when it stops; calling `copy` again
     for the same key (a later invocation, the same or the re-pinned request) continues the same upload.
-    At or above the fan-out threshold the call only creates the upload and returns
+    At or above the fan-out threshold the call that creates the upload only does that and returns
     `Handoff(reason="fanout")`: hand its `parts_remaining` out to `copy_parts` calls (any split, any order,
-    duplicates allowed). A source that changed since listing is copied in its current version (the
-    `request` in a Handoff, and `etag`/`last_modified` in a CopyResult, say which version).
+    duplicates allowed). A later `copy` of that key copies parts itself like any resumed copy (so a caller
+    that re-enqueues every Handoff still finishes, one invocation at a time). A source that changed since
+    listing is copied in its current version (the `request` in a Handoff, and `etag`/`last_modified` in a
+    CopyResult, say which version).
     Raises SourceVanishedError (the source is gone; any upload was aborted) and ObjectTransferError.
 
 copy_parts(request, upload_id, part_numbers, deadline) -> PartsOutcome

@@ -357,3 +357,17 @@ def test_fanned_out_parts_without_time_to_complete_hand_the_completion_to_copy(
     _expect_result(fanning.copy(finish.request, Plenty()))
     assert consumer_object(world, "huge.bin")["body"] == body
     assert sorted(requests.parts) == [1, 2, 3, 4, 5]  # completing copied nothing again
+
+
+def test_a_caller_that_only_re_enqueues_handoffs_still_finishes_a_fanned_out_copy(
+    world: World, uploads: UploadStore
+) -> None:
+    body = body_of(SIZE, seed=17)
+    put_object(world, "huge.bin", body)
+    fanning = copier(world, uploads, server_side=False, fanout_threshold=20 * MIB)
+    first = _expect_handoff(fanning.copy(request_for(world, "huge.bin"), Plenty()), HandoffReason.FANOUT)
+
+    result = _expect_result(fanning.copy(first.request, Plenty()))
+
+    assert consumer_object(world, "huge.bin")["body"] == body
+    assert result.checksum == str(compute(CrcAlgorithm.CRC32, body))

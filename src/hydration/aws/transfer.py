@@ -492,9 +492,10 @@ class Copier:
     def _copy_multipart(self, request: CopyRequest, deadline: Deadline, calls: _Calls) -> CopyResult | Handoff:
         request, record, in_upload = self._open_upload(request, calls)
         plan = PartPlan(record.size, record.part_size)
-        remaining = tuple(n for n in plan.numbers() if n not in in_upload)
-        if remaining and request.size >= self._fanout_threshold:
-            return self._handoff(HandoffReason.FANOUT, request, record, remaining)
+        if in_upload is None and request.size >= self._fanout_threshold:
+            return self._handoff(HandoffReason.FANOUT, request, record, tuple(plan.numbers()))
+        # A recorded upload goes on here, fanned out or not: a copy is never only waiting for parts messages.
+        remaining = tuple(n for n in plan.numbers() if n not in (in_upload or ()))
         try:
             remaining, _ = self._copy_parts(request, record, list(remaining), deadline, calls)
             if remaining:
@@ -514,9 +515,11 @@ class Copier:
             ) from exc
         return result or self._handoff(HandoffReason.DEADLINE, request, record, ())
 
-    def _open_upload(self, request: CopyRequest, calls: _Calls) -> tuple[CopyRequest, UploadRecord, frozenset[int]]:
-        """The recorded upload of this key if it copies the source's current version, else a new one; with
-        the parts it already holds."""
+    def _open_upload(
+        self, request: CopyRequest, calls: _Calls
+    ) -> tuple[CopyRequest, UploadRecord, frozenset[int] | None]:
+        """The recorded upload of this key if it copies the source's current version, with the parts it holds;
+        else a new one (and None for its parts)."""
         record = self._uploads.get(request.dest_key)
         if record is not None and not _copies(record, request):
             current = self._current(request, calls)
@@ -538,9 +541,10 @@ class Copier:
             except multipart.UploadGoneError:
                 logger.warning("multipart upload aborted outside the copier; starting again", key=request.dest_key)
                 self._uploads.delete(record.key, record.upload_id)
-        return request, self._create_upload(request, calls), frozenset()
+        return (request, *self._create_upload(request, calls))
 
-    def _create_upload(self, request: CopyRequest, calls: _Calls) -> UploadRecord:
+    def _create_upload(self, request: CopyRequest, calls: _Calls) -> tuple[UploadRecord, frozenset[int] | None]:
+        """A new upload, recorded (and None for its parts); or the one another invocation recorded meanwhile."""
         source = self._head(request, calls)
         tagging = self._tagging(request, calls)
         plan = PartPlan.for_object(request.size, self._part_size)
@@ -577,7 +581,7 @@ class Copier:
         )
         if self._uploads.create(record):
             logger.info("multipart upload started", key=request.dest_key, upload_id=upload_id, parts=plan.count)
-            return record
+            return record, None
         # Another invocation recorded an upload for this key first: ours goes, theirs is used if it fits.
         self._s3(calls, request, multipart.abort, writer, request.dest_bucket, request.dest_key, upload_id)
         existing = self._uploads.get(request.dest_key)
@@ -585,7 +589,7 @@ class Copier:
             raise ObjectTransferError(
                 request.source_key, "UploadConflict", "another invocation started an upload of this key meanwhile"
             )
-        return existing
+        return existing, existing.parts
 
     def _discard(self, record: UploadRecord) -> bool:
         """Abort the upload and forget it; False if another call had already forgotten it."""
