@@ -17,29 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+
+from hydration.aws.dynamo import conditional_failed, from_item, to_item, values
+from hydration.models import iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
 # The consumer bucket's lifecycle rule aborts an upload a day after it started; its item outlives it a day.
 DEFAULT_TTL = timedelta(days=2)
-
-
-def _iso(moment: datetime) -> str:
-    """Fixed width, so that the strings compare like the times (the completion claim relies on it)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True)
@@ -72,22 +61,22 @@ class UploadRecord:
             "source_bucket": self.source_bucket,
             "source_key": self.source_key,
             "source_etag": self.source_etag,
-            "source_last_modified": _iso(self.source_last_modified),
+            "source_last_modified": iso(self.source_last_modified),
             "source_version_id": self.source_version_id,
             "size": self.size,
             "part_size": self.part_size,
             "part_count": self.part_count,
             "checksum_algorithm": self.checksum_algorithm,
             "source_checksum": self.source_checksum,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
             "parts": set(self.parts) or None,  # DynamoDB has no empty sets
         }
-        return {name: _serializer.serialize(value) for name, value in data.items() if value is not None}
+        return to_item(data)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> UploadRecord:
-        data = {name: _deserializer.deserialize(value) for name, value in item.items()}
+        data = from_item(item)
         completing = data.get("completing_until")
         return cls(
             bucket=data["bucket"],
@@ -97,27 +86,23 @@ class UploadRecord:
             source_bucket=data["source_bucket"],
             source_key=data["source_key"],
             source_etag=data["source_etag"],
-            source_last_modified=_moment(data["source_last_modified"]),
+            source_last_modified=datetime.fromisoformat(data["source_last_modified"]),
             source_version_id=data.get("source_version_id"),
-            size=int(data["size"]),
-            part_size=int(data["part_size"]),
-            part_count=int(data["part_count"]),
+            size=data["size"],
+            part_size=data["part_size"],
+            part_count=data["part_count"],
             checksum_algorithm=data["checksum_algorithm"],
             source_checksum=data.get("source_checksum"),
-            created_at=_moment(data["created_at"]),
-            updated_at=_moment(data["updated_at"]),
-            parts=frozenset(int(n) for n in data.get("parts", ())),
-            completing_until=_moment(completing) if completing else None,
+            created_at=datetime.fromisoformat(data["created_at"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+            parts=frozenset(data.get("parts", ())),
+            completing_until=datetime.fromisoformat(completing) if completing else None,
         )
 
     @property
     def bytes_done(self) -> int:
         last = self.part_count
         return sum(self.part_size if n != last else self.size - (last - 1) * self.part_size for n in self.parts)
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class UploadStore:
@@ -136,11 +121,8 @@ class UploadStore:
         self._ttl = ttl
         self.clock = clock
 
-    def _key(self, key: str) -> dict[str, Any]:
-        return {"key": {"S": key}}
-
     def get(self, key: str) -> UploadRecord | None:
-        item = self._db.get_item(TableName=self.table, Key=self._key(key), ConsistentRead=True).get("Item")
+        item = self._db.get_item(TableName=self.table, Key=to_item({"key": key}), ConsistentRead=True).get("Item")
         return UploadRecord.from_item(item) if item else None
 
     def __iter__(self) -> Iterator[UploadRecord]:
@@ -160,7 +142,7 @@ class UploadStore:
                 ExpressionAttributeNames={"#k": "key"},
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True
@@ -170,21 +152,17 @@ class UploadStore:
         try:
             response = self._db.update_item(
                 TableName=self.table,
-                Key=self._key(key),
+                Key=to_item({"key": key}),
                 UpdateExpression="ADD parts :n SET updated_at = :now",
                 ConditionExpression="upload_id = :u",
-                ExpressionAttributeValues={
-                    ":n": {"NS": [str(n) for n in sorted(numbers)]},
-                    ":now": {"S": _iso(self.clock())},
-                    ":u": {"S": upload_id},
-                },
+                ExpressionAttributeValues=values(n=set(numbers), now=iso(self.clock()), u=upload_id),
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if conditional_failed(exc):
                 return None
             raise
-        return frozenset(int(Decimal(n)) for n in response["Attributes"]["parts"]["NS"])
+        return frozenset(from_item(response["Attributes"])["parts"])
 
     def claim_completion(self, key: str, upload_id: str, lease: timedelta) -> bool:
         """Take the right to complete this upload until `lease` from now; False if another holds it."""
@@ -192,19 +170,15 @@ class UploadStore:
         try:
             self._db.update_item(
                 TableName=self.table,
-                Key=self._key(key),
+                Key=to_item({"key": key}),
                 UpdateExpression="SET completing_until = :until",
                 ConditionExpression=(
                     "upload_id = :u AND (attribute_not_exists(completing_until) OR completing_until < :now)"
                 ),
-                ExpressionAttributeValues={
-                    ":until": {"S": _iso(now + lease)},
-                    ":now": {"S": _iso(now)},
-                    ":u": {"S": upload_id},
-                },
+                ExpressionAttributeValues=values(until=iso(now + lease), now=iso(now), u=upload_id),
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True
@@ -213,13 +187,13 @@ class UploadStore:
         try:
             self._db.update_item(
                 TableName=self.table,
-                Key=self._key(key),
+                Key=to_item({"key": key}),
                 UpdateExpression="REMOVE completing_until",
                 ConditionExpression="upload_id = :u",
-                ExpressionAttributeValues={":u": {"S": upload_id}},
+                ExpressionAttributeValues=values(u=upload_id),
             )
         except ClientError as exc:
-            if not _condition_failed(exc):
+            if not conditional_failed(exc):
                 raise
 
     def delete(self, key: str, upload_id: str) -> bool:
@@ -227,12 +201,12 @@ class UploadStore:
         try:
             self._db.delete_item(
                 TableName=self.table,
-                Key=self._key(key),
+                Key=to_item({"key": key}),
                 ConditionExpression="upload_id = :u",
-                ExpressionAttributeValues={":u": {"S": upload_id}},
+                ExpressionAttributeValues=values(u=upload_id),
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True
