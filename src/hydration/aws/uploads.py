@@ -130,83 +130,75 @@ class UploadStore:
             for item in page.get("Items", []):
                 yield UploadRecord.from_item(item)
 
-    def create(self, record: UploadRecord) -> bool:
-        """Record a new upload; False if the key already has one (another invocation was first)."""
-        item = record.to_item()
-        item["ttl"] = {"N": str(int((record.created_at + self._ttl).timestamp()))}
+    def _held(self, write: Callable[..., Any], **request: Any) -> Any:
+        """One conditional write on the table: its response, or None if its condition did not hold."""
         try:
-            self._db.put_item(
-                TableName=self.table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(#k)",
-                ExpressionAttributeNames={"#k": "key"},
-            )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
-
-    def add_parts(self, key: str, upload_id: str, numbers: set[int]) -> frozenset[int] | None:
-        """Add parts (idempotent); the parts now recorded, or None if the key no longer records this upload."""
-        try:
-            response = self._db.update_item(
-                TableName=self.table,
-                Key=to_item({"key": key}),
-                UpdateExpression="ADD parts :n SET updated_at = :now",
-                ConditionExpression="upload_id = :u",
-                ExpressionAttributeValues=values(n=set(numbers), now=iso(self.clock()), u=upload_id),
-                ReturnValues="UPDATED_NEW",
-            )
+            return write(TableName=self.table, **request)
         except ClientError as exc:
             if conditional_failed(exc):
                 return None
             raise
-        return frozenset(from_item(response["Attributes"])["parts"])
+
+    def _on_upload(
+        self,
+        write: Callable[..., Any],
+        key: str,
+        upload_id: str,
+        *,
+        condition: str = "",
+        named: dict[str, Any] | None = None,
+        **request: Any,
+    ) -> Any:
+        """A conditional write on the key's item while it names `upload_id` (and `condition` holds); None if
+        not. `named`: more ExpressionAttributeValues."""
+        return self._held(
+            write,
+            Key=to_item({"key": key}),
+            ConditionExpression="upload_id = :u" + (f" AND ({condition})" if condition else ""),
+            ExpressionAttributeValues={**values(u=upload_id), **(named or {})},
+            **request,
+        )
+
+    def create(self, record: UploadRecord) -> bool:
+        """Record a new upload; False if the key already has one (another invocation was first)."""
+        item = record.to_item()
+        item["ttl"] = {"N": str(int((record.created_at + self._ttl).timestamp()))}
+        created = self._held(
+            self._db.put_item,
+            Item=item,
+            ConditionExpression="attribute_not_exists(#k)",
+            ExpressionAttributeNames={"#k": "key"},
+        )
+        return created is not None
+
+    def add_parts(self, key: str, upload_id: str, numbers: set[int]) -> frozenset[int] | None:
+        """Add parts (idempotent); the parts now recorded, or None if the key no longer records this upload."""
+        response = self._on_upload(
+            self._db.update_item,
+            key,
+            upload_id,
+            UpdateExpression="ADD parts :n SET updated_at = :now",
+            named=values(n=set(numbers), now=iso(self.clock())),
+            ReturnValues="UPDATED_NEW",
+        )
+        return None if response is None else frozenset(from_item(response["Attributes"])["parts"])
 
     def claim_completion(self, key: str, upload_id: str, lease: timedelta) -> bool:
         """Take the right to complete this upload until `lease` from now; False if another holds it."""
         now = self.clock()
-        try:
-            self._db.update_item(
-                TableName=self.table,
-                Key=to_item({"key": key}),
-                UpdateExpression="SET completing_until = :until",
-                ConditionExpression=(
-                    "upload_id = :u AND (attribute_not_exists(completing_until) OR completing_until < :now)"
-                ),
-                ExpressionAttributeValues=values(until=iso(now + lease), now=iso(now), u=upload_id),
-            )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        claimed = self._on_upload(
+            self._db.update_item,
+            key,
+            upload_id,
+            UpdateExpression="SET completing_until = :until",
+            condition="attribute_not_exists(completing_until) OR completing_until < :now",
+            named=values(until=iso(now + lease), now=iso(now)),
+        )
+        return claimed is not None
 
     def release_completion(self, key: str, upload_id: str) -> None:
-        try:
-            self._db.update_item(
-                TableName=self.table,
-                Key=to_item({"key": key}),
-                UpdateExpression="REMOVE completing_until",
-                ConditionExpression="upload_id = :u",
-                ExpressionAttributeValues=values(u=upload_id),
-            )
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
+        self._on_upload(self._db.update_item, key, upload_id, UpdateExpression="REMOVE completing_until")
 
     def delete(self, key: str, upload_id: str) -> bool:
         """Forget the upload; False if the key no longer records it (someone else already did)."""
-        try:
-            self._db.delete_item(
-                TableName=self.table,
-                Key=to_item({"key": key}),
-                ConditionExpression="upload_id = :u",
-                ExpressionAttributeValues=values(u=upload_id),
-            )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return self._on_upload(self._db.delete_item, key, upload_id) is not None
