@@ -12,6 +12,7 @@ from copier.service import CopierDeps, handle_batch
 from hydration.aws import clients, wiring
 from hydration.aws.queue import TransferQueue
 from hydration.aws.transfer import ByteBudget, Copier
+from hydration.aws.uploads import UploadStore
 from hydration.observability import logger, metrics, tracer
 from hydration.settings import CopyMode, copier_settings
 
@@ -29,6 +30,8 @@ def deps() -> CopierDeps:
                 settings.producer_role_arn, settings.external_id, "s3-hydration-copier", pool=pool
             ),
             consumer_s3=clients.s3(pool=pool),
+            uploads=UploadStore(clients.dynamodb(), settings.uploads_table),
+            fanout_threshold=settings.fanout_threshold_bytes,
             server_side=settings.copy_mode is CopyMode.SERVER_SIDE,
             multipart_threshold=settings.multipart_threshold_bytes,
             part_size=settings.part_size_bytes,

@@ -49,6 +49,15 @@ class ObjectTransferError(HydrationError):
         self.message = message
 
 
+class ChecksumMismatchError(ObjectTransferError):
+    """The copy's checksum differs from its source's: a failed copy, never a success."""
+
+    def __init__(self, key: str, expected: str, actual: str) -> None:
+        super().__init__(key, "ChecksumMismatch", f"the source has {expected}, the copy {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
 class SourceVanishedError(HydrationError):
     """The source object no longer exists (NoSuchKey): counted and logged, never retried forever."""
 

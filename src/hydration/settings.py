@@ -103,6 +103,11 @@ class CopierSettings(_Producer):
             raise ValueError("PART_SIZE_BYTES must not exceed MULTIPART_THRESHOLD_BYTES")
         return self
 
+    # Large objects (docs/large-objects.md): multipart copies are recorded in the uploads table and go on
+    # across invocations; from FANOUT_THRESHOLD_BYTES their parts are copied by many invocations at once.
+    uploads_table: str = Field(min_length=1)
+    fanout_threshold_bytes: int = Field(default=32 * 1024 * MIB, ge=5 * MIB, le=5 * 1024 * 1024 * MIB)
+
 
 class FinalizerSettings(_Base):
     transfer_queue_url: str = Field(min_length=1)

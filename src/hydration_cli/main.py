@@ -19,6 +19,7 @@ from hydration_cli.commands import (
     runs,
     status,
     trigger,
+    uploads,
 )
 from hydration_cli.context import AppConfig
 from hydration_cli.errors import describe
@@ -83,5 +84,6 @@ for command in (
     health.health,
     backup.backup,
     restore.restore,
+    uploads.uploads,
 ):
     cli.add_command(command)

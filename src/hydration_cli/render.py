@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from functools import singledispatch
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from pydantic import BaseModel
@@ -142,7 +142,7 @@ def as_str(renderable: RenderableType) -> str:
         return renderable
     out = console(terminal=stdout_is_terminal())
     out.print(renderable)
-    text = out.file.getvalue()  # type: ignore[attr-defined]
+    text = cast("io.StringIO", out.file).getvalue()
     return "\n".join(line.rstrip() for line in text.rstrip("\n").split("\n"))
 
 

@@ -494,6 +494,7 @@ def test_tables_are_on_demand_encrypted_and_recoverable(consumer: dict[str, Any]
         "BooksTable": ["run_id", "key"],
         "FailuresTable": ["key"],
         "ManifestTable": ["key"],
+        "UploadsTable": ["key"],
     }
     tables = _resources_of(consumer, "AWS::DynamoDB::Table")
     assert set(tables) == set(keys)
@@ -505,7 +506,7 @@ def test_tables_are_on_demand_encrypted_and_recoverable(consumer: dict[str, Any]
         assert props["KeySchema"] == [
             {"AttributeName": key, "KeyType": kind} for key, kind in zip(keys[name], ["HASH", "RANGE"], strict=False)
         ]
-    for name in ("RunsTable", "BooksTable"):
+    for name in ("RunsTable", "BooksTable", "UploadsTable"):
         assert tables[name]["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
 
 

@@ -48,6 +48,7 @@ class World:
     kms_key_arn: str = ""
     runs_table: str = "s3h-runs"
     books_table: str = "s3h-books"
+    uploads_table: str = "s3h-uploads"
     failures_table: str = "s3h-failures"
     manifest_table: str = "s3h-manifest"
     role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/s3-hydration-producer-access"
@@ -73,6 +74,7 @@ class World:
             "TRANSFER_DLQ_URL": self.dlq_url,
             "RUNS_TABLE": self.runs_table,
             "BOOKS_TABLE": self.books_table,
+            "UPLOADS_TABLE": self.uploads_table,
             "FAILURES_TABLE": self.failures_table,
             "MANIFEST_TABLE": self.manifest_table,
             "MAX_RECEIVE_COUNT": str(self.max_receive_count),
@@ -116,6 +118,7 @@ def create_world(world: World) -> World:
     for table, keys in (
         (world.runs_table, ["run_id"]),
         (world.books_table, ["run_id", "key"]),
+        (world.uploads_table, ["key"]),
         (world.failures_table, ["key"]),
         (world.manifest_table, ["key"]),
     ):

@@ -1,4 +1,4 @@
-"""Metrics and logs as operators read them; credentials that refresh; multipart uploads never orphaned."""
+"""Metrics and logs as operators read them; credentials that refresh."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from hydration.aws import clients
-from hydration.aws.transfer import Copier, CopyRequest
-from hydration.errors import ObjectTransferError
-from tests.integration.harness import MIB, World, cold_start, hydrate, put_object
+from tests.integration.harness import World, cold_start, hydrate, put_object
 from tests.moto_faults import Faults
 
 
@@ -113,49 +109,3 @@ def test_producer_credentials_come_from_assume_role_and_refresh_before_expiry(
     assert credentials.refresh_needed()
     second = credentials.get_frozen_credentials().access_key
     assert second != first  # AssumeRole was called again before the old credentials expired
-
-
-class _FailingPartCopy:
-    """The producer client, except that part 2 of every multipart copy fails."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def upload_part_copy(self, **kwargs: Any) -> Any:
-        if kwargs["PartNumber"] == 2:
-            raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "UploadPartCopy")
-        return self._inner.upload_part_copy(**kwargs)
-
-
-def test_a_failed_multipart_copy_is_aborted(world: World) -> None:
-    body = b"z" * (11 * MIB)
-    etag = put_object(world, "big.bin", body)["ETag"]
-    s3 = boto3.client("s3")
-    copier = Copier(
-        producer_s3=_FailingPartCopy(s3),  # type: ignore[arg-type]
-        consumer_s3=s3,
-        server_side=True,
-        multipart_threshold=5 * MIB,
-        part_size=5 * MIB,
-        parts_in_flight=2,
-    )
-    modified = s3.head_object(Bucket=world.producer_bucket, Key="big.bin")["LastModified"]
-    request = CopyRequest(
-        world.producer_bucket,
-        "big.bin",
-        etag,
-        modified,
-        len(body),
-        None,
-        world.consumer_bucket,
-        "big.bin",
-        world.kms_key_arn,
-    )
-    with pytest.raises(ObjectTransferError, match="InternalError"):
-        copier.copy(request)
-    assert s3.list_multipart_uploads(Bucket=world.consumer_bucket).get("Uploads", []) == []
-    with pytest.raises(s3.exceptions.NoSuchKey):
-        s3.get_object(Bucket=world.consumer_bucket, Key="big.bin")

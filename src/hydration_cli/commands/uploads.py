@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+import click
+from rich.console import Group as Lines
+from rich.console import RenderableType
+
+from hydration_cli import render
+from hydration_cli.deployment import Deployment
+from hydration_cli.ops.uploads import AbortReport, ConsumerUploads, Upload, UploadsReport, abort_uploads, list_uploads
+from hydration_cli.options import DURATION, command, now
+
+STALE_AFTER = click.option(
+    "--stale-after",
+    type=DURATION,
+    default="6h",
+    show_default=True,
+    help="An upload whose copy recorded no progress for this long counts as orphaned.",
+)
+
+
+@click.group()
+def uploads() -> None:
+    """Multipart uploads in the consumer bucket: copies in progress (parts done, bytes, source version) and
+    orphaned uploads."""
+
+
+@uploads.command("list")
+@STALE_AFTER
+@command
+def list_(deployment: Deployment, stale_after: timedelta) -> UploadsReport:
+    """Every multipart upload of the consumer bucket, with its copy's progress; exit 3 if any is orphaned."""
+    return list_uploads(ConsumerUploads.of(deployment), now=now(), stale_after=stale_after)
+
+
+@uploads.command()
+@click.option("--older-than", type=DURATION, help="Uploads started at least this long ago, whatever their state.")
+@click.option(
+    "--key", "keys", multiple=True, metavar="K", help="The upload(s) of key K (repeatable), whatever their state."
+)
+@STALE_AFTER
+@click.option(
+    "--yes", "-y", is_flag=True, help="Abort them; without it, only show what would be aborted (exit 3 if any)."
+)
+@command
+def abort(
+    deployment: Deployment,
+    older_than: timedelta | None,
+    keys: tuple[str, ...],
+    stale_after: timedelta,
+    yes: bool,
+) -> AbortReport:
+    """Abort the orphaned uploads (or those of --key / --older-than) and forget their records. A copy whose
+    upload is aborted is copied again from the start by a later run."""
+    return abort_uploads(
+        ConsumerUploads.of(deployment),
+        now=now(),
+        stale_after=stale_after,
+        older_than=older_than,
+        keys=list(keys) or None,
+        dry_run=not yes,
+    )
+
+
+def _rows(uploads: list[Upload]) -> list[tuple[object, ...]]:
+    return [
+        (
+            u.key,
+            u.upload_id[:12],
+            u.state if u.why_orphaned is None else f"{u.state} ({u.why_orphaned})",
+            render.human_duration(u.age_seconds),
+            f"{u.parts_done}/{u.part_count}" if u.part_count else "-",
+            f"{render.human_bytes(u.bytes_done)} of {render.human_bytes(u.size)}" if u.size else "-",
+            u.source_version_id or u.source_etag or "-",
+        )
+        for u in uploads
+    ]
+
+
+HEADERS = ("KEY", "UPLOAD", "STATE", "AGE", "PARTS", "BYTES", "SOURCE")
+
+
+@render.table_view.register
+def _list_table(result: UploadsReport) -> RenderableType:
+    title = f"s3://{result.bucket}: {len(result.uploads)} multipart upload(s), {len(result.orphaned)} orphaned"
+    return Lines(title, render.grid(HEADERS, _rows(result.uploads))) if result.uploads else title
+
+
+@render.table_view.register
+def _abort_table(result: AbortReport) -> RenderableType:
+    if not result.selected:
+        return "no upload to abort"
+    lines: list[RenderableType] = [
+        f"{'would abort' if result.dry_run else 'aborted'} {len(result.selected)} upload(s):",
+        render.grid(HEADERS, _rows(result.selected)),
+    ]
+    if result.already_gone:
+        lines.append(f"{len(result.already_gone)} of them were already gone")
+    if result.dry_run:
+        lines.append("run again with --yes to abort them")
+    return Lines(*lines)
+
+
+def _text(uploads: list[Upload]) -> Iterable[Sequence[object]]:
+    for u in uploads:
+        yield ("UPLOAD", u.key, u.upload_id, u.state, u.initiated, u.parts_done, u.part_count, u.bytes_done, u.size)
+
+
+@render.text_rows.register
+def _list_text(result: UploadsReport) -> Iterable[Sequence[object]]:
+    return _text(result.uploads)
+
+
+@render.text_rows.register
+def _abort_text(result: AbortReport) -> Iterable[Sequence[object]]:
+    return _text(result.selected)

@@ -1,0 +1,152 @@
+"""Multipart uploads in the consumer bucket, joined with the uploads table: which copies are in progress,
+which uploads are orphaned, and aborting them.
+
+An upload is *in progress* when the uploads table records it and recorded progress within `stale_after`;
+it is *orphaned* when no record names it (a copier died between starting it and recording it, or something
+else started it) or its record has not moved for `stale_after`. The consumer bucket's lifecycle rule aborts
+any upload a day after it started; these procedures are for the day in between, and for a look at progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from hydration.aws import multipart
+from hydration.aws.uploads import UploadRecord, UploadStore
+from hydration_cli.deployment import Deployment
+from hydration_cli.outcome import ExitCode, Result
+
+
+class Upload(BaseModel):
+    key: str
+    upload_id: str
+    initiated: datetime
+    age_seconds: float
+    state: Literal["in-progress", "orphaned"]
+    why_orphaned: str | None = None
+    # from the uploads table's record, when one names this upload
+    mode: str | None = None
+    parts_done: int | None = None
+    part_count: int | None = None
+    bytes_done: int | None = None
+    size: int | None = None
+    source_etag: str | None = None
+    source_version_id: str | None = None
+    updated_at: datetime | None = None
+
+
+class UploadsReport(Result):
+    bucket: str
+    stale_after_seconds: float
+    uploads: list[Upload]
+
+    @property
+    def orphaned(self) -> list[Upload]:
+        return [u for u in self.uploads if u.state == "orphaned"]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FOUND if self.orphaned else ExitCode.OK
+
+
+class AbortReport(Result):
+    dry_run: bool
+    selected: list[Upload]  # aborted (or would be, in a dry run)
+    already_gone: list[str] = []  # upload ids S3 no longer had when we got to them
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FOUND if self.dry_run and self.selected else ExitCode.OK
+
+
+@dataclass
+class ConsumerUploads:
+    """What these procedures read and change: the bucket's uploads (S3) and the uploads table."""
+
+    s3: Any
+    bucket: str
+    store: UploadStore
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> ConsumerUploads:
+        table = deployment.output("UploadsTableName")
+        return cls(deployment.client("s3"), deployment.bucket, UploadStore(deployment.client("dynamodb"), table))
+
+    def uploads(self) -> Iterator[multipart.InProgressUpload]:
+        return multipart.in_progress(self.s3, self.bucket)
+
+    def records(self) -> dict[str, UploadRecord]:
+        return {record.key: record for record in self.store}
+
+    def abort(self, upload: Upload) -> bool:
+        """Abort it and forget its record (so that no copier goes on with it); False if S3 no longer had it."""
+        aborted = multipart.abort(self.s3, self.bucket, upload.key, upload.upload_id)
+        self.store.delete(upload.key, upload.upload_id)
+        return aborted
+
+
+def _describe(
+    upload: multipart.InProgressUpload, record: UploadRecord | None, now: datetime, stale_after: timedelta
+) -> Upload:
+    base: dict[str, Any] = {
+        "key": upload.key,
+        "upload_id": upload.upload_id,
+        "initiated": upload.initiated,
+        "age_seconds": (now - upload.initiated).total_seconds(),
+    }
+    if record is None or record.upload_id != upload.upload_id:
+        why = "no record" if record is None else "the record names another upload"
+        return Upload(state="orphaned", why_orphaned=why, **base)
+    stale = now - record.updated_at >= stale_after
+    return Upload(
+        state="orphaned" if stale else "in-progress",
+        why_orphaned=f"no progress since {record.updated_at:%Y-%m-%d %H:%M:%SZ}" if stale else None,
+        mode=record.mode,
+        parts_done=len(record.parts),
+        part_count=record.part_count,
+        bytes_done=record.bytes_done,
+        size=record.size,
+        source_etag=record.source_etag,
+        source_version_id=record.source_version_id,
+        updated_at=record.updated_at,
+        **base,
+    )
+
+
+def list_uploads(adapter: ConsumerUploads, *, now: datetime, stale_after: timedelta) -> UploadsReport:
+    """Every multipart upload in the consumer bucket, oldest first, with its copy's progress."""
+    records = adapter.records()
+    uploads = [_describe(u, records.get(u.key), now, stale_after) for u in adapter.uploads()]
+    uploads.sort(key=lambda u: u.initiated)
+    return UploadsReport(bucket=adapter.bucket, stale_after_seconds=stale_after.total_seconds(), uploads=uploads)
+
+
+def abort_uploads(
+    adapter: ConsumerUploads,
+    *,
+    now: datetime,
+    stale_after: timedelta,
+    older_than: timedelta | None = None,
+    keys: list[str] | None = None,
+    dry_run: bool,
+) -> AbortReport:
+    """Abort the orphaned uploads, or with `keys` / `older_than` the uploads of those keys / started that long
+    ago, whatever their state (a copy in progress then starts again, in a later run)."""
+    report = list_uploads(adapter, now=now, stale_after=stale_after)
+    if keys is None and older_than is None:
+        selected = report.orphaned
+    else:
+        selected = [
+            u
+            for u in report.uploads
+            if (keys is None or u.key in keys) and (older_than is None or u.age_seconds >= older_than.total_seconds())
+        ]
+    result = AbortReport(dry_run=dry_run, selected=selected)
+    if not dry_run:
+        result.already_gone = [u.upload_id for u in selected if not adapter.abort(u)]
+    return result

@@ -1,0 +1,188 @@
+"""Single-request copies (up to the multipart threshold), both modes: what lands, what is verified, and
+which source version is copied. Read back from the buckets."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from hydration.aws.uploads import UploadStore
+from hydration.checksums import Checksum, CrcAlgorithm, compute
+from hydration.copying import CopyResult
+from hydration.errors import ChecksumMismatchError, SourceVanishedError
+from tests.integration.harness import MIB, REGION, World, consumer_object, put_object
+from tests.integration.transfer_support import (
+    ClientWrapper,
+    Plenty,
+    copier,
+    create_uploads_table,
+    request_for,
+    s3_client,
+)
+
+MODES = pytest.mark.parametrize("server_side", [True, False], ids=["server-side", "stream"])
+
+
+@pytest.fixture
+def uploads(world: World) -> UploadStore:
+    return create_uploads_table()
+
+
+def _copied(outcome: object) -> CopyResult:
+    assert isinstance(outcome, CopyResult), outcome
+    return outcome
+
+
+def _stored_checksum(world: World, key: str) -> str:
+    head = world.s3.head_object(Bucket=world.consumer_bucket, Key=key, ChecksumMode="ENABLED")
+    (algorithm,) = [a for a in CrcAlgorithm if head.get(a.field)]
+    return f"{algorithm}:{head[algorithm.field]}"
+
+
+@MODES
+def test_a_copy_lands_byte_for_byte_with_headers_metadata_tags_the_consumer_key_and_a_verified_checksum(
+    world: World, uploads: UploadStore, server_side: bool
+) -> None:
+    body = b"hydrate me " * 1000
+    put_object(
+        world,
+        "docs/a.txt",
+        body,
+        ContentType="text/plain; charset=utf-8",
+        ContentEncoding="identity",
+        CacheControl="max-age=60",
+        Metadata={"owner": "team-a"},
+        Tagging="tier=gold&pii=no",
+    )
+
+    result = _copied(copier(world, uploads, server_side=server_side).copy(request_for(world, "docs/a.txt"), Plenty()))
+
+    landed = consumer_object(world, "docs/a.txt")
+    assert landed["body"] == body
+    head = landed["head"]
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", world.kms_key_arn)
+    assert head["ContentType"] == "text/plain; charset=utf-8"
+    assert (head["ContentEncoding"], head["CacheControl"]) == ("identity", "max-age=60")
+    assert head["Metadata"] == {"owner": "team-a"}
+    assert landed["tags"] == {"tier": "gold", "pii": "no"}
+    # boto3 uploads carry a CRC32 full-object checksum: the copy gets one too, equal to it
+    assert result.checksum == str(compute(CrcAlgorithm.CRC32, body)) == _stored_checksum(world, "docs/a.txt")
+    assert "equals the source's" in result.verified
+    assert result.bytes == len(body)
+
+
+@MODES
+def test_a_crc64nvme_source_gives_a_crc64nvme_copy(world: World, uploads: UploadStore, server_side: bool) -> None:
+    body = b"x" * 70_000
+    put_object(world, "crc64.bin", body, ChecksumAlgorithm="CRC64NVME")
+
+    result = _copied(copier(world, uploads, server_side=server_side).copy(request_for(world, "crc64.bin"), Plenty()))
+
+    assert result.checksum == str(compute(CrcAlgorithm.CRC64NVME, body)) == _stored_checksum(world, "crc64.bin")
+    assert "equals the source's CRC64NVME" not in result.verified  # the text names what was compared, once
+    assert "equals the source's" in result.verified
+
+
+@MODES
+def test_a_source_without_a_checksum_is_verified_by_size_and_version_and_gets_a_crc64nvme(
+    world: World, uploads: UploadStore, server_side: bool
+) -> None:
+    plain = boto3.client("s3", region_name=REGION, config=Config(request_checksum_calculation="when_required"))
+    body = b"no checksum here" * 100
+    plain.put_object(Bucket=world.producer_bucket, Key="plain.bin", Body=body)
+
+    result = _copied(copier(world, uploads, server_side=server_side).copy(request_for(world, "plain.bin"), Plenty()))
+
+    assert consumer_object(world, "plain.bin")["body"] == body
+    assert result.verified.startswith("size and pinned version (the source has no checksum)")
+    assert result.checksum == str(compute(CrcAlgorithm.CRC64NVME, body)) == _stored_checksum(world, "plain.bin")
+
+
+class _CorruptingReads(ClientWrapper):
+    """The producer client, except that every GET body it returns has its first byte flipped."""
+
+    def get_object(self, **kwargs: Any) -> Any:
+        response = self._inner.get_object(**kwargs)
+        data = response["Body"].read()
+        return {**response, "Body": io.BytesIO(bytes([data[0] ^ 0xFF]) + data[1:])}
+
+
+def test_a_stream_corrupted_in_transit_fails_the_copy_and_writes_nothing(world: World, uploads: UploadStore) -> None:
+    put_object(world, "fragile.bin", b"precious bytes" * 500)
+    streaming = copier(world, uploads, server_side=False, producer=_CorruptingReads(s3_client()))
+
+    with pytest.raises(ChecksumMismatchError) as raised:
+        streaming.copy(request_for(world, "fragile.bin"), Plenty())
+
+    assert raised.value.code == "ChecksumMismatch"
+    assert world.s3.list_objects_v2(Bucket=world.consumer_bucket).get("KeyCount") == 0
+
+
+@MODES
+def test_a_source_that_changed_since_listing_is_copied_in_its_current_version(
+    world: World, uploads: UploadStore, server_side: bool
+) -> None:
+    put_object(world, "moving.txt", b"as listed")
+    listed = request_for(world, "moving.txt")
+    put_object(world, "moving.txt", b"as it is now")
+
+    result = _copied(copier(world, uploads, server_side=server_side).copy(listed, Plenty()))
+
+    assert consumer_object(world, "moving.txt")["body"] == b"as it is now"
+    assert result.etag == request_for(world, "moving.txt").etag != listed.etag
+
+
+@MODES
+def test_a_metadata_only_change_since_listing_is_caught_by_its_last_modified(
+    world: World, uploads: UploadStore, server_side: bool
+) -> None:
+    # A metadata-only change keeps a single-part object's ETag; only LastModified moves. Listing an hour
+    # "before" the change is what the copier sees when it runs later: S3 honours the matching If-Match.
+    put_object(world, "meta.txt", b"same bytes", Metadata={"rev": "2"})
+    now = request_for(world, "meta.txt")
+    listed = now.pinned_to(now.etag, now.last_modified - timedelta(hours=1), now.size)
+
+    result = _copied(copier(world, uploads, server_side=server_side).copy(listed, Plenty()))
+
+    assert result.last_modified == now.last_modified
+    assert consumer_object(world, "meta.txt")["head"]["Metadata"] == {"rev": "2"}
+
+
+@MODES
+def test_a_vanished_source_raises_source_vanished(world: World, uploads: UploadStore, server_side: bool) -> None:
+    put_object(world, "gone.txt", b"soon gone")
+    listed = request_for(world, "gone.txt")
+    world.s3.delete_object(Bucket=world.producer_bucket, Key="gone.txt")
+
+    with pytest.raises(SourceVanishedError):
+        copier(world, uploads, server_side=server_side).copy(listed, Plenty())
+
+
+@MODES
+def test_the_version_id_pins_the_version_copied(world: World, uploads: UploadStore, server_side: bool) -> None:
+    world.s3.put_bucket_versioning(Bucket=world.producer_bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = put_object(world, "v.txt", b"version one")["VersionId"]
+    put_object(world, "v.txt", b"version two")
+
+    result = _copied(
+        copier(world, uploads, server_side=server_side).copy(request_for(world, "v.txt", version_id=first), Plenty())
+    )
+
+    assert consumer_object(world, "v.txt")["body"] == b"version one"
+    assert Checksum.parse(result.checksum or "") == compute(CrcAlgorithm.CRC32, b"version one")
+
+
+def test_objects_up_to_the_threshold_take_two_requests_server_side_and_need_no_upload_record(
+    world: World, uploads: UploadStore
+) -> None:
+    put_object(world, "edge.bin", b"e" * (5 * MIB))
+
+    result = _copied(copier(world, uploads, server_side=True).copy(request_for(world, "edge.bin"), Plenty()))
+
+    assert result.requests == 2  # the pinned HEAD (for the source's checksum) and CopyObject
+    assert list(uploads) == []
