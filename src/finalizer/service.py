@@ -22,7 +22,17 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ValidationError
 
 from hydration.closing import CLAIM_STALE_AFTER, Closing, close_if_balanced, finish
-from hydration.models import FailureRecord, FinalizerRequest, Outcome, QueueDepth, RunRecord, RunStatus, TransferMessage
+from hydration.models import (
+    FailureRecord,
+    FinalizerRequest,
+    Outcome,
+    PartsMessage,
+    QueueDepth,
+    RunRecord,
+    RunStatus,
+    TransferMessage,
+    parse_message,
+)
 from hydration.observability import MetricUnit, logger, metrics
 from hydration.ports import Books, Continuation, Lookup, Runs
 from hydration.settings import FinalizerSettings
@@ -155,10 +165,10 @@ def _sweep_dlq(deps: FinalizerDeps) -> int:
     one (it landed another way: a redrive, a later run). The messages stay in the DLQ for the operator."""
     if deps.dlq_bodies is None or not deps.settings.dlq_sweep_limit:
         return 0
-    messages: list[TransferMessage] = []
+    messages: list[TransferMessage | PartsMessage] = []
     for body in deps.dlq_bodies(deps.settings.dlq_sweep_limit):
         try:
-            messages.append(TransferMessage.model_validate_json(body))
+            messages.append(parse_message(body))
         except ValidationError:
             logger.error("MalformedTransferMessage in the transfer DLQ", body=body[:500])
     if not messages:

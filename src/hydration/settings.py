@@ -96,6 +96,8 @@ class CopierSettings(_Producer):
     retry_max_seconds: int = Field(default=900, ge=0, le=43200)
     # No copy starts with less invocation time left than this: the batch's state must still be written.
     deadline_margin_seconds: int = Field(default=15, ge=1, le=300)
+    # Parts of a fanned-out upload per parts message (each message is one copier's share of the object).
+    parts_per_message: int = Field(default=8, ge=1, le=100)
 
     @model_validator(mode="after")
     def _parts(self) -> Self:

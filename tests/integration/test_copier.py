@@ -335,3 +335,55 @@ def test_a_key_that_kills_the_copier_takes_no_neighbour_down_with_it(
     failure = world.stores.ledger.get("c.txt")
     assert failure is not None
     assert failure.error_code == "Unsettled"
+
+
+def test_a_large_object_is_fanned_out_as_parts_messages_and_settled_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the fan-out threshold the first copier creates the upload and hands its parts out, a few per
+    message; any copier takes them; the one that records the last part completes, verifies and settles."""
+    from tests.integration.harness import MIB
+
+    cold_start(monkeypatch, FANOUT_THRESHOLD_BYTES=str(10 * MIB), PARTS_PER_MESSAGE="2")
+    body = bytes(range(256)) * (23 * MIB // 256)  # 5 parts of 5 MiB
+    put_object(world, "huge.bin", body, ContentType="application/x-huge", Metadata={"size": "huge"}, Tagging="t=1")
+    planned = invoke_planner({})
+
+    polled = run_copier(world, batch_size=1)  # one message per invocation: the parts go through many copiers
+
+    assert polled.invocations == 1 + 3  # the object, then 3 parts messages (2 + 2 + 1 parts)
+    got = consumer_object(world, "huge.bin")
+    assert got["body"] == body
+    assert (got["head"]["ContentType"], got["head"]["Metadata"], got["tags"]) == (
+        "application/x-huge",
+        {"size": "huge"},
+        {"t": "1"},
+    )
+    assert got["head"]["SSEKMSKeyId"] == world.kms_key_arn
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.keys_enqueued, run.objects_transferred, run.bytes_transferred, run.status.value) == (
+        1,
+        1,
+        len(body),
+        "COMPLETED",
+    )
+    assert world.s3.list_multipart_uploads(Bucket=world.consumer_bucket).get("Uploads", []) == []
+
+
+def test_a_key_started_too_late_is_handed_on_not_failed(world: World) -> None:
+    """With less of the invocation left than the deadline margin, no copy starts: the keys are re-enqueued,
+    nothing fails, and the next invocation copies them."""
+    from copier.handler import lambda_handler
+
+    for key in ("a.txt", "b.txt"):
+        put_object(world, key, key.encode())
+    planned = invoke_planner({})
+    (message,) = _receive_all(world)
+    late = FakeContext(function_name="s3-hydration-copier", remaining_ms=5_000)  # under the 15 s margin
+
+    assert lambda_handler(sqs_event([message], _queue_arn(world)), late) == {"batchItemFailures": []}
+
+    assert sorted(o["key"] for o in queue_objects(world)) == ["a.txt", "b.txt"]
+    run_copier(world)
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.objects_transferred, run.status.value) == (2, "COMPLETED")

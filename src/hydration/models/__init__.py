@@ -9,11 +9,13 @@ from hydration.models.common import MAX_KEY_BYTES, S3Key, UtcDatetime, as_utc, d
 from hydration.models.messages import (
     MAX_BODY_BYTES,
     ObjectRef,
+    PartsMessage,
     SourceObject,
     TransferMessage,
     TransferRecord,
     encode,
     pack,
+    parse_message,
 )
 from hydration.models.requests import (
     FinalizerRequest,
@@ -38,6 +40,7 @@ __all__ = [
     "ObjectRef",
     "Origin",
     "Outcome",
+    "PartsMessage",
     "PlannerRequest",
     "QueueDepth",
     "RunKind",
@@ -55,5 +58,6 @@ __all__ = [
     "iso",
     "pack",
     "parse_finalizer_event",
+    "parse_message",
     "parse_planner_event",
 ]

@@ -1,4 +1,5 @@
-"""What travels on the transfer queue: messages naming one or more objects of one run.
+"""What travels on the transfer queue: messages of one run, naming objects to copy, or parts of one large
+object's multipart upload to copy (its fan-out).
 
 A body is JSON with ASCII escapes, so any S3 key travels (SQS accepts only part of Unicode: U+FFFE, U+FFFF
 and most control characters are refused in a raw body). One message carries up to `KEYS_PER_MESSAGE`
@@ -9,10 +10,10 @@ The first format (one object per message, `"v": 1`) is still read: messages in a
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Field, Json, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Json, TypeAdapter, model_validator
 
 from hydration.models.common import S3Key, UtcDatetime
 
@@ -92,7 +93,52 @@ def pack(run_id: str, bucket: str, objects: list[ObjectRef], per_message: int) -
     return messages
 
 
-class TransferRecord(SqsRecordModel):
-    """An SQS record whose body is a TransferMessage (Powertools parser model)."""
+class PartsMessage(BaseModel):
+    """Some parts of one object's multipart upload (its fan-out): copied by whichever copier gets them; the
+    one that records the last part completes the upload and settles the key."""
 
-    body: Json[TransferMessage]
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[2] = 2
+    kind: Literal["parts"] = "parts"
+    run_id: str = Field(min_length=1)
+    bucket: str = Field(min_length=3, max_length=63)
+    object: ObjectRef  # the version being copied
+    upload_id: str = Field(min_length=1)
+    parts: list[int] = Field(min_length=1)
+
+    def to_body(self) -> str:
+        return encode(self)
+
+    @property
+    def objects(self) -> list[ObjectRef]:
+        """The one object, as an objects message lists its objects."""
+        return [self.object]
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.object.key]
+
+
+def _first_format(data: Any) -> Any:
+    """A body without `kind` is an objects message (the first format has neither `kind` nor `objects`)."""
+    if isinstance(data, dict) and "kind" not in data:
+        return TransferMessage.model_validate(data).model_dump(mode="json")
+    return data
+
+
+Message = Annotated[
+    Annotated[TransferMessage | PartsMessage, Field(discriminator="kind")], BeforeValidator(_first_format)
+]
+MESSAGE: TypeAdapter[TransferMessage | PartsMessage] = TypeAdapter(Message)
+
+
+def parse_message(body: str) -> TransferMessage | PartsMessage:
+    """A queue message's body (any kind, any format); pydantic's ValidationError names what is wrong."""
+    return MESSAGE.validate_json(body)
+
+
+class TransferRecord(SqsRecordModel):
+    """An SQS record whose body is a transfer queue message (Powertools parser model)."""
+
+    body: Json[Message]

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from hydration.models import FailureRecord, TransferMessage
+from hydration.models import FailureRecord, PartsMessage, TransferMessage
 from hydration_cli.aws.queues import Queues, Received
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import WaitTimeoutError
@@ -126,7 +126,7 @@ class QueueScan:
         self._queues.release(self._url, handles)
 
 
-def _describe(message: Received, now: datetime) -> tuple[DlqMessage, TransferMessage | None]:
+def _describe(message: Received, now: datetime) -> tuple[DlqMessage, TransferMessage | PartsMessage | None]:
     base = DlqMessage(
         message_id=message.message_id,
         valid=False,

@@ -1,0 +1,141 @@
+"""After a batch's copies: its state, written in an order that never reports done what is not, then the close
+of any run whose books now balance.
+
+1. re-enqueues (keys alone after a failure or a split; copies handed on; fanned-out parts): a message that
+   could not be re-enqueued is delivered again instead;
+2. manifest entries of what landed;
+3. ledger entries of what failed for good (before the key settles as failed);
+4. the books: each key that reached an outcome settled once in its run (a transaction per 99 keys);
+5. ledger clears for keys that landed (conditional on the entry read at the start of the batch);
+6. closes: a run in which this batch settled keys and whose books now balance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from copier.steps import Done, Step
+from hydration.aws.queue import Outgoing
+from hydration.closing import close_if_balanced
+from hydration.errors import HydrationError
+from hydration.models import FailureRecord, ManifestEntry, ObjectRef, Outcome, TransferMessage, pack
+from hydration.observability import logger
+
+if TYPE_CHECKING:
+    from copier.batch import Batch
+
+
+def commit(batch: Batch, request_id: str) -> set[str]:
+    """Write the batch's state; the message ids that must be delivered again. Raises if the state cannot be
+    written (then the whole batch is delivered again)."""
+    deps = batch.deps
+    again = _requeue(batch)
+    now = deps.clock()
+    landed = [d for d in batch.done if d.step is Step.TRANSFERRED and d.result is not None]
+    if landed:
+        deps.manifest.put_many([_entry(d, now) for d in landed])
+    for done in (d for d in batch.done if d.step is Step.FAILED):
+        deps.ledger.record(
+            FailureRecord.of(
+                done.obj,
+                bucket=done.bucket,
+                run_id=done.run_id,
+                error_code=done.error_code,
+                error_message=done.error,
+                attempts=done.obj.attempts + done.receive_count,
+                failed_at=now,
+            )
+        )
+    settled_in = _settle(batch)
+    _clear_ledger(batch)
+    for run_id in settled_in:
+        _close(batch, run_id, request_id)
+    return again
+
+
+def _requeue(batch: Batch) -> set[str]:
+    outgoing: list[Outgoing] = []
+    handed: dict[tuple[str, str, str], list[ObjectRef]] = {}
+    for done in batch.done:
+        if done.step is Step.REQUEUE:
+            after_failure = bool(done.error_code)
+            obj = done.obj.model_copy(update={"attempts": done.obj.attempts + 1}) if after_failure else done.obj
+            message = TransferMessage(run_id=done.run_id, bucket=done.bucket, objects=[obj])
+            delay = min(900, batch.delay(obj.attempts)) if after_failure else 0
+            outgoing.append(Outgoing(message.to_body(), delay, tag=done.message_id))
+        elif done.step is Step.CONTINUE:
+            for follow in done.then:
+                if isinstance(follow, TransferMessage) and len(follow.objects) == 1:
+                    handed.setdefault((done.run_id, done.bucket, done.message_id), []).append(follow.objects[0])
+                else:
+                    outgoing.append(Outgoing(follow.to_body(), 0, tag=done.message_id))
+    for (run_id, bucket, message_id), objects in handed.items():  # handed-on objects, packed again
+        for message in pack(run_id, bucket, objects, batch.settings.keys_per_message):
+            outgoing.append(Outgoing(message.to_body(), 0, tag=message_id))
+    if not outgoing:
+        return set()
+    failed = batch.deps.queue.send(outgoing)
+    for _, reason in failed:
+        logger.error("could not re-enqueue; the message will be delivered again", error=reason)
+    return {str(message.tag) for message, _ in failed}
+
+
+def _settle(batch: Batch) -> list[str]:
+    """Settle the keys that reached an outcome, per run; the runs in which something settled now."""
+    per_run: dict[str, list[tuple[str, Outcome, int]]] = {}
+    for done in batch.done:
+        outcome = done.step.outcome
+        if outcome is not None:
+            nbytes = done.result.bytes if done.result else 0
+            per_run.setdefault(done.run_id, []).append((done.obj.key, outcome, nbytes))
+    settled_in: list[str] = []
+    for run_id, settlements in per_run.items():
+        settled = batch.deps.books.settle(run_id, settlements)
+        if len(settled) < len(settlements):
+            duplicates = len(settlements) - len(settled)
+            logger.info("keys already settled in their run (duplicate delivery)", run_id=run_id, duplicates=duplicates)
+        if settled:
+            settled_in.append(run_id)
+    return settled_in
+
+
+def _clear_ledger(batch: Batch) -> None:
+    """A key that landed (or is gone) leaves the ledger, if its entry is for this version or an older one and
+    is still the entry read at the start of the batch."""
+    for done in batch.done:
+        failure = batch.failures.get(done.obj.key)
+        if failure is None or done.step not in (Step.TRANSFERRED, Step.SKIPPED, Step.VANISHED):
+            continue
+        landed = done.result.last_modified if done.result else done.obj.last_modified
+        newer = done.step is Step.VANISHED or landed >= failure.last_modified
+        if newer and batch.deps.ledger.clear(done.obj.key, failure.failed_at):
+            logger.info("key left the failure ledger", key=done.obj.key)
+
+
+def _close(batch: Batch, run_id: str, request_id: str) -> None:
+    """Close the run if this batch settled its last key. The batch's own state is written by then: a close that
+    fails (the marker cannot be written, say) is left to the finalizer's next pass."""
+    try:
+        run = batch.deps.runs.get(run_id)
+        closed = close_if_balanced(run, batch.deps.closing, claimant=request_id)
+    except HydrationError:  # a run that expired from the table: nothing to close
+        return
+    except Exception:
+        logger.exception("could not close the run; the finalizer will", run_id=run_id)
+        return
+    if closed is not None:
+        logger.info("run closed by the copier that settled its last key", run_id=run_id, status=closed.status)
+
+
+def _entry(done: Done, now: datetime) -> ManifestEntry:
+    assert done.result is not None
+    return ManifestEntry(
+        key=done.obj.key,
+        etag=done.result.etag,
+        last_modified=done.result.last_modified,
+        size=done.result.bytes,
+        version_id=done.obj.version_id,
+        copied_at=now,
+        checksum=done.result.checksum,
+    )
