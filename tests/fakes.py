@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from hydration.errors import RunAlreadyActiveError, RunNotFoundError
 from hydration.marker import Marker
-from hydration.models import Books, FailureRecord, ManifestEntry, Outcome, RunRecord, RunStatus, Task
+from hydration.models import Books, FailureRecord, ManifestEntry, Outcome, RunRecord, RunStatus, Settlement, Task
 
 
 class FakeListingS3:
@@ -117,10 +117,10 @@ class FakeBooks:
                     created.append(task)
         return created
 
-    def settle(self, run_id: str, settlements: list[tuple[str, Outcome, int]]) -> list[str]:
+    def settle(self, run_id: str, settlements: list[Settlement]) -> list[str]:
         settled = []
         with self._lock:
-            for key, outcome, nbytes in settlements:
+            for key, outcome, nbytes, _, _ in settlements:
                 task = self.tasks.get((run_id, key))
                 if task is None or task.outcome is not None:
                     continue

@@ -19,7 +19,7 @@ from copier.steps import Done, Step
 from hydration.aws.queue import Outgoing
 from hydration.closing import close_if_balanced
 from hydration.errors import HydrationError
-from hydration.models import FailureRecord, ManifestEntry, ObjectRef, Outcome, TransferMessage, pack
+from hydration.models import FailureRecord, ManifestEntry, ObjectRef, Settlement, TransferMessage, pack
 from hydration.observability import logger
 
 if TYPE_CHECKING:
@@ -83,12 +83,19 @@ def _requeue(batch: Batch) -> set[str]:
 
 def _settle(batch: Batch) -> list[str]:
     """Settle the keys that reached an outcome, per run; the runs in which something settled now."""
-    per_run: dict[str, list[tuple[str, Outcome, int]]] = {}
+    per_run: dict[str, list[Settlement]] = {}
     for done in batch.done:
         outcome = done.step.outcome
         if outcome is not None:
-            nbytes = done.result.bytes if done.result else 0
-            per_run.setdefault(done.run_id, []).append((done.obj.key, outcome, nbytes))
+            result = done.result
+            settlement = Settlement(
+                done.obj.key,
+                outcome,
+                bytes=result.bytes if result else 0,
+                requests=result.requests if result else 0,
+                copy_ms=round(done.seconds * 1000),
+            )
+            per_run.setdefault(done.run_id, []).append(settlement)
     settled_in: list[str] = []
     for run_id, settlements in per_run.items():
         settled = batch.deps.books.settle(run_id, settlements)

@@ -30,6 +30,7 @@ from hydration.models import (
     QueueDepth,
     RunRecord,
     RunStatus,
+    Settlement,
     TransferMessage,
     parse_message,
 )
@@ -150,7 +151,7 @@ def _sweep_unsettled(run: RunRecord, deps: FinalizerDeps) -> tuple[int, bool]:
                     failed_at=now,
                 )
             )
-            swept += len(deps.books.settle(run.run_id, [(task.key, Outcome.FAILED, 0)]))
+            swept += len(deps.books.settle(run.run_id, [Settlement(task.key, Outcome.FAILED)]))
         except Exception:
             logger.exception("could not sweep an unsettled key", key=task.key)
             complete = False

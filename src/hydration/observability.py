@@ -28,6 +28,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "KeysEnqueued",
         "BytesEnqueued",
         "KeysEnqueueFailed",
+        "RunsStarted",
         "RunDurationSeconds",
         "RunFailedObjects",
         "RunsIncomplete",

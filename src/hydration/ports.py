@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from hydration.marker import Marker
-from hydration.models import FailureRecord, ManifestEntry, Outcome, RunRecord, RunStatus, Task
+from hydration.models import FailureRecord, ManifestEntry, RunRecord, RunStatus, Settlement, Task
 
 
 class Runs(Protocol):
@@ -38,7 +38,7 @@ class Runs(Protocol):
 
 class Books(Protocol):
     def open(self, run_id: str, tasks: list[Task]) -> list[Task]: ...
-    def settle(self, run_id: str, settlements: list[tuple[str, Outcome, int]]) -> list[str]: ...
+    def settle(self, run_id: str, settlements: list[Settlement]) -> list[str]: ...
     def unsettled(self, run_id: str) -> Iterator[Task]: ...
 
 

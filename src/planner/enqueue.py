@@ -17,7 +17,7 @@ from threading import Lock
 from typing import TYPE_CHECKING
 
 from hydration.aws.queue import Outgoing, send_messages
-from hydration.models import FailureRecord, ObjectRef, Origin, Outcome, Task, pack
+from hydration.models import FailureRecord, ObjectRef, Origin, Outcome, Settlement, Task, pack
 from hydration.observability import logger
 from hydration.ports import Books, Ledger
 
@@ -128,7 +128,7 @@ class Enqueue:
                 )
             )
         if unsent:
-            self._books.settle(self._run_id, [(task.key, Outcome.FAILED, 0) for task, _ in unsent])
+            self._books.settle(self._run_id, [Settlement(task.key, Outcome.FAILED) for task, _ in unsent])
         with self._lock:
             self.totals.opened += len(created)
             self.totals.bytes += sum(task.size for task in created)

@@ -61,5 +61,5 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         runs=wired.runs,
         heartbeat_seconds=settings.heartbeat_seconds,
     )
-    run_id = request.continue_run or new_run_id(datetime.now(UTC))
+    run_id = request.continue_run or request.new_run_id or new_run_id(datetime.now(UTC))
     return plan(request, wired, budget, run_id=run_id, request_id=context.aws_request_id).model_dump(mode="json")

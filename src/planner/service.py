@@ -99,6 +99,7 @@ def plan(request: PlannerRequest, deps: PlannerDeps, budget: Budget, *, run_id: 
         logger.info("a run is already active; nothing started", active_run_id=busy.run_id, status=busy.status)
         return PlanResult(started=False, run_id=busy.run_id, status=busy.status, message=str(busy))
     logger.info("run started", run_id=run.run_id, kind=run.kind, since=since, prefixes=prefixes)
+    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
     return _resume(run, deps, budget, request_id, fresh=True)
 
 

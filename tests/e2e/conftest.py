@@ -85,3 +85,12 @@ def poll[T](check: Callable[[], T | None], timeout: float = 120, interval: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def faults() -> Iterator[Any]:
+    """Faults injected into the local LocalStack (its plugin and our Lambda executor); cleared after."""
+    from tests.faults import Faults
+
+    with Faults() as injected:
+        yield injected

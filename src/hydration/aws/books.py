@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hydration.aws.dynamo import Built, from_item, to_item, transact, values
-from hydration.models import Books, Outcome, Task, iso
+from hydration.models import Books, Outcome, Settlement, Task, iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -81,28 +81,31 @@ class BooksStore:
 
     # ------------------------------------------------------------------ settle (copier, finalizer)
 
-    def settle(self, run_id: str, settlements: list[tuple[str, Outcome, int]]) -> list[str]:
-        """Settle these keys (key, outcome, bytes transferred); returns the keys settled now. A key already
-        settled, or unknown to the run's books, is left alone and not counted."""
+    def settle(self, run_id: str, settlements: list[Settlement]) -> list[str]:
+        """Settle these keys; returns the keys settled now. A key already settled, or unknown to the run's
+        books, is left alone and not counted."""
         settled: list[str] = []
         now = iso(datetime.now(UTC))
-        by_key = {key: (outcome, nbytes) for key, outcome, nbytes in settlements}
+        by_key = {s.key: s for s in settlements}
         keys = list(by_key)
         for start in range(0, len(keys), CHUNK):
             chunk = keys[start : start + CHUNK]
             shard = random.randrange(COUNTER_SHARDS)
 
             def build(excluded: frozenset[Hashable], chunk: list[str] = chunk, shard: int = shard) -> Built:
-                kept = [key for key in chunk if key not in excluded]
+                kept = [by_key[key] for key in chunk if key not in excluded]
                 if not kept:
                     return []
-                actions: Built = [(key, self._settle_task(run_id, key, by_key[key][0], now)) for key in kept]
+                actions: Built = [(s.key, self._settle_task(run_id, s.key, s.outcome, now)) for s in kept]
                 counts: dict[str, int] = {}
-                for key in kept:
-                    outcome, nbytes = by_key[key]
-                    counts[outcome.counter] = counts.get(outcome.counter, 0) + 1
-                    if outcome is Outcome.TRANSFERRED:
-                        counts["bytes_transferred"] = counts.get("bytes_transferred", 0) + nbytes
+                for s in kept:
+                    counts[s.outcome.counter] = counts.get(s.outcome.counter, 0) + 1
+                    for name, value in (
+                        ("bytes_transferred", s.bytes),
+                        ("s3_requests", s.requests),
+                        ("copy_ms", s.copy_ms),
+                    ):
+                        counts[name] = counts.get(name, 0) + value
                 actions.append((None, self._add(run_id, shard, counts, None)))
                 return actions
 

@@ -25,7 +25,7 @@ from hydration.models.requests import (
     parse_planner_event,
 )
 from hydration.models.runs import TERMINAL, Books, Drift, ListingCursor, QueueDepth, RunRecord, RunStatus
-from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Task
+from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Task
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -47,6 +47,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "S3Key",
+    "Settlement",
     "SourceObject",
     "Task",
     "TransferMessage",

@@ -39,6 +39,11 @@ class PlannerRequest(BaseModel):
     reconcile: bool = False
     force: bool = Field(default=False, description="copy the selected keys even where the manifest holds them")
     dry_run: bool = False
+    new_run_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+        description="the new run's id, chosen by the caller (an asynchronous trigger follows it by this id)",
+    )
     continue_run: str | None = Field(default=None, min_length=1, description="internal: resume a checkpoint")
 
     @model_validator(mode="after")
@@ -46,7 +51,7 @@ class PlannerRequest(BaseModel):
         modes = [name for name in ("full", "prefix", "since", "keys", "reconcile") if getattr(self, name)]
         if len(modes) > 1:
             raise ValueError(f"choose at most one of full, prefix, since, keys, reconcile (got {', '.join(modes)})")
-        if self.continue_run and (modes or self.dry_run or self.force):
+        if self.continue_run and (modes or self.dry_run or self.force or self.new_run_id):
             raise ValueError("continue_run cannot be combined with other fields")
         if self.force and self.reconcile:
             raise ValueError("force: a reconcile run already copies whatever differs")

@@ -68,6 +68,8 @@ class Books(BaseModel):
     objects_vanished: int = 0
     objects_failed: int = 0
     bytes_transferred: int = 0
+    s3_requests: int = 0  # made by the copies (what a run cost)
+    copy_ms: int = 0  # time the copies took, summed
 
     COUNTERS: ClassVar[tuple[str, ...]] = (
         "keys_enqueued",
@@ -77,6 +79,8 @@ class Books(BaseModel):
         "objects_vanished",
         "objects_failed",
         "bytes_transferred",
+        "s3_requests",
+        "copy_ms",
     )
 
     @property

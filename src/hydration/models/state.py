@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -31,6 +32,16 @@ class Outcome(StrEnum):
     @property
     def counter(self) -> str:
         return f"objects_{self.value}"
+
+
+class Settlement(NamedTuple):
+    """A key's outcome in a run, with what its copy cost (counted in the run's books)."""
+
+    key: str
+    outcome: Outcome
+    bytes: int = 0  # transferred
+    requests: int = 0  # S3 requests the copy made
+    copy_ms: int = 0  # time spent copying it
 
 
 class Task(SourceObject):

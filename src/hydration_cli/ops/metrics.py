@@ -28,6 +28,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("KeysEnqueued", "planner", "Sum", "Count"),
     MetricSpec("BytesEnqueued", "planner", "Sum", "Bytes"),
     MetricSpec("KeysEnqueueFailed", "planner", "Sum", "Count"),
+    MetricSpec("RunsStarted", "planner", "Sum", "Count"),
     MetricSpec("ObjectsTransferred", "copier", "Sum", "Count"),
     MetricSpec("ObjectsSkipped", "copier", "Sum", "Count"),
     MetricSpec("ObjectsVanished", "copier", "Sum", "Count"),
