@@ -71,17 +71,22 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 CHANGED_RETRIES: Final = 3
-# A completion (ListParts, a HEAD, CompleteMultipartUpload: minutes for a large upload on AWS) starts only
-# with this much time left; its claim outlives any invocation, so a completer that died frees it.
+# A completion (ListParts, a HEAD, CompleteMultipartUpload: up to minutes for an upload of thousands of parts
+# on AWS) starts only with this much time left: 5 s, plus 50 ms a part, at most 60 s. Its claim outlives any
+# invocation, so a completer that died frees it.
 COMPLETE_SECONDS: Final = 60.0
 COMPLETION_LEASE: Final = timedelta(minutes=15)
 # A part starts only if the longest part of this call so far (before the first: its size at this pace)
 # plus the time to record it still fit in the deadline.
 ASSUMED_BYTES_PER_SECOND: Final = 10 * MIB
-RECORD_SECONDS: Final = 5.0
+RECORD_SECONDS: Final = 1.0  # a DynamoDB write, with room to spare
 READ_CHUNK: Final = 8 * MIB  # a GET body is read in chunks of this size
 
 SOURCE_GONE_CODES: Final = s3_adapter.NOT_FOUND_CODES | {"NoSuchVersion"}
+
+
+def _complete_seconds(part_count: int) -> float:
+    return min(COMPLETE_SECONDS, 5.0 + 0.05 * part_count)
 
 
 class ByteBudget:
@@ -334,7 +339,7 @@ class Copier:
             if remaining or len(recorded or record.parts) < record.part_count:
                 return PartsOutcome(done=done, remaining=remaining)
             result = self._complete(request, record, deadline, calls)
-            if result is None and deadline.remaining_seconds() < COMPLETE_SECONDS:
+            if result is None and deadline.remaining_seconds() < _complete_seconds(record.part_count):
                 # every part is in, but not the time to complete: `copy` finishes it in a later invocation
                 return PartsOutcome(done=done, handoff=self._handoff(HandoffReason.DEADLINE, request, record, ()))
             return PartsOutcome(done=done, result=result)
@@ -724,7 +729,7 @@ class Copier:
     ) -> CopyResult | None:
         """Complete and verify the upload, once: None if there is no time for it or another call holds the
         claim (or no longer records the upload)."""
-        if deadline.remaining_seconds() < COMPLETE_SECONDS:
+        if deadline.remaining_seconds() < _complete_seconds(record.part_count):
             return None
         if not self._uploads.claim_completion(record.key, record.upload_id, COMPLETION_LEASE):
             return None
