@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from hydration.aws import clients
+from hydration.observability import logger
 from tests.integration.harness import World, cold_start, hydrate, put_object
 from tests.moto_faults import Faults
 
@@ -19,6 +21,17 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
         if line.startswith("{"):
             lines.append(json.loads(line))
     return lines
+
+
+class Lines(logging.Handler):
+    """Formats each record where it is logged (its thread), as the function's own handler does."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(logger.registered_formatter.format(record)))
 
 
 def test_metrics_are_emitted_as_emf_in_the_s3hydration_namespace_with_the_service_dimension(
@@ -59,23 +72,8 @@ def test_metrics_are_emitted_as_emf_in_the_s3hydration_namespace_with_the_servic
 def test_failures_are_logged_with_key_error_code_and_run_id_as_correlation_id(
     world: World, monkeypatch: pytest.MonkeyPatch, faults: Faults
 ) -> None:
-    import logging
-
-    from hydration.observability import logger
-
-    class Lines(logging.Handler):
-        """Formats each record where it is logged (its thread), as the function's own handler does."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.lines: list[dict[str, Any]] = []
-
-        def emit(self, record: logging.LogRecord) -> None:
-            self.lines.append(json.loads(logger.registered_formatter.format(record)))
-
     captured = Lines()
     logger._logger.addHandler(captured)
-    monkeypatch.setattr(captured, "level", logging.INFO)
     cold_start(monkeypatch, KEYS_PER_MESSAGE="1")
     faults.add("s3.CopyObject", "^broken key", code="AccessDenied", status=403)
     put_object(world, "broken key+%.txt", b"x")
@@ -98,20 +96,9 @@ def test_a_batch_mixing_runs_logs_each_failure_under_its_own_run_id(
 ) -> None:
     """Messages redriven from the DLQ keep their run: one batch may carry two runs, and each failure's log line
     must name the run its key belongs to, not whichever run the batch's threads saw last."""
-    import logging
-
     from copier.handler import lambda_handler
     from hydration.models.messages import ObjectRef, TransferMessage
-    from hydration.observability import logger
     from tests.integration.harness import FakeContext, sqs_event
-
-    class Lines(logging.Handler):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lines: list[dict[str, Any]] = []
-
-        def emit(self, record: logging.LogRecord) -> None:
-            self.lines.append(json.loads(logger.registered_formatter.format(record)))
 
     cold_start(monkeypatch)
     faults.add("s3.CopyObject", "^broken/", code="AccessDenied", status=403)
@@ -129,7 +116,6 @@ def test_a_batch_mixing_runs_logs_each_failure_under_its_own_run_id(
         received += got.get("Messages", [])
     arn = world.sqs.get_queue_attributes(QueueUrl=world.queue_url, AttributeNames=["QueueArn"])["Attributes"]
     captured = Lines()
-    captured.setLevel(logging.INFO)
     logger._logger.addHandler(captured)
     try:
         response = lambda_handler(sqs_event(received, arn["QueueArn"]), FakeContext(function_name="copier"))
