@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 
 from hydration.aws import multipart
 from hydration.aws.transfer.source import Calls, result, verdict
-from hydration.aws.transfer.upload import discard
+from hydration.aws.transfer.upload import discard, held_parts
 from hydration.checksums import CrcAlgorithm, combine_parts
 from hydration.copying import CopyRequest, CopyResult, Deadline
 from hydration.errors import ChecksumMismatchError, ObjectTransferError
@@ -52,7 +52,7 @@ def _verify_and_complete(setup: Setup, request: CopyRequest, record: UploadRecor
     writer = setup.writer(record.mode)
     algorithm = CrcAlgorithm(record.checksum_algorithm)
     plan = PartPlan(record.size, record.part_size)
-    held = calls.send(request, multipart.parts, writer, record.bucket, record.key, record.upload_id, algorithm)
+    held = held_parts(setup, request, record, calls)
     ordered = []
     for number in plan.numbers():
         part = held.get(number)

@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Final
 
 from hydration.aws.transfer.memory import read_body
-from hydration.aws.transfer.source import Calls, check_version, copy_pin, copy_source, pinned_source
+from hydration.aws.transfer.source import Calls, copy_pin, copy_source
 from hydration.checksums import CrcAlgorithm
 from hydration.copying import CopyRequest, Deadline
 from hydration.parts import MIB, PartPlan
@@ -99,12 +99,8 @@ def _stream_part(setup: Setup, request: CopyRequest, record: UploadRecord, numbe
     """Ranged GET + UploadPart with the part's CRC computed here (S3 verifies it)."""
     algorithm = CrcAlgorithm(record.checksum_algorithm)
     first, last = PartPlan(record.size, record.part_size).byte_range(number)
-    held = setup.budget.acquire(last - first + 1)
-    try:
-        response = calls.send(
-            request, setup.producer.get_object, Range=f"bytes={first}-{last}", **pinned_source(request)
-        )
-        check_version(request, response)
+    with setup.budget.held(last - first + 1):
+        response = calls.get(request, Range=f"bytes={first}-{last}")
         data, crc = read_body(request, response, last - first + 1, algorithm)
         calls.send(
             request,
@@ -117,5 +113,3 @@ def _stream_part(setup: Setup, request: CopyRequest, record: UploadRecord, numbe
             ChecksumAlgorithm=algorithm.value,
             **{algorithm.field: crc.base64},
         )
-    finally:
-        setup.budget.release(held)

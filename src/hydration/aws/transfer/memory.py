@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 from botocore.exceptions import FlexibleChecksumError
@@ -37,6 +39,15 @@ class ByteBudget:
         with self._cond:
             self._used -= amount
             self._cond.notify_all()
+
+    @contextmanager
+    def held(self, amount: int) -> Iterator[None]:
+        """`amount` (at most the whole budget) held while the block runs."""
+        taken = self.acquire(amount)
+        try:
+            yield
+        finally:
+            self.release(taken)
 
 
 class Buffer(io.RawIOBase):

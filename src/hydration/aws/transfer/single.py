@@ -9,16 +9,7 @@ from typing import TYPE_CHECKING
 from hydration.aws import multipart
 from hydration.aws import s3 as s3_adapter
 from hydration.aws.transfer.memory import read_body
-from hydration.aws.transfer.source import (
-    Calls,
-    Source,
-    check_version,
-    copy_pin,
-    copy_source,
-    pinned_source,
-    result,
-    verdict,
-)
+from hydration.aws.transfer.source import Calls, Source, copy_pin, copy_source, result, verdict
 from hydration.copying import CopyRequest, CopyResult
 from hydration.settings import CopyMode
 
@@ -53,10 +44,8 @@ def _copy_object(setup: Setup, request: CopyRequest, calls: Calls) -> CopyResult
 
 
 def _get_and_put(setup: Setup, request: CopyRequest, calls: Calls) -> CopyResult:
-    held = setup.budget.acquire(max(request.size, 1))
-    try:
-        response = calls.send(request, setup.producer.get_object, ChecksumMode="ENABLED", **pinned_source(request))
-        check_version(request, response)
+    with setup.budget.held(max(request.size, 1)):
+        response = calls.get(request, ChecksumMode="ENABLED")
         source = Source.of(response)
         body, local = read_body(request, response, source.head.size, source.algorithm)
         verified = verdict(request, source, local, f"the {source.algorithm} computed while streaming")
@@ -72,6 +61,4 @@ def _get_and_put(setup: Setup, request: CopyRequest, calls: Calls) -> CopyResult
             **s3_adapter.write_attributes(source.head, tagging),
             **s3_adapter.sse(request.kms_key_id),
         )
-    finally:
-        setup.budget.release(held)
     return result(source, calls, local, f"{verified}; S3 verified the upload against it")

@@ -1,10 +1,10 @@
 """The source version a copy is pinned to, and the S3 requests of one copy.
 
 Pinning. Every request for the source names the version asked for: its VersionId when given, else If-Match
-on the ETag and If-Unmodified-Since on the LastModified (`pinned_source`, `copy_source` + `copy_pin`). AWS
-ignores If-Unmodified-Since while If-Match holds (RFC 7232; LocalStack and moto do not), so a metadata-only
-change (same ETag, later LastModified) is also caught by comparing the LastModified of every HEAD and GET
-response with the pinned one (`check_version`). What identifies a version: `version_of`; whether a recorded
+on the ETag and If-Unmodified-Since on the LastModified (`Calls.head` and `Calls.get`, `copy_source` +
+`copy_pin`). AWS ignores If-Unmodified-Since while If-Match holds (RFC 7232; LocalStack and moto do not), so
+a metadata-only change (same ETag, later LastModified) is also caught by comparing the LastModified of every
+HEAD and GET response with the pinned one. What identifies a version: `version_of`; whether a recorded
 upload copies it: `copies`.
 
 `Source` is the pinned version as a HEAD or GET answered, with its full-object CRC (or what it has instead);
@@ -66,7 +66,7 @@ class Source:
         return self.checksum.algorithm if self.checksum else DEFAULT_ALGORITHM
 
 
-def pinned_source(request: CopyRequest) -> dict[str, Any]:
+def _pinned_source(request: CopyRequest) -> dict[str, Any]:
     """HeadObject/GetObject arguments naming the pinned source version."""
     where = {"Bucket": request.source_bucket, "Key": request.source_key}
     if request.version_id:
@@ -87,7 +87,7 @@ def copy_source(request: CopyRequest) -> CopySourceTypeDef:
     return source
 
 
-def check_version(request: CopyRequest, response: Any) -> None:
+def _check_version(request: CopyRequest, response: Any) -> None:
     """The response is of the pinned version (a metadata-only change keeps the ETag, moves LastModified)."""
     if request.version_id:
         return
@@ -178,9 +178,17 @@ class Calls:
 
     def head(self, request: CopyRequest) -> Source:
         """The pinned source version, with its full-object checksum."""
-        response = self.send(request, self._producer.head_object, ChecksumMode="ENABLED", **pinned_source(request))
-        check_version(request, response)
-        return Source.of(response)
+        return Source.of(self._pinned(request, self._producer.head_object, ChecksumMode="ENABLED"))
+
+    def get(self, request: CopyRequest, **arguments: Any) -> Any:
+        """GetObject of the pinned source version (`arguments`: a Range, a ChecksumMode)."""
+        return self._pinned(request, self._producer.get_object, **arguments)
+
+    def _pinned(self, request: CopyRequest, read: Callable[..., Any], **arguments: Any) -> Any:
+        """A HEAD or GET that names the pinned version, its answer checked to be of it."""
+        response = self.send(request, read, **arguments, **_pinned_source(request))
+        _check_version(request, response)
+        return response
 
     def tagging(self, request: CopyRequest) -> str:
         return self.send(

@@ -19,6 +19,7 @@ from hydration.observability import logger
 from hydration.parts import PartPlan
 
 if TYPE_CHECKING:
+    from hydration.aws.multipart import UploadedPart
     from hydration.aws.transfer.setup import Setup
 
 
@@ -38,11 +39,8 @@ def open_upload(
             if version_of(current) != version_of(request):
                 raise SourceChangedError(request.source_key, request.etag)
     if record is not None:
-        writer = setup.writer(record.mode)
-        algorithm = CrcAlgorithm(record.checksum_algorithm)
         try:
-            held = calls.send(request, multipart.parts, writer, record.bucket, record.key, record.upload_id, algorithm)
-            return request, record, frozenset(held) | record.parts
+            return request, record, frozenset(held_parts(setup, request, record, calls)) | record.parts
         except multipart.UploadGoneError:
             logger.warning("multipart upload aborted outside the copier; starting again", key=request.dest_key)
             setup.uploads.delete(record.key, record.upload_id)
@@ -95,6 +93,13 @@ def _create_upload(setup: Setup, request: CopyRequest, calls: Calls) -> tuple[Up
             request.source_key, "UploadConflict", "another invocation started an upload of this key meanwhile"
         )
     return existing, existing.parts
+
+
+def held_parts(setup: Setup, request: CopyRequest, record: UploadRecord, calls: Calls) -> dict[int, UploadedPart]:
+    """The parts S3 holds in the recorded upload, by number (ListParts: the truth, whatever the record says)."""
+    writer = setup.writer(record.mode)
+    algorithm = CrcAlgorithm(record.checksum_algorithm)
+    return calls.send(request, multipart.parts, writer, record.bucket, record.key, record.upload_id, algorithm)
 
 
 def discard(setup: Setup, record: UploadRecord) -> bool:
