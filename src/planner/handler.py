@@ -11,12 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hydration.aws import clients, wiring
 from hydration.aws.functions import PlannerContinuation
 from hydration.errors import InvalidRequestError
-from hydration.models import parse_planner_event
+from hydration.models import new_run_id, parse_planner_event
 from hydration.observability import logger, metrics, tracer
 from hydration.settings import planner_settings
 from planner.context import Budget, PlannerDeps
 from planner.enqueue import Queue
-from planner.service import new_run_id, plan
+from planner.service import plan
 
 
 @cache
