@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 from pydantic import BaseModel
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleRenderable, RenderableType
 from rich.live import Live
 from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
@@ -172,7 +172,7 @@ def pairs(rows: Iterable[tuple[str, object]]) -> Table:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for name, value in rows:
-        table.add_row(name, value if isinstance(value, Text) else str(value))
+        table.add_row(name, value if isinstance(value, ConsoleRenderable) else str(value))
     return table
 
 
@@ -221,6 +221,11 @@ def number(n: float | None) -> str:
     if n is None:
         return "-"
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.2f}"
+
+
+def decimal(n: float) -> str:
+    """A price or a rate as written: `0.005`, `0.0000166667`, `1000` (no exponent)."""
+    return f"{n:.10f}".rstrip("0").rstrip(".")
 
 
 def sparkline(values: Sequence[float | None]) -> str:
@@ -369,7 +374,7 @@ def watch_view(p: RunProgress) -> RenderableType:
     ]
     total = p.keys_enqueued or None
     bar = ProgressBar(total=total, completed=p.keys_settled if total else 0, width=48)
-    return Group(bar, pairs(rows))
+    return pairs([rows[0], ("settled", bar), *rows[1:]])
 
 
 def run_end(run: RunRecord, elapsed: float | None) -> list[str]:

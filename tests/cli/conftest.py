@@ -155,6 +155,15 @@ def _stack_template(outputs: dict[str, str]) -> str:
     )
 
 
+def set_stack_parameters(deployed: Deployed, **values: str) -> None:
+    """A stack update with these parameter values (the others as they are)."""
+    boto3.client("cloudformation", region_name=REGION).update_stack(
+        StackName=STACK,
+        TemplateBody=_stack_template(deployed.outputs),
+        Parameters=[{"ParameterKey": k, "ParameterValue": values.get(k, v)} for k, v in PARAMETERS.items()],
+    )
+
+
 def _arn(url: str) -> str:
     sqs = boto3.client("sqs", region_name=REGION)
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

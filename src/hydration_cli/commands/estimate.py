@@ -70,7 +70,7 @@ def _table(e: Estimate) -> RenderableType:
         ("time", f"about {render.human_duration(t.total_seconds)}"),
         ("cost", f"about {e.cost.total_usd:.2f} USD (estimated, below)"),
     ]
-    assumed = [f"  {a.name} = {a.value:g} ({a.what})" for a in e.cost.assumptions]
+    assumed = [f"  {a.name} = {render.decimal(a.value)}: {a.what}" for a in e.cost.assumptions]
     return Group(
         render.pairs(rows),
         "limits:",

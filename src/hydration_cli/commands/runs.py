@@ -256,14 +256,14 @@ def cost_table(cost: Cost) -> RenderableType:
             line.service,
             line.item,
             f"{render.number(line.quantity)} {line.unit}",
-            f"{prices[line.price].usd:g}/{prices[line.price].per:,}",
+            f"{render.decimal(prices[line.price].usd)}/{prices[line.price].per:,}",
             f"{line.usd:.4f}",
             line.basis,
         )
         for line in cost.lines
     ]
     rows.append(("total", "", "", "", f"{cost.total_usd:.4f}", "an estimate: not a bill"))
-    assumed = [f"  {p.name} = {p.usd:g} USD per {p.per:,} {p.unit} ({p.what})" for p in cost.prices]
+    assumed = [f"  {p.name} = {render.decimal(p.usd)} USD per {p.per:,} {p.unit}: {p.what}" for p in cost.prices]
     return Group(
         render.grid(("SERVICE", "ITEM", "QUANTITY", "USD PER", "USD", "COUNTED AS"), rows),
         "prices (us-east-1 list prices; --price NAME=USD to change):",
