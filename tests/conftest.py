@@ -30,11 +30,11 @@ install()  # before any client exists: every botocore session built from now on 
 
 def reset_caches() -> None:
     """Forget cached clients, settings and dependencies (each test gets a fresh moto world)."""
-    from copier import handler as copier_handler
-    from finalizer import handler as finalizer_handler
+    from copier import dependencies as copier_handler
+    from finalizer import dependencies as finalizer_handler
     from hydration import settings
     from hydration.aws import clients
-    from planner import handler as planner_handler
+    from planner import dependencies as planner_handler
 
     clients.default_session.cache_clear()
     clients._client.cache_clear()

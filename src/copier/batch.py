@@ -9,7 +9,8 @@ Per object (docs/architecture.md):
   one-key message is retried by SQS (after its backoff) and, on its final receive, written to the failure
   ledger and settled as failed (its multipart upload aborted) before the message moves to the DLQ;
 - a message of several keys delivered again (its first attempt died) is split into one-key messages;
-- no copy starts with less than DEADLINE_MARGIN_SECONDS of the invocation left: that key is handed on.
+- no copy starts with less than DEADLINE_MARGIN_SECONDS of the invocation left (the time the batch needs to
+  write its state): that key is handed on.
 A large copy that stops before the deadline hands on its object; one above the fan-out threshold hands its
 parts out as parts messages, which any copier takes; the one that records the last part completes the
 upload and settles the key.
@@ -72,7 +73,7 @@ class Batch:
 
     def _objects(self, record: TransferRecord, obj: ObjectRef) -> Done:
         self._log_keys(record)
-        if self.deadline.remaining_seconds() < self.settings.deadline_margin_seconds:
+        if self.deadline.remaining_seconds() <= 0:
             return Done(record, obj, Step.CONTINUE, then=[self._again(record, obj)])
         entry = self.held.get(obj.key)
         if not obj.force and entry is not None and entry.holds(obj):

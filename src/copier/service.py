@@ -81,7 +81,7 @@ def handle_batch(event: dict[str, Any], context: LambdaContext, deps: CopierDeps
 
 def _run(records: list[dict[str, Any]], context: LambdaContext, deps: CopierDeps) -> list[str]:
     """Copy these records and write their state; the message ids SQS must deliver again."""
-    batch = Batch(deps, ContextDeadline(context), _keys_of(records))
+    batch = Batch(deps, ContextDeadline(context, deps.settings.deadline_margin_seconds), _keys_of(records))
     processor = AsyncBatchProcessor(event_type=EventType.SQS, model=TransferRecord, raise_on_entire_batch_failure=False)
     response = async_process_partial_response(
         event={"Records": records}, record_handler=batch.handle, processor=processor, context=context

@@ -66,10 +66,13 @@ class Done:
 
 
 class ContextDeadline:
-    """The invocation's deadline from the Lambda context."""
+    """The time left for copying: the invocation's remaining time (Lambda context) minus what the batch needs
+    afterwards to write its state (DEADLINE_MARGIN_SECONDS). A copy never starts, and a large copy stops and
+    hands on, before it."""
 
-    def __init__(self, context: LambdaContext) -> None:
+    def __init__(self, context: LambdaContext, reserve_seconds: float) -> None:
         self._context = context
+        self._reserve = reserve_seconds
 
     def remaining_seconds(self) -> float:
-        return self._context.get_remaining_time_in_millis() / 1000
+        return self._context.get_remaining_time_in_millis() / 1000 - self._reserve

@@ -76,6 +76,11 @@ class PlannerSettings(_Producer):
     # A multipart upload in flight for longer than this is taken as abandoned: it does not hold the marker.
     inflight_upload_max_age_seconds: int = Field(default=7 * 86400, ge=0)
 
+    @property
+    def connection_pool(self) -> int:
+        """HTTP connections of the SQS client: the enqueue threads, each with a call in flight and a spare."""
+        return self.enqueue_concurrency * 2
+
     @field_validator("transfer_prefixes", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -98,6 +103,16 @@ class CopierSettings(_Producer):
     deadline_margin_seconds: int = Field(default=15, ge=1, le=300)
     # Parts of a fanned-out upload per parts message (each message is one copier's share of the object).
     parts_per_message: int = Field(default=8, ge=1, le=100)
+
+    @property
+    def connection_pool(self) -> int:
+        """HTTP connections per S3 client: every copy of the batch with its parts in flight, and spare."""
+        return self.copy_concurrency * self.parts_in_flight + 8
+
+    @property
+    def stream_buffer_bytes(self) -> int:
+        """Bytes a container holds in stream mode, at most: the parts in flight of four copies at once."""
+        return self.part_size_bytes * self.parts_in_flight * 4
 
     @model_validator(mode="after")
     def _parts(self) -> Self:

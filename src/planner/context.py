@@ -68,6 +68,16 @@ class Budget:
             if not self._runs.heartbeat(run):
                 raise PlanningStoppedError(f"run {run.run_id} is no longer planning")
 
+    @classmethod
+    def of(cls, settings: PlannerSettings, runs: Runs, remaining_ms: Callable[[], int]) -> Budget:
+        return cls(
+            remaining_ms,
+            settings.checkpoint_margin_seconds,
+            settings.max_pages_per_invocation,
+            runs=runs,
+            heartbeat_seconds=settings.heartbeat_seconds,
+        )
+
     @property
     def exhausted(self) -> bool:
         if self._max_pages and self.pages >= self._max_pages:

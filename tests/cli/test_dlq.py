@@ -283,7 +283,7 @@ def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(deployed: Deployed,
     from hydration import settings
 
     settings.copier_settings.cache_clear()
-    from copier import handler
+    from copier import dependencies as handler
 
     handler.deps.cache_clear()
     assert run_cli("dlq", "redrive", "--key", "data/bad.txt").exit_code == 0

@@ -188,7 +188,8 @@ def test_stream_mode_copies_through_the_function_with_checksums(
     deployment: Any, producer_s3: Any, outputs: dict[str, Any]
 ) -> None:
     """The stream mode runs from the same package: GET with the producer role, PUT (and multipart UploadPart
-    above the threshold) with the copier's own role, each with a CRC32C (awscrt is in the package)."""
+    above the threshold) with the copier's own role, each with a CRC that S3 verifies, and the copy's
+    full-object checksum equal to the source's (awscrt is in the package)."""
     threshold = int(deployment.parameter("MultipartThresholdBytes", str(64 * MIB)))
     samples = [
         Sample(key=f"{PREFIX}stream/small.json", size=2048, content_type="application/json", metadata={"m": "1"}),
@@ -203,8 +204,12 @@ def test_stream_mode_copies_through_the_function_with_checksums(
     assert run.status.value == "COMPLETED", run
     assert run.objects_transferred == len(samples)
     assert verify(deployment.client("s3"), deployment.bucket, samples, outputs["ConsumerKmsKeyArn"]) == []
-    head = deployment.client("s3").head_object(Bucket=deployment.bucket, Key=samples[0].key, ChecksumMode="ENABLED")
-    assert head.get("ChecksumCRC32C")
+    for sample in samples:  # the copy's full-object checksum is the source's
+        copy = deployment.client("s3").head_object(Bucket=deployment.bucket, Key=sample.key, ChecksumMode="ENABLED")
+        source = producer_s3.head_object(Bucket=outputs["ProducerBucketName"], Key=sample.key, ChecksumMode="ENABLED")
+        algorithms = [name for name in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME") if source.get(name)]
+        assert algorithms, source
+        assert [copy.get(name) for name in algorithms] == [source[name] for name in algorithms]
 
 
 def test_invalid_payload_is_rejected_and_starts_nothing(deployment: Any) -> None:

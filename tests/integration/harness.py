@@ -282,7 +282,7 @@ def hydrate(world: World, payload: Any | None = None) -> dict[str, Any]:
 
 def replace_continuation(monkeypatch: Any, continuation: Any) -> None:
     """The planner's continuations go to `continuation` (the test drives them) instead of Lambda."""
-    from planner import handler as planner_handler
+    from planner import dependencies as planner_handler
 
     real_deps = planner_handler.deps
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -277,3 +278,53 @@ def test_listing_failure_fails_the_run_and_releases_the_lock(world: World, monke
         world.s3.get_object(Bucket=world.consumer_bucket, Key=MARKER_KEY)
     cold_start(monkeypatch, PRODUCER_BUCKET=world.producer_bucket)
     assert invoke_planner({})["started"] is True
+
+
+def test_a_forced_copy_that_failed_keeps_its_force_through_the_ledger(
+    world: World, monkeypatch: pytest.MonkeyPatch, faults: Any
+) -> None:
+    """Reconcile finds a key missing in the consumer (the manifest still says it is there) and enqueues it
+    forced; the copy fails for good; the next run re-enqueues it from the ledger, still forced, so it is
+    copied rather than skipped as 'already held'."""
+    put_object(world, "k.txt", b"the bytes")
+    hydrate(world)
+    world.s3.delete_object(Bucket=world.consumer_bucket, Key="k.txt")  # lost out of band
+    cold_start(monkeypatch, KEYS_PER_MESSAGE="1")
+    faults.add("s3.CopyObject", "^k.txt$", code="AccessDenied", status=403)
+    failed = hydrate(world, {"reconcile": True})
+    assert failed["status"] == "COMPLETED_WITH_FAILURES"
+    entry = world.stores.ledger.get("k.txt")
+    assert entry is not None
+    assert entry.force is True
+
+    faults.clear()
+    again = hydrate(world)
+
+    assert again["status"] == "COMPLETED"
+    assert consumer_object(world, "k.txt")["body"] == b"the bytes"
+    assert world.stores.ledger.get("k.txt") is None
+
+
+def test_a_header_only_change_is_copied(world: World) -> None:
+    """Same bytes (a single-part ETag is their MD5), new content type and metadata: a new version."""
+    put_object(world, "h.txt", b"same bytes", ContentType="text/plain", Metadata={"v": "1"})
+    hydrate(world)
+    world.s3.copy_object(
+        Bucket=world.producer_bucket,
+        Key="h.txt",
+        CopySource={"Bucket": world.producer_bucket, "Key": "h.txt"},
+        MetadataDirective="REPLACE",
+        ContentType="application/json",
+        Metadata={"v": "2"},
+    )
+    run = hydrate(world, {"full": True})
+    assert run["objects_transferred"] == 1
+    head = consumer_object(world, "h.txt")["head"]
+    assert (head["ContentType"], head["Metadata"]) == ("application/json", {"v": "2"})
+
+
+def test_a_key_sqs_cannot_carry_raw_is_copied(world: World) -> None:
+    key = "odd/\uffff\ufffe.txt"
+    put_object(world, key, b"odd")
+    assert hydrate(world)["status"] == "COMPLETED"
+    assert consumer_object(world, key)["body"] == b"odd"

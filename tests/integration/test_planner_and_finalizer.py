@@ -283,7 +283,7 @@ def test_a_stale_planning_run_is_continued_by_the_finalizer(world: World, monkey
     planned = invoke_planner({})
     _age_heartbeat(world, planned["run_id"])
     invoked: list[str] = []
-    from finalizer import handler as finalizer_handler
+    from finalizer import dependencies as finalizer_handler
 
     finalizer_handler.deps().planner = type("Recorder", (), {"continue_run": staticmethod(invoked.append)})()
 

@@ -63,6 +63,16 @@ def conditional_failed(exc: ClientError) -> bool:
     return False
 
 
+def conditional[T](write: Callable[[], T]) -> T | None:
+    """One conditional write: its response, or None if its condition did not hold (other errors raise)."""
+    try:
+        return write()
+    except ClientError as exc:
+        if conditional_failed(exc):
+            return None
+        raise
+
+
 def _backoff(attempt: int) -> None:
     time.sleep(min(0.02 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
 

@@ -11,9 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from hydration.aws.dynamo import conditional_failed, from_item, to_item, values
+from hydration.aws.dynamo import conditional, from_item, to_item, values
 from hydration.models import FailureRecord, iso
 
 if TYPE_CHECKING:
@@ -55,33 +53,27 @@ class FailureLedger:
         """Add the key's entry unless it has one (the finalizer's sweeps); True if added."""
         data = _item(failure)
         data["first_failed_at"] = data["failed_at"]
-        try:
-            self._db.put_item(
+        added = conditional(
+            lambda: self._db.put_item(
                 TableName=self._table,
                 Item=to_item(data),
                 ConditionExpression="attribute_not_exists(#k)",
                 ExpressionAttributeNames={"#k": "key"},
             )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        )
+        return added is not None
 
     def clear(self, key: str, seen_failed_at: datetime) -> bool:
         """Remove the entry that was read (failed at `seen_failed_at`); a newer failure stays. True if removed."""
-        try:
-            self._db.delete_item(
+        removed = conditional(
+            lambda: self._db.delete_item(
                 TableName=self._table,
                 Key=to_item({"key": key}),
                 ConditionExpression="failed_at = :f",
                 ExpressionAttributeValues=values(f=iso(seen_failed_at)),
             )
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        )
+        return removed is not None
 
     def remove(self, key: str) -> None:
         """Unconditional removal (operators: `failures` commands)."""

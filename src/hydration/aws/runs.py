@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from hydration.aws.books import BooksStore
-from hydration.aws.dynamo import conditional_failed, from_item, retry_conflicts, to_item, values
+from hydration.aws.dynamo import conditional, conditional_failed, from_item, retry_conflicts, to_item, values
 from hydration.errors import RunAlreadyActiveError, RunNotFoundError
 from hydration.models import RunRecord, RunStatus, iso
 
@@ -116,13 +116,7 @@ class RunStore:
         }
         if names:
             request["ExpressionAttributeNames"] = names
-        try:
-            retry_conflicts(lambda: self._db.update_item(**request))
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
-        return True
+        return conditional(lambda: retry_conflicts(lambda: self._db.update_item(**request))) is not None
 
     def _planning(self, run: RunRecord) -> tuple[str, dict[str, Any]]:
         """SET clauses and values for what planning has counted so far (keys_enqueued is the books')."""
@@ -205,16 +199,14 @@ class RunStore:
         return cancelled
 
     def release_lock(self, run_id: str) -> None:
-        try:
-            self._db.delete_item(
+        conditional(
+            lambda: self._db.delete_item(
                 TableName=self._table,
                 Key=to_item({"run_id": LOCK_ID}),
                 ConditionExpression="active_run_id = :r",
                 ExpressionAttributeValues=values(r=run_id),
             )
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
+        )
 
     def set_drain_seen(self, run_id: str, seen: datetime | None) -> None:
         if seen is None:

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from hydration.aws.dynamo import conditional_failed, from_item, to_item, values
+from hydration.aws.dynamo import conditional, from_item, to_item, values
 from hydration.models import iso
 
 if TYPE_CHECKING:
@@ -132,12 +130,7 @@ class UploadStore:
 
     def _held(self, write: Callable[..., Any], **request: Any) -> Any:
         """One conditional write on the table: its response, or None if its condition did not hold."""
-        try:
-            return write(TableName=self.table, **request)
-        except ClientError as exc:
-            if conditional_failed(exc):
-                return None
-            raise
+        return conditional(lambda: write(TableName=self.table, **request))
 
     def _on_upload(
         self,

@@ -1,0 +1,299 @@
+"""The copier's batch logic over in-memory fakes of its ports (no AWS, no moto): what each message's keys
+become, the exact batchItemFailures, the books, the ledger, what is re-enqueued, when the run closes."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from copier.service import CopierDeps, handle_batch
+from hydration.closing import Closing
+from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, HandoffReason, PartsOutcome
+from hydration.errors import ObjectTransferError, SourceVanishedError
+from hydration.models import ObjectRef, PartsMessage, RunKind, RunRecord, RunStatus, Task, TransferMessage
+from hydration.settings import CopierSettings
+from tests.fakes import FakeEvents, FakeLedger, FakeManifest, FakeMarker, FakeRuns
+from tests.integration.harness import FakeContext
+
+LISTED = datetime(2026, 11, 1, 6, tzinfo=UTC)
+RUN = "run-1"
+
+
+class FakeTransfer:
+    """Copies succeed unless a key is told to fail, vanish or hand on."""
+
+    def __init__(self) -> None:
+        self.failing: dict[str, str] = {}
+        self.vanished: set[str] = set()
+        self.fanned_out: dict[str, tuple[int, ...]] = {}
+        self.copied: list[str] = []
+        self.parts_copied: list[int] = []
+        self.aborted: list[str] = []
+
+    def copy(self, request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
+        key = request.source_key
+        if key in self.vanished:
+            raise SourceVanishedError(key)
+        if key in self.failing:
+            raise ObjectTransferError(key, self.failing[key], "injected")
+        if key in self.fanned_out:
+            parts = self.fanned_out[key]
+            return Handoff(HandoffReason.FANOUT, request, "upload-1", 5, len(parts), parts)
+        self.copied.append(key)
+        return CopyResult(request.size, 1, request.etag, request.last_modified, "CRC64NVME:x", "crc")
+
+    def copy_parts(
+        self, request: CopyRequest, upload_id: str, part_numbers: tuple[int, ...], deadline: Deadline
+    ) -> PartsOutcome:
+        self.parts_copied += part_numbers
+        total = self.fanned_out[request.source_key]
+        if set(total) <= set(self.parts_copied):
+            result = CopyResult(request.size, len(total), request.etag, request.last_modified, None, "crc")
+            return PartsOutcome(done=part_numbers, result=result)
+        return PartsOutcome(done=part_numbers)
+
+    def abort(self, request: CopyRequest, upload_id: str | None = None) -> None:
+        self.aborted.append(request.source_key)
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.sent: list[tuple[dict[str, Any], int]] = []
+        self.deleted: list[str] = []
+        self.visibility: dict[str, int] = {}
+
+    def send(self, messages: list[Any]) -> list[Any]:
+        self.sent += [(json.loads(m.body), m.delay_seconds) for m in messages]
+        return []
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        self.visibility[receipt_handle] = seconds
+
+    def delete(self, receipt_handles: list[str]) -> None:
+        self.deleted += receipt_handles
+
+
+class World:
+    def __init__(self, keys: list[str], **settings: Any) -> None:
+        self.runs = FakeRuns()
+        self.ledger = FakeLedger()
+        self.manifest = FakeManifest(ledger=self.ledger)
+        self.marker = FakeMarker()
+        self.events = FakeEvents()
+        self.transfer = FakeTransfer()
+        self.queue = FakeQueue()
+        self.runs.create(
+            RunRecord(
+                run_id=RUN, status=RunStatus.PLANNING, kind=RunKind.INCREMENTAL, watermark=LISTED, started_at=LISTED
+            )
+        )
+        self.runs.books.open(RUN, [Task(run_id=RUN, bucket="producer", **self.ref(k).model_dump()) for k in keys])
+        self.runs.finish_planning(self.runs.get(RUN))
+        self.deps = CopierDeps(
+            settings=CopierSettings(
+                consumer_bucket="consumer",
+                runs_table="r",
+                books_table="b",
+                failures_table="f",
+                manifest_table="m",
+                uploads_table="u",
+                producer_bucket="producer",
+                producer_role_arn="arn:aws:iam::222222222222:role/p",
+                external_id="ext",
+                transfer_queue_url="q",
+                consumer_kms_key_id="key",
+                max_receive_count=3,
+                retry_base_seconds=10,
+                **settings,
+            ),
+            copier=self.transfer,
+            lookup=self.manifest.lookup,
+            manifest=self.manifest,
+            ledger=self.ledger,
+            books=self.runs.books,
+            runs=self.runs,
+            queue=self.queue,
+            closing=Closing(runs=self.runs, ledger=self.ledger, marker=self.marker, events=self.events),
+            pool=ThreadPoolExecutor(max_workers=4),
+        )
+
+    @staticmethod
+    def ref(key: str, **extra: Any) -> ObjectRef:
+        return ObjectRef(key=key, size=7, etag=f'"{key}"', last_modified=LISTED, **extra)
+
+    def record(self, message: TransferMessage | PartsMessage, receive_count: int = 1, mid: str = "") -> dict[str, Any]:
+        mid = mid or f"m-{'-'.join(message.keys)}"
+        return {
+            "messageId": mid,
+            "receiptHandle": f"rh-{mid}",
+            "body": message.to_body(),
+            "attributes": {
+                "ApproximateReceiveCount": str(receive_count),
+                "SentTimestamp": "1",
+                "SenderId": "s",
+                "ApproximateFirstReceiveTimestamp": "1",
+            },
+            "messageAttributes": {},
+            "md5OfBody": "x",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+            "awsRegion": "us-east-1",
+        }
+
+    def objects(self, *keys: str) -> TransferMessage:
+        return TransferMessage(run_id=RUN, bucket="producer", objects=[self.ref(k) for k in keys])
+
+    def copy(self, *records: dict[str, Any], remaining_ms: int = 900_000) -> list[str]:
+        context = FakeContext(function_name="copier", remaining_ms=remaining_ms)
+        response = handle_batch({"Records": list(records)}, context, self.deps)  # type: ignore[arg-type]
+        return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def test_a_batch_that_copies_every_key_settles_them_and_closes_the_run() -> None:
+    world = World(["a", "b", "c"])
+    assert world.copy(world.record(world.objects("a", "b")), world.record(world.objects("c"))) == []
+    run = world.runs.get(RUN)
+    assert (run.status, run.keys_settled, run.objects_transferred) == (RunStatus.COMPLETED, 3, 3)
+    assert sorted(world.manifest.entries) == ["a", "b", "c"]
+    assert [m.synced_to for m in world.marker.writes] == [LISTED]
+    assert [e.status for e in world.events.ended] == [RunStatus.COMPLETED]
+
+
+def test_a_failed_key_of_a_multi_key_message_is_re_enqueued_alone_after_its_backoff() -> None:
+    world = World(["a", "b"])
+    world.transfer.failing["b"] = "SlowDown"
+    assert world.copy(world.record(world.objects("a", "b"))) == []
+    ((body, delay),) = world.queue.sent
+    assert [(o["key"], o["attempts"]) for o in body["objects"]] == [("b", 1)]
+    assert delay == 10
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_transferred, run.keys_unsettled) == (RunStatus.DRAINING, 1, 1)
+
+
+def test_a_one_key_message_fails_until_its_final_receive_then_the_key_is_in_the_ledger() -> None:
+    world = World(["x"])
+    world.transfer.failing["x"] = "AccessDenied"
+    record = world.record(world.objects("x"), receive_count=2)
+    assert world.copy(record) == ["m-x"]
+    assert world.ledger.get("x") is None
+    assert world.queue.visibility == {"rh-m-x": 20}  # base x 2^(2-1)
+    assert world.copy(world.record(world.objects("x"), receive_count=3)) == ["m-x"]
+    failure = world.ledger.get("x")
+    assert failure is not None
+    assert (failure.error_code, failure.attempts) == ("AccessDenied", 3)
+    assert world.transfer.aborted == ["x"]  # nothing left behind
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_failed, run.failed_count) == (RunStatus.COMPLETED_WITH_FAILURES, 1, 1)
+    assert world.marker.writes[-1].synced_to == LISTED  # the ledger key's LastModified
+
+
+def test_duplicate_deliveries_are_counted_once() -> None:
+    world = World(["a"])
+    record = world.record(world.objects("a"))
+    assert world.copy(record) == []
+    assert world.copy(record) == []
+    assert world.runs.get(RUN).objects_transferred == 1
+    assert len(world.events.ended) == 1
+
+
+def test_a_vanished_source_settles_and_clears_its_ledger_entry() -> None:
+    world = World(["gone"])
+    world.transfer.vanished.add("gone")
+    world.ledger.record(_failure("gone"))
+    assert world.copy(world.record(world.objects("gone"))) == []
+    assert world.ledger.get("gone") is None
+    assert world.runs.get(RUN).objects_vanished == 1
+
+
+def test_a_held_version_is_skipped_unless_forced() -> None:
+    from hydration.models import ManifestEntry
+
+    world = World(["a", "b"])
+    for key in ("a", "b"):
+        world.manifest.entries[key] = ManifestEntry(
+            key=key, etag=f'"{key}"', last_modified=LISTED, size=7, copied_at=LISTED
+        )
+    forced = TransferMessage(run_id=RUN, bucket="producer", objects=[world.ref("a"), world.ref("b", force=True)])
+    assert world.copy(world.record(forced)) == []
+    assert world.transfer.copied == ["b"]
+    run = world.runs.get(RUN)
+    assert (run.objects_skipped, run.objects_transferred) == (1, 1)
+
+
+def test_a_redelivered_multi_key_message_is_split() -> None:
+    world = World(["a", "b"])
+    assert world.copy(world.record(world.objects("a", "b"), receive_count=2)) == []
+    assert sorted(o["key"] for body, _ in world.queue.sent for o in body["objects"]) == ["a", "b"]
+    assert all(len(body["objects"]) == 1 for body, _ in world.queue.sent)
+    assert world.transfer.copied == []
+
+
+def test_suspects_go_after_the_fresh_messages_which_are_deleted_first() -> None:
+    world = World(["fresh", "suspect"])
+    fresh = world.record(world.objects("fresh"))
+    suspect = world.record(world.objects("suspect"), receive_count=2)
+    assert world.copy(suspect, fresh) == []
+    assert world.transfer.copied == ["fresh", "suspect"]
+    assert world.queue.deleted == ["rh-m-fresh", "rh-m-suspect"]
+
+
+def test_no_copy_starts_too_close_to_the_deadline() -> None:
+    world = World(["a", "b"])
+    assert world.copy(world.record(world.objects("a", "b")), remaining_ms=10_000) == []  # margin: 15 s
+    assert world.transfer.copied == []
+    ((body, delay),) = world.queue.sent
+    assert ([o["key"] for o in body["objects"]], delay) == (["a", "b"], 0)
+
+
+def test_a_large_object_fans_out_and_the_last_part_settles_it_once() -> None:
+    world = World(["huge"], parts_per_message=2)
+    world.transfer.fanned_out["huge"] = (1, 2, 3, 4, 5)
+    assert world.copy(world.record(world.objects("huge"))) == []
+    parts = [body for body, _ in world.queue.sent]
+    assert [(b["kind"], b["parts"]) for b in parts] == [("parts", [1, 2]), ("parts", [3, 4]), ("parts", [5])]
+    assert world.runs.get(RUN).status is RunStatus.DRAINING
+    for i, body in enumerate(parts):
+        message = PartsMessage.model_validate(body)
+        assert world.copy(world.record(message, mid=f"p{i}")) == []
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_transferred) == (RunStatus.COMPLETED, 1)
+
+
+def test_a_malformed_message_is_reported_alone() -> None:
+    world = World(["a"])
+    bad = {**world.record(world.objects("a"), mid="bad"), "body": '{"v": 2, "kind": "objects"}'}
+    assert world.copy(bad, world.record(world.objects("a"))) == ["bad"]
+    assert world.runs.get(RUN).objects_transferred == 1
+
+
+@pytest.mark.parametrize("receive_count", [1, 3])
+def test_a_state_write_that_fails_delivers_the_whole_batch_again(receive_count: int) -> None:
+    world = World(["a"])
+
+    def broken(entries: list[Any]) -> None:
+        raise RuntimeError("DynamoDB is down")
+
+    world.deps.manifest = type("Broken", (), {"put_many": staticmethod(broken)})()
+    assert world.copy(world.record(world.objects("a"), receive_count=receive_count)) == ["m-a"]
+    assert world.runs.get(RUN).keys_settled == 0
+
+
+def _failure(key: str) -> Any:
+    from hydration.models import FailureRecord
+
+    return FailureRecord(
+        key=key,
+        size=7,
+        etag=f'"{key}"',
+        last_modified=LISTED,
+        bucket="producer",
+        run_id="earlier",
+        error_code="AccessDenied",
+        error_message="x",
+        attempts=3,
+        failed_at=LISTED,
+    )
