@@ -79,16 +79,15 @@ class AssignmentType(click.ParamType):
 
     name = "NAME=VALUE"
 
-    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
-        self._names = names
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = list(names)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, float]:
         if isinstance(value, tuple):
             return value
         name, sep, number = str(value).partition("=")
-        known = list(self._names())
-        if not sep or name not in known:
-            self.fail(f"{value!r}: expected NAME=VALUE with NAME one of {', '.join(known)}", param, ctx)
+        if not sep or name not in self._names:
+            self.fail(f"{value!r}: expected NAME=VALUE with NAME one of {', '.join(self._names)}", param, ctx)
         try:
             return name, float(number)
         except ValueError:
@@ -123,21 +122,15 @@ def watch_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def cost_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """The prices and assumptions of a cost estimate, overridable (`runs report`, `estimate`)."""
-    price = click.option(
-        "--price",
-        "prices",
-        type=AssignmentType(lambda: [p.name for p in PRICES]),
-        multiple=True,
-        help="Override a price: NAME=USD, in USD per the unit shown (repeatable).",
-    )
-    assume = click.option(
-        "--assume",
-        "assumptions",
-        type=AssignmentType(lambda: [a.name for a in ASSUMPTIONS]),
-        multiple=True,
-        help="Override an assumption: NAME=VALUE (repeatable).",
-    )
-    return price(assume(function))
+    for flag, dest, names, what in (
+        ("--assume", "assumptions", [a.name for a in ASSUMPTIONS], "an assumption: NAME=VALUE"),
+        ("--price", "prices", [p.name for p in PRICES], "a price: NAME=USD, in USD per the unit shown"),
+    ):
+        option = click.option(
+            flag, dest, type=AssignmentType(names), multiple=True, help=f"Override {what} (repeatable)."
+        )
+        function = option(function)
+    return function
 
 
 def app_config(ctx: click.Context | None = None) -> AppConfig:

@@ -155,12 +155,6 @@ def test_a_bad_price_is_a_usage_error(deployed: Deployed, run_cli, price: str, m
     assert message in result.stderr
 
 
-def test_report_of_an_unknown_run_exits_1(deployed: Deployed, run_cli) -> None:
-    result = run_cli("runs", "report", "20990101T000000Z-abcdef")
-    assert result.exit_code == 1
-    assert result.stderr == "Error: no run with id '20990101T000000Z-abcdef'\n"
-
-
 def test_report_of_a_run_just_made(deployed: Deployed, run_cli) -> None:
     # Given a run copied by the real handlers: its books count the copies' S3 requests
     deployed.world.s3.put_object(Bucket=deployed.world.producer_bucket, Key="data/a.txt", Body=b"data")

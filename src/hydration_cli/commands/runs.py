@@ -11,7 +11,7 @@ from hydration_cli import render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.costs import Cost, Rates
 from hydration_cli.ops.report import RunReport, report_run
-from hydration_cli.ops.runs import CancelledRun, RunDetail, RunList, cancel_run, list_runs, show_run
+from hydration_cli.ops.runs import CancelledRun, Progress, RunDetail, RunList, cancel_run, list_runs, show_run
 from hydration_cli.ops.watch import Polling, RunWatch, find, follow
 from hydration_cli.options import app_config, command, cost_options, now, watch_options
 
@@ -207,13 +207,17 @@ def _show_table(detail: RunDetail) -> RenderableType:
     return render.pairs(rows)
 
 
+def run_and_progress(run: RunRecord, p: Progress) -> Iterable[Sequence[object]]:
+    """The RUN, PROGRESS (and ERROR) text records (`runs show`, `runs watch`)."""
+    yield run_record(run)
+    yield ("PROGRESS", p.keys_settled, p.keys_enqueued, p.bytes_transferred, p.bytes_enqueued, p.eta_seconds)
+    if run.error:
+        yield ("ERROR", run.error)
+
+
 @render.text_rows.register
 def _show_text(detail: RunDetail) -> Iterable[Sequence[object]]:
-    yield run_record(detail.run)
-    p = detail.progress
-    yield ("PROGRESS", p.keys_settled, p.keys_enqueued, p.bytes_transferred, p.bytes_enqueued, p.eta_seconds)
-    if detail.run.error:
-        yield ("ERROR", detail.run.error)
+    return run_and_progress(detail.run, detail.progress)
 
 
 @render.table_view.register
@@ -223,11 +227,7 @@ def _watch_table(result: RunWatch) -> str:
 
 @render.text_rows.register
 def _watch_text(result: RunWatch) -> Iterable[Sequence[object]]:
-    yield run_record(result.run)
-    p = result.progress
-    yield ("PROGRESS", p.keys_settled, p.keys_enqueued, p.bytes_transferred, p.bytes_enqueued, p.eta_seconds)
-    if result.run.error:
-        yield ("ERROR", result.run.error)
+    return run_and_progress(result.run, result.progress)
 
 
 @render.table_view.register
