@@ -19,6 +19,7 @@ from tests.e2e.conftest import poll
 from tests.e2e.test_cli_e2e import head, s3h
 
 pytestmark = pytest.mark.e2e
+SLOW_COPY_MS = 15_000  # long enough to cancel the run while its key is being copied
 Events = Callable[[], list[dict[str, Any]]]
 
 
@@ -120,41 +121,19 @@ def test_runs_watch_follows_a_scheduled_run_and_its_end_event_is_published(
     assert event["detail"]["marker"] is not None
 
 
-@pytest.fixture
-def copier_paused(deployment: Any) -> Iterator[Callable[[], None]]:
-    """The copier's event source mapping disabled (messages wait on the queue); the callable resumes it, and
-    it is resumed after the test whatever happens."""
-    lam = deployment.client("lambda")
-    [mapping] = lam.list_event_source_mappings(FunctionName=deployment.function_name("copier"))["EventSourceMappings"]
-
-    def set_enabled(enabled: bool) -> None:
-        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=enabled)
-        wanted = "Enabled" if enabled else "Disabled"
-        poll(
-            lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == wanted,
-            timeout=60,
-            what=f"the copier's event source mapping {wanted}",
-        )
-
-    set_enabled(False)
-    try:
-        yield lambda: set_enabled(True)
-    finally:
-        set_enabled(True)
-
-
 def test_runs_cancel_stops_a_run_whose_queued_keys_still_drain(
     deployment: Any,
     producer_s3: Any,
     outputs: dict[str, Any],
     run_end_events: Events,
-    copier_paused: Callable[[], None],
+    faults: Any,
 ) -> None:
-    # Given a prefix run whose messages wait on the queue (the copier paused)
+    # Given a prefix run whose one copy takes a while (the LocalStack fault plugin delays it)
     poll(lambda: deployment.runs.active_run_id() is None, timeout=300, interval=2, what="no active run")
     prefix = f"runs-e2e/{uuid.uuid4().hex[:8]}/"
     key = f"{prefix}a.txt"
     producer_s3.put_object(Bucket=outputs["ProducerBucketName"], Key=key, Body=b"cancelled")
+    faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="delay", delay_ms=SLOW_COPY_MS)
     started = s3h(outputs, "trigger", "--prefix", prefix, "--output", "json")
     assert started.exit_code == 0, started.output
     run_id = json.loads(started.stdout)["run_id"]
@@ -172,8 +151,7 @@ def test_runs_cancel_stops_a_run_whose_queued_keys_still_drain(
         what=f"the Run Cancelled event of run {run_id}",
     )
     assert (event["detail-type"], event["detail"]["status"]) == ("Run Cancelled", "CANCELLED")
-    # When the copier resumes, the queued key still lands and settles in the cancelled run's books
-    copier_paused()
+    # When its copy ends, the key lands and settles in the cancelled run's books
     poll(lambda: head(deployment, key), timeout=120, interval=2, what=f"{key} in the consumer bucket")
     poll(lambda: deployment.runs.get(run_id).keys_settled == 1, timeout=60, interval=1, what="the key settled")
     run = deployment.runs.get(run_id)
