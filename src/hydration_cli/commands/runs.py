@@ -60,14 +60,8 @@ def watch_live(
     config = app_config()
     polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
     with render.LiveView(enabled=config.output == "table") as view:
-        waiting = [False]
-
-        def on_waiting() -> None:
-            if not waiting[0]:
-                view.note(f"waiting for {'run ' + run_id if run_id else 'a run'} to start ...")
-                waiting[0] = True
-
-        found = find(deployment, run_id, polling, on_waiting)
+        waiting = f"waiting for {'run ' + run_id if run_id else 'a run'} to start ..."
+        found = find(deployment, run_id, polling, on_waiting=lambda: view.update(waiting, waiting))
         return follow(
             deployment, found, polling, on_progress=lambda p: view.update(render.watch_view(p), render.progress_text(p))
         )
