@@ -23,7 +23,7 @@ from hydration.closing import Closing
 from hydration.copying import Transfer
 from hydration.errors import HydrationError
 from hydration.models import TransferMessage, TransferRecord, describe_validation_error, parse_message
-from hydration.observability import logger
+from hydration.observability import logger, tracer
 from hydration.ports import Books, Ledger, Lookup, ManifestWriter, Runs
 from hydration.settings import CopierSettings
 
@@ -51,6 +51,7 @@ class CopierDeps:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+@tracer.capture_method(capture_response=False)  # a batch's failures may be larger than a trace segment
 def handle_batch(event: dict[str, Any], context: LambdaContext, deps: CopierDeps) -> dict[str, Any]:
     """Copy a batch; return `{"batchItemFailures": [...]}` naming exactly the records SQS must deliver again.
 

@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from hydration.closing import CLAIM_STALE_AFTER, Closing, close_if_balanced, finish
 from hydration.models import (
     FailureRecord,
+    FinalizeResult,
     FinalizerRequest,
     Outcome,
     PartsMessage,
@@ -34,7 +35,7 @@ from hydration.models import (
     TransferMessage,
     parse_message,
 )
-from hydration.observability import MetricUnit, logger, metrics
+from hydration.observability import MetricUnit, logger, metrics, tracer
 from hydration.ports import Books, Continuation, Lookup, Runs
 from hydration.settings import FinalizerSettings
 
@@ -52,20 +53,7 @@ class FinalizerDeps:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
-class FinalizeResult(BaseModel):
-    run_id: str | None = None
-    status: str | None = None
-    action: str  # idle | planning | resumed-planning | waiting | confirming | completed | claimed-elsewhere | finished
-    queue: QueueDepth | None = None
-    marker: datetime | None = None
-    failed_count: int | None = None
-    keys_enqueued: int | None = None
-    keys_settled: int | None = None
-    unsettled_swept: int = 0
-    dlq_keys_added: int = 0
-    message: str = ""
-
-
+@tracer.capture_method
 def finalize(request: FinalizerRequest, deps: FinalizerDeps, claimant: str) -> FinalizeResult:
     _report_sync_age(deps)
     added = _sweep_dlq(deps)

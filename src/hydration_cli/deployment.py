@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 
 from hydration.aws.books import BooksStore
+from hydration.aws.events import RunEvents
 from hydration.aws.ledger import FailureLedger
 from hydration.aws.manifest import Manifest
 from hydration.aws.runs import RunStore
@@ -87,6 +88,11 @@ class Deployment:
     def s3(self) -> Any:
         """The S3 client, for the shared package's S3 adapter (the sync marker)."""
         return self.client("s3")
+
+    @cached_property
+    def events(self) -> RunEvents:
+        """Run end events on the default bus, as the functions publish them."""
+        return RunEvents(self.client("events"))
 
     @cached_property
     def functions(self) -> FunctionInvoker:

@@ -51,6 +51,18 @@ class RunNotStartedError(CliError):
     """The planner answered but started nothing (another run holds the lock)."""
 
 
+class RunNotActiveError(CliError):
+    """Only a PLANNING or DRAINING run can be cancelled."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        super().__init__(f"run {run_id} is {status}: only a PLANNING or DRAINING run can be cancelled")
+        self.run_id = run_id
+
+
+class NoActiveRunError(CliError):
+    """`runs watch` without a run id, and no run became active in time."""
+
+
 class WaitTimeoutError(CliError):
     """A bounded wait ran out before the run (or move task) ended."""
 

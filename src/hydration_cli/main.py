@@ -9,6 +9,7 @@ import click
 from hydration_cli.commands import (
     backup,
     dlq,
+    estimate,
     failures,
     health,
     last_sync,
@@ -85,5 +86,6 @@ for command in (
     backup.backup,
     restore.restore,
     uploads.uploads,
+    estimate.estimate,
 ):
     cli.add_command(command)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ import click
 from hydration_cli import render
 from hydration_cli.context import AppConfig
 from hydration_cli.deployment import DEFAULT_STACK
+from hydration_cli.ops.costs import ASSUMPTIONS, PRICES
 from hydration_cli.outcome import Result
 from hydration_cli.times import parse_duration, parse_time
 
@@ -50,8 +52,85 @@ class DurationType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(|B|[KMGTP]B|[KMGT]iB)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1} | {
+    f"{prefix}{suffix}": base ** (i + 1)
+    for i, prefix in enumerate("kmgtp")
+    for suffix, base in (("b", 1000), ("ib", 1024))
+}
+
+
+class SizeType(click.ParamType):
+    """Bytes: `5000000000`, `750GiB`, `2TB`, `1.5 TiB`; a bad value is a usage error."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        match = _SIZE.match(str(value))
+        if not match:
+            self.fail(f"{value!r} is not a size (like 5000000000, 750GiB, 2TB)", param, ctx)
+        return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+class AssignmentType(click.ParamType):
+    """`NAME=NUMBER`, NAME one of `names` (`--price s3-write=0.0055`); anything else is a usage error."""
+
+    name = "NAME=VALUE"
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = list(names)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, float]:
+        if isinstance(value, tuple):
+            return value
+        name, sep, number = str(value).partition("=")
+        if not sep or name not in self._names:
+            self.fail(f"{value!r}: expected NAME=VALUE with NAME one of {', '.join(self._names)}", param, ctx)
+        try:
+            return name, float(number)
+        except ValueError:
+            self.fail(f"{value!r}: {number!r} is not a number", param, ctx)
+
+
 TIME = TimeType()
 DURATION = DurationType()
+SIZE = SizeType()
+
+
+def watch_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """How long and how often a command that follows a run polls (`runs watch`, `trigger --wait`)."""
+    for option in reversed(
+        [
+            click.option(
+                "--timeout", type=DURATION, default="1h", show_default=True, help="Longest wait for the run to end."
+            ),
+            click.option("--interval", type=DURATION, default="5s", show_default=True, help="Poll interval."),
+            click.option(
+                "--start-timeout",
+                type=DURATION,
+                default="5m",
+                show_default=True,
+                help="Longest wait for the run to appear (a run just triggered, or any run to start).",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def cost_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The prices and assumptions of a cost estimate, overridable (`runs report`, `estimate`)."""
+    for flag, dest, names, what in (
+        ("--assume", "assumptions", [a.name for a in ASSUMPTIONS], "an assumption: NAME=VALUE"),
+        ("--price", "prices", [p.name for p in PRICES], "a price: NAME=USD, in USD per the unit shown"),
+    ):
+        option = click.option(
+            flag, dest, type=AssignmentType(names), multiple=True, help=f"Override {what} (repeatable)."
+        )
+        function = option(function)
+    return function
 
 
 def app_config(ctx: click.Context | None = None) -> AppConfig:

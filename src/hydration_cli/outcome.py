@@ -2,7 +2,7 @@
 
 - 0 success, nothing to report: a run completed, an empty DLQ, a dry run with nothing pending, `health` with
   warnings only;
-- 1 failure: an AWS error, a missing stack or run, a run that ended with failures, `health` critical, a
+- 1 failure: an AWS error, a missing stack or run, a followed run that did not COMPLETE, `health` critical, a
   declined prompt;
 - 2 usage error: an unknown option, a bad value, an unknown profile;
 - 3 found / pending: a dry run with changes pending, `dlq peek` or `failures list` found entries;
@@ -27,7 +27,7 @@ class ExitCode(IntEnum):
 EXIT_CODES_HELP = """\b
 Exit codes, the same for every command:
   0    success (an empty DLQ peek, a dry run with nothing pending)
-  1    failure: AWS error, run ended with failures, health critical
+  1    failure: AWS error, a run that did not COMPLETE, health critical
   2    usage error: bad option or value, unknown profile
   3    found/pending: a dry run with changes, DLQ messages, ledger entries
   130  interrupted (Ctrl-C)"""

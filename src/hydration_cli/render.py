@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 from pydantic import BaseModel
 from rich import box
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleRenderable, RenderableType
+from rich.live import Live
 from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -170,7 +172,7 @@ def pairs(rows: Iterable[tuple[str, object]]) -> Table:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for name, value in rows:
-        table.add_row(name, value if isinstance(value, Text) else str(value))
+        table.add_row(name, value if isinstance(value, ConsoleRenderable) else str(value))
     return table
 
 
@@ -219,6 +221,11 @@ def number(n: float | None) -> str:
     if n is None:
         return "-"
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.2f}"
+
+
+def decimal(n: float) -> str:
+    """A price or a rate as written: `0.005`, `0.0000166667`, `1000` (no exponent)."""
+    return f"{n:.10f}".rstrip("0").rstrip(".")
 
 
 def sparkline(values: Sequence[float | None]) -> str:
@@ -289,12 +296,53 @@ class Progress:
             self._rich.stop()
 
 
+class LiveView:
+    """A view that changes while a command waits (`runs watch`), on stderr: redrawn in place on a terminal
+    (rich Live); one plain line per change otherwise; nothing when disabled (--output json/text)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._enabled = enabled
+        self._terminal = sys.stderr.isatty()
+        self._last = ""
+        self._live: Live | None = None
+
+    def __enter__(self) -> LiveView:
+        if self._enabled and self._terminal:
+            stderr = Console(stderr=True, markup=False, highlight=False, emoji=False)
+            self._live = Live(console=stderr, refresh_per_second=4, transient=False)
+            self._live.start()
+        return self
+
+    def update(self, view: RenderableType, plain: str) -> None:
+        """`view` on a terminal, `plain` as a line (when it changed) otherwise."""
+        if not self._enabled:
+            return
+        if self._live is not None:
+            self._live.update(view, refresh=True)
+        elif plain != self._last:
+            click.echo(plain, err=True)
+            self._last = plain
+
+    def note(self, line: str) -> None:
+        """A line of its own (above the view on a terminal)."""
+        if not self._enabled:
+            return
+        if self._live is not None:
+            self._live.console.print(line)
+        else:
+            click.echo(line, err=True)
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+
 # --------------------------------------------------------------------------- views shared by several commands
 
 
 def progress_text(p: RunProgress, *, with_bar: bool = True) -> str:
-    """`[########----] 120/400 keys  1.2 GiB/3.0 GiB  35.0 MiB/s  2.1 keys/s  ETA 2m10s  DRAINING`."""
-    planning = "" if p.planning_complete else " (planning)"
+    """`[####----] 120/400 keys, 1,200 listed  1.2 GiB/3.0 GiB  35.0 MiB/s  2.1 keys/s  ETA 2m10s  DRAINING`."""
+    planning = f", {p.keys_listed:,} listed" + ("" if p.planning_complete else " (planning)")
     rate = f"{human_bytes(p.bytes_per_second)}/s" if p.bytes_per_second else "-/s"
     keys_rate = f"{p.keys_per_second:.1f} keys/s" if p.keys_per_second else "- keys/s"
     eta = f"ETA {human_duration(p.eta_seconds)}" if p.eta_seconds is not None else "ETA -"
@@ -304,6 +352,39 @@ def progress_text(p: RunProgress, *, with_bar: bool = True) -> str:
         f"{human_bytes(p.bytes_transferred)}/{human_bytes(p.bytes_enqueued)}  {rate}  {keys_rate}  {eta}  "
         f"{p.status}{failed}"
     )
+
+
+def watch_view(p: RunProgress) -> RenderableType:
+    """The live view of a run (`runs watch` on a terminal)."""
+    rate = f"{human_bytes(p.bytes_per_second)}/s" if p.bytes_per_second else "-/s"
+    keys_rate = f"{p.keys_per_second:.1f} keys/s" if p.keys_per_second else "- keys/s"
+    eta = human_duration(p.eta_seconds) if p.eta_seconds is not None else "-"
+    planning = "done" if p.planning_complete else "listing"
+    rows: list[tuple[str, object]] = [
+        ("run", Text.assemble(f"{p.run_id}  {p.kind}  ", styled(p.status), f"  {human_duration(p.elapsed_seconds)}")),
+        ("keys", f"{p.keys_settled:,} settled of {p.keys_enqueued:,} enqueued, {p.keys_listed:,} listed ({planning})"),
+        (
+            "outcomes",
+            f"{p.objects_transferred:,} transferred, {p.objects_skipped:,} skipped, {p.objects_vanished:,} vanished, "
+            f"{p.objects_failed:,} failed",
+        ),
+        ("bytes", f"{human_bytes(p.bytes_transferred)} of {human_bytes(p.bytes_enqueued)}"),
+        ("rate", f"{rate}  {keys_rate}"),
+        ("ETA", eta),
+    ]
+    total = p.keys_enqueued or None
+    bar = ProgressBar(total=total, completed=p.keys_settled if total else 0, width=48)
+    return pairs([rows[0], ("settled", bar), *rows[1:]])
+
+
+def run_end(run: RunRecord, elapsed: float | None) -> list[str]:
+    """How a run ended, in a few lines (`trigger --wait`, `runs watch`)."""
+    lines = [f"run {run.run_id} {run.status} in {human_duration(elapsed)}: {run_line(run)}"]
+    if run.error:
+        lines.append(f"error: {run.error}")
+    if run.failed_count:
+        lines.append(f"{run.failed_count} key(s) in the failure ledger: s3-hydration failures list")
+    return lines
 
 
 def run_line(run: RunRecord) -> str:

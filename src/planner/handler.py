@@ -8,11 +8,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hydration.errors import InvalidRequestError
-from hydration.models import parse_planner_event
+from hydration.models import new_run_id, parse_planner_event
 from hydration.observability import logger, metrics, tracer
 from planner import dependencies
 from planner.context import Budget
-from planner.service import new_run_id, plan
+from planner.service import plan
 
 
 @logger.inject_lambda_context(clear_state=True)

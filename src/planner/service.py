@@ -8,16 +8,13 @@ started, or the start of the oldest multipart upload then in flight, whichever i
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
-
-from pydantic import BaseModel
 
 from hydration.aws import s3 as s3_adapter
 from hydration.closing import close_if_balanced
 from hydration.errors import InvalidRequestError, RunAlreadyActiveError
-from hydration.models import Drift, PlannerRequest, RunKind, RunRecord, RunStatus
-from hydration.observability import MetricUnit, logger, metrics
+from hydration.models import Drift, PlannerRequest, PlanResult, RunKind, RunRecord, RunStatus
+from hydration.observability import MetricUnit, logger, metrics, tracer
 from hydration.selection import excluded_key, is_selected, lower_bound, minimal_prefixes, within_scope
 from planner import listing, reconcile
 from planner.context import Budget, PlannerDeps, PlanningStoppedError
@@ -26,32 +23,7 @@ from planner.enqueue import Enqueue
 SAMPLE_KEYS = 20
 
 
-class PlanResult(BaseModel):
-    """What the planner answers (the handler returns it as JSON)."""
-
-    started: bool
-    run_id: str | None = None
-    status: str | None = None
-    kind: str | None = None
-    watermark: datetime | None = None
-    since: datetime | None = None
-    keys_listed: int = 0
-    keys_enqueued: int = 0
-    bytes_enqueued: int = 0
-    ledger_keys_enqueued: int = 0
-    keys_unchanged: int = 0
-    enqueue_failed: int = 0
-    continued: bool = False
-    dry_run: bool = False
-    sample_keys: list[str] = []
-    drift: Drift | None = None
-    message: str = ""
-
-
-def new_run_id(now: datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-
-
+@tracer.capture_method
 def plan(request: PlannerRequest, deps: PlannerDeps, budget: Budget, *, run_id: str, request_id: str) -> PlanResult:
     """Start a run (or continue a checkpointed one) and enqueue what it selects."""
     settings = deps.settings

@@ -21,7 +21,15 @@ from hydration.models import FailureRecord
 from hydration_cli.context import AppConfig
 from hydration_cli.deployment import Deployment
 from hydration_cli.main import cli
-from tests.integration.harness import REGION, FakeContext, World, create_world, replace_continuation, run_copier
+from tests.integration.harness import (
+    REGION,
+    FakeContext,
+    World,
+    create_world,
+    replace_continuation,
+    run_copier,
+    run_event_source_mapping,
+)
 
 STACK = "s3-hydration-consumer"
 PREFIX = "s3-hydration"
@@ -38,6 +46,16 @@ class Deployed:
     dlq_arn: str
     invoked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     drain_on_finalize: bool = True
+    # messages the copier takes per finalizer call (None: it drains the queue), so a run progresses poll by poll
+    copier_messages_per_nudge: int | None = None
+    defer_async: bool = False  # asynchronous invokes wait in `pending` until run_pending() (Lambda's delay)
+    pending: list[tuple[str, Any]] = field(default_factory=list)
+
+    def run_pending(self) -> None:
+        """Lambda gets round to the asynchronous invokes."""
+        invoker = InProcessInvoker(self)
+        while self.pending:
+            invoker.invoke(*self.pending.pop(0))
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -74,7 +92,10 @@ class InProcessInvoker:
         self._deployed = deployed
 
     def invoke_async(self, function_name: str, payload: Any) -> None:
-        self.invoke(function_name, payload)
+        if self._deployed.defer_async:
+            self._deployed.pending.append((function_name, payload))
+        else:
+            self.invoke(function_name, payload)
 
     def invoke(self, function_name: str, payload: Any) -> Any:
         from finalizer.handler import lambda_handler as finalizer_handler
@@ -87,7 +108,9 @@ class InProcessInvoker:
             if function_name == FUNCTIONS["planner"]:
                 answer = planner_handler(payload, FakeContext(function_name=function_name))
             elif function_name == FUNCTIONS["finalizer"]:
-                if self._deployed.drain_on_finalize:
+                if self._deployed.copier_messages_per_nudge is not None:
+                    copy_some(self._deployed.world, self._deployed.copier_messages_per_nudge)
+                elif self._deployed.drain_on_finalize:
                     run_copier(self._deployed.world)
                 answer = finalizer_handler(payload, FakeContext(function_name=function_name))
             else:
@@ -95,17 +118,49 @@ class InProcessInvoker:
         return json.loads(json.dumps(answer))
 
 
+def copy_some(world: World, messages: int) -> None:
+    """The copier takes up to `messages` messages once (one poll of the event source mapping)."""
+    from copier.handler import lambda_handler
+
+    run_event_source_mapping(world, lambda_handler, batch_size=messages, max_polls=1, drain=False)
+
+
+# The consumer stack's parameters the CLI reads, at the template's defaults.
+PARAMETERS = {
+    "ResourcePrefix": PREFIX,
+    "DlqAlarmThreshold": "0",
+    "BacklogAgeThresholdSeconds": "3600",
+    "CopyMode": "server-side",
+    "KeysPerMessage": "10",
+    "BatchSize": "100",
+    "MaximumConcurrency": "10",
+    "CopyConcurrency": "32",
+    "MultipartThresholdBytes": "67108864",
+    "PartSizeBytes": "16777216",
+    "CopierTimeout": "300",
+    "PlannerMemorySize": "512",
+    "CopierMemorySize": "1024",
+    "FinalizerMemorySize": "256",
+    "StalePlanningSeconds": "1800",
+}
+
+
 def _stack_template(outputs: dict[str, str]) -> str:
     return json.dumps(
         {
-            "Parameters": {
-                "ResourcePrefix": {"Type": "String", "Default": PREFIX},
-                "DlqAlarmThreshold": {"Type": "Number", "Default": "0"},
-                "BacklogAgeThresholdSeconds": {"Type": "Number", "Default": "3600"},
-            },
+            "Parameters": {name: {"Type": "String", "Default": value} for name, value in PARAMETERS.items()},
             "Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{PREFIX}-alarms"}}},
             "Outputs": {name: {"Value": value} for name, value in outputs.items()},
         }
+    )
+
+
+def set_stack_parameters(deployed: Deployed, **values: str) -> None:
+    """A stack update with these parameter values (the others as they are)."""
+    boto3.client("cloudformation", region_name=REGION).update_stack(
+        StackName=STACK,
+        TemplateBody=_stack_template(deployed.outputs),
+        Parameters=[{"ParameterKey": k, "ParameterValue": values.get(k, v)} for k, v in PARAMETERS.items()],
     )
 
 

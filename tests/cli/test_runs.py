@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.cli.conftest import Deployed, json_out, put_objects, text_records
 
 
@@ -46,8 +48,9 @@ def test_runs_list_empty(deployed: Deployed, run_cli) -> None:
     assert "no runs yet" in result.stdout
 
 
-def test_runs_show_unknown_id_is_one_line_and_exit_1(deployed: Deployed, run_cli) -> None:
-    result = run_cli("runs", "show", "20990101T000000Z-nope")
+@pytest.mark.parametrize("command", [["show"], ["report"], ["cancel", "--yes"], ["cancel"]])
+def test_an_unknown_run_id_is_one_line_and_exit_1(deployed: Deployed, run_cli, command: list[str]) -> None:
+    result = run_cli("runs", *command, "20990101T000000Z-nope")
     assert result.exit_code == 1
     assert result.stderr == "Error: no run with id '20990101T000000Z-nope'\n"
     assert result.stdout == ""

@@ -57,7 +57,7 @@ def test_status_json_during_a_run(deployed: Deployed, run_cli) -> None:
     states = {a["alarm"]: a["state"] for a in out["alarms"]}
     assert states["DlqDepthAlarm"] == "ALARM"
     assert states["LambdaErrorAlarm"] == "OK"
-    assert len(out["alarms"]) == 9
+    assert len(out["alarms"]) == len(ALARMS)
 
 
 def test_status_table_after_a_run(deployed: Deployed, run_cli, faults: Faults) -> None:

@@ -1,5 +1,6 @@
-"""The `s3-hydration` CLI against the deployed stacks on LocalStack: `trigger --wait`, `dlq peek`,
-`dlq redrive --key` and `reset-sync`, with the real Lambda invokes and the real SQS event source mapping.
+"""The `s3-hydration` CLI against the deployed stacks on LocalStack: `trigger --wait` (an asynchronous invoke,
+then `runs watch`), `runs cancel`, `dlq peek`, `dlq redrive --key` and `reset-sync`, with the real Lambda
+invokes and the real SQS event source mapping.
 
 Everything is found through the consumer stack's outputs (`--stack`); the environment is the consumer
 account's (tests/e2e/conftest.py). The tests work under their own key prefix, leave the DLQ as they found
@@ -108,7 +109,7 @@ def test_trigger_wait_copies_a_prefix_and_exits_0(
     # Then it completed, and every object is in the consumer bucket under the consumer's key
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["payload"] == {"prefix": prefix}
+    assert out["payload"] == {"prefix": prefix, "new_run_id": out["run_id"]}
     assert out["run"]["status"] == "COMPLETED"
     assert out["run"]["keys_enqueued"] == 3
     assert out["progress"]["keys_settled"] == 3

@@ -208,11 +208,13 @@ def references(node: Any, name: str) -> bool:
 
 
 def dashboard_body(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The dashboard JSON with every ${...} of its Fn::Sub replaced by a placeholder."""
+    """The dashboard JSON with every ${...} of its Fn::Sub replaced by a placeholder (a number substituted
+    into a JSON value, `"value": ${Threshold}`, becomes the string "SUB:Threshold")."""
     (dashboard,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
     body = dashboard["Properties"]["DashboardBody"]
     text = body["Fn::Sub"] if isinstance(body, dict) else body
     text = text if isinstance(text, str) else text[0]
+    text = re.sub(r'("\s*:\s*)\$\{([^}]*)\}', lambda m: f'{m.group(1)}"SUB:{m.group(2)}"', text)
     return json.loads(re.sub(r"\$\{([^}]*)\}", lambda m: f"SUB:{m.group(1)}", text))
 
 

@@ -15,6 +15,7 @@ from tests.infra.cfn_model import (
     INFRA,
     Evaluator,
     as_list,
+    dashboard_body,
     dashboard_metrics,
     doc_function_environment,
     doc_metric_names,
@@ -27,6 +28,7 @@ NAMESPACE = "S3Hydration"
 SERVICES = {"planner", "copier", "finalizer"}
 FUNCTIONS = {"planner": "PlannerFunction", "copier": "CopierFunction", "finalizer": "FinalizerFunction"}
 FOURTEEN_DAYS = 14 * 24 * 3600
+XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 def _resources_of(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
@@ -114,21 +116,194 @@ def test_dashboard_shows_copy_latency_percentiles(consumer: dict[str, Any]) -> N
     assert {"p50", "p99"} <= stats
 
 
+def test_dashboard_shows_sync_age_backlog_and_run_history(consumer: dict[str, Any]) -> None:
+    widgets = {w["properties"].get("title"): w for w in dashboard_body(consumer)["widgets"]}
+
+    def lines(title: str) -> list[tuple[str, str, dict[str, str], str | None]]:
+        props = widgets[title]["properties"]
+        result = []
+        for line in props["metrics"]:
+            options = line[-1] if isinstance(line[-1], dict) else {}
+            namespace, metric, *dims = [p for p in line if not isinstance(p, dict)]
+            result.append((namespace, metric, dict(zip(dims[::2], dims[1::2], strict=True)), options.get("stat")))
+        return result
+
+    assert lines("Sync age (finalizer)") == [(NAMESPACE, "SyncAgeSeconds", {"service": "finalizer"}, None)]
+    sync = widgets["Sync age (finalizer)"]["properties"]
+    assert sync["annotations"]["horizontal"][0]["value"] == "SUB:SyncAgeThresholdSeconds"
+    queue = {"QueueName": "SUB:TransferQueue.QueueName"}
+    assert [(m, d) for _, m, d, _ in lines("Backlog (transfer queue)")] == [
+        ("ApproximateNumberOfMessagesVisible", queue),
+        ("ApproximateNumberOfMessagesNotVisible", queue),
+        ("ApproximateNumberOfMessagesDelayed", queue),
+        ("ApproximateAgeOfOldestMessage", queue),
+    ]
+    assert lines("Run history") == [
+        (NAMESPACE, "RunsStarted", {"service": "planner"}, "Sum"),
+        (NAMESPACE, "RunsIncomplete", {"service": RUN_SERVICE}, "Sum"),
+        (NAMESPACE, "RunFailedObjects", {"service": RUN_SERVICE}, "Sum"),
+        (NAMESPACE, "RunDurationSeconds", {"service": RUN_SERVICE}, "Maximum"),
+    ]
+    shown = {arn.rsplit("SUB:ResourcePrefix-", 1)[1] for arn in widgets["Alarms"]["properties"]["alarms"]}
+    assert shown == EXPECTED_ALARMS
+
+
+# ------------------------------------------------------------------------------------------ tracing
+
+
+def test_tracing_parameter_defaults_to_active(consumer: dict[str, Any]) -> None:
+    tracing = consumer["Parameters"]["Tracing"]
+    assert (tracing["Default"], tracing["AllowedValues"]) == ("Active", ["Active", "PassThrough"])
+    for name in FUNCTIONS.values():
+        assert consumer["Resources"][name]["Properties"]["TracingConfig"] == {"Mode": {"Ref": "Tracing"}}, name
+    passthrough = Evaluator(consumer, {"Tracing": "PassThrough"}).resources()
+    assert passthrough["CopierFunction"]["Properties"]["TracingConfig"] == {"Mode": "PassThrough"}
+
+
+def test_each_function_role_may_send_traces(consumer: dict[str, Any]) -> None:
+    granted = {
+        name
+        for name, _, kind, statement in statements(consumer)
+        if kind == "identity" and set(as_list(statement.get("Action"))) == XRAY_ACTIONS and statement["Resource"] == "*"
+    }
+    assert granted == {"PlannerRole", "CopierRole", "FinalizerRole"}
+
+
 # ------------------------------------------------------------------------------------------ alarms
 
 
-# The runbook's alarms, as the CLI (status, health) reads them: the template must create exactly these.
+# The runbook's alarms, as the CLI (status, health) reads them: the template must create exactly these, and
+# the two parts of the composite RunNotStartedAlarm, which notify through it.
 EXPECTED_ALARMS = set(ALARMS)
+COMPOSITE_PARTS = {"ScheduleInvocationFailedAlarm", "NoRunStartedAlarm"}
+# Missing data means "nothing vouches for it" for these two (while the schedules run); for the others it
+# means "nothing happened"
+BREACHING_WHEN_MISSING = {"SyncStaleAlarm", "NoRunStartedAlarm"}
+WEEK = 7 * 24 * 3600
 
 
-def test_every_alarm_is_named_notifies_the_topic_and_ignores_missing_data(consumer: dict[str, Any]) -> None:
-    alarms = _resources_of(consumer, "AWS::CloudWatch::Alarm")
-    assert set(alarms) == EXPECTED_ALARMS
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        **_resources_of(template, "AWS::CloudWatch::Alarm"),
+        **_resources_of(template, "AWS::CloudWatch::CompositeAlarm"),
+    }
+
+
+def test_every_alarm_is_named_and_notifies_the_topic_on_alarm_and_ok(consumer: dict[str, Any]) -> None:
+    alarms = _alarms(consumer)
+    assert set(alarms) == EXPECTED_ALARMS | COMPOSITE_PARTS
     for name, alarm in alarms.items():
         props = alarm["Properties"]
         assert props["AlarmName"] == {"Fn::Sub": f"${{ResourcePrefix}}-{name}"}
-        assert props["TreatMissingData"] == "notBreaching", name
-        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        if name in COMPOSITE_PARTS:
+            assert not {"AlarmActions", "OKActions", "InsufficientDataActions"} & set(props), name
+        else:
+            assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+            assert props["OKActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+def test_missing_data_is_breaching_only_where_it_means_nobody_vouches(consumer: dict[str, Any]) -> None:
+    for name, alarm in _resources_of(consumer, "AWS::CloudWatch::Alarm").items():
+        treat = alarm["Properties"]["TreatMissingData"]
+        if name in BREACHING_WHEN_MISSING:
+            assert treat == {"Fn::If": ["SchedulesOn", "breaching", "notBreaching"]}, name
+        else:
+            assert treat == "notBreaching", name
+    # with the schedules off, nothing is expected and every alarm stays quiet on missing data
+    quiet = Evaluator(consumer, {"SchedulesEnabled": "false"}).resources()
+    assert {quiet[name]["Properties"]["TreatMissingData"] for name in BREACHING_WHEN_MISSING} == {"notBreaching"}
+    on = Evaluator(consumer).resources()
+    assert {on[name]["Properties"]["TreatMissingData"] for name in BREACHING_WHEN_MISSING} == {"breaching"}
+
+
+def test_sync_stale_alarm_reads_the_finalizers_sync_age(consumer: dict[str, Any]) -> None:
+    props = consumer["Resources"]["SyncStaleAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (NAMESPACE, "SyncAgeSeconds", "Maximum")
+    assert props["Dimensions"] == [{"Name": "service", "Value": "finalizer"}]
+    assert (props["ComparisonOperator"], props["Threshold"]) == (
+        "GreaterThanThreshold",
+        {"Ref": "SyncAgeThresholdSeconds"},
+    )
+    # the finalizer reports every 5 minutes: a period holds several reports, one missing report is no alarm
+    finalizer_every = 300
+    assert props["Period"] >= 3 * finalizer_every
+    assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == 2
+    threshold = consumer["Parameters"]["SyncAgeThresholdSeconds"]
+    assert threshold["Default"] == 26 * 3600  # a daily schedule plus a margin (health's --max-sync-age)
+
+
+def test_run_not_started_alarm_combines_the_schedules_failures_and_no_run_started(consumer: dict[str, Any]) -> None:
+    resources = consumer["Resources"]
+    composite = resources["RunNotStartedAlarm"]["Properties"]
+    rule = composite["AlarmRule"]["Fn::Sub"]
+    assert rule == (
+        'ALARM("${ResourcePrefix}-ScheduleInvocationFailedAlarm") OR ALARM("${ResourcePrefix}-NoRunStartedAlarm")'
+    )
+    assert set(resources["RunNotStartedAlarm"]["DependsOn"]) == COMPOSITE_PARTS
+    # EventBridge could not invoke the planner from its schedule
+    failed = resources["ScheduleInvocationFailedAlarm"]["Properties"]
+    assert (failed["Namespace"], failed["MetricName"], failed["Statistic"]) == (
+        "AWS/Events",
+        "FailedInvocations",
+        "Sum",
+    )
+    assert failed["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": "PlannerSchedule"}}]
+    assert (failed["ComparisonOperator"], failed["Threshold"]) == ("GreaterThanThreshold", 0)
+    # no RunsStarted in the window: every hourly period of it breaching (missing = breaching)
+    started = resources["NoRunStartedAlarm"]["Properties"]
+    assert (started["Namespace"], started["MetricName"], started["Statistic"]) == (NAMESPACE, "RunsStarted", "Sum")
+    assert started["Dimensions"] == [{"Name": "service", "Value": "planner"}]
+    assert (started["ComparisonOperator"], started["Threshold"]) == ("LessThanThreshold", 1)
+    assert started["EvaluationPeriods"] == started["DatapointsToAlarm"] == {"Ref": "RunStartWindowHours"}
+    window = consumer["Parameters"]["RunStartWindowHours"]
+    # CloudWatch: Period x EvaluationPeriods <= 7 days, and <= 1 day for periods under an hour
+    assert started["Period"] == 3600
+    assert started["Period"] * window["MaxValue"] <= WEEK
+    # the default covers the daily schedule (cron(0 6 * * ? *)) plus a margin, and fits the limits
+    assert consumer["Parameters"]["ScheduleExpression"]["Default"] == "cron(0 6 * * ? *)"
+    assert 24 < window["Default"] <= window["MaxValue"]
+
+
+def test_copier_throttles_alarm(consumer: dict[str, Any]) -> None:
+    props = consumer["Resources"]["CopierThrottlesAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == ("AWS/Lambda", "Throttles", "Sum")
+    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "CopierFunction"}}]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_run_end_failures_go_to_the_alarm_topic(consumer: dict[str, Any]) -> None:
+    from hydration.aws.events import DETAIL_TYPES, SOURCE
+    from hydration.models import RunStatus
+
+    rule = consumer["Resources"]["RunEndFailuresRule"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": [SOURCE],
+        "detail-type": [
+            DETAIL_TYPES[RunStatus.COMPLETED_WITH_FAILURES],
+            DETAIL_TYPES[RunStatus.FAILED],
+            DETAIL_TYPES[RunStatus.INCOMPLETE],
+        ],
+    }
+    assert rule["Targets"] == [{"Id": "alarm-topic", "Arn": {"Ref": "AlarmTopic"}}]
+    (statement,) = consumer["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["RunEndFailuresRule", "Arn"]}}}
+
+
+def test_retention_risk_alarms_fire_at_10_days(consumer: dict[str, Any]) -> None:
+    for name, queue in (("RetentionRiskAlarm", "TransferQueue"), ("DlqRetentionRiskAlarm", "TransferDlq")):
+        props = consumer["Resources"][name]["Properties"]
+        assert (props["MetricName"], props["Statistic"], props["Threshold"]) == (
+            "ApproximateAgeOfOldestMessage",
+            "Maximum",
+            10 * 24 * 3600,
+        )
+        assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+
+
+def test_run_incomplete_alarm_reads_the_run_level_metric(consumer: dict[str, Any]) -> None:
+    props = consumer["Resources"]["RunIncompleteAlarm"]["Properties"]
+    assert (props["MetricName"], props["Dimensions"]) == ("RunsIncomplete", [{"Name": "service", "Value": RUN_SERVICE}])
 
 
 def test_lambda_error_alarm_sums_all_three_functions(consumer: dict[str, Any]) -> None:
@@ -172,8 +347,9 @@ def test_no_allow_statement_grants_a_wildcard_action_or_resource(
                 assert not is_wildcard or (rtype == "AWS::KMS::Key" and action == "kms:*"), where
         for resource in as_list(statement.get("Resource")):
             if resource == "*":
-                # in a key policy, "*" means "this key"
-                assert rtype == "AWS::KMS::Key", where
+                # in a key policy, "*" means "this key"; X-Ray's PutTraceSegments/PutTelemetryRecords take no resource
+                xray_only = set(as_list(statement.get("Action"))) <= XRAY_ACTIONS
+                assert rtype == "AWS::KMS::Key" or xray_only, where
         principal = statement.get("Principal")
         assert principal not in ("*", {"AWS": "*"}), where
     assert checked > 5
@@ -568,3 +744,15 @@ def test_outputs_cover_the_contract(producer: dict[str, Any], consumer: dict[str
     consumer_outputs, producer_outputs = doc_outputs()
     assert consumer_outputs <= set(consumer["Outputs"])
     assert producer_outputs <= set(producer["Outputs"])
+
+
+def test_the_clis_parameter_defaults_are_the_templates(consumer: dict[str, Any]) -> None:
+    """`estimate`, `runs report` and `trigger` fall back on these when the stack does not list a parameter."""
+    from hydration_cli.ops.stack import PARAMETERS, DeployedSettings
+    from tests.cli.conftest import PARAMETERS as TEST_STACK
+
+    defaults = DeployedSettings()
+    for field, parameter in PARAMETERS.items():
+        assert str(getattr(defaults, field)) == str(consumer["Parameters"][parameter]["Default"]), parameter
+    for parameter, value in TEST_STACK.items():
+        assert value == str(consumer["Parameters"][parameter]["Default"]), parameter

@@ -2,7 +2,7 @@
 
 Invalid input is rejected here, with an error that names the field. Modules: `common` (field types),
 `requests` (the functions' payloads), `messages` (the transfer queue), `runs` (run records and their books),
-`state` (per-key records: tasks, failures, manifest).
+`state` (per-key records: tasks, failures, manifest), `results` (what the planner and the finalizer answer).
 """
 
 from hydration.models.common import MAX_KEY_BYTES, S3Key, UtcDatetime, as_utc, describe_validation_error, iso
@@ -24,6 +24,7 @@ from hydration.models.requests import (
     parse_finalizer_event,
     parse_planner_event,
 )
+from hydration.models.results import FinalizeResult, PlanResult, new_run_id
 from hydration.models.runs import TERMINAL, Books, Drift, ListingCursor, QueueDepth, RunRecord, RunStatus
 from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Task
 
@@ -34,6 +35,7 @@ __all__ = [
     "Books",
     "Drift",
     "FailureRecord",
+    "FinalizeResult",
     "FinalizerRequest",
     "ListingCursor",
     "ManifestEntry",
@@ -41,6 +43,7 @@ __all__ = [
     "Origin",
     "Outcome",
     "PartsMessage",
+    "PlanResult",
     "PlannerRequest",
     "QueueDepth",
     "RunKind",
@@ -57,6 +60,7 @@ __all__ = [
     "describe_validation_error",
     "encode",
     "iso",
+    "new_run_id",
     "pack",
     "parse_finalizer_event",
     "parse_message",

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 import click
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 
 from hydration.models import RunRecord
 from hydration_cli import render
 from hydration_cli.deployment import Deployment
-from hydration_cli.ops.runs import RunDetail, RunList, list_runs, show_run
-from hydration_cli.options import command, now
+from hydration_cli.ops.costs import Cost, Rates
+from hydration_cli.ops.report import RunReport, report_run
+from hydration_cli.ops.runs import CancelledRun, Progress, RunDetail, RunList, cancel_run, list_runs, show_run
+from hydration_cli.ops.watch import Polling, RunWatch, find, follow
+from hydration_cli.options import app_config, command, cost_options, now, watch_options
 
 
 @click.group()
@@ -31,6 +35,73 @@ def list_(deployment: Deployment, limit: int) -> RunList:
 def show(deployment: Deployment, run_id: str) -> RunDetail:
     """One run: counts, progress, watermark, error, reconcile drift."""
     return show_run(deployment, run_id, now())
+
+
+@runs.command("watch")
+@click.argument("run_id", required=False)
+@watch_options
+@command
+def watch(
+    deployment: Deployment, run_id: str | None, timeout: timedelta, interval: timedelta, start_timeout: timedelta
+) -> RunWatch:
+    """Follow a run to its end (the active run by default; a run not there yet is waited for).
+
+    Shows keys listed, enqueued and settled, bytes, rate, ETA and failures as they change, and nudges the
+    finalizer at each poll so the run closes as soon as it can. Exit 0 if the run COMPLETED, 1 for any other
+    end (or a timeout: the run goes on).
+    """
+    return watch_live(deployment, run_id, timeout=timeout, interval=interval, start_timeout=start_timeout)
+
+
+def watch_live(
+    deployment: Deployment, run_id: str | None, *, timeout: timedelta, interval: timedelta, start_timeout: timedelta
+) -> RunWatch:
+    """`runs watch`, also behind `trigger --wait`: the live view on stderr (--output table only)."""
+    config = app_config()
+    polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
+    with render.LiveView(enabled=config.output == "table") as view:
+        waiting = f"waiting for {'run ' + run_id if run_id else 'a run'} to start ..."
+        found = find(deployment, run_id, polling, on_waiting=lambda: view.update(waiting, waiting))
+        return follow(
+            deployment, found, polling, on_progress=lambda p: view.update(render.watch_view(p), render.progress_text(p))
+        )
+
+
+@runs.command("cancel")
+@click.argument("run_id")
+@click.option("--reason", default="cancelled by an operator (s3-hydration runs cancel)", show_default=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@command
+def cancel(deployment: Deployment, run_id: str, reason: str, yes: bool) -> CancelledRun:
+    """Stop a PLANNING or DRAINING run: it ends CANCELLED and the next run can start.
+
+    The planner stops at its next heartbeat (20 s). Keys already queued still drain (they are copied and
+    settled in the run's books), but the run never closes and the sync marker stays where it is. A
+    `Run Cancelled` event is published on the default event bus.
+    """
+    if not yes:
+        current = show_run(deployment, run_id, now()).progress  # RunNotFoundError for an unknown id
+        click.echo(f"run {run_id}: {render.progress_text(current)}", err=True)
+        click.confirm(f"Cancel run {run_id}? Queued keys still drain; the marker stays", abort=True, err=True)
+    return cancel_run(deployment, run_id, reason)
+
+
+@runs.command("report")
+@click.argument("run_id")
+@cost_options
+@command
+def report(
+    deployment: Deployment,
+    run_id: str,
+    prices: tuple[tuple[str, float], ...],
+    assumptions: tuple[tuple[str, float], ...],
+) -> RunReport:
+    """What a run did (objects, bytes, duration, throughput) and an estimate of what it cost on AWS.
+
+    The cost is an estimate from the run's books (S3 requests, copy time) and the deployment's parameters,
+    at the public prices shown (us-east-1, on-demand; override with --price NAME=USD).
+    """
+    return report_run(deployment, run_id, now(), Rates.of(dict(prices), dict(assumptions)))
 
 
 def _took(run: RunRecord) -> str:
@@ -130,10 +201,111 @@ def _show_table(detail: RunDetail) -> RenderableType:
     return render.pairs(rows)
 
 
+def run_and_progress(run: RunRecord, p: Progress) -> Iterable[Sequence[object]]:
+    """The RUN, PROGRESS (and ERROR) text records (`runs show`, `runs watch`)."""
+    yield run_record(run)
+    yield ("PROGRESS", p.keys_settled, p.keys_enqueued, p.bytes_transferred, p.bytes_enqueued, p.eta_seconds)
+    if run.error:
+        yield ("ERROR", run.error)
+
+
 @render.text_rows.register
 def _show_text(detail: RunDetail) -> Iterable[Sequence[object]]:
-    yield run_record(detail.run)
-    p = detail.progress
-    yield ("PROGRESS", p.keys_settled, p.keys_enqueued, p.bytes_transferred, p.bytes_enqueued, p.eta_seconds)
-    if detail.run.error:
-        yield ("ERROR", detail.run.error)
+    return run_and_progress(detail.run, detail.progress)
+
+
+@render.table_view.register
+def _watch_table(result: RunWatch) -> str:
+    return "\n".join(render.run_end(result.run, result.progress.elapsed_seconds))
+
+
+@render.text_rows.register
+def _watch_text(result: RunWatch) -> Iterable[Sequence[object]]:
+    return run_and_progress(result.run, result.progress)
+
+
+@render.table_view.register
+def _cancel_table(result: CancelledRun) -> str:
+    run = result.run
+    lines = [
+        f"run {run.run_id} {run.status}: {run.keys_settled:,}/{run.keys_enqueued:,} keys settled; "
+        "keys already queued still drain, the sync marker stays"
+    ]
+    if result.event_error:
+        lines.append(f"note: the Run Cancelled event was not published: {result.event_error}")
+    return "\n".join(lines)
+
+
+@render.text_rows.register
+def _cancel_text(result: CancelledRun) -> Iterable[Sequence[object]]:
+    yield run_record(result.run)
+    yield ("EVENT", "Run Cancelled", result.event_error is None, result.event_error)
+
+
+def cost_table(cost: Cost) -> RenderableType:
+    """The cost lines, the total, and the prices they assume (`runs report`, `estimate`)."""
+    prices = {p.name: p for p in cost.prices}
+    rows = [
+        (
+            line.service,
+            line.item,
+            f"{render.number(line.quantity)} {line.unit}",
+            f"{render.decimal(prices[line.price].usd)}/{prices[line.price].per:,}",
+            f"{line.usd:.4f}",
+            line.basis,
+        )
+        for line in cost.lines
+    ]
+    rows.append(("total", "", "", "", f"{cost.total_usd:.4f}", "an estimate: not a bill"))
+    assumed = [f"  {p.name} = {render.decimal(p.usd)} USD per {p.per:,} {p.unit}: {p.what}" for p in cost.prices]
+    return Group(
+        render.grid(("SERVICE", "ITEM", "QUANTITY", "USD PER", "USD", "COUNTED AS"), rows),
+        "prices (us-east-1 list prices; --price NAME=USD to change):",
+        *assumed,
+    )
+
+
+def cost_rows(cost: Cost) -> Iterable[Sequence[object]]:
+    for line in cost.lines:
+        yield ("COST", line.service, line.item, line.quantity, line.unit, line.price, line.usd)
+    yield ("TOTAL", cost.total_usd)
+    for p in cost.prices:
+        yield ("PRICE", p.name, p.usd, p.per, p.unit)
+    for a in cost.assumptions:
+        yield ("ASSUME", a.name, a.value)
+
+
+@render.table_view.register
+def _report_table(report: RunReport) -> RenderableType:
+    run = report.run
+    per_second = render.number(report.objects_per_second) if report.objects_per_second is not None else "-"
+    rows: list[tuple[str, object]] = [
+        ("run", f"{run.run_id} ({run.kind}, {run.status})"),
+        ("objects", render.run_line(run)),
+        ("listed", f"{run.keys_listed:,} keys ({run.keys_unchanged:,} unchanged: the consumer holds them)"),
+        (
+            "duration",
+            f"{render.human_duration(report.duration_seconds)} "
+            f"(planning {render.human_duration(report.planning_seconds)}); "
+            f"{render.when(run.started_at)} .. {render.when(run.ended_at) if run.ended_at else 'still going'}",
+        ),
+        ("throughput", f"{per_second} objects/s, {render.human_bytes(report.bytes_per_second)}/s"),
+        ("copies", f"{run.s3_requests:,} S3 requests, {render.human_duration(run.copy_ms / 1000)} of copy time"),
+        ("cost", f"about {report.cost.total_usd:.4f} USD (estimated, below)"),
+    ]
+    return Group(render.pairs(rows), "", cost_table(report.cost))
+
+
+@render.text_rows.register
+def _report_text(report: RunReport) -> Iterable[Sequence[object]]:
+    yield run_record(report.run)
+    yield (
+        "USAGE",
+        report.duration_seconds,
+        report.planning_seconds,
+        report.objects_per_second,
+        report.bytes_per_second,
+        report.run.s3_requests,
+        report.run.copy_ms,
+    )
+    yield from cost_rows(report.cost)

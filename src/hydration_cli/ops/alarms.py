@@ -8,7 +8,12 @@ from pydantic import BaseModel
 
 from hydration_cli.deployment import Deployment
 
+# The alarms that notify the alarm topic (on ALARM and on OK), as the consumer stack names them. The composite
+# RunNotStartedAlarm stands for its two parts (ScheduleInvocationFailedAlarm, NoRunStartedAlarm), which notify
+# nothing themselves.
 ALARMS = (
+    "SyncStaleAlarm",
+    "RunNotStartedAlarm",
     "LambdaErrorAlarm",
     "LambdaDurationAlarm",
     "DlqDepthAlarm",
@@ -18,6 +23,7 @@ ALARMS = (
     "RetentionRiskAlarm",
     "DlqRetentionRiskAlarm",
     "RunIncompleteAlarm",
+    "CopierThrottlesAlarm",
 )
 MISSING = "MISSING"
 

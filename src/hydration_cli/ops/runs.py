@@ -1,13 +1,15 @@
-"""Run records (read with RunStore) and the progress figures derived from them."""
+"""Run records (read with RunStore), the progress figures derived from them, and cancelling a run."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from hydration.models import TERMINAL, RunRecord, RunStatus
+from hydration.models import TERMINAL, RunKind, RunRecord, RunStatus
 from hydration_cli.deployment import Deployment
+from hydration_cli.errors import RunNotActiveError
 from hydration_cli.outcome import Result
 
 COPIED_ALL = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_FAILURES})  # every enqueued key settled
@@ -18,9 +20,14 @@ class Progress(BaseModel):
 
     run_id: str
     status: RunStatus
+    kind: RunKind
     planning_complete: bool
+    keys_listed: int
     keys_enqueued: int
     keys_settled: int
+    objects_transferred: int
+    objects_skipped: int
+    objects_vanished: int
     objects_failed: int
     bytes_enqueued: int
     bytes_transferred: int
@@ -51,9 +58,14 @@ def progress(run: RunRecord, now: datetime) -> Progress:
     return Progress(
         run_id=run.run_id,
         status=run.status,
+        kind=run.kind,
         planning_complete=run.planning_complete,
+        keys_listed=run.keys_listed,
         keys_enqueued=run.keys_enqueued,
         keys_settled=done,
+        objects_transferred=run.objects_transferred,
+        objects_skipped=run.objects_skipped,
+        objects_vanished=run.objects_vanished,
         objects_failed=run.objects_failed,
         bytes_enqueued=run.bytes_enqueued,
         bytes_transferred=run.bytes_transferred,
@@ -81,3 +93,23 @@ def list_runs(deployment: Deployment, limit: int) -> RunList:
 def show_run(deployment: Deployment, run_id: str, now: datetime) -> RunDetail:
     run = deployment.runs.get(run_id)  # RunNotFoundError for an unknown id
     return RunDetail(run=run, progress=progress(run, now))
+
+
+class CancelledRun(Result):
+    run: RunRecord  # as it ended: CANCELLED
+    event_error: str | None = None  # why the `Run Cancelled` event could not be published (the run is cancelled)
+
+
+def cancel_run(deployment: Deployment, run_id: str, reason: str) -> CancelledRun:
+    """PLANNING|DRAINING -> CANCELLED (conditional; the lock is released) and a `Run Cancelled` event. The
+    planner stops at its next heartbeat; keys already queued are still copied and settled in the run's books,
+    but the run never closes and the marker stays."""
+    if not deployment.runs.cancel(run_id, reason):
+        run = deployment.runs.get(run_id)  # RunNotFoundError for an unknown id
+        raise RunNotActiveError(run_id, run.status)
+    run = deployment.runs.get(run_id)
+    try:
+        deployment.events.run_ended(run)
+    except (ClientError, BotoCoreError) as exc:
+        return CancelledRun(run=run, event_error=str(exc))
+    return CancelledRun(run=run)

@@ -1,4 +1,6 @@
-"""`trigger`: start a run through the planner; follow it to its end, nudging the finalizer each poll."""
+"""`trigger`: start a run through the planner, asynchronously as the schedule does, under a run id chosen here
+(so it is known at once and can be followed: hydration_cli.ops.watch); a dry run asks the planner and
+waits for its answer."""
 
 from __future__ import annotations
 
@@ -8,25 +10,36 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from finalizer.service import FinalizeResult
 from hydration.errors import InvalidRequestError
-from hydration.models import TERMINAL, PlannerRequest, RunRecord, RunStatus, describe_validation_error
+from hydration.models import (
+    PlannerRequest,
+    PlanResult,
+    RunKind,
+    RunRecord,
+    RunStatus,
+    describe_validation_error,
+    new_run_id,
+)
 from hydration_cli.deployment import Deployment
-from hydration_cli.errors import WaitTimeoutError
-from hydration_cli.ops.runs import Progress, progress
+from hydration_cli.errors import RunNotStartedError
+from hydration_cli.ops import watch
+from hydration_cli.ops.runs import Progress
+from hydration_cli.ops.stack import deployed_settings
 from hydration_cli.outcome import ExitCode, Result
-from planner.service import PlanResult
 
 
 class TriggerResult(Result):
     payload: dict[str, Any]
-    plan: PlanResult
-    run: RunRecord | None = None  # the run at its end (with --wait)
+    kind: RunKind
+    run_id: str | None = None  # the run started (or continued); None for a dry run
+    resumed: bool = False  # the active run had stopped planning: the planner continues it, no new run starts
+    plan: PlanResult | None = None  # a dry run: the planner's answer
+    run: RunRecord | None = None  # the run at its end (--wait)
     progress: Progress | None = None
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.plan.dry_run:
+        if self.plan is not None:
             return ExitCode.FOUND if self.plan.keys_enqueued else ExitCode.OK
         if self.run is not None and self.run.status is not RunStatus.COMPLETED:
             return ExitCode.FAILURE
@@ -38,30 +51,60 @@ def build_request(
     full: bool = False,
     prefix: str | None = None,
     since: datetime | None = None,
+    keys: list[str] | None = None,
     reconcile: bool = False,
+    force: bool = False,
     dry_run: bool = False,
 ) -> PlannerRequest:
     """The planner payload, validated here exactly as the planner validates it (exit 2 if invalid)."""
     try:
-        return PlannerRequest(full=full, prefix=prefix, since=since, reconcile=reconcile, dry_run=dry_run)
+        return PlannerRequest(
+            full=full,
+            prefix=prefix,
+            since=since,
+            keys=keys or None,
+            reconcile=reconcile,
+            force=force,
+            dry_run=dry_run,
+        )
     except ValidationError as exc:
         raise InvalidRequestError(describe_validation_error(exc)) from exc
 
 
 def payload_of(request: PlannerRequest) -> dict[str, Any]:
-    """`{}`, `{"full": true}`, `{"prefix": ...}`, `{"since": ...}`, `{"reconcile": true}`, `+ "dry_run"`."""
+    """`{}`, `{"full": true}`, `{"prefix": ...}`, `{"keys": [...]}`, ... with `"force"`, `"dry_run"`, `"new_run_id"`."""
     return request.model_dump(mode="json", exclude_defaults=True)
 
 
-def start(deployment: Deployment, request: PlannerRequest) -> TriggerResult:
+def ask_planner(deployment: Deployment, request: PlannerRequest) -> PlanResult:
+    """Invoke the planner and wait for its answer (a dry run)."""
+    answer = deployment.functions.invoke(deployment.function_name("planner"), payload_of(request))
+    return PlanResult.model_validate(answer)
+
+
+def dry_run(deployment: Deployment, request: PlannerRequest) -> TriggerResult:
+    return TriggerResult(payload=payload_of(request), kind=request.kind, plan=ask_planner(deployment, request))
+
+
+def start(deployment: Deployment, request: PlannerRequest, now: datetime) -> TriggerResult:
+    """Invoke the planner asynchronously with a new run's id. A run already active starts nothing
+    (RunNotStartedError), unless it stopped planning (no heartbeat for StalePlanningSeconds): then the planner
+    continues it, and that run is the one to follow."""
+    active = deployment.runs.active()
+    resumed = False
+    if active is not None:
+        stale_after = timedelta(seconds=deployed_settings(deployment).stale_planning_seconds)
+        if active.status is not RunStatus.PLANNING or now - active.heartbeat() <= stale_after:
+            raise RunNotStartedError(
+                f"run {active.run_id} is {active.status.value}; nothing started (follow it: s3-hydration runs "
+                f"watch {active.run_id}; stop it: s3-hydration runs cancel {active.run_id})"
+            )
+        resumed = True
+    request = request.model_copy(update={"new_run_id": new_run_id(now)})
     payload = payload_of(request)
-    answer = deployment.functions.invoke(deployment.function_name("planner"), payload)
-    return TriggerResult(payload=payload, plan=PlanResult.model_validate(answer))
-
-
-def finalize(deployment: Deployment, run_id: str) -> FinalizeResult:
-    answer = deployment.functions.invoke(deployment.function_name("finalizer"), {"run_id": run_id})
-    return FinalizeResult.model_validate(answer)
+    deployment.functions.invoke_async(deployment.function_name("planner"), payload)
+    run_id = active.run_id if active is not None else str(request.new_run_id)
+    return TriggerResult(payload=payload, kind=request.kind, run_id=run_id, resumed=resumed)
 
 
 def follow(
@@ -74,20 +117,7 @@ def follow(
     sleep: Callable[[float], None],
     on_progress: Callable[[Progress], None] = lambda _: None,
 ) -> RunRecord:
-    """Poll the run record until the run ends; each poll also invokes the finalizer for this run, so the
-    run closes as soon as its queue has drained instead of at the finalizer's next schedule."""
-    deadline = clock() + timeout
-    while True:
-        run = deployment.runs.get(run_id)
-        if run.status not in TERMINAL:
-            finalize(deployment, run_id)
-            run = deployment.runs.get(run_id)
-        on_progress(progress(run, clock()))
-        if run.status in TERMINAL:
-            return run
-        if clock() >= deadline:
-            raise WaitTimeoutError(
-                f"run {run_id} is still {run.status.value} after {timeout}; it goes on without us: "
-                f"s3-hydration runs show {run_id}"
-            )
-        sleep(interval)
+    """The run `run_id` at its end, followed as `runs watch` does (for callers that started it themselves:
+    the benchmark)."""
+    polling = watch.Polling(timeout, interval, timedelta(0), clock, sleep)
+    return watch.follow(deployment, run_id, polling, on_progress).run

@@ -1,0 +1,166 @@
+"""`runs report`: what a run did and what it cost, counted from known books with the documented rules at the
+default prices, and with prices overridden."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from hydration.aws.dynamo import to_item
+from hydration.models import Outcome, RunKind, RunRecord, RunStatus, Settlement, Task
+from tests.cli.conftest import Deployed, json_out, text_records
+from tests.integration.harness import REGION
+
+MIB = 1024 * 1024
+T0 = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
+RUN_ID = "20240501T060000Z-abc123"
+
+
+@pytest.fixture
+def known_run(deployed: Deployed) -> RunRecord:
+    """A full run: 1,500 keys listed, 2 unchanged, 198 enqueued; 190 transferred (1 MiB, 1 S3 request and
+    120 ms each), 5 skipped, 3 failed; planning took 60 s, the run 10 minutes."""
+    books = deployed.world.stores.books
+    keys = [f"data/{i:03d}" for i in range(198)]
+    books.open(
+        RUN_ID,
+        [
+            Task(key=k, size=MIB, etag='"e"', last_modified=T0, run_id=RUN_ID, bucket=deployed.world.producer_bucket)
+            for k in keys
+        ],
+    )
+    books.settle(
+        RUN_ID,
+        [Settlement(k, Outcome.TRANSFERRED, MIB, 1, 120) for k in keys[:190]]
+        + [Settlement(k, Outcome.SKIPPED) for k in keys[190:195]]
+        + [Settlement(k, Outcome.FAILED) for k in keys[195:]],
+    )
+    run = RunRecord(
+        run_id=RUN_ID,
+        status=RunStatus.COMPLETED_WITH_FAILURES,
+        kind=RunKind.FULL,
+        watermark=T0,
+        prefixes=[""],
+        planning_complete=True,
+        keys_listed=1500,
+        keys_unchanged=2,
+        started_at=T0,
+        heartbeat_at=T0 + timedelta(seconds=60),
+        ended_at=T0 + timedelta(seconds=600),
+        failed_count=3,
+    )
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=deployed.world.runs_table,
+        Item=to_item(run.model_dump(mode="json", exclude=set(RunRecord.COUNTERS))),
+    )
+    return deployed.world.stores.runs.get(RUN_ID)
+
+
+# (item, quantity) as documented in hydration_cli.ops.costs, for the known run and the default deployment
+# (server-side, KeysPerMessage 10, BatchSize 100, CopyConcurrency 32; 512/1024/256 MB)
+EXPECTED = {
+    "copy requests (COPY)": 190,  # the books' s3_requests
+    "listing (LIST)": 3,  # ceil(1500 / 1000) + 1 ListMultipartUploads
+    "copier compute": 22.8 / 32 + 0.25,  # copy time over 32 in flight + 1 invocation's overhead, 1 GB
+    "planner compute": 60 * 0.5,  # 60 s at 512 MB
+    "finalizer compute": 2 * 0.5 * 0.25,  # 2 passes of 0.5 s in 600 s, 256 MB
+    "invocations": 1 + 1 + 2,  # copier, planner, finalizer
+    "send, receive, delete": 3 * 2,  # 20 messages, 10 per request
+    "books (open, settle)": 2 * (198 + 198 + 4),  # 4 transactions of up to 99 keys + a counter
+    "manifest, ledger, run record": 190 + 3 + 3 + 4,  # manifest, ledger, 3 heartbeats, run record
+    "manifest and ledger reads": 2 * (200 + 198),  # the planner's lookups (enqueued + unchanged), the copier's
+    "source data keys": 190,
+}
+PRICE = {
+    "copy requests (COPY)": 0.005 / 1000,
+    "listing (LIST)": 0.005 / 1000,
+    "copier compute": 0.0000166667,
+    "planner compute": 0.0000166667,
+    "finalizer compute": 0.0000166667,
+    "invocations": 0.20 / 1e6,
+    "send, receive, delete": 0.40 / 1e6,
+    "books (open, settle)": 0.625 / 1e6,
+    "manifest, ledger, run record": 0.625 / 1e6,
+    "manifest and ledger reads": 0.125 / 1e6,
+    "source data keys": 0.03 / 10000,
+}
+
+
+def test_report_counts_the_cost_from_the_books(deployed: Deployed, run_cli, known_run: RunRecord) -> None:
+    assert (known_run.s3_requests, known_run.copy_ms, known_run.keys_settled) == (190, 22_800, 198)
+    result = run_cli("runs", "report", RUN_ID, "--output", "json")
+    assert result.exit_code == 0, result.output
+    out = json_out(result)
+    assert (out["duration_seconds"], out["planning_seconds"]) == (600, 60)
+    assert out["objects_per_second"] == pytest.approx(190 / 600)
+    assert out["bytes_per_second"] == pytest.approx(190 * MIB / 600)
+    lines = {line["item"]: line for line in out["cost"]["lines"]}
+    assert {item: line["quantity"] for item, line in lines.items()} == pytest.approx(EXPECTED)
+    assert {item: line["usd"] for item, line in lines.items()} == pytest.approx(
+        {item: EXPECTED[item] * PRICE[item] for item in EXPECTED}
+    )
+    assert out["cost"]["total_usd"] == pytest.approx(sum(EXPECTED[i] * PRICE[i] for i in EXPECTED))
+
+
+def test_report_table(deployed: Deployed, run_cli, known_run: RunRecord) -> None:
+    result = run_cli("runs", "report", RUN_ID)
+    assert result.exit_code == 0, result.output
+    rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.split("\n\n")[0].splitlines())
+    assert rows == {
+        "run": f"{RUN_ID} (full, COMPLETED_WITH_FAILURES)",
+        "objects": "190 transferred, 5 skipped, 0 vanished, 3 failed of 198 keys enqueued; 190.0 MiB copied",
+        "listed": "1,500 keys (2 unchanged: the consumer holds them)",
+        "duration": "10m00s (planning 1m00s); 2024-05-01 06:00:00Z .. 2024-05-01 06:10:00Z",
+        "throughput": "0.32 objects/s, 324.3 KiB/s",
+        "copies": "190 S3 requests, 23s of copy time",
+        "cost": f"about {sum(EXPECTED[i] * PRICE[i] for i in EXPECTED):.4f} USD (estimated, below)",
+    }
+    cost = result.stdout.split("\n\n")[1].splitlines()
+    assert cost[0].split() == ["SERVICE", "ITEM", "QUANTITY", "USD", "PER", "USD", "COUNTED", "AS"]
+    assert re.split(r"\s{2,}", cost[2])[:5] == ["S3", "copy requests (COPY)", "190 requests", "0.005/1,000", "0.0010"]
+    assert "prices (us-east-1 list prices; --price NAME=USD to change):" in cost
+    assert "  kms-requests = 0.03 USD per 10,000 requests: KMS requests" in cost
+    assert "  lambda-gb-second = 0.0000166667 USD per 1 GB-s: Lambda compute (x86)" in cost
+
+
+def test_prices_can_be_overridden(deployed: Deployed, run_cli, known_run: RunRecord) -> None:
+    result = run_cli(
+        "runs", "report", RUN_ID, "--price", "s3-write=0.01", "--price", "kms-requests=0", "--output", "text"
+    )
+    assert result.exit_code == 0, result.output
+    records = text_records(result)
+    costs = {r[2]: float(r[6]) for r in records if r[0] == "COST"}
+    assert costs["copy requests (COPY)"] == pytest.approx(190 * 0.01 / 1000)
+    assert costs["listing (LIST)"] == pytest.approx(3 * 0.01 / 1000)
+    assert costs["source data keys"] == 0
+    assert ["PRICE", "s3-write", "0.01", "1000", "requests"] in records
+    [total] = [float(r[1]) for r in records if r[0] == "TOTAL"]
+    assert total == pytest.approx(sum(costs.values()))
+
+
+@pytest.mark.parametrize(
+    ("price", "message"),
+    [
+        ("s3-put=1", "expected NAME=VALUE with NAME one of s3-write, s3-read,"),
+        ("s3-write=cheap", "'s3-write=cheap': 'cheap' is not a number"),
+        ("s3-write", "expected NAME=VALUE"),
+    ],
+)
+def test_a_bad_price_is_a_usage_error(deployed: Deployed, run_cli, price: str, message: str) -> None:
+    result = run_cli("runs", "report", RUN_ID, "--price", price)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_report_of_a_run_just_made(deployed: Deployed, run_cli) -> None:
+    # Given a run copied by the real handlers: its books count the copies' S3 requests
+    deployed.world.s3.put_object(Bucket=deployed.world.producer_bucket, Key="data/a.txt", Body=b"data")
+    run_id = json_out(run_cli("trigger", "--wait", "--interval", "0", "--output", "json"))["run_id"]
+    out = json_out(run_cli("runs", "report", run_id, "--output", "json"))
+    lines = {line["item"]: line["quantity"] for line in out["cost"]["lines"]}
+    assert lines["copy requests (COPY)"] >= 1
+    assert lines["source data keys"] == 1
+    assert out["run"]["objects_transferred"] == 1
