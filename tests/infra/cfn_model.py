@@ -1,12 +1,15 @@
 """Reading the CloudFormation templates and docs/architecture.md for the infra tests.
 
 Templates are decoded with cfn-lint's decoder (short-form tags become their long form: ``!Ref X`` ->
-``{"Ref": "X"}``). ``resolve`` evaluates a template for given parameter values: conditions, ``Fn::If``,
+``{"Ref": "X"}``); a template with the SAM transform is expanded by the SAM translator, as CloudFormation
+expands it, so the tests read the resources that are deployed (``load_template(..., expand=False)`` reads the
+source). ``resolve`` evaluates a template for given parameter values: conditions, ``Fn::If``,
 ``AWS::NoValue`` and parameter ``Ref``s; every other intrinsic is left as it is.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -49,10 +52,24 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def load_template(name: str) -> dict[str, Any]:
+def load_template(name: str, *, expand: bool = True) -> dict[str, Any]:
     template, matches = decode(str(INFRA / name))
     assert not matches, f"{name} does not decode: {matches}"
-    return _plain(template)
+    plain: dict[str, Any] = _plain(template)
+    return sam_expand(plain) if expand and "Transform" in plain else plain
+
+
+def sam_expand(template: dict[str, Any]) -> dict[str, Any]:
+    """The template as CloudFormation's SAM transform makes it (parameters at their defaults: SAM resolves a
+    few of them, such as EventInvokeConfig's, at transform time)."""
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    session = boto3.session.Session(region_name="us-east-1")
+    translator = Translator(managed_policy_map={}, sam_parser=Parser(), boto_session=session)
+    expanded: dict[str, Any] = translator.translate(sam_template=copy.deepcopy(template), parameter_values={})
+    return expanded
 
 
 # ------------------------------------------------------------------------------------------ evaluation

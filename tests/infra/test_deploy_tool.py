@@ -4,13 +4,15 @@ and nothing is executed without a confirmation.
 
 moto's CloudFormation skips some resource types (alarms, bucket policies, event invoke configs, ...) and
 cannot add a conditional resource on update, so the producer's server-side write policy and the final
-producer update are covered by the template tests and the LocalStack end-to-end tests, not here.
+producer update are covered by the template tests and the LocalStack end-to-end tests, not here. Nor does
+moto run the SAM transform (CloudFormation does): the consumer is deployed as the transform expands it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import pytest
 from moto import mock_aws
 
 from tests import moto_patches
+from tests.infra.cfn_model import load_template, sam_expand
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -69,6 +72,8 @@ def test_unknown_parameters_are_refused(deploy: ModuleType, account: object) -> 
 
 
 def test_both_stacks_create_and_the_consumer_updates(deploy: ModuleType, account: object, tmp_path: Path) -> None:
+    consumer_template = tmp_path / "consumer.json"  # what CloudFormation's SAM transform makes of it
+    consumer_template.write_text(json.dumps(sam_expand(load_template("consumer.yaml", expand=False))))
     # Given a code bucket holding a (dummy) zip
     s3 = account.client("s3")
     deploy.ensure_bucket(s3, "code-bucket", "us-east-1")
@@ -100,7 +105,7 @@ def test_both_stacks_create_and_the_consumer_updates(deploy: ModuleType, account
     consumer = deploy.deploy_stack(
         account,
         "consumer",
-        deploy.CONSUMER_TEMPLATE,
+        consumer_template,
         params,
         timeout=30,
         poll=0.1,
@@ -127,7 +132,7 @@ def test_both_stacks_create_and_the_consumer_updates(deploy: ModuleType, account
     deploy.deploy_stack(
         account,
         "consumer",
-        deploy.CONSUMER_TEMPLATE,
+        consumer_template,
         {**params, "KeysPerMessage": "3"},
         timeout=30,
         poll=0.1,
@@ -138,7 +143,7 @@ def test_both_stacks_create_and_the_consumer_updates(deploy: ModuleType, account
     updated = deploy.deploy_stack(
         account,
         "consumer",
-        deploy.CONSUMER_TEMPLATE,
+        consumer_template,
         {"CodeKey": key},
         timeout=30,
         poll=0.1,
