@@ -106,6 +106,7 @@ class FakeBooks:
 
     def __init__(self) -> None:
         self.tasks: dict[tuple[str, str], Task] = {}
+        self.costs: dict[str, tuple[int, int]] = {}  # run_id -> (s3_requests, copy_ms)
         self._lock = threading.Lock()
 
     def open(self, run_id: str, tasks: list[Task]) -> list[Task]:
@@ -120,13 +121,22 @@ class FakeBooks:
     def settle(self, run_id: str, settlements: list[Settlement]) -> list[str]:
         settled = []
         with self._lock:
-            for key, outcome, nbytes, _, _ in settlements:
+            for key, outcome, nbytes, requests, copy_ms in settlements:
                 task = self.tasks.get((run_id, key))
                 if task is None or task.outcome is not None:
                     continue
                 self.tasks[(run_id, key)] = task.model_copy(update={"outcome": outcome, "size": nbytes or task.size})
                 settled.append(key)
+                self._add_costs(run_id, requests, copy_ms)
         return settled
+
+    def add_costs(self, run_id: str, *, requests: int, copy_ms: int) -> None:
+        with self._lock:
+            self._add_costs(run_id, requests, copy_ms)
+
+    def _add_costs(self, run_id: str, requests: int, copy_ms: int) -> None:
+        before = self.costs.get(run_id, (0, 0))
+        self.costs[run_id] = (before[0] + requests, before[1] + copy_ms)
 
     def unsettled(self, run_id: str) -> Iterator[Task]:
         return iter([t for (r, _), t in list(self.tasks.items()) if r == run_id and t.outcome is None])
@@ -139,6 +149,8 @@ class FakeBooks:
             keys_enqueued=len(mine),
             bytes_enqueued=sum(t.size for t in mine),
             bytes_transferred=sum(t.size for t in transferred),
+            s3_requests=self.costs.get(run_id, (0, 0))[0],
+            copy_ms=self.costs.get(run_id, (0, 0))[1],
             **counts,
         )
 

@@ -88,10 +88,12 @@ class Batch:
             return Done(record, obj, Step.VANISHED)
         except Exception as exc:
             return self._failed(record, obj, request, exc)
+        seconds = time.perf_counter() - started
         if isinstance(outcome, Handoff):
             logger.info("copy handed on", key=obj.key, reason=outcome.reason, parts=len(outcome.parts_remaining))
-            return Done(record, obj, Step.CONTINUE, then=self._handed_on(record, obj, outcome))
-        return Done(record, obj, Step.TRANSFERRED, result=outcome, seconds=time.perf_counter() - started)
+            then = self._handed_on(record, obj, outcome)
+            return Done(record, obj, Step.CONTINUE, then=then, seconds=seconds, requests=outcome.requests)
+        return Done(record, obj, Step.TRANSFERRED, result=outcome, seconds=seconds)
 
     def _parts(self, record: TransferRecord) -> Done:
         """Some parts of a fanned-out upload; the call that records the last one completes the copy."""
@@ -110,15 +112,16 @@ class Batch:
             return Done(record, obj, Step.VANISHED)
         except Exception as exc:
             return self._failed(record, obj, request, exc)
+        seconds = time.perf_counter() - started
         if outcome.result is not None:
-            seconds = time.perf_counter() - started
             return Done(record, obj, Step.TRANSFERRED, result=outcome.result, seconds=seconds)
         then: list[TransferMessage | PartsMessage] = []
         if outcome.remaining:
             then.append(message.model_copy(update={"parts": list(outcome.remaining)}))
         if outcome.handoff is not None:
             then += self._handed_on(record, obj, outcome.handoff)
-        return Done(record, obj, Step.CONTINUE if then else Step.PARTS_DONE, then=then)
+        step = Step.CONTINUE if then else Step.PARTS_DONE
+        return Done(record, obj, step, then=then, seconds=seconds, requests=outcome.requests)
 
     def _handed_on(
         self, record: TransferRecord, obj: ObjectRef, handoff: Handoff

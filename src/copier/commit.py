@@ -7,7 +7,8 @@ of any run whose books now balance.
 3. ledger entries of what failed for good (before the key settles as failed);
 4. the books: each key that reached an outcome settled once in its run (a transaction per 99 keys);
 5. ledger clears for keys that landed (conditional on the entry read at the start of the batch);
-6. closes: a run in which this batch settled keys and whose books now balance.
+6. the cost (S3 requests, copy time) of copies that go on in other messages, added to their run's books;
+7. closes: a run in which this batch settled keys and whose books now balance.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def commit(batch: Batch, request_id: str) -> set[str]:
         )
     settled_in = _settle(batch)
     _clear_ledger(batch)
+    _add_costs(batch)
     for run_id in settled_in:
         _close(batch, run_id, request_id)
     return again
@@ -105,6 +107,22 @@ def _settle(batch: Batch) -> list[str]:
         if settled:
             settled_in.append(run_id)
     return settled_in
+
+
+def _add_costs(batch: Batch) -> None:
+    """What the calls of a copy that goes on cost (a large copy's earlier invocations, its parts messages); a
+    settled key's cost moved with its settlement. A count that cannot be added is logged, not retried: it is
+    a report, and redelivering the batch for it would cost more than it measures."""
+    costs: dict[str, tuple[int, int]] = {}
+    for done in batch.done:
+        if done.step.outcome is None and (done.requests or done.seconds):
+            requests, ms = costs.get(done.run_id, (0, 0))
+            costs[done.run_id] = (requests + done.requests, ms + round(done.seconds * 1000))
+    for run_id, (requests, copy_ms) in costs.items():
+        try:
+            batch.deps.books.add_costs(run_id, requests=requests, copy_ms=copy_ms)
+        except Exception:
+            logger.warning("could not count the cost of copies in progress", run_id=run_id, exc_info=True)
 
 
 def _clear_ledger(batch: Batch) -> None:

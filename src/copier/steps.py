@@ -40,6 +40,7 @@ class Done:
     error_code: str = ""
     error: str = ""
     seconds: float = 0.0
+    requests: int = 0  # S3 requests of a copy that goes on (CONTINUE, PARTS_DONE); a settled copy's are in `result`
     then: list[TransferMessage | PartsMessage] = field(default_factory=list)  # CONTINUE: the messages to send
 
     @property

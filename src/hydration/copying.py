@@ -96,6 +96,7 @@ class Handoff:
     part_size: int
     part_count: int
     parts_remaining: tuple[int, ...]  # not yet in the upload; empty for a deadline handoff before completing
+    requests: int = 0  # S3 requests made by the call that handed on (what the run's books count as its cost)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class PartsOutcome:
     result: CopyResult | None = None
     handoff: Handoff | None = None
     upload_gone: bool = False
+    requests: int = 0  # S3 requests made by this call, when it did not complete the copy (else in `result`)
 
 
 class Transfer(Protocol):

@@ -387,3 +387,38 @@ def test_a_key_started_too_late_is_handed_on_not_failed(world: World) -> None:
     run_copier(world)
     run = world.stores.runs.get(planned["run_id"])
     assert (run.objects_transferred, run.status.value) == (2, "COMPLETED")
+
+
+def test_a_large_copys_cost_counts_every_invocation_it_took(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fanned-out copy makes S3 requests in every invocation that copies some of its parts, not only in the
+    one that completes it: the run's books count them all (what `runs report` prices)."""
+    import threading
+
+    from botocore import handlers
+
+    from hydration import MARKER_KEY
+    from tests.integration.harness import MIB
+
+    cold_start(monkeypatch, FANOUT_THRESHOLD_BYTES=str(10 * MIB), PARTS_PER_MESSAGE="2")
+    put_object(world, "huge.bin", b"h" * (23 * MIB))
+    planned = invoke_planner({})
+    made = []
+    lock = threading.Lock()
+
+    def count(params: dict[str, object], model: object, **_: object) -> None:
+        if params.get("Key") != MARKER_KEY:  # the run's close writes the marker: not a copy's request
+            with lock:
+                made.append(getattr(model, "name", "?"))
+
+    handlers.BUILTIN_HANDLERS.append(("before-parameter-build.s3", count))
+    cold_start(monkeypatch, FANOUT_THRESHOLD_BYTES=str(10 * MIB), PARTS_PER_MESSAGE="2")  # clients with the hook
+    try:
+        polled = run_copier(world, batch_size=1)
+    finally:
+        handlers.BUILTIN_HANDLERS.remove(("before-parameter-build.s3", count))
+
+    run = world.stores.runs.get(planned["run_id"])
+    assert (polled.invocations, run.status.value, run.objects_transferred) == (4, "COMPLETED", 1)
+    assert made.count("UploadPartCopy") == 5
+    assert run.s3_requests == len(made), " ".join(made)
+    assert run.copy_ms > 0

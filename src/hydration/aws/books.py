@@ -113,6 +113,14 @@ class BooksStore:
             settled += [key for key in chunk if key not in excluded]
         return settled
 
+    def add_costs(self, run_id: str, *, requests: int, copy_ms: int) -> None:
+        """Count what copies still in progress cost (their S3 requests and time) in the run's totals."""
+        update = self._add(
+            run_id, random.randrange(COUNTER_SHARDS), {"s3_requests": requests, "copy_ms": copy_ms}, None
+        )
+        if len(update["Update"]["ExpressionAttributeValues"]):
+            self._db.update_item(**update["Update"])
+
     def _settle_task(self, run_id: str, key: str, outcome: Outcome, now: str) -> dict[str, Any]:
         return {
             "Update": {

@@ -4,6 +4,7 @@ listing is copied in its current version (re-pinned at most CHANGED_RETRIES time
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Final
 
 from hydration.aws.transfer import multipart_copy
@@ -58,7 +59,10 @@ class Copier:
             try:
                 if request.size <= self._setup.multipart_threshold:
                     return copy_single(self._setup, request, calls)
-                return multipart_copy.copy(self._setup, request, deadline, calls)
+                outcome = multipart_copy.copy(self._setup, request, deadline, calls)
+                if isinstance(outcome, Handoff):  # the requests of a copy that goes on are counted as well
+                    return dataclasses.replace(outcome, requests=calls.count)
+                return outcome
             except SourceChangedError:
                 listed, request = request, calls.current(request)
                 logger.info(
@@ -75,7 +79,11 @@ class Copier:
         self, request: CopyRequest, upload_id: str, part_numbers: tuple[int, ...], deadline: Deadline
     ) -> PartsOutcome:
         calls = Calls(self._setup.producer)
-        return multipart_copy.copy_parts(self._setup, request, upload_id, part_numbers, deadline, calls, self.copy)
+        outcome = multipart_copy.copy_parts(self._setup, request, upload_id, part_numbers, deadline, calls, self.copy)
+        if outcome.result is not None:
+            return outcome
+        restarted = outcome.handoff.requests if outcome.handoff else 0  # counted by the `copy` that restarted
+        return dataclasses.replace(outcome, requests=calls.count + restarted)
 
     def abort(self, request: CopyRequest, upload_id: str | None = None) -> None:
         multipart_copy.abort(self._setup, request, upload_id)
