@@ -20,6 +20,7 @@ from tests.infra.cfn_model import (
     doc_function_environment,
     doc_metric_names,
     doc_outputs,
+    load_template,
     references,
     statements,
 )
@@ -36,6 +37,36 @@ def _resources_of(template: dict[str, Any], rtype: str) -> dict[str, dict[str, A
 
 
 # ------------------------------------------------------------------------------------------ lint
+
+
+def test_monitoring_is_a_section_the_pipeline_does_not_depend_on() -> None:
+    """Everything after the MONITORING banner only watches: alarms, the topic, the dashboard, queries. Nothing
+    before it refers to anything in it, so it reads alone (and could be removed or moved to its own stack)."""
+    text = (INFRA / "consumer.yaml").read_text()
+    banner = text.index("  # MONITORING")
+    source = load_template("consumer.yaml", expand=False)["Resources"]
+    after = {name for name in source if text.index(f"\n  {name}:\n") > banner}
+    before = {name: resource for name, resource in source.items() if name not in after}
+    assert {"AlarmTopic", "Dashboard", "SyncStaleAlarm", "FailedKeysQuery"} <= after
+    assert {r["Type"].split("::")[1] for name, r in source.items() if name in after} <= {
+        "SNS",
+        "CloudWatch",
+        "Events",
+        "Logs",
+    }
+    assert not [(a, b) for a, resource in before.items() for b in after if references(resource, b)]
+
+
+def test_the_functions_share_their_settings_through_globals() -> None:
+    """Runtime, code, tracing, VPC and the shared state are said once (SAM Globals), not per function."""
+    source = load_template("consumer.yaml", expand=False)
+    shared = source["Globals"]["Function"]
+    assert {"Runtime", "CodeUri", "Tracing", "VpcConfig", "Environment"} <= set(shared)
+    for name in FUNCTIONS.values():
+        own = source["Resources"][name]["Properties"]
+        assert not {"Runtime", "CodeUri", "Tracing", "VpcConfig"} & set(own), name
+        assert not set(shared["Environment"]["Variables"]) & set(own["Environment"]["Variables"]), name
+
 
 
 def test_cfn_lint_is_clean() -> None:
