@@ -68,7 +68,6 @@ def test_the_functions_share_their_settings_through_globals() -> None:
         assert not set(shared["Environment"]["Variables"]) & set(own["Environment"]["Variables"]), name
 
 
-
 def test_cfn_lint_is_clean() -> None:
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
     templates = sorted(str(p) for p in INFRA.glob("*.yaml"))

@@ -7,7 +7,7 @@ import click
 from rich.console import Group as Lines
 from rich.console import RenderableType
 
-from hydration_cli import render
+from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.uploads import AbortReport, ConsumerUploads, Upload, UploadsReport, abort_uploads, list_uploads
 from hydration_cli.options import DURATION, command, now
@@ -70,9 +70,9 @@ def _rows(uploads: list[Upload]) -> list[tuple[object, ...]]:
             u.key,
             u.upload_id[:12],
             u.state if u.why_orphaned is None else f"{u.state} ({u.why_orphaned})",
-            render.human_duration(u.age_seconds),
+            humanize.human_duration(u.age_seconds),
             f"{u.parts_done}/{u.part_count}" if u.part_count else "-",
-            f"{render.human_bytes(u.bytes_done)} of {render.human_bytes(u.size)}" if u.size else "-",
+            f"{humanize.human_bytes(u.bytes_done)} of {humanize.human_bytes(u.size)}" if u.size else "-",
             u.source_version_id or u.source_etag or "-",
         )
         for u in uploads
