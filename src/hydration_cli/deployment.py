@@ -19,6 +19,7 @@ from hydration.aws.events import RunEvents
 from hydration.aws.ledger import FailureLedger
 from hydration.aws.manifest import Manifest
 from hydration.aws.runs import RunStore
+from hydration.aws.uploads import UploadStore
 from hydration.aws.wiring import StateStores
 from hydration_cli.aws.cloudwatch import CloudWatch
 from hydration_cli.aws.functions import FunctionInvoker, LambdaInvoker
@@ -26,6 +27,7 @@ from hydration_cli.aws.logs import LogGroups
 from hydration_cli.aws.queues import Queues
 from hydration_cli.aws.stacks import StackInfo, Stacks
 from hydration_cli.aws.tables import Tables
+from hydration_cli.aws.uploads import ConsumerUploads
 from hydration_cli.errors import StackOutputMissingError
 
 DEFAULT_STACK = "s3-hydration-consumer"
@@ -93,6 +95,12 @@ class Deployment:
     def events(self) -> RunEvents:
         """Run end events on the default bus, as the functions publish them."""
         return RunEvents(self.client("events"))
+
+    @cached_property
+    def uploads(self) -> ConsumerUploads:
+        """The consumer bucket's multipart uploads and the uploads table."""
+        table = UploadStore(self.client("dynamodb"), self.output("UploadsTableName"))
+        return ConsumerUploads(self.client("s3"), self.bucket, table)
 
     @cached_property
     def functions(self) -> FunctionInvoker:

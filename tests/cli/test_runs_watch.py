@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hydration.models import RunKind, RunStatus
-from hydration_cli import render
+from hydration_cli import render, views
 from hydration_cli.ops.runs import progress
 from tests.cli.conftest import FUNCTIONS, Deployed, InProcessInvoker, json_out, put_objects, text_records
 from tests.moto_faults import Faults
@@ -163,7 +163,7 @@ def test_the_live_view_shows_keys_bytes_rate_eta_and_failures(deployed: Deployed
         objects_failed=1,
         bytes_transferred=1024,
     )
-    view = render.as_str(render.watch_view(progress(run, datetime(2024, 5, 1, 6, 0, 10, tzinfo=UTC))))
+    view = render.as_str(views.watch_view(progress(run, datetime(2024, 5, 1, 6, 0, 10, tzinfo=UTC))))
     first, bar, *lines = view.splitlines()
     assert first == "run       20240501T060000Z-abc123  full  DRAINING  10s"
     assert bar == "settled   " + "━" * 24  # half of the bar (the rest is blank without colour)

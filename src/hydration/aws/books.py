@@ -19,7 +19,7 @@ from collections.abc import Hashable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hydration.aws.dynamo import Built, from_item, to_item, transact, values
+from hydration.aws.dynamo import Built, TableStore, from_item, to_item, transact, values
 from hydration.models import Books, Outcome, Settlement, Task, iso
 
 if TYPE_CHECKING:
@@ -33,15 +33,10 @@ def counters_key(run_id: str, shard: int) -> dict[str, str]:
     return {"run_id": f"{run_id}#counters", "key": f"{shard:02d}"}
 
 
-class BooksStore:
+class BooksStore(TableStore):
     def __init__(self, client: DynamoDBClient, table: str, ttl_days: int = 30) -> None:
-        self._db = client
-        self._table = table
+        super().__init__(client, table)
         self._ttl = timedelta(days=ttl_days)
-
-    @property
-    def table(self) -> str:
-        return self._table
 
     # ------------------------------------------------------------------ enqueue (planner)
 

@@ -25,6 +25,18 @@ TRANSACTION_LIMIT = 100  # actions per TransactWriteItems
 CONFLICT_ATTEMPTS = 12  # TransactionConflict and throttling: retried with jittered backoff
 
 
+class TableStore:
+    """A store over one DynamoDB table; safe to share between threads (the client is)."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    @property
+    def table(self) -> str:
+        return self._table
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

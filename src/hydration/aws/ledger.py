@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hydration.aws.dynamo import conditional, from_item, to_item, values
+from hydration.aws.dynamo import TableStore, conditional, from_item, to_item, values
 from hydration.models import FailureRecord, iso
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def _item(failure: FailureRecord) -> dict[str, Any]:
@@ -25,15 +22,7 @@ def _item(failure: FailureRecord) -> dict[str, Any]:
     return data
 
 
-class FailureLedger:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._db = client
-        self._table = table
-
-    @property
-    def table(self) -> str:
-        return self._table
-
+class FailureLedger(TableStore):
     def record(self, failure: FailureRecord) -> None:
         """Write (or overwrite) the key's entry; `first_failed_at` keeps the first failure's time."""
         data = _item(failure)

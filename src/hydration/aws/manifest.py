@@ -4,25 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hydration.aws.dynamo import batch_get, write_batch
+from hydration.aws.dynamo import TableStore, batch_get, write_batch
 from hydration.aws.ledger import FailureLedger
 from hydration.models import FailureRecord, ManifestEntry, iso
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
-
-class Manifest:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._db = client
-        self._table = table
-
-    @property
-    def table(self) -> str:
-        return self._table
-
+class Manifest(TableStore):
     def get_many(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
         """The entries of these keys (BatchGetItem, 100 keys a call)."""
         items = batch_get(self._db, {self._table: [{"key": key} for key in keys]})[self._table]

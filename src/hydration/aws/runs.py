@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from hydration.aws.books import BooksStore
-from hydration.aws.dynamo import conditional, conditional_failed, from_item, retry_conflicts, to_item, values
+from hydration.aws.dynamo import (
+    TableStore,
+    conditional,
+    conditional_failed,
+    from_item,
+    retry_conflicts,
+    to_item,
+    values,
+)
 from hydration.errors import RunAlreadyActiveError, RunNotFoundError
 from hydration.models import RunRecord, RunStatus, iso
 
@@ -24,10 +32,9 @@ LOCK_ID = "ACTIVE"
 PLANNER_FIELDS = ("keys_listed", "keys_unchanged", "ledger_keys_enqueued")  # the run item's, set by the planner
 
 
-class RunStore:
+class RunStore(TableStore):
     def __init__(self, client: DynamoDBClient, table: str, books: BooksStore) -> None:
-        self._db = client
-        self._table = table
+        super().__init__(client, table)
         self._books = books
 
     # ------------------------------------------------------------------ reading
@@ -167,36 +174,28 @@ class RunStore:
 
     def fail(self, run_id: str, error: str) -> bool:
         """PLANNING -> FAILED (the marker stays), releasing the lock. A run past planning is left as is."""
-        failed = self._update(
-            run_id,
-            "SET #s = :failed, #e = :e, ended_at = :now",
-            "#s = :planning",
-            {"#e": "error"},
-            failed=RunStatus.FAILED.value,
-            planning=RunStatus.PLANNING.value,
-            e=error[:2000],
-            now=iso(datetime.now(UTC)),
-        )
-        if failed:
-            self.release_lock(run_id)
-        return failed
+        return self._end(run_id, RunStatus.FAILED, error, RunStatus.PLANNING)
 
     def cancel(self, run_id: str, reason: str) -> bool:
         """PLANNING|DRAINING -> CANCELLED (the marker stays), releasing the lock."""
-        cancelled = self._update(
+        return self._end(run_id, RunStatus.CANCELLED, reason, RunStatus.PLANNING, RunStatus.DRAINING)
+
+    def _end(self, run_id: str, status: RunStatus, why: str, *source: RunStatus) -> bool:
+        """One of `source` -> `status`, with why; the lock released. False if the run was in no `source`."""
+        sources = {f"from{i}": s.value for i, s in enumerate(source)}
+        ended = self._update(
             run_id,
-            "SET #s = :cancelled, #e = :e, ended_at = :now",
-            "#s IN (:planning, :draining)",
+            "SET #s = :to, #e = :e, ended_at = :now",
+            f"#s IN ({', '.join(':' + name for name in sources)})",
             {"#e": "error"},
-            cancelled=RunStatus.CANCELLED.value,
-            planning=RunStatus.PLANNING.value,
-            draining=RunStatus.DRAINING.value,
-            e=reason[:2000],
+            to=status.value,
+            e=why[:2000],
             now=iso(datetime.now(UTC)),
+            **sources,
         )
-        if cancelled:
+        if ended:
             self.release_lock(run_id)
-        return cancelled
+        return ended
 
     def release_lock(self, run_id: str) -> None:
         conditional(

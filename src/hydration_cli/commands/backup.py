@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 
 import click
 
-from hydration_cli import render
+from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.backup import BackupWritten, export
 from hydration_cli.options import command, now
@@ -32,7 +32,7 @@ def backup(deployment: Deployment, file: str | None) -> BackupWritten | None:
 @render.table_view.register
 def _table(result: BackupWritten) -> str:
     counts = ", ".join(f"{name} {count:,}" for name, count in result.items.items())
-    return f"wrote {result.path} ({counts} items; {render.human_bytes(result.bytes)})"
+    return f"wrote {result.path} ({counts} items; {humanize.human_bytes(result.bytes)})"
 
 
 @render.text_rows.register

@@ -8,7 +8,7 @@ import click
 from rich.console import Group as Lines
 from rich.console import RenderableType
 
-from hydration_cli import render
+from hydration_cli import humanize, live, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops import dlq as transfer_dlq
 from hydration_cli.ops import invocations
@@ -96,7 +96,7 @@ def redrive(
     if task is None or dry_run or not wait:
         return report
     config = app_config()
-    with render.Progress(enabled=config.output == "table") as bar:
+    with live.Progress(enabled=config.output == "table") as bar:
         report.move_task = transfer_dlq.wait_move_task(
             deployment,
             task,
@@ -128,7 +128,7 @@ def _peek_table(result: DlqPeek) -> RenderableType:
         return head
     rows: list[Sequence[object]] = []
     for m in result.messages:
-        age = render.human_duration(m.age_seconds)
+        age = humanize.human_duration(m.age_seconds)
         if not m.valid:
             rows.append((f"(not a transfer message: {m.problem})", "-", "-", "-", "-", m.receive_count, age))
         for o in m.objects:
@@ -228,7 +228,7 @@ def _invocation_peek_table(result: InvocationPeek) -> RenderableType:
             (m.error_message or m.problem or "-")[:80],
             m.request_id or "-",
             m.receive_count,
-            render.human_duration(m.age_seconds),
+            humanize.human_duration(m.age_seconds),
         )
         for m in result.messages
     ]

@@ -5,8 +5,7 @@ from collections.abc import Iterable, Sequence
 import click
 from rich.console import Group, RenderableType
 
-from hydration_cli import render
-from hydration_cli.commands.runs import cost_rows, cost_table
+from hydration_cli import humanize, render, views
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.costs import Rates
 from hydration_cli.ops.estimate import Estimate
@@ -47,30 +46,30 @@ def _table(e: Estimate) -> RenderableType:
         f"the planner's dry run of a full run ({e.keys_listed:,} keys listed)" if e.source == "dry-run" else "given"
     )
     copies = (
-        f"multipart: {shape.parts:,} parts of {render.human_bytes(s.part_size_bytes)}"
+        f"multipart: {shape.parts:,} parts of {humanize.human_bytes(s.part_size_bytes)}"
         if shape.multipart
         else "one request each"
     )
     rows: list[tuple[str, object]] = [
         (
             "objects",
-            f"{e.objects:,}, {render.human_bytes(e.bytes)} (average {render.human_bytes(shape.size)}; {source})",
+            f"{e.objects:,}, {humanize.human_bytes(e.bytes)} (average {humanize.human_bytes(shape.size)}; {source})",
         ),
         (
             "deployment",
             f"{s.maximum_concurrency} copiers x {s.copy_concurrency} copies = {t.copies_in_flight:,} in flight; "
             f"batches of {s.batch_size} messages x {s.keys_per_message} keys; {s.copy_mode} copies, {copies}",
         ),
-        ("planning", render.human_duration(t.planning_seconds)),
+        ("planning", humanize.human_duration(t.planning_seconds)),
         (
             "copying",
-            f"{render.human_duration(t.copying_seconds)} ({render.number(t.objects_per_second)} objects/s, "
-            f"{render.human_bytes(t.bytes_per_second)}/s), bound by {t.bound}",
+            f"{humanize.human_duration(t.copying_seconds)} ({humanize.number(t.objects_per_second)} objects/s, "
+            f"{humanize.human_bytes(t.bytes_per_second)}/s), bound by {t.bound}",
         ),
-        ("time", f"about {render.human_duration(t.total_seconds)}"),
+        ("time", f"about {humanize.human_duration(t.total_seconds)}"),
         ("cost", f"about {e.cost.total_usd:.2f} USD (estimated, below)"),
     ]
-    assumed = [f"  {a.name} = {render.decimal(a.value)}: {a.what}" for a in e.cost.assumptions]
+    assumed = [f"  {a.name} = {humanize.decimal(a.value)}: {a.what}" for a in e.cost.assumptions]
     return Group(
         render.pairs(rows),
         "limits:",
@@ -79,7 +78,7 @@ def _table(e: Estimate) -> RenderableType:
         "assumed (--assume NAME=VALUE to change):",
         *assumed,
         "",
-        cost_table(e.cost),
+        views.cost_table(e.cost),
     )
 
 
@@ -92,4 +91,4 @@ def _text(e: Estimate) -> Iterable[Sequence[object]]:
         yield ("LIMIT", limit)
     for note in e.notes:
         yield ("NOTE", note)
-    yield from cost_rows(e.cost)
+    yield from views.cost_rows(e.cost)

@@ -6,7 +6,7 @@ import click
 from rich.console import Group as Lines
 from rich.console import RenderableType
 
-from hydration_cli import render
+from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.failures import FailureList, list_failures
 from hydration_cli.options import command
@@ -37,8 +37,8 @@ def _table(result: FailureList) -> RenderableType:
             f.error_code or "-",
             (f.error_message or "-")[:80],
             "-" if f.attempts is None else f.attempts,
-            render.when(f.first_failed_at),
-            render.when(f.failed_at),
+            humanize.when(f.first_failed_at),
+            humanize.when(f.failed_at),
             f.run_id or "-",
         )
         for f in result.failures

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 
 import click
 
-from hydration_cli import render
+from hydration_cli import render, views
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.sync import LastSync
 from hydration_cli.ops.sync import last_sync as read_last_sync
@@ -20,7 +20,7 @@ def last_sync(deployment: Deployment) -> LastSync:
 
 @render.table_view.register
 def _table(result: LastSync) -> str:
-    return render.last_sync_text(result, now())
+    return views.last_sync_text(result, now())
 
 
 @render.text_rows.register

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from hydration_cli import render
+from hydration_cli import humanize, render
 from hydration_cli.deployment import SERVICES, Deployment
 from hydration_cli.ops.logs import LogEvent, LogQuery, LogsReport, fetch, follow
 from hydration_cli.options import DURATION, TIME, app_config, command, now
@@ -70,7 +70,7 @@ def _line(event: LogEvent) -> str:
     extra = " ".join(f"{k}={event.fields[k]}" for k in SHOWN_FIELDS if k in event.fields)
     run = f" run={event.run_id}" if event.run_id else ""
     return (
-        f"{render.when(event.timestamp)} {event.function:<9} {event.level or '-':<7} {event.message}"
+        f"{humanize.when(event.timestamp)} {event.function:<9} {event.level or '-':<7} {event.message}"
         f"{run}{' ' + extra if extra else ''}"
     )
 

@@ -7,7 +7,7 @@ import click
 from rich.console import Group as Lines
 from rich.console import RenderableType
 
-from hydration_cli import render
+from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.metrics import MetricsReport
 from hydration_cli.ops.metrics import metrics as read_metrics
@@ -26,21 +26,21 @@ def _value(unit: str, value: float | None) -> str:
     if value is None:
         return "-"
     if unit == "Bytes":
-        return render.human_bytes(value)
+        return humanize.human_bytes(value)
     if unit == "Seconds":
-        return render.human_duration(value)
+        return humanize.human_duration(value)
     if unit == "Milliseconds":
         return f"{value:,.0f} ms"
-    return render.number(value)
+    return humanize.number(value)
 
 
 @render.table_view.register
 def _table(report: MetricsReport) -> RenderableType:
     title = (
-        f"namespace {report.namespace}, {render.when(report.since)} .. {render.when(report.until)}, "
+        f"namespace {report.namespace}, {humanize.when(report.since)} .. {humanize.when(report.until)}, "
         f"{report.period_seconds // 60} min per point"
     )
-    rows = [(s.name, s.service, s.stat, _value(s.unit, s.value), render.sparkline(s.points)) for s in report.series]
+    rows = [(s.name, s.service, s.stat, _value(s.unit, s.value), humanize.sparkline(s.points)) for s in report.series]
     return Lines(title, render.grid(("METRIC", "SERVICE", "STAT", "VALUE", "TREND"), rows))
 
 

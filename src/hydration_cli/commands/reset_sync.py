@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 
 import click
 
-from hydration_cli import render
+from hydration_cli import render, views
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.sync import ResetSync, read_raw
 from hydration_cli.ops.sync import reset_sync as delete_marker
@@ -22,7 +22,7 @@ def reset_sync(deployment: Deployment, yes: bool) -> ResetSync:
     moment = now()
     previous = read_raw(deployment, moment)
     if previous.exists and not yes:
-        click.echo(f"current: {render.last_sync_text(previous, moment)}", err=True)
+        click.echo(f"current: {views.last_sync_text(previous, moment)}", err=True)
         click.confirm(
             f"Delete s3://{previous.bucket}/{previous.marker_key}? The next run will consider every key",
             abort=True,

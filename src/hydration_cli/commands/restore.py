@@ -7,7 +7,7 @@ import click
 from rich.console import Group as Lines
 from rich.console import RenderableType
 
-from hydration_cli import render
+from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.restore import RestoreReport
 from hydration_cli.ops.restore import restore as restore_backup
@@ -35,7 +35,7 @@ def _table(report: RestoreReport) -> RenderableType:
     verb = "would write" if report.dry_run else "wrote"
     head = (
         f"{'dry run: ' if report.dry_run else ''}backup of {report.backup_stack} taken "
-        f"{render.when(report.exported_at)}{' (--force)' if report.force else ''}"
+        f"{humanize.when(report.exported_at)}{' (--force)' if report.force else ''}"
     )
     counts = render.grid(
         ("TABLE", "WRITE" if report.dry_run else "WRITTEN", "KEPT (NEWER)", "UNCHANGED", "CHANGED MEANWHILE", "LOCK"),
@@ -46,7 +46,7 @@ def _table(report: RestoreReport) -> RenderableType:
         chosen = [d for d in report.decisions if d.action == action]
         if not chosen:
             continue
-        rows = [(d.table, d.id, render.when(d.backup_at), render.when(d.table_at)) for d in chosen[:SHOWN]]
+        rows = [(d.table, d.id, humanize.when(d.backup_at), humanize.when(d.table_at)) for d in chosen[:SHOWN]]
         parts += [f"{what}:", render.grid(("TABLE", "ID", "IN BACKUP", "IN TABLE"), rows)]
         if len(chosen) > SHOWN:
             parts.append(f"... and {len(chosen) - SHOWN:,} more (--output text lists them all)")

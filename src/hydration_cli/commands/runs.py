@@ -7,9 +7,9 @@ import click
 from rich.console import Group, RenderableType
 
 from hydration.models import RunRecord
-from hydration_cli import render
+from hydration_cli import humanize, live, render, views
 from hydration_cli.deployment import Deployment
-from hydration_cli.ops.costs import Cost, Rates
+from hydration_cli.ops.costs import Rates
 from hydration_cli.ops.report import RunReport, report_run
 from hydration_cli.ops.runs import CancelledRun, Progress, RunDetail, RunList, cancel_run, list_runs, show_run
 from hydration_cli.ops.watch import Polling, RunWatch, find, follow
@@ -59,11 +59,11 @@ def watch_live(
     """`runs watch`, also behind `trigger --wait`: the live view on stderr (--output table only)."""
     config = app_config()
     polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
-    with render.LiveView(enabled=config.output == "table") as view:
+    with live.LiveView(enabled=config.output == "table") as view:
         waiting = f"waiting for {'run ' + run_id if run_id else 'a run'} to start ..."
         found = find(deployment, run_id, polling, on_waiting=lambda: view.update(waiting, waiting))
         return follow(
-            deployment, found, polling, on_progress=lambda p: view.update(render.watch_view(p), render.progress_text(p))
+            deployment, found, polling, on_progress=lambda p: view.update(views.watch_view(p), views.progress_text(p))
         )
 
 
@@ -81,7 +81,7 @@ def cancel(deployment: Deployment, run_id: str, reason: str, yes: bool) -> Cance
     """
     if not yes:
         current = show_run(deployment, run_id, now()).progress  # RunNotFoundError for an unknown id
-        click.echo(f"run {run_id}: {render.progress_text(current)}", err=True)
+        click.echo(f"run {run_id}: {views.progress_text(current)}", err=True)
         click.confirm(f"Cancel run {run_id}? Queued keys still drain; the marker stays", abort=True, err=True)
     return cancel_run(deployment, run_id, reason)
 
@@ -105,7 +105,7 @@ def report(
 
 
 def _took(run: RunRecord) -> str:
-    return render.human_duration((run.ended_at - run.started_at).total_seconds()) if run.ended_at else "-"
+    return humanize.human_duration((run.ended_at - run.started_at).total_seconds()) if run.ended_at else "-"
 
 
 @render.table_view.register
@@ -130,14 +130,14 @@ def _list_table(result: RunList) -> RenderableType:
             r.run_id,
             render.styled(r.status),
             r.kind,
-            render.when(r.started_at),
+            humanize.when(r.started_at),
             _took(r),
-            render.number(r.keys_enqueued),
-            render.number(r.objects_transferred),
-            render.number(r.objects_skipped),
-            render.number(r.objects_vanished),
-            render.number(r.objects_failed),
-            render.human_bytes(r.bytes_transferred),
+            humanize.number(r.keys_enqueued),
+            humanize.number(r.objects_transferred),
+            humanize.number(r.objects_skipped),
+            humanize.number(r.objects_vanished),
+            humanize.number(r.objects_failed),
+            humanize.human_bytes(r.bytes_transferred),
         )
         for r in result.runs
     ]
@@ -174,18 +174,18 @@ def _show_table(detail: RunDetail) -> RenderableType:
         ("run", run.run_id),
         ("status", render.styled(run.status)),
         ("kind", run.kind),
-        ("started", render.when(run.started_at, moment)),
-        ("ended", render.when(run.ended_at, moment) if run.ended_at else "-"),
-        ("watermark", render.when(run.watermark)),
-        ("since", render.when(run.since) if run.since else "- (everything)"),
+        ("started", humanize.when(run.started_at, moment)),
+        ("ended", humanize.when(run.ended_at, moment) if run.ended_at else "-"),
+        ("watermark", humanize.when(run.watermark)),
+        ("since", humanize.when(run.since) if run.since else "- (everything)"),
         ("prefixes", ", ".join(run.prefixes) or "(whole bucket)"),
         (
             "enqueued",
             f"{run.keys_enqueued:,} keys ({run.ledger_keys_enqueued:,} from the failure ledger), "
-            f"{render.human_bytes(run.bytes_enqueued)}",
+            f"{humanize.human_bytes(run.bytes_enqueued)}",
         ),
-        ("settled", render.run_line(run)),
-        ("progress", render.progress_text(detail.progress)),
+        ("settled", views.run_line(run)),
+        ("progress", views.progress_text(detail.progress)),
     ]
     if run.failed_count is not None:
         rows.append(("ledger", f"{run.failed_count} key(s) in the failure ledger at completion"))
@@ -216,7 +216,7 @@ def _show_text(detail: RunDetail) -> Iterable[Sequence[object]]:
 
 @render.table_view.register
 def _watch_table(result: RunWatch) -> str:
-    return "\n".join(render.run_end(result.run, result.progress.elapsed_seconds))
+    return "\n".join(views.run_end(result.run, result.progress.elapsed_seconds))
 
 
 @render.text_rows.register
@@ -242,58 +242,25 @@ def _cancel_text(result: CancelledRun) -> Iterable[Sequence[object]]:
     yield ("EVENT", "Run Cancelled", result.event_error is None, result.event_error)
 
 
-def cost_table(cost: Cost) -> RenderableType:
-    """The cost lines, the total, and the prices they assume (`runs report`, `estimate`)."""
-    prices = {p.name: p for p in cost.prices}
-    rows = [
-        (
-            line.service,
-            line.item,
-            f"{render.number(line.quantity)} {line.unit}",
-            f"{render.decimal(prices[line.price].usd)}/{prices[line.price].per:,}",
-            f"{line.usd:.4f}",
-            line.basis,
-        )
-        for line in cost.lines
-    ]
-    rows.append(("total", "", "", "", f"{cost.total_usd:.4f}", "an estimate: not a bill"))
-    assumed = [f"  {p.name} = {render.decimal(p.usd)} USD per {p.per:,} {p.unit}: {p.what}" for p in cost.prices]
-    return Group(
-        render.grid(("SERVICE", "ITEM", "QUANTITY", "USD PER", "USD", "COUNTED AS"), rows),
-        "prices (us-east-1 list prices; --price NAME=USD to change):",
-        *assumed,
-    )
-
-
-def cost_rows(cost: Cost) -> Iterable[Sequence[object]]:
-    for line in cost.lines:
-        yield ("COST", line.service, line.item, line.quantity, line.unit, line.price, line.usd)
-    yield ("TOTAL", cost.total_usd)
-    for p in cost.prices:
-        yield ("PRICE", p.name, p.usd, p.per, p.unit)
-    for a in cost.assumptions:
-        yield ("ASSUME", a.name, a.value)
-
-
 @render.table_view.register
 def _report_table(report: RunReport) -> RenderableType:
     run = report.run
-    per_second = render.number(report.objects_per_second) if report.objects_per_second is not None else "-"
+    per_second = humanize.number(report.objects_per_second) if report.objects_per_second is not None else "-"
     rows: list[tuple[str, object]] = [
         ("run", f"{run.run_id} ({run.kind}, {run.status})"),
-        ("objects", render.run_line(run)),
+        ("objects", views.run_line(run)),
         ("listed", f"{run.keys_listed:,} keys ({run.keys_unchanged:,} unchanged: the consumer holds them)"),
         (
             "duration",
-            f"{render.human_duration(report.duration_seconds)} "
-            f"(planning {render.human_duration(report.planning_seconds)}); "
-            f"{render.when(run.started_at)} .. {render.when(run.ended_at) if run.ended_at else 'still going'}",
+            f"{humanize.human_duration(report.duration_seconds)} "
+            f"(planning {humanize.human_duration(report.planning_seconds)}); "
+            f"{humanize.when(run.started_at)} .. {humanize.when(run.ended_at) if run.ended_at else 'still going'}",
         ),
-        ("throughput", f"{per_second} objects/s, {render.human_bytes(report.bytes_per_second)}/s"),
-        ("copies", f"{run.s3_requests:,} S3 requests, {render.human_duration(run.copy_ms / 1000)} of copy time"),
+        ("throughput", f"{per_second} objects/s, {humanize.human_bytes(report.bytes_per_second)}/s"),
+        ("copies", f"{run.s3_requests:,} S3 requests, {humanize.human_duration(run.copy_ms / 1000)} of copy time"),
         ("cost", f"about {report.cost.total_usd:.4f} USD (estimated, below)"),
     ]
-    return Group(render.pairs(rows), "", cost_table(report.cost))
+    return Group(render.pairs(rows), "", views.cost_table(report.cost))
 
 
 @render.text_rows.register
@@ -308,4 +275,4 @@ def _report_text(report: RunReport) -> Iterable[Sequence[object]]:
         report.run.s3_requests,
         report.run.copy_ms,
     )
-    yield from cost_rows(report.cost)
+    yield from views.cost_rows(report.cost)

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 import click
 from rich.console import RenderableType
 
-from hydration_cli import render
+from hydration_cli import humanize, render, views
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.status import Status
 from hydration_cli.ops.status import status as read_status
@@ -24,22 +24,22 @@ def _table(s: Status) -> RenderableType:
     moment = now()
     rows: list[tuple[str, object]] = [
         ("stack", f"{s.stack} (bucket {s.bucket})"),
-        ("last sync", render.last_sync_text(s.last_sync, moment)),
+        ("last sync", views.last_sync_text(s.last_sync, moment)),
     ]
     if s.active_run:
         rows.append(
-            ("active run", f"{s.active_run.run_id} started {render.human_duration(s.active_run.elapsed_seconds)} ago")
+            ("active run", f"{s.active_run.run_id} started {humanize.human_duration(s.active_run.elapsed_seconds)} ago")
         )
-        rows.append(("progress", render.progress_text(s.active_run)))
+        rows.append(("progress", views.progress_text(s.active_run)))
     else:
         rows.append(("active run", "none"))
         if s.last_run:
             r = s.last_run
-            rows.append(("last run", f"{r.run_id} {r.status} {render.when(r.ended_at or r.started_at, moment)}"))
-    rows.append(("transfer queue", render.queue_text(s.transfer_queue)))
-    rows.append(("transfer DLQ", render.queue_text(s.transfer_dlq)))
+            rows.append(("last run", f"{r.run_id} {r.status} {humanize.when(r.ended_at or r.started_at, moment)}"))
+    rows.append(("transfer queue", views.queue_text(s.transfer_queue)))
+    rows.append(("transfer DLQ", views.queue_text(s.transfer_dlq)))
     if s.invocation_dlq is not None:
-        rows.append(("invocation DLQ", render.queue_text(s.invocation_dlq)))
+        rows.append(("invocation DLQ", views.queue_text(s.invocation_dlq)))
     rows.append(("failure ledger", f"{s.failure_ledger:,} key(s)"))
     rows += [(f"alarm {a.alarm}", render.styled(a.state)) for a in s.alarms]
     return render.pairs(rows)

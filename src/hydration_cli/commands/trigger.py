@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from hydration_cli import render
+from hydration_cli import humanize, render, views
 from hydration_cli.commands.runs import watch_live
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.trigger import TriggerResult, build_request, start
@@ -83,16 +83,16 @@ def _started(result: TriggerResult) -> str:
 def _table(result: TriggerResult) -> str:
     plan, run = result.plan, result.run
     if plan is not None:
-        since = f" since {render.when(plan.since)}" if plan.since else ""
+        since = f" since {humanize.when(plan.since)}" if plan.since else ""
         lines = [
-            f"dry run ({plan.kind}): {plan.keys_enqueued:,} key(s), {render.human_bytes(plan.bytes_enqueued)} "
+            f"dry run ({plan.kind}): {plan.keys_enqueued:,} key(s), {humanize.human_bytes(plan.bytes_enqueued)} "
             f"would be enqueued{since}",
             *(f"  {key}" for key in plan.sample_keys),
         ]
     elif run is None:
         lines = [_started(result), f"follow it: s3-hydration runs watch {result.run_id}"]
     else:
-        lines = render.run_end(run, result.progress.elapsed_seconds if result.progress else None)
+        lines = views.run_end(run, result.progress.elapsed_seconds if result.progress else None)
     return "\n".join(lines)
 
 

@@ -7,9 +7,9 @@ import click
 from rich.console import Group as Lines
 from rich.console import RenderableType
 
-from hydration_cli import render
+from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
-from hydration_cli.ops.uploads import AbortReport, ConsumerUploads, Upload, UploadsReport, abort_uploads, list_uploads
+from hydration_cli.ops.uploads import AbortReport, Upload, UploadsReport, abort_uploads, list_uploads
 from hydration_cli.options import DURATION, command, now
 
 STALE_AFTER = click.option(
@@ -32,7 +32,7 @@ def uploads() -> None:
 @command
 def list_(deployment: Deployment, stale_after: timedelta) -> UploadsReport:
     """Every multipart upload of the consumer bucket, with its copy's progress; exit 3 if any is orphaned."""
-    return list_uploads(ConsumerUploads.of(deployment), now=now(), stale_after=stale_after)
+    return list_uploads(deployment.uploads, now=now(), stale_after=stale_after)
 
 
 @uploads.command()
@@ -55,7 +55,7 @@ def abort(
     """Abort the orphaned uploads (or those of --key / --older-than) and forget their records. A copy whose
     upload is aborted is copied again from the start by a later run."""
     return abort_uploads(
-        ConsumerUploads.of(deployment),
+        deployment.uploads,
         now=now(),
         stale_after=stale_after,
         older_than=older_than,
@@ -70,9 +70,9 @@ def _rows(uploads: list[Upload]) -> list[tuple[object, ...]]:
             u.key,
             u.upload_id[:12],
             u.state if u.why_orphaned is None else f"{u.state} ({u.why_orphaned})",
-            render.human_duration(u.age_seconds),
+            humanize.human_duration(u.age_seconds),
             f"{u.parts_done}/{u.part_count}" if u.part_count else "-",
-            f"{render.human_bytes(u.bytes_done)} of {render.human_bytes(u.size)}" if u.size else "-",
+            f"{humanize.human_bytes(u.bytes_done)} of {humanize.human_bytes(u.size)}" if u.size else "-",
             u.source_version_id or u.source_etag or "-",
         )
         for u in uploads

@@ -9,16 +9,14 @@ any upload a day after it started; these procedures are for the day in between, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from hydration.aws import multipart
-from hydration.aws.uploads import UploadRecord, UploadStore
-from hydration_cli.deployment import Deployment
+from hydration.aws.uploads import UploadRecord
+from hydration_cli.aws.uploads import ConsumerUploads
 from hydration_cli.outcome import ExitCode, Result
 
 
@@ -62,32 +60,6 @@ class AbortReport(Result):
     @property
     def exit_code(self) -> ExitCode:
         return ExitCode.FOUND if self.dry_run and self.selected else ExitCode.OK
-
-
-@dataclass
-class ConsumerUploads:
-    """What these procedures read and change: the bucket's uploads (S3) and the uploads table."""
-
-    s3: Any
-    bucket: str
-    store: UploadStore
-
-    @classmethod
-    def of(cls, deployment: Deployment) -> ConsumerUploads:
-        table = deployment.output("UploadsTableName")
-        return cls(deployment.client("s3"), deployment.bucket, UploadStore(deployment.client("dynamodb"), table))
-
-    def uploads(self) -> Iterator[multipart.InProgressUpload]:
-        return multipart.in_progress(self.s3, self.bucket)
-
-    def records(self) -> dict[str, UploadRecord]:
-        return {record.key: record for record in self.store}
-
-    def abort(self, upload: Upload) -> bool:
-        """Abort it and forget its record (so that no copier goes on with it); False if S3 no longer had it."""
-        aborted = multipart.abort(self.s3, self.bucket, upload.key, upload.upload_id)
-        self.store.delete(upload.key, upload.upload_id)
-        return aborted
 
 
 def _describe(
@@ -148,5 +120,5 @@ def abort_uploads(
         ]
     result = AbortReport(dry_run=dry_run, selected=selected)
     if not dry_run:
-        result.already_gone = [u.upload_id for u in selected if not adapter.abort(u)]
+        result.already_gone = [u.upload_id for u in selected if not adapter.abort(u.key, u.upload_id)]
     return result
