@@ -34,6 +34,30 @@ class FakeListingS3:
         assert name == "list_objects_v2"
         return self
 
+    def list_objects_v2(
+        self,
+        Bucket: str,
+        Prefix: str = "",
+        MaxKeys: int = 1000,
+        ContinuationToken: str | None = None,
+        StartAfter: str | None = None,
+    ) -> dict[str, Any]:
+        """One page: keys after StartAfter, from the (opaque) position the continuation token names."""
+        self.list_calls += 1
+        keys = sorted(k for k in self.objects if k.startswith(Prefix) and (StartAfter is None or k > StartAfter))
+        start = int(ContinuationToken or 0)
+        chunk = keys[start : start + MaxKeys]
+        page: dict[str, Any] = {
+            "Contents": [
+                {"Key": k, "Size": self.objects[k][0], "ETag": self.objects[k][1], "LastModified": self.objects[k][2]}
+                for k in chunk
+            ],
+            "IsTruncated": start + MaxKeys < len(keys),
+        }
+        if page["IsTruncated"]:
+            page["NextContinuationToken"] = str(start + MaxKeys)
+        return page
+
     def paginate(self, Bucket: str, Prefix: str = "", PaginationConfig: dict | None = None, **kw: Any) -> Iterator:
         config = PaginationConfig or {}
         size = config.get("PageSize", 1000)
