@@ -262,8 +262,10 @@ class FakeLedger:
     def __init__(self, failures: list[FailureRecord] | None = None) -> None:
         self.failures = {f.key: f for f in failures or []}
         self.table = "failures"
+        self.scans = 0  # reads of the whole ledger
 
     def __iter__(self) -> Iterator[FailureRecord]:
+        self.scans += 1
         return iter(list(self.failures.values()))
 
     def record(self, failure: FailureRecord) -> None:
@@ -290,12 +292,21 @@ class FakeManifest:
     def __init__(self, entries: dict[str, ManifestEntry] | None = None, ledger: FakeLedger | None = None) -> None:
         self.entries = entries or {}
         self.ledger = ledger or FakeLedger()
+        self.reads: list[tuple[str, int]] = []  # ("both" | "manifest", keys) per read
 
     def lookup(self, keys: Iterable[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
+        """Both tables, in one read (what `StateStores.lookup` does)."""
         keys = list(keys)
+        self.reads.append(("both", len(keys)))
         held = {k: self.entries[k] for k in keys if k in self.entries}
         failed = {k: f for k in keys if (f := self.ledger.get(k)) is not None}
         return held, failed
+
+    def held(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
+        """The manifest alone (what `StateStores.held` does)."""
+        keys = list(keys)
+        self.reads.append(("manifest", len(keys)))
+        return {k: self.entries[k] for k in keys if k in self.entries}
 
     def put_many(self, entries: list[ManifestEntry]) -> None:
         for entry in entries:

@@ -32,6 +32,7 @@ def deps(function_arn: str) -> PlannerDeps:
         books=stores.books,
         ledger=stores.ledger,
         lookup=stores.lookup,
+        held=stores.held,
         queue=Queue(
             clients.sqs(pool=settings.enqueue_concurrency * 2),
             settings.transfer_queue_url,
