@@ -191,6 +191,20 @@ def requests_table(results: list[Result]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+def costs_table(costs: list[Any]) -> str:
+    """bench.costs.Cost rows: LocalStack CPU per request, and per object at the pipeline's request sizes."""
+    head = (
+        "| request | made as | requests | objects per request | LS CPU ms/request | LS CPU ms/object |\n"
+        "|---|---|--:|--:|--:|--:|\n"
+    )
+    rows = [
+        f"| {c.request} | {c.how} | {c.requests} | {c.objects_per_request:g} | {c.localstack_cpu_ms:.2f} "
+        f"| {c.per_object_ms:.3f} |"
+        for c in costs
+    ]
+    return head + "\n".join(rows) + "\n"
+
+
 def planner_table(results: list[PlannerResult]) -> str:
     head = "| keys | contender | seconds (median) | runs | keys/s | peak RSS MB |\n|--:|---|--:|--:|--:|--:|\n"
     rows = [

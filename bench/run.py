@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import data, report
+from bench import costs, data, report
 from bench.env import (
     ENDPOINT,
     ROOT,
@@ -124,6 +124,7 @@ class Bench:
         self.token = secrets.token_hex(3)
         self.kept: dict[str, str] = {}  # contender -> destination bucket kept for the re-run
         self.pollers = 1
+        self.costs: list[costs.Cost] = []
         self._variant: Variant | None = None
 
     # ------------------------------------------------------------------ helpers
@@ -410,9 +411,16 @@ class Bench:
             if "A" in args.sets:
                 a = data.dataset_a(args.a_objects, args.a_kib * 1024)
                 self.copy_set(a, variants, peers, list(RAW_OF), args.repeat, slow, rerun=True)
-                if args.profile:
+                if args.profile or args.costs:
                     data.seed_dataset(self.stack.producer_s3, self.stack.producer_bucket, a)
-                    self.profile(a)
+                    if args.costs:
+                        self.costs = costs.measure(self.stack, a, self.pipeline.stores)
+                        log(
+                            "LocalStack CPU per request measured: "
+                            + ", ".join(f"{c.request} {c.localstack_cpu_ms:.1f} ms" for c in self.costs)
+                        )
+                    if args.profile:
+                        self.profile(a)
                     data.empty(self.stack.producer_s3, self.stack.producer_bucket, a.prefix)
             if "B" in args.sets:
                 b = data.dataset_b(args.b_objects, args.b_mib * 1024 * 1024)
@@ -448,6 +456,12 @@ class Bench:
         mix = report.requests_table(self.results)
         if mix:
             lines += ["### Requests per object, by operation (LocalStack's log, latest repetition)", "", mix]
+        if self.costs:
+            lines += [
+                "### LocalStack CPU per request, by kind (each measured alone, as the pipeline makes it)",
+                "",
+                report.costs_table(self.costs),
+            ]
         if self.planner:
             lines += ["### Planner (data set C)", "", report.planner_table(self.planner)]
         if profile := self.meta.get("profile"):
@@ -463,6 +477,7 @@ class Bench:
         closing = report.closing_lines(self.results, self.planner, DEFAULT, list(PEERS))
         lines += ["```", *closing, "```", ""]
         markdown = "\n".join(lines)
+        self.meta["costs"] = [vars(c) | {"per_object_ms": c.per_object_ms} for c in self.costs]
         path = report.write(self.results, self.planner, self.meta, markdown)
         print(markdown)
         print(f"results: {path.relative_to(ROOT)} and bench/results/latest.md ({self.meta['seconds']:.0f} s)")
@@ -488,6 +503,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-one-poller", action="store_true", help="no run of A with one poll loop")
     parser.add_argument("--skip-enqueue-pass", action="store_true")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--no-costs", dest="costs", action="store_false", help="no LocalStack CPU per request")
     parser.add_argument("--no-cleanup", dest="cleanup", action="store_false", help="leave data set C in place")
     parser.add_argument("--poll-interval", type=float, default=0.2, help="seconds between polls of a run's status")
     parser.add_argument("--run-timeout", type=float, default=600)
