@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -56,15 +57,15 @@ def account_env(account: str = CONSUMER_ACCOUNT) -> dict[str, str]:
     return env
 
 
-def client(service: str, account: str = CONSUMER_ACCOUNT, pool: int = 64) -> Any:
+def client(service: str, account: str = CONSUMER_ACCOUNT, pool: int = 64, config: Config | None = None) -> Any:
     session = boto3.Session(aws_access_key_id=account, aws_secret_access_key=SECRET, region_name=REGION)
-    config = Config(
+    base = Config(
         retries={"mode": "standard", "max_attempts": 6},
         max_pool_connections=pool,
         read_timeout=300,
         connect_timeout=5,
     )
-    return session.client(service, endpoint_url=ENDPOINT, config=config)  # type: ignore[call-overload]
+    return session.client(service, endpoint_url=ENDPOINT, config=base.merge(config) if config else base)  # type: ignore[call-overload]
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Measured:
     peak_rss_mb: float
     returncode: int
     output: str  # the last lines of stdout + stderr
+    cpu_seconds: float | None = None  # user + system CPU of the command (and its children)
 
 
 def run_measured(
@@ -124,7 +126,7 @@ def run_measured(
     gnu_time = Path("/usr/bin/time")
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as rss:
         if gnu_time.exists():
-            argv = [str(gnu_time), "-f", "%M", "-o", rss.name, *argv]
+            argv = [str(gnu_time), "-f", "%U %S\n%M", "-o", rss.name, *argv]
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)  # noqa: S603
         timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
@@ -140,18 +142,38 @@ def run_measured(
         reported = rss.read().strip().splitlines()
     tail = "\n".join(text.strip().splitlines()[-15:])
     peak_kb = int(reported[-1]) if reported and reported[-1].isdigit() else usage.ru_maxrss
-    return Measured(seconds, peak_kb / 1024, proc.returncode, tail)
+    cpu = usage.ru_utime + usage.ru_stime  # the command's, through GNU time (a child of ours)
+    return Measured(seconds, peak_kb / 1024, proc.returncode, tail, cpu)
 
 
 # --------------------------------------------------------------------------- LocalStack request log
 
-_REQUEST = re.compile(r"localstack\.request\.aws\s+: AWS ([a-z0-9-]+\.[A-Za-z0-9]+) => (\d+)")
+_REQUEST = re.compile(
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}) .*?localstack\.request\.aws\s+: AWS ([a-z0-9-]+\.[A-Za-z0-9]+) => (\d+)",
+    re.MULTILINE,
+)
+
+
+@dataclass
+class Window:
+    """The requests LocalStack logged in a window: counts per `service.Operation`, and when each was answered
+    (epoch seconds; LocalStack logs local time to the millisecond)."""
+
+    lines: list[tuple[float, str, int]]
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(op for _, op, _ in self.lines)
+
+    def times(self, *operations: str) -> list[float]:
+        return [at for at, op, _ in self.lines if op in operations]
 
 
 class RequestLog:
-    """Counts the requests LocalStack logs (`AWS s3.CopyObject => 200`): every request that reaches its
-    gateway from a client (functions, tools, the bench). Internal calls (the ESM poller's ReceiveMessage and
-    DeleteMessageBatch, log and metric forwarding) are not logged."""
+    """The requests LocalStack logs (`AWS s3.CopyObject => 200`): every request that reaches its gateway from
+    a client (functions, tools, the bench, and the extra poll loops of our ESM plugin, which use their own
+    clients). LocalStack's own internal calls (its ESM loop's ReceiveMessage and DeleteMessageBatch, log and
+    metric forwarding) are not logged."""
 
     def __init__(self, path: Path = LOCALSTACK_LOG) -> None:
         self.path = path
@@ -162,18 +184,22 @@ class RequestLog:
         except OSError:
             return 0
 
-    def since(self, offset: int, settle: float = 0.5) -> Counter[str]:
+    def window(self, offset: int, settle: float = 0.5) -> Window:
         time.sleep(settle)  # the logger flushes per line, but let the last responses land
-        counts: Counter[str] = Counter()
         try:
             with self.path.open("rb") as log:
                 log.seek(offset)
                 text = log.read().decode("utf-8", "replace")
         except OSError:
-            return counts
+            return Window([])
+        lines = []
         for match in _REQUEST.finditer(text):
-            counts[match.group(1)] += 1
-        return counts
+            at = datetime.fromisoformat(match.group(1)).timestamp()  # naive: local time, as logging writes it
+            lines.append((at, match.group(2), int(match.group(3))))
+        return Window(lines)
+
+    def since(self, offset: int, settle: float = 0.5) -> Counter[str]:
+        return self.window(offset, settle).counts
 
 
 # --------------------------------------------------------------------------- Lambda execution environments
@@ -189,7 +215,7 @@ def environment_pids(handler: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(a.endswith(b"bootstrap.py") for a in argv) and handler.encode() in argv:
+        if any(a.endswith(b"bootstrap.py") for a in argv) and (not handler or handler.encode() in argv):
             pids.append(int(entry.name))
     return sorted(pids)
 
@@ -213,6 +239,20 @@ def peak_rss_mb(pids: list[int]) -> float | None:
         if match:
             peaks.append(int(match.group(1)) / 1024)
     return max(peaks) if peaks else None
+
+
+def environments_cpu() -> dict[int, float]:
+    """CPU seconds so far of every Lambda execution environment (any function), by pid."""
+    used = {}
+    for pid in environment_pids(""):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            used[pid] = cpu_seconds(pid)
+    return used
+
+
+def cpu_since(before: dict[int, float]) -> float:
+    """CPU seconds the execution environments used since `before` (environments started since: all of theirs)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in environments_cpu().items())
 
 
 def localstack_pid() -> int | None:

@@ -17,12 +17,13 @@ from types import TracebackType
 from bench.env import TOOLS_VENV
 
 _PROVIDER = re.compile(r"([A-Za-z0-9]+)Provider\.([a-z0-9_]+) \(")
-_MOTO = re.compile(r"([A-Za-z0-9]+)Response\.([a-z0-9_]+) \(moto/")
+_MOTO = re.compile(r"([A-Za-z0-9]+?)(?:Response|Handler)\.([a-z0-9_]+) \(moto/")
 CATEGORIES: list[tuple[str, str]] = [
     ("publish_sqs_metric", "SQS -> CloudWatch metrics (LocalStack internal, per SQS call)"),
     ("CloudwatchProvider.put_metric_data", "cloudwatch.PutMetricData (EMF lines of the functions)"),
     ("put_log_events", "logs.PutLogEvents (function logs)"),
     ("s3h_localstack/executor.py", "s3h executor (Lambda environments, log/EMF forwarding)"),
+    ("ResponseLogger", "LocalStack's request log (an INFO line per request)"),
 ]
 
 

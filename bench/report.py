@@ -1,4 +1,4 @@
-"""Results: one record per contender and data set; the markdown table, the JSON file, the closing line."""
+"""Results: one record per contender and data set; the markdown tables, the JSON file, the closing lines."""
 
 from __future__ import annotations
 
@@ -17,10 +17,16 @@ PIPELINE = "pipeline"
 PEER = "peer"
 CEILING = "ceiling"
 
+PLANNER_DRY_RUN = "planner dry run (list + select)"
+PAGINATOR = "boto3 ListObjectsV2 paginator"
+BARE_HTTP = "bare HTTP ListObjectsV2"
+ENQUEUE_RUN = "planner enqueue pass (+ books, SendMessageBatch)"
+MIB = 1024 * 1024
+
 
 @dataclass
 class Result:
-    dataset: str  # "A", "B", "A re-run"
+    dataset: str  # "A", "B", "L", "A re-run"
     contender: str
     kind: str  # pipeline | peer | ceiling
     objects: int
@@ -29,7 +35,8 @@ class Result:
     peak_rss_mb: float | None = None
     requests_per_object: float | None = None  # requests LocalStack logged (clients'), per object
     localstack_cpu_per_object_ms: float | None = None
-    checks: dict[str, str] = field(default_factory=dict)  # content_type / metadata / kms / landed
+    client_cpu_per_object_ms: float | None = None  # the tool's process, or the pipeline's functions
+    checks: dict[str, str] = field(default_factory=dict)  # content_type / metadata / kms / bytes / landed
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -44,6 +51,15 @@ class Result:
     @property
     def mb_per_second(self) -> float:
         return self.bytes / MB / self.median if self.seconds else float("nan")
+
+    @property
+    def median_run(self) -> dict[str, Any] | None:
+        """The pipeline run whose wall time is the median one (the phases of that run)."""
+        runs = self.extra.get("runs") or []
+        if not runs:
+            return None
+        ordered = sorted(runs, key=lambda run: run["seconds"])
+        return dict(ordered[(len(ordered) - 1) // 2])
 
 
 @dataclass
@@ -60,6 +76,14 @@ class PlannerResult:
     @property
     def keys_per_second(self) -> float:
         return self.keys / self.median if self.seconds else float("nan")
+
+
+def run_record(run: Any) -> dict[str, Any]:
+    """What the report keeps of one pipeline run (bench.pipeline.PipelineRun)."""
+    record = {k: v for k, v in vars(run).items() if k != "requests"}
+    record["close_lag"] = run.close_lag
+    record["requests"] = dict(run.requests.most_common())
+    return record
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -79,24 +103,105 @@ def ratio(pipeline: Result | None, other: Result | None) -> float | None:
     return pipeline.objects_per_second / other.objects_per_second
 
 
+def fastest(results: list[Result], dataset: str, names: list[str]) -> Result | None:
+    candidates = [r for name in names if (r := reference(results, dataset, name))]
+    complete = [r for r in candidates if r.checks.get("landed", "").split("/")[0] == str(r.objects)] or candidates
+    return max(complete, key=lambda r: r.objects_per_second, default=None)
+
+
 def copy_table(results: list[Result], default_pipeline: str) -> str:
     head = (
         "| set | contender | wall s (median) | runs | objects/s | MB/s | pipeline ÷ this | peak RSS MB "
-        "| req/object | LS CPU ms/object | Content-Type | metadata | KMS key | landed | notes |\n"
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|--:|---|\n"
+        "| req/object | LS CPU ms/object | client CPU ms/object | bytes | Content-Type | metadata | KMS key | landed "
+        "| notes |\n"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|:-:|--:|---|\n"
     )
     rows = []
     for r in results:
         pipe = reference(results, r.dataset, default_pipeline) or next(
             (p for p in results if p.dataset == r.dataset and p.kind == PIPELINE and p.seconds), None
         )
+        c = r.checks
         rows.append(
             f"| {r.dataset} | {r.contender} | {_fmt(r.median, 2)} | {len(r.seconds)} | {_fmt(r.objects_per_second)} "
             f"| {_fmt(r.mb_per_second)} | {_fmt(ratio(pipe, r), 2)}x | {_fmt(r.peak_rss_mb, 0)} "
             f"| {_fmt(r.requests_per_object, 2)} | {_fmt(r.localstack_cpu_per_object_ms, 2)} "
-            f"| {r.checks.get('content_type', '-')} | {r.checks.get('metadata', '-')} | {r.checks.get('kms', '-')} "
-            f"| {r.checks.get('landed', '-')} | {r.notes} |"
+            f"| {_fmt(r.client_cpu_per_object_ms, 2)} "
+            f"| {c.get('bytes', '-')} | {c.get('content_type', '-')} | {c.get('metadata', '-')} | {c.get('kms', '-')} "
+            f"| {c.get('landed', '-')} | {r.notes} |"
         )
+    return head + "\n".join(rows) + "\n"
+
+
+def timeline_table(results: list[Result]) -> str:
+    """Each pipeline row's median run: when planning ended, the first and last copy landed, the last key
+    settled, the run closed (all from the planner's invocation), and what the copier did."""
+    head = (
+        "| set | contender | planned s | first copy s | last copy s | last key settled s | run closed s "
+        "| closed after last copy s | keys enqueued/settled | copier invocations (cold) | copier peak MB |\n"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+    )
+    rows = []
+    for r in results:
+        run = r.median_run
+        if r.kind != PIPELINE or run is None:
+            continue
+        rows.append(
+            f"| {r.dataset} | {r.contender} | {_fmt(run['planned_seconds'], 2)} | {_fmt(run['first_copy_seconds'], 2)} "
+            f"| {_fmt(run['last_copy_seconds'], 2)} | {_fmt(run['last_settled_seconds'], 2)} "
+            f"| {_fmt(run['seconds'], 2)} | {_fmt(run['close_lag'], 2)} "
+            f"| {run['keys_enqueued']:,}/{run['keys_settled']:,} | {run['copier_invocations']} ({run['cold_starts']}) "
+            f"| {_fmt(run['copier_rss_mb'], 0)} |"
+        )
+    return head + "\n".join(rows) + "\n" if rows else ""
+
+
+REQUEST_COLUMNS = [
+    ("A", "pipeline server-side"),
+    ("A", "pipeline stream"),
+    ("A", "s5cmd"),
+    ("A re-run", "pipeline incremental"),
+    ("A re-run", "s5cmd sync"),
+    ("B", "pipeline server-side"),
+    ("L", "pipeline server-side"),
+    ("L", "pipeline stream"),
+]
+
+
+def requests_table(results: list[Result]) -> str:
+    columns = [r for dataset, name in REQUEST_COLUMNS if (r := reference(results, dataset, name))]
+    if not columns:
+        return ""
+    ops: dict[str, float] = {}
+    for r in columns:
+        for op, n in r.extra.get("requests", {}).items():
+            ops[op] = ops.get(op, 0) + n / max(r.objects, 1)
+    ordered = sorted(ops, key=lambda op: -ops[op])
+    head = "| operation | " + " | ".join(f"{r.dataset}: {r.contender}" for r in columns) + " |\n"
+    head += "|---|" + "--:|" * len(columns) + "\n"
+    rows = []
+    for op in ordered:
+        cells = []
+        for r in columns:
+            n = r.extra.get("requests", {}).get(op, 0)
+            cells.append(f"{n / max(r.objects, 1):.3f}" if n else "")
+        rows.append(f"| {op} | " + " | ".join(cells) + " |")
+    totals = [f"**{sum(r.extra.get('requests', {}).values()) / max(r.objects, 1):.3f}**" for r in columns]
+    rows.append("| **all** | " + " | ".join(totals) + " |")
+    return head + "\n".join(rows) + "\n"
+
+
+def costs_table(costs: list[Any]) -> str:
+    """bench.costs.Cost rows: LocalStack CPU per request, and per object at the pipeline's request sizes."""
+    head = (
+        "| request | made as | requests | objects per request | LS CPU ms/request | LS CPU ms/object |\n"
+        "|---|---|--:|--:|--:|--:|\n"
+    )
+    rows = [
+        f"| {c.request} | {c.how} | {c.requests} | {c.objects_per_request:g} | {c.localstack_cpu_ms:.2f} "
+        f"| {c.per_object_ms:.3f} |"
+        for c in costs
+    ]
     return head + "\n".join(rows) + "\n"
 
 
@@ -110,18 +215,77 @@ def planner_table(results: list[PlannerResult]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def closing_line(results: list[Result], default_pipeline: str, peers: list[str], ceiling: str) -> str:
-    parts_peer = []
-    parts_ceiling = []
-    for dataset in ("A", "B"):
+def describe_settings(settings: dict[str, Any], pollers: int) -> str:
+    copier = f"{settings.get('COPY_CONCURRENCY')} copies in flight per invocation"
+    threshold = int(settings.get("MULTIPART_THRESHOLD_BYTES") or 0) // MIB
+    part = int(settings.get("PART_SIZE_BYTES") or 16 * MIB) // MIB
+    return (
+        f"event source mapping BatchSize {settings.get('BatchSize')} messages, batching window "
+        f"{settings.get('MaximumBatchingWindowInSeconds')} s, {pollers} poll loops "
+        f"(MaximumConcurrency {settings.get('MaximumConcurrency')}); {settings.get('KEYS_PER_MESSAGE')} keys per "
+        f"message; {copier}; multipart from {threshold} MiB in {part} MiB parts, "
+        f"{settings.get('PARTS_IN_FLIGHT') or 4} parts in flight"
+    )
+
+
+def closing_lines(
+    results: list[Result], planner: list[PlannerResult], default_pipeline: str, peers: list[str]
+) -> list[str]:
+    """The ratios the issue asks about, one line each."""
+    lines = []
+    parts = []
+    for dataset in ("A", "B", "L"):
         pipe = reference(results, dataset, default_pipeline)
-        candidates = [r for name in peers if (r := reference(results, dataset, name))]
-        fastest = max(candidates, key=lambda r: r.objects_per_second, default=None)
-        peer_ratio = ratio(pipe, fastest)
-        ceiling_ratio = ratio(pipe, reference(results, dataset, ceiling))
-        parts_peer.append(f"{dataset} {_fmt(peer_ratio, 2)}x")
-        parts_ceiling.append(f"{dataset} {_fmt(ceiling_ratio, 2)}x")
-    return f"pipeline objects/s vs fastest peer: {', '.join(parts_peer)}; vs raw ceiling: {', '.join(parts_ceiling)}"
+        best = fastest(results, dataset, peers)
+        if pipe is None or best is None:
+            continue
+        parts.append(f"{dataset} {_fmt(ratio(pipe, best), 2)}x ({best.contender})")
+    if parts:
+        lines.append("pipeline objects/s vs the fastest peer: " + ", ".join(parts))
+    ceilings = []
+    for dataset in ("A", "B", "L"):
+        pipe = reference(results, dataset, default_pipeline)
+        ceiling = reference(results, dataset, "boto3 CopyObject loop")
+        if pipe is not None and ceiling is not None:
+            ceilings.append(f"{dataset} {_fmt(ratio(pipe, ceiling), 2)}x")
+    if ceilings:
+        lines.append("pipeline vs the raw CopyObject loop: " + ", ".join(ceilings))
+    one = reference(results, "A", "pipeline server-side, 1 poller")
+    default = reference(results, "A", default_pipeline)
+    if one is not None and default is not None:
+        lines.append(f"A, one poll loop -> the default loops: {_fmt(ratio(default, one), 2)}x the objects/s")
+    rerun = reference(results, "A re-run", "pipeline incremental")
+    if rerun is not None:
+        others = [
+            f"{r.contender} {r.median:.2f} s ({r.median / rerun.median:.2f}x)"
+            for name in ("s5cmd sync", "aws s3 sync")
+            if (r := reference(results, "A re-run", name))
+        ]
+        lines.append(f"A re-run (nothing changed): pipeline {rerun.median:.2f} s; " + ", ".join(others))
+    lags = []
+    for r in results:
+        run = r.median_run
+        if r.kind == PIPELINE and run and run.get("close_lag") is not None and r.dataset != "A re-run":
+            lags.append(f"{r.dataset} {r.contender.removeprefix('pipeline ')} {run['close_lag']:.2f} s")
+    if lags:
+        lines.append("last copy landed -> run closed (median run): " + ", ".join(lags))
+    for name in ("pipeline stream", "pipeline server-side"):
+        big = reference(results, "L", name)
+        bound = big.extra.get("rss_bound_mb") if big else None
+        if big is not None and big.peak_rss_mb:
+            within = (
+                "" if bound is None else f" (bound {bound:.0f} MB: {'within' if big.peak_rss_mb <= bound else 'ABOVE'})"
+            )
+            lines.append(f"L {name}: copier peak RSS {big.peak_rss_mb:.0f} MB{within}")
+    speeds = []
+    for keys in sorted({p.keys for p in planner}):
+        mine = next((p for p in planner if p.keys == keys and p.contender == PLANNER_DRY_RUN and p.seconds), None)
+        theirs = next((p for p in planner if p.keys == keys and p.contender == PAGINATOR and p.seconds), None)
+        if mine and theirs:
+            speeds.append(f"{keys:,} keys {mine.keys_per_second / theirs.keys_per_second:.2f}x")
+    if speeds:
+        lines.append("planner keys/s vs the boto3 paginator: " + ", ".join(speeds))
+    return lines
 
 
 def machine() -> str:

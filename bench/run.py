@@ -1,9 +1,11 @@
 """`make bench`: the pipeline against its peers and the raw ceilings, on the local LocalStack.
 
-Data sets (sizes overridable): A many small objects, B few large ones, C keys for the planner alone. Every copy
-contender copies identical data into a fresh, empty destination, SSE-KMS under the consumer key; repetitions are
-interleaved (rep 1 of every contender, then rep 2, ...) so that the machine's drift spreads over all of them.
-Prints the markdown table and, last, the closing line; writes bench/results/<timestamp>.json and latest.md.
+Data sets (sizes overridable): A many small objects, B few large ones, L one very large object, C keys for the
+planner alone. Every copy contender copies identical data into a fresh, empty destination, SSE-KMS under the
+consumer key; repetitions are interleaved (rep 1 of every contender, then rep 2, ...) so that the machine's
+drift spreads over all of them. Every object of every contender is checked: its bytes (ETag against the
+sample's MD5, per part layout) on every repetition, its Content-Type, metadata and KMS key on the first.
+Prints the tables and, last, the closing lines; writes bench/results/<timestamp>.json and latest.md.
 
 Expects LocalStack on 127.0.0.1:$S3H_LOCALSTACK_PORT (default 4566) with both stacks deployed and the peers in
 bench/work/venv (mk/bench.mk).
@@ -20,15 +22,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import data, report
+from bench import costs, data, report
 from bench.env import (
     ENDPOINT,
-    RESULTS,
     ROOT,
     WORK,
     RequestLog,
@@ -45,13 +46,31 @@ from bench.peers import PEERS, raw_command
 from bench.pipeline import PLANNER, Pipeline, PipelineRun
 from bench.profile import Profiler, summarise
 from bench.report import CEILING, PEER, PIPELINE, PlannerResult, Result
-from hydration_cli.ops import trigger
 
-DEFAULT_MODE = "server-side"
-CEILING_OF = {"server-side": "boto3 CopyObject loop", "stream": "boto3 GET+PUT loop"}
+DEFAULT = "pipeline server-side"
 RAW_OF = {"boto3 CopyObject loop": "copy", "boto3 GET+PUT loop": "stream"}
-# Contenders run `--repeat-slow` times rather than `--repeat` (the bench must stay under 15 minutes).
-SLOW = {"rclone", "boto3 GET+PUT loop", "pipeline stream"}
+RAW_THREADS = 32
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A way the pipeline runs: copy mode, and the poll loops of the event source mapping."""
+
+    name: str
+    mode: str
+    pollers: int | None = None  # ScalingConfig.MaximumConcurrency; None: the deployment's
+
+    @property
+    def esm(self) -> dict[str, Any]:
+        return {"MaximumConcurrency": self.pollers} if self.pollers else {}
+
+
+VARIANTS = {
+    DEFAULT: Variant(DEFAULT, "server-side"),
+    "pipeline stream": Variant("pipeline stream", "stream"),
+    "pipeline server-side, 1 poller": Variant("pipeline server-side, 1 poller", "server-side", pollers=1),
+}
 
 
 def log(message: str) -> None:
@@ -60,10 +79,11 @@ def log(message: str) -> None:
 
 @dataclass
 class Measure:
-    """What one measured contender run cost LocalStack."""
+    """What one measured contender run cost LocalStack, and the contender's own CPU."""
 
     requests: Counter[str]
     cpu_seconds: float | None
+    client_cpu_seconds: float | None = None
 
 
 class Meter:
@@ -86,6 +106,7 @@ def _marks(chk: data.Check) -> dict[str, str]:
         "content_type": data.Check.mark(chk.content_type, chk.sampled),
         "metadata": data.Check.mark(chk.metadata, chk.sampled),
         "kms": data.Check.mark(chk.kms, chk.sampled),
+        "bytes": data.Check.mark(chk.bytes_ok, chk.landed),
         "landed": f"{chk.landed}/{chk.expected}",
     }
 
@@ -102,6 +123,9 @@ class Bench:
         self.meta: dict[str, Any] = {}
         self.token = secrets.token_hex(3)
         self.kept: dict[str, str] = {}  # contender -> destination bucket kept for the re-run
+        self.pollers = 1
+        self.costs: list[costs.Cost] = []
+        self._variant: Variant | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -123,26 +147,58 @@ class Bench:
         r.requests_per_object = sum(measure.requests.values()) / max(objects, 1)
         if measure.cpu_seconds is not None:
             r.localstack_cpu_per_object_ms = 1000 * measure.cpu_seconds / max(objects, 1)
+        if measure.client_cpu_seconds is not None:
+            r.client_cpu_per_object_ms = 1000 * measure.client_cpu_seconds / max(objects, 1)
         r.extra["requests"] = dict(measure.requests.most_common())
+
+    def verify(self, r: Result, ds: data.DataSet, bucket: str, rep: int) -> None:
+        """Every object's bytes on every repetition; its headers and KMS key on the first."""
+        chk = data.check(self.s3, bucket, ds, self.stack.kms_key_arn, headers=rep == 0)
+        marks = _marks(chk)
+        if rep == 0:
+            r.checks = marks
+        else:
+            r.checks["landed"], r.checks["bytes"] = marks["landed"], marks["bytes"]
+        if not chk.complete:
+            r.notes = "; ".join(filter(None, [r.notes, f"rep {rep}: {marks['landed']} landed", *chk.problems[:2]]))
+
+    def use(self, variant: Variant) -> None:
+        """Switch the deployed pipeline to a variant (a copy mode change restarts the copier's environments:
+        they are started again, outside the timing, one per poll loop)."""
+        if self._variant == variant:
+            return
+        restarted = self.pipeline.env(self.pipeline.copier_name).get("COPY_MODE") != variant.mode
+        self.pipeline.configure(self.pipeline.copier_name, COPY_MODE=variant.mode)
+        self.pipeline.configure_esm(MaximumConcurrency=variant.pollers or self.default_concurrency)
+        if restarted or self._variant is None:
+            self.pipeline.warm(self.pollers)
+        self._variant = variant
 
     # ------------------------------------------------------------------ contenders
 
-    def run_pipeline(self, ds: data.DataSet, mode: str, rep: int) -> PipelineRun:
-        """One full run into the emptied consumer bucket (the rep-0 run is checked)."""
-        r = self.result(ds, f"pipeline {mode}", PIPELINE, ds.count, ds.bytes)
-        self.pipeline.set_copy_mode(mode)
+    def run_pipeline(self, ds: data.DataSet, variant: Variant, rep: int) -> PipelineRun:
+        """One full run into the emptied consumer bucket."""
+        self.use(variant)
+        r = self.result(ds, variant.name, PIPELINE, ds.count, ds.bytes)
         self.pipeline.reset()
-        run, measure = self.meter.around(lambda: self.pipeline.run({"full": True}, timeout=self.args.run_timeout))
-        if run.status != "COMPLETED" or run.transferred != ds.count:
+        run = self.pipeline.run({"full": True}, timeout=self.args.run_timeout)
+        if not run.ok or run.transferred != ds.count:
             r.notes = f"run {run.run_id} {run.status}: {run.transferred} copied, {run.failed} failed"
         r.seconds.append(run.seconds)
         r.peak_rss_mb = max(filter(None, [r.peak_rss_mb, run.copier_rss_mb]), default=None)
-        r.extra.setdefault("drained_seconds", []).append(run.drained_seconds)
-        r.extra.setdefault("runs", []).append(run.run_id)
-        self.account(r, measure, ds.count)
-        if rep == 0:
-            r.checks = _marks(data.check(self.s3, self.stack.consumer_bucket, ds, self.stack.kms_key_arn))
-        log(f"{ds.name} pipeline {mode}: {run.seconds:.2f} s (all copied at {run.drained_seconds or 0:.2f} s)")
+        r.extra.setdefault("runs", []).append(report.run_record(run))
+        if variant.mode == "stream":  # what a streamed copy may hold: its parts in flight, plus the runtime
+            settings = self.meta["pipeline"]
+            parts = int(settings.get("PARTS_IN_FLIGHT") or 4)
+            r.extra["rss_bound_mb"] = int(settings.get("PART_SIZE_BYTES") or 16 * MIB) / MIB * parts + 100
+        self.account(r, Measure(run.requests, run.localstack_cpu_seconds, run.functions_cpu_seconds), ds.count)
+        self.verify(r, ds, self.stack.consumer_bucket, rep)
+        log(
+            f"{ds.name} {variant.name}: {run.seconds:.2f} s (planned {run.planned_seconds:.2f} s, last copy "
+            f"{run.last_copy_seconds or 0:.2f} s, closed {run.close_lag or 0:.2f} s later; "
+            f"{run.copier_invocations} invocations, copier peak {run.copier_rss_mb or 0:.0f} MB; CPU LocalStack "
+            f"{run.localstack_cpu_seconds or 0:.1f} s, functions {run.functions_cpu_seconds or 0:.1f} s)"
+        )
         return run
 
     def run_peer(self, ds: data.DataSet, name: str, rep: int, keep: bool = False) -> None:
@@ -151,7 +207,8 @@ class Bench:
         dest = self.fresh_bucket(name.split()[0], ds.name, rep)
         cmd = peer.copy(self.stack.producer_bucket, ds.prefix, dest, self.stack.kms_key_arn)
         measured, measure = self.meter.around(lambda: run_measured(cmd, env=peer.env(), timeout=self.args.run_timeout))
-        self._settle(r, ds, dest, measured.seconds, measured.peak_rss_mb, measured.returncode, measured.output, rep)
+        self._settle(r, ds, dest, measured, rep)
+        measure.client_cpu_seconds = measured.cpu_seconds
         self.account(r, measure, ds.count)
         log(f"{ds.name} {name}: {measured.seconds:.2f} s")
         if keep:
@@ -167,88 +224,67 @@ class Bench:
             RAW_OF[name], self.stack.producer_bucket, ds.prefix, dest, self.stack.kms_key_arn, threads=threads
         )
         measured, measure = self.meter.around(lambda: run_measured(cmd, timeout=self.args.run_timeout, cwd=ROOT))
-        self._settle(r, ds, dest, measured.seconds, measured.peak_rss_mb, measured.returncode, measured.output, rep)
+        self._settle(r, ds, dest, measured, rep)
+        measure.client_cpu_seconds = measured.cpu_seconds
         self.account(r, measure, ds.count)
         log(f"{ds.name} {name} ({threads} threads): {measured.seconds:.2f} s")
         data.delete_bucket(self.s3, dest)
 
-    def _settle(
-        self, r: Result, ds: data.DataSet, dest: str, seconds: float, rss: float, code: int, output: str, rep: int
-    ) -> None:
-        r.seconds.append(seconds)
-        r.peak_rss_mb = max(r.peak_rss_mb or 0.0, rss)
-        if code != 0:
-            r.notes = f"exit {code}: {output[-200:]}".replace("\n", " ").replace("|", "/")
-        if rep == 0:
-            r.checks = _marks(data.check(self.s3, dest, ds, self.stack.kms_key_arn))
-
-    def best_threads(self, ds: data.DataSet, name: str, candidates: list[int], limit: int) -> int:
-        """The thread count with the best rate on the first `limit` objects (one run each)."""
-        if len(candidates) == 1:
-            return candidates[0]
-        timings: dict[int, float] = {}
-        for threads in candidates:
-            dest = self.fresh_bucket(f"scan{RAW_OF[name]}", ds.name, threads)
-            cmd = raw_command(
-                RAW_OF[name],
-                self.stack.producer_bucket,
-                ds.prefix,
-                dest,
-                self.stack.kms_key_arn,
-                threads=threads,
-                limit=limit,
-            )
-            timings[threads] = run_measured(cmd, timeout=self.args.run_timeout, cwd=ROOT).seconds
-            data.delete_bucket(self.s3, dest)
-        best = min(timings, key=lambda t: timings[t])
-        log(
-            f"{ds.name} {name} thread scan on {limit} objects: "
-            + ", ".join(f"{t}: {s:.2f} s" for t, s in timings.items())
-        )
-        self.meta.setdefault("thread_scan", {})[f"{ds.name} {name}"] = {str(k): v for k, v in timings.items()}
-        return best
+    def _settle(self, r: Result, ds: data.DataSet, dest: str, measured: Any, rep: int) -> None:
+        r.seconds.append(measured.seconds)
+        r.peak_rss_mb = max(r.peak_rss_mb or 0.0, measured.peak_rss_mb)
+        if measured.returncode != 0:
+            r.notes = f"exit {measured.returncode}: {measured.output[-200:]}".replace("\n", " ").replace("|", "/")
+        self.verify(r, ds, dest, rep)
 
     # ------------------------------------------------------------------ data sets
 
     def copy_set(
-        self, ds: data.DataSet, scan: dict[str, list[int]], scan_limit: int, rerun: bool, profile: bool = False
+        self,
+        ds: data.DataSet,
+        variants: list[str],
+        peers: list[str],
+        raws: list[str],
+        repeat: int,
+        slow: set[str],
+        rerun: bool = False,
     ) -> None:
-        log(f"data set {ds.name}: seeding {ds.count} objects, {ds.bytes / 2**20:.0f} MiB")
+        log(f"data set {ds.name}: seeding {ds.count} objects, {ds.bytes / 2**20:,.0f} MiB")
+        started = time.perf_counter()
         data.seed_dataset(self.stack.producer_s3, self.stack.producer_bucket, ds)
-        threads = {name: self.best_threads(ds, name, scan[name], scan_limit) for name in RAW_OF}
-        modes = [DEFAULT_MODE, "stream"] if not self.args.skip_stream else [DEFAULT_MODE]
-        for rep in range(self.args.repeat):
-            slow_too = rep < self.args.repeat_slow  # the slow contenders get fewer repetitions
-            for mode in modes if rep % 2 == 0 else list(reversed(modes)):
-                if mode == DEFAULT_MODE or slow_too:
-                    self.run_pipeline(ds, mode, rep)
-            for name in PEERS:
-                if name in self.args.skip or (name in SLOW and not slow_too):
-                    continue
-                self.run_peer(ds, name, rep, keep=rerun and rep == self.args.repeat - 1)
-            for name in RAW_OF:
-                if name not in SLOW or slow_too:
-                    self.run_raw(ds, name, rep, threads[name])
+        log(f"data set {ds.name} seeded in {time.perf_counter() - started:.1f} s")
+        for rep in range(repeat):
+            first = rep < self.args.repeat_slow  # the slow contenders get fewer repetitions
+            order = variants if rep % 2 == 0 else list(reversed(variants))
+            for name in order:
+                if name not in slow or first:
+                    self.run_pipeline(ds, VARIANTS[name], rep)
+            for name in peers:
+                if name not in slow or first:
+                    self.run_peer(ds, name, rep, keep=rerun and rep == repeat - 1)
+            for name in raws:
+                if name not in slow or first:
+                    self.run_raw(ds, name, rep, RAW_THREADS)
         if rerun:
             self.rerun(ds)
-        if profile:
-            self.profile(ds)
         data.empty(self.stack.producer_s3, self.stack.producer_bucket, ds.prefix)
 
     def rerun(self, ds: data.DataSet) -> None:
         """Nothing changed: the pipeline's incremental run and `sync` over an already-copied destination."""
         name = f"{ds.name} re-run"
-        self.pipeline.set_copy_mode(DEFAULT_MODE)  # the last pipeline run left the destination filled
+        self.use(VARIANTS[DEFAULT])  # the last pipeline run (any variant) left the destination filled
         for _rep in range(self.args.repeat):
             r = self.result(name, "pipeline incremental", PIPELINE, ds.count, 0)
-            run, measure = self.meter.around(lambda: self.pipeline.run({}, timeout=self.args.run_timeout))
+            run = self.pipeline.run({}, timeout=self.args.run_timeout)
             r.seconds.append(run.seconds)
             r.peak_rss_mb = max(filter(None, [r.peak_rss_mb, run.copier_rss_mb]), default=None)
             r.notes = (
-                f"{run.keys_enqueued} keys re-enqueued (lookback), {run.skipped} skipped, {run.transferred} copied"
+                f"{run.keys_listed} listed, {run.keys_unchanged} held (manifest), {run.keys_enqueued} enqueued, "
+                f"{run.transferred} copied; {run.status}"
             )
-            self.account(r, measure, ds.count)
-            log(f"{name} pipeline incremental: {run.seconds:.2f} s")
+            r.extra.setdefault("runs", []).append(report.run_record(run))
+            self.account(r, Measure(run.requests, run.localstack_cpu_seconds, run.functions_cpu_seconds), ds.count)
+            log(f"{name} pipeline incremental: {run.seconds:.2f} s ({sum(run.requests.values())} requests)")
             for peer_name in ("s5cmd", "aws s3 sync"):
                 dest = self.kept.get(peer_name)
                 if not dest:
@@ -260,6 +296,7 @@ class Bench:
                 measured, m = self.meter.around(partial(run_measured, cmd, env=peer.env()))
                 pr.seconds.append(measured.seconds)
                 pr.peak_rss_mb = max(pr.peak_rss_mb or 0.0, measured.peak_rss_mb)
+                m.client_cpu_seconds = measured.cpu_seconds
                 self.account(pr, m, ds.count)
                 copied = m.requests.get("s3.CopyObject", 0)
                 pr.notes = f"{copied} objects copied again" if copied else "nothing copied"
@@ -274,65 +311,54 @@ class Bench:
         started = time.perf_counter()
         data.seed_dataset(self.stack.producer_s3, self.stack.producer_bucket, large, threads=48)
         log(f"data set C seeded in {time.perf_counter() - started:.1f} s")
-        functions = self.pipeline.deployment.functions
-        # a fresh planner environment (an environment variable change restarts it): its peak RSS is its own
-        self.pipeline.configure(self.pipeline.planner_name, BENCH_ENVIRONMENT=self.token)
-        functions.invoke(self.pipeline.planner_name, {"prefix": "zz-warm/", "dry_run": True})
+        self.pipeline.invoke(self.pipeline.planner_name, {"prefix": "zz-warm/", "dry_run": True})
         rows = {
             (ds.count, kind): PlannerResult(keys=ds.count, contender=kind)
             for ds in (small, large)
-            for kind in ("planner dry run (list + select)", "boto3 ListObjectsV2 paginator", "bare HTTP ListObjectsV2")
+            for kind in (report.PLANNER_DRY_RUN, report.PAGINATOR, report.BARE_HTTP)
         }
         for _rep in range(self.args.c_repeat):
             for ds in (small, large):
                 pids = environment_pids(PLANNER)
                 reset_peak_rss(pids)
                 begun = time.perf_counter()
-                plan = functions.invoke(self.pipeline.planner_name, {"prefix": ds.prefix, "dry_run": True})
-                row = rows[(ds.count, "planner dry run (list + select)")]
+                plan = self.pipeline.invoke(self.pipeline.planner_name, {"prefix": ds.prefix, "dry_run": True})
+                row = rows[(ds.count, report.PLANNER_DRY_RUN)]
                 row.seconds.append(time.perf_counter() - begun)
                 rss = peak_rss_mb(environment_pids(PLANNER) or pids)
                 row.peak_rss_mb = max(filter(None, [row.peak_rss_mb, rss]), default=None)
                 if plan.get("keys_enqueued") != ds.count:
                     log(f"planner dry run saw {plan.get('keys_enqueued')} keys, expected {ds.count}")
-                for kind, what in (("boto3 ListObjectsV2 paginator", "list"), ("bare HTTP ListObjectsV2", "http-list")):
+                for kind, what in ((report.PAGINATOR, "list"), (report.BARE_HTTP, "http-list")):
                     measured = run_measured(raw_command(what, self.stack.producer_bucket, ds.prefix), cwd=ROOT)
                     answer = json.loads(measured.output.splitlines()[-1])
                     rows[(ds.count, kind)].seconds.append(answer["seconds"])
                     rows[(ds.count, kind)].peak_rss_mb = measured.peak_rss_mb
-                log(f"C{ds.count} planner dry run: {row.seconds[-1]:.2f} s")
+                log(
+                    f"C{ds.count} planner dry run: {row.seconds[-1]:.2f} s, paginator "
+                    f"{rows[(ds.count, report.PAGINATOR)].seconds[-1]:.2f} s"
+                )
         self.planner += list(rows.values())
         if not self.args.skip_enqueue_pass:
             self.enqueue_pass(small)
 
     def enqueue_pass(self, ds: data.DataSet) -> None:
-        """One real planning pass (list, select, SendMessageBatch) with the copier's ESM disabled."""
-        deployment = self.pipeline.deployment
+        """One real planning pass (list, select, books, SendMessageBatch) with the copier's mapping disabled;
+        then the queue is purged and the run swept closed by the finalizer."""
         self.pipeline.configure_esm(Enabled=False)
         try:
             pids = environment_pids(PLANNER)
             reset_peak_rss(pids)
             begun = time.perf_counter()
-            plan = deployment.functions.invoke(self.pipeline.planner_name, {"prefix": ds.prefix})
+            plan = self.pipeline.invoke(self.pipeline.planner_name, {"prefix": ds.prefix})
             seconds = time.perf_counter() - begun
-            row = PlannerResult(
-                keys=int(plan.get("keys_enqueued", 0)), contender="planner enqueue pass (+ SendMessageBatch)"
-            )
+            row = PlannerResult(keys=int(plan.get("keys_enqueued", 0)), contender=report.ENQUEUE_RUN)
             row.seconds.append(seconds)
             row.peak_rss_mb = peak_rss_mb(environment_pids(PLANNER) or pids)
             self.planner.append(row)
             log(f"C{ds.count} planner enqueue pass: {seconds:.2f} s, {row.keys} keys")
-            deployment.client("sqs").purge_queue(QueueUrl=deployment.transfer_queue_url)
-            time.sleep(1.0)
             if plan.get("run_id"):
-                trigger.follow(
-                    deployment,
-                    plan["run_id"],
-                    timeout=timedelta(seconds=120),
-                    interval=0.5,
-                    clock=lambda: datetime.now(UTC),
-                    sleep=time.sleep,
-                )
+                self.pipeline.abandon(str(plan["run_id"]))
         finally:
             self.pipeline.configure_esm(Enabled=True)
 
@@ -344,15 +370,17 @@ class Bench:
         if pid is None:
             log("profile skipped: LocalStack's pid is unknown")
             return
-        self.pipeline.set_copy_mode(DEFAULT_MODE)
+        self.use(VARIANTS[DEFAULT])
         self.pipeline.reset()
         out = WORK / "profiles" / f"localstack-pipeline-{ds.name}.txt"
         with Profiler(pid, out):
             run = self.pipeline.run({"full": True}, timeout=self.args.run_timeout)
         summary = summarise(out)
         summary["run_seconds"] = run.seconds
+        summary["requests"] = sum(run.requests.values())
         summary["raw"] = str(out.relative_to(ROOT))
         self.meta["profile"] = summary
+        log(f"profiled run of {ds.name}: {run.seconds:.2f} s, {summary['samples']} samples")
 
     # ------------------------------------------------------------------ all of it
 
@@ -362,53 +390,78 @@ class Bench:
         leftover = data.empty(self.stack.producer_s3, self.stack.producer_bucket)
         if leftover:
             log(f"emptied the producer bucket ({leftover} objects): the pipeline's runs list all of it")
-        esm = self.pipeline.esm()
-        copier_env = self.pipeline.env(self.pipeline.copier_name)
+        settings = self.pipeline.settings()
+        self.default_concurrency = int(settings.get("MaximumConcurrency") or 10)
+        self.pollers = min(self.default_concurrency, int(os.environ.get("S3H_ESM_POLLERS") or 5))
         self.meta = {
             "machine": report.machine(),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "endpoint": ENDPOINT,
             "args": {k: v for k, v in vars(args).items() if not callable(v)},
-            "esm": {k: esm.get(k) for k in ("BatchSize", "MaximumBatchingWindowInSeconds")},
-            "copier": {
-                k: copier_env.get(k)
-                for k in ("COPY_CONCURRENCY", "MULTIPART_THRESHOLD_BYTES", "PART_SIZE_BYTES", "PARTS_IN_FLIGHT")
-            },
-            "localstack_env": {k: v for k, v in os.environ.items() if k.startswith(("LAMBDA_", "SQS_"))},
+            "pipeline": settings,
+            "pollers": self.pollers,
+            "localstack_env": {k: v for k, v in os.environ.items() if k.startswith(("LAMBDA_", "SQS_", "S3H_ESM"))},
         }
+        variants = [DEFAULT, "pipeline stream"] + ([] if args.skip_one_poller else ["pipeline server-side, 1 poller"])
+        if args.skip_stream:
+            variants.remove("pipeline stream")
+        peers = [p for p in PEERS if p not in args.skip]
+        slow = {"rclone", "boto3 GET+PUT loop", "pipeline stream", "pipeline server-side, 1 poller"}
         try:
-            self.pipeline.warm()
             if "A" in args.sets:
                 a = data.dataset_a(args.a_objects, args.a_kib * 1024)
-                scan = {name: [16, 32, 64] for name in RAW_OF}
-                self.copy_set(a, scan=scan, scan_limit=min(500, a.count), rerun=True, profile=args.profile)
+                self.copy_set(a, variants, peers, list(RAW_OF), args.repeat, slow, rerun=True)
+                if args.profile or args.costs:
+                    data.seed_dataset(self.stack.producer_s3, self.stack.producer_bucket, a)
+                    if args.costs:
+                        self.costs = costs.measure(self.stack, a, self.pipeline.stores)
+                        log(
+                            "LocalStack CPU per request measured: "
+                            + ", ".join(f"{c.request} {c.localstack_cpu_ms:.1f} ms" for c in self.costs)
+                        )
+                    if args.profile:
+                        self.profile(a)
+                    data.empty(self.stack.producer_s3, self.stack.producer_bucket, a.prefix)
             if "B" in args.sets:
                 b = data.dataset_b(args.b_objects, args.b_mib * 1024 * 1024)
-                # CopyObject: one thread per object is the most parallelism there is; GET+PUT is bandwidth-bound
-                scan = {"boto3 CopyObject loop": [b.count], "boto3 GET+PUT loop": [4, 16]}
-                self.copy_set(b, scan=scan, scan_limit=b.count, rerun=False)
+                self.copy_set(b, variants[:2], peers, list(RAW_OF), args.repeat, slow)
+            if "L" in args.sets:
+                large = data.dataset_l(int(args.l_gib * data.GIB))
+                # one repetition each: the copies are long, and bound by LocalStack's byte handling
+                self.copy_set(large, variants[:2], peers, ["boto3 CopyObject loop"], 1, set())
             if "C" in args.sets:
                 self.planner_set()
                 if args.cleanup:
                     data.empty(self.stack.producer_s3, self.stack.producer_bucket, "c/")
         finally:
             self.pipeline.restore()
+            self.pipeline.reset_quietly()
         self.meta["seconds"] = time.perf_counter() - began
         return self.finish()
 
     def finish(self) -> int:
-        default = f"pipeline {DEFAULT_MODE}"
-        ceiling = CEILING_OF[DEFAULT_MODE]
         lines = [
             "## s3-hydration benchmark",
             "",
             f"Machine: {self.meta['machine']}. LocalStack (one process) on {urlsplit(ENDPOINT).netloc}; "
-            f"{self.args.repeat} interleaved repetitions per contender, median shown; `pipeline ÷ this` above 1: "
-            "the pipeline is faster.",
-            f"Pipeline: ESM {self.meta['esm']}, copier {self.meta['copier']}.",
+            f"{self.args.repeat} interleaved repetitions per contender ({self.args.repeat_slow} for the slow ones), "
+            "median shown; `pipeline ÷ this` above 1: the pipeline is faster.",
+            f"Pipeline: {report.describe_settings(self.meta['pipeline'], self.pollers)}.",
             "",
-            report.copy_table(self.results, default),
+            report.copy_table(self.results, DEFAULT),
         ]
+        timeline = report.timeline_table(self.results)
+        if timeline:
+            lines += ["### Pipeline runs, phase by phase (median run of each row)", "", timeline]
+        mix = report.requests_table(self.results)
+        if mix:
+            lines += ["### Requests per object, by operation (LocalStack's log, latest repetition)", "", mix]
+        if self.costs:
+            lines += [
+                "### LocalStack CPU per request, by kind (each measured alone, as the pipeline makes it)",
+                "",
+                report.costs_table(self.costs),
+            ]
         if self.planner:
             lines += ["### Planner (data set C)", "", report.planner_table(self.planner)]
         if profile := self.meta.get("profile"):
@@ -421,36 +474,38 @@ class Bench:
                 *[f"| {share}% | {what} |" for what, share in profile["shares"].items()],
                 "",
             ]
-        pipe = report.reference(self.results, "A", default)
-        if pipe is not None:
-            mix = ", ".join(f"{op} {n / pipe.objects:.2f}" for op, n in pipe.extra.get("requests", {}).items())
-            lines += [f"Pipeline requests per object on A (LocalStack log, one run): {mix}", ""]
+        closing = report.closing_lines(self.results, self.planner, DEFAULT, list(PEERS))
+        lines += ["```", *closing, "```", ""]
         markdown = "\n".join(lines)
+        self.meta["costs"] = [vars(c) | {"per_object_ms": c.per_object_ms} for c in self.costs]
         path = report.write(self.results, self.planner, self.meta, markdown)
         print(markdown)
-        print(f"results: {path.relative_to(ROOT)} and {(RESULTS / 'latest.md').relative_to(ROOT)}")
-        print(report.closing_line(self.results, default, list(PEERS), ceiling), flush=True)
+        print(f"results: {path.relative_to(ROOT)} and bench/results/latest.md ({self.meta['seconds']:.0f} s)")
+        print("\n".join(closing), flush=True)
         return 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", default="ABC", help="data sets to run (default ABC)")
+    parser.add_argument("--sets", default="ABLC", help="data sets to run (default ABLC)")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per contender (median reported)")
-    parser.add_argument("--repeat-slow", type=int, default=2, help="repetitions of rclone, GET+PUT, pipeline stream")
+    parser.add_argument("--repeat-slow", type=int, default=1, help="repetitions of the slow contenders")
     parser.add_argument("--c-repeat", type=int, default=2, help="repetitions of the listing measurements")
     parser.add_argument("--a-objects", type=int, default=2000)
     parser.add_argument("--a-kib", type=int, default=16)
     parser.add_argument("--b-objects", type=int, default=16)
     parser.add_argument("--b-mib", type=int, default=32)
+    parser.add_argument("--l-gib", type=float, default=1.0, help="size of data set L's one object, GiB")
     parser.add_argument("--c-small", type=int, default=10_000)
     parser.add_argument("--c-large", type=int, default=50_000)
     parser.add_argument("--skip", action="append", default=[], choices=list(PEERS), help="leave a peer out")
     parser.add_argument("--skip-stream", action="store_true", help="only the default copy mode")
+    parser.add_argument("--skip-one-poller", action="store_true", help="no run of A with one poll loop")
     parser.add_argument("--skip-enqueue-pass", action="store_true")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--no-costs", dest="costs", action="store_false", help="no LocalStack CPU per request")
     parser.add_argument("--no-cleanup", dest="cleanup", action="store_false", help="leave data set C in place")
-    parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds between run polls")
+    parser.add_argument("--poll-interval", type=float, default=0.2, help="seconds between polls of a run's status")
     parser.add_argument("--run-timeout", type=float, default=600)
     return parser.parse_args(argv)
 

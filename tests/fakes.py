@@ -34,6 +34,30 @@ class FakeListingS3:
         assert name == "list_objects_v2"
         return self
 
+    def list_objects_v2(
+        self,
+        Bucket: str,
+        Prefix: str = "",
+        MaxKeys: int = 1000,
+        ContinuationToken: str | None = None,
+        StartAfter: str | None = None,
+    ) -> dict[str, Any]:
+        """One page: keys after StartAfter, from the (opaque) position the continuation token names."""
+        self.list_calls += 1
+        keys = sorted(k for k in self.objects if k.startswith(Prefix) and (StartAfter is None or k > StartAfter))
+        start = int(ContinuationToken or 0)
+        chunk = keys[start : start + MaxKeys]
+        page: dict[str, Any] = {
+            "Contents": [
+                {"Key": k, "Size": self.objects[k][0], "ETag": self.objects[k][1], "LastModified": self.objects[k][2]}
+                for k in chunk
+            ],
+            "IsTruncated": start + MaxKeys < len(keys),
+        }
+        if page["IsTruncated"]:
+            page["NextContinuationToken"] = str(start + MaxKeys)
+        return page
+
     def paginate(self, Bucket: str, Prefix: str = "", PaginationConfig: dict | None = None, **kw: Any) -> Iterator:
         config = PaginationConfig or {}
         size = config.get("PageSize", 1000)
@@ -250,8 +274,10 @@ class FakeLedger:
     def __init__(self, failures: list[FailureRecord] | None = None) -> None:
         self.failures = {f.key: f for f in failures or []}
         self.table = "failures"
+        self.scans = 0  # reads of the whole ledger
 
     def __iter__(self) -> Iterator[FailureRecord]:
+        self.scans += 1
         return iter(list(self.failures.values()))
 
     def record(self, failure: FailureRecord) -> None:
@@ -278,12 +304,21 @@ class FakeManifest:
     def __init__(self, entries: dict[str, ManifestEntry] | None = None, ledger: FakeLedger | None = None) -> None:
         self.entries = entries or {}
         self.ledger = ledger or FakeLedger()
+        self.reads: list[tuple[str, int]] = []  # ("both" | "manifest", keys) per read
 
     def lookup(self, keys: Iterable[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
+        """Both tables, in one read (what `StateStores.lookup` does)."""
         keys = list(keys)
+        self.reads.append(("both", len(keys)))
         held = {k: self.entries[k] for k in keys if k in self.entries}
         failed = {k: f for k in keys if (f := self.ledger.get(k)) is not None}
         return held, failed
+
+    def held(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
+        """The manifest alone (what `StateStores.held` does)."""
+        keys = list(keys)
+        self.reads.append(("manifest", len(keys)))
+        return {k: self.entries[k] for k in keys if k in self.entries}
 
     def put_many(self, entries: list[ManifestEntry]) -> None:
         for entry in entries:

@@ -56,6 +56,12 @@ class Lookup(Protocol):
     def __call__(self, keys: Iterable[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]: ...
 
 
+class Held(Protocol):
+    """The manifest entries of some keys (for a caller that has read the failure ledger already)."""
+
+    def __call__(self, keys: Iterable[str]) -> dict[str, ManifestEntry]: ...
+
+
 class ManifestWriter(Protocol):
     def put_many(self, entries: list[ManifestEntry]) -> None: ...
 

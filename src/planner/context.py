@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from hydration.closing import Closing
 from hydration.errors import HydrationError
 from hydration.models import RunRecord
-from hydration.ports import Books, Continuation, Ledger, Lookup, Runs
+from hydration.ports import Books, Continuation, Held, Ledger, Lookup, Runs
 from hydration.settings import PlannerSettings
 from planner.enqueue import Queue
 
@@ -33,6 +33,7 @@ class PlannerDeps:
     closing: Closing
     continuation: Continuation
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    held: Held | None = None  # the manifest alone; without it `lookup` reads the ledger too, every page
 
 
 class PlanningStoppedError(HydrationError):

@@ -24,6 +24,7 @@ def deps(function_arn: str) -> PlannerDeps:
         books=stores.books,
         ledger=stores.ledger,
         lookup=stores.lookup,
+        held=stores.held,
         queue=Queue(
             clients.sqs(pool=settings.connection_pool),
             settings.transfer_queue_url,

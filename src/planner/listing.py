@@ -1,65 +1,157 @@
 """What an incremental, full, prefix, since or keys run selects, and the failure ledger's re-enqueue.
 
-A page of the listing is compared with the manifest and the failure ledger in one read: a version the
-consumer already holds is not enqueued (unless the run forces it); a key in the ledger is enqueued with the
-`force` it failed with. Every run then re-enqueues the ledger (keys the listing did not reach: deleted, or
-outside the selection); the books make sure a key is enqueued once per run.
+A page of the listing is compared with the manifest (one consistent BatchGetItem per 100 selected keys, the
+chunks side by side): a version the consumer already holds is not enqueued (unless the run forces it). The
+failure ledger is read once per planning invocation (`LedgerSnapshot`): a listed key in the ledger is enqueued
+with the `force` it failed with, and once the listing is done every key of the ledger is re-enqueued (keys the
+listing did not reach: deleted, or outside the selection); the books make sure a key is enqueued once per
+run. A ledger too large to hold (more than LEDGER_SNAPSHOT_LIMIT entries) is read with the manifest per page
+instead, as both tables were read before, and scanned again for the re-enqueue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
 from hydration.aws import s3 as s3_adapter
-from hydration.models import ListingCursor, ObjectRef, Origin, RunKind, RunRecord, SourceObject
+from hydration.models import (
+    FailureRecord,
+    ListingCursor,
+    ManifestEntry,
+    ObjectRef,
+    Origin,
+    RunKind,
+    RunRecord,
+    SourceObject,
+)
 from hydration.observability import logger
+from hydration.ports import Ledger
 from hydration.selection import excluded_key, is_selected
 from planner.context import Budget, PlannerDeps
 from planner.enqueue import Enqueue
 
+LEDGER_SNAPSHOT_LIMIT = 10_000  # ledger entries held in memory for an invocation (a few MB)
+MANIFEST_CHUNK = 100  # keys per BatchGetItem
+MANIFEST_READS_IN_FLIGHT = 4
 
-def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue) -> bool:
+
+@dataclass(frozen=True)
+class LedgerSnapshot:
+    """The failure ledger as one planning invocation read it, or None where it was too large to hold."""
+
+    entries: dict[str, FailureRecord] | None
+
+    @classmethod
+    def read(cls, ledger: Ledger, limit: int = LEDGER_SNAPSHOT_LIMIT) -> LedgerSnapshot:
+        entries: dict[str, FailureRecord] = {}
+        for failure in ledger:
+            if len(entries) >= limit:
+                logger.info("the failure ledger is large: read with the manifest, page by page", limit=limit)
+                return cls(None)
+            entries[failure.key] = failure
+        return cls(entries)
+
+    def __iter__(self) -> Iterator[FailureRecord]:
+        return iter(self.entries.values() if self.entries is not None else ())
+
+
+class Known:
+    """What the consumer holds and what failed, for the keys of a page."""
+
+    def __init__(self, deps: PlannerDeps, ledger: LedgerSnapshot) -> None:
+        self._deps = deps
+        self._ledger = ledger.entries
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> Known:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def lookup(self, keys: list[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
+        if self._ledger is None or self._deps.held is None:
+            return self._deps.lookup(keys)  # both tables, one read per 100 keys
+        ledger = self._ledger
+        failed = {key: ledger[key] for key in keys if key in ledger}
+        return self._held(keys), failed
+
+    def _held(self, keys: list[str]) -> dict[str, ManifestEntry]:
+        held = self._deps.held
+        assert held is not None
+        chunks = [keys[start : start + MANIFEST_CHUNK] for start in range(0, len(keys), MANIFEST_CHUNK)]
+        if len(chunks) <= 1:
+            return held(keys)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=MANIFEST_READS_IN_FLIGHT, thread_name_prefix="manifest")
+        found: dict[str, ManifestEntry] = {}
+        for part in self._pool.map(held, chunks):
+            found |= part
+        return found
+
+
+def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, ledger: LedgerSnapshot) -> bool:
     """Enqueue the selected keys from the run's cursor on. False: checkpointed, `run.cursor` says where."""
     settings = deps.settings
     excluded = excluded_key(settings.destination_prefix)
     cursor = run.cursor or ListingCursor()
-    for index in range(cursor.prefix_index, len(run.prefixes)):
-        token = cursor.continuation_token if index == cursor.prefix_index else None
-        for page in s3_adapter.list_pages(
-            deps.producer_s3, settings.producer_bucket, run.prefixes[index], token, settings.list_page_size
-        ):
-            run.keys_listed += len(page.objects)
-            selected = [obj for obj in page.objects if is_selected(obj.key, obj.last_modified, run.since, excluded)]
-            enqueue_changed(run, deps, selected, enqueue, Origin.LISTING)
-            budget.page_done(run)
-            if budget.exhausted and page.next_token:
-                run.cursor = ListingCursor(prefix_index=index, continuation_token=page.next_token)
+    since = run.since
+    with Known(deps, ledger) as known:
+        for index in range(cursor.prefix_index, len(run.prefixes)):
+            token = cursor.continuation_token if index == cursor.prefix_index else None
+            for page in s3_adapter.list_pages(
+                deps.producer_s3, settings.producer_bucket, run.prefixes[index], token, settings.list_page_size
+            ):
+                run.keys_listed += len(page.objects)
+                selected = [obj for obj in page.objects if is_selected(obj.key, obj.last_modified, since, excluded)]
+                enqueue_changed(run, known, selected, enqueue, Origin.LISTING)
+                budget.page_done(run)
+                if budget.exhausted and page.next_token:
+                    run.cursor = ListingCursor(prefix_index=index, continuation_token=page.next_token)
+                    return False
+            if budget.exhausted and index + 1 < len(run.prefixes):
+                run.cursor = ListingCursor(prefix_index=index + 1)
                 return False
-        if budget.exhausted and index + 1 < len(run.prefixes):
-            run.cursor = ListingCursor(prefix_index=index + 1)
-            return False
     run.cursor = None
     return True
 
 
 def enqueue_changed(
-    run: RunRecord, deps: PlannerDeps, objects: list[SourceObject], enqueue: Enqueue, origin: Origin
+    run: RunRecord, known: Known, objects: list[SourceObject], enqueue: Enqueue, origin: Origin
 ) -> None:
     """Enqueue the objects whose version the consumer does not hold (all of them if the run forces), and
-    those in the failure ledger with their ledger `force`. One read of both tables per 100 keys."""
+    those in the failure ledger with their ledger `force`."""
     if not objects:
         return
-    held, failed = deps.lookup(obj.key for obj in objects)
+    held, failed = known.lookup([obj.key for obj in objects])
     for obj in objects:
         failure = failed.get(obj.key)
         entry = held.get(obj.key)
         if failure is not None:
-            enqueue.put(ObjectRef(force=run.force or failure.force, **obj.model_dump()), Origin.LEDGER)
+            enqueue.put(_ref(obj, run.force or failure.force), Origin.LEDGER)
         elif run.force or entry is None or not entry.holds(obj):
-            enqueue.put(ObjectRef(force=run.force, **obj.model_dump()), origin)
+            enqueue.put(_ref(obj, run.force), origin)
         else:
             run.keys_unchanged += 1
 
 
-def walk_keys(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue) -> bool:
+def _ref(obj: SourceObject, force: bool) -> ObjectRef:
+    """The listed object (validated by S3, or by its model) as a message entry, without validating again."""
+    return ObjectRef.model_construct(
+        key=obj.key,
+        size=obj.size,
+        etag=obj.etag,
+        last_modified=obj.last_modified,
+        version_id=obj.version_id,
+        force=force,
+        attempts=0,
+    )
+
+
+def walk_keys(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue, ledger: LedgerSnapshot) -> bool:
     """A run for keys an operator named: each is read (HEAD) and enqueued, forced if asked; a key that does
     not exist is logged and left out."""
     settings = deps.settings
@@ -71,14 +163,17 @@ def walk_keys(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue) -> bool:
             continue
         found.append(SourceObject(key=key, size=head.size, etag=head.etag, last_modified=head.last_modified))
     run.keys_listed += len(found)
-    enqueue_changed(run, deps, found, enqueue, Origin.REQUEST)
+    with Known(deps, ledger) as known:
+        enqueue_changed(run, known, found, enqueue, Origin.REQUEST)
     return True
 
 
-def enqueue_ledger(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue) -> None:
-    """Every key in the failure ledger goes back on the queue (within a prefix or keys run's scope)."""
+def enqueue_ledger(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue, ledger: LedgerSnapshot) -> None:
+    """Every key in the failure ledger goes back on the queue (within a prefix or keys run's scope): the keys
+    this invocation read, or, for a ledger too large to hold, a scan of it."""
     wanted = set(run.keys)
-    for failure in deps.ledger:
+    entries: Iterable[FailureRecord] = ledger if ledger.entries is not None else deps.ledger
+    for failure in entries:
         if run.kind is RunKind.PREFIX and not any(failure.key.startswith(p) for p in run.prefixes):
             continue
         if run.kind is RunKind.KEYS and failure.key not in wanted:

@@ -90,7 +90,8 @@ def _check_manifest(deps: PlannerDeps, drift: Drift, objects: list[SourceObject]
     rule as the copier's: ETag and LastModified)."""
     if not objects:
         return
-    held, _ = deps.lookup(obj.key for obj in objects)
+    keys = [obj.key for obj in objects]
+    held = deps.held(keys) if deps.held is not None else deps.lookup(keys)[0]
     for obj in objects:
         entry = held.get(obj.key)
         if entry is None or not entry.holds(obj):

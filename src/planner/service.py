@@ -156,9 +156,10 @@ def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, 
             if fresh:
                 run.watermark, run.inflight_uploads = _watermark(run.started_at, run.prefixes, deps)
                 logger.info("watermark", watermark=run.watermark, inflight_uploads=run.inflight_uploads)
-            finished = _walk(run, deps, budget, enqueue)
+            ledger = listing.LedgerSnapshot.read(deps.ledger)  # once per planning invocation
+            finished = _walk(run, deps, budget, enqueue, ledger)
             if finished:
-                listing.enqueue_ledger(run, deps, enqueue)
+                listing.enqueue_ledger(run, deps, enqueue, ledger)
             enqueue.flush()
         except PlanningStoppedError as stopped:
             logger.warning("planning stopped", reason=str(stopped))
@@ -196,14 +197,14 @@ def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, 
     return _result(closed or drained)
 
 
-def _walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue) -> bool:
+def _walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, ledger: listing.LedgerSnapshot) -> bool:
     match run.kind:
         case RunKind.RECONCILE:
             return reconcile.walk(run, deps, budget, enqueue)
         case RunKind.KEYS:
-            return listing.walk_keys(run, deps, enqueue)
+            return listing.walk_keys(run, deps, enqueue, ledger)
         case _:
-            return listing.walk(run, deps, budget, enqueue)
+            return listing.walk(run, deps, budget, enqueue, ledger)
 
 
 def _count(run: RunRecord, enqueue: Enqueue) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hydration import MARKER_KEY
 from hydration.closing import Closing
-from hydration.models import Outcome, PlannerRequest, RunStatus
+from hydration.models import FailureRecord, Outcome, PlannerRequest, RunStatus
 from hydration.settings import PlannerSettings
 from planner.context import Budget, PlannerDeps
 from planner.enqueue import Queue
@@ -53,9 +53,11 @@ def _deps(
     continuation: RecordingContinuation,
     settings: PlannerSettings | None = None,
     ledger: FakeLedger | None = None,
+    manifest: FakeManifest | None = None,
 ) -> PlannerDeps:
     settings = settings or _settings()
     ledger = ledger or FakeLedger()
+    manifest = manifest or FakeManifest(ledger=ledger)
     return PlannerDeps(
         settings=settings,
         producer_s3=s3,  # type: ignore[arg-type]
@@ -63,7 +65,8 @@ def _deps(
         runs=runs,
         books=runs.books,
         ledger=ledger,
-        lookup=FakeManifest(ledger=ledger).lookup,
+        lookup=manifest.lookup,
+        held=manifest.held,
         queue=Queue(sqs, "q", settings.keys_per_message, settings.enqueue_attempts),  # type: ignore[arg-type]
         closing=Closing(runs=runs, ledger=ledger, marker=FakeMarker(), events=FakeEvents()),
         continuation=continuation,
@@ -180,3 +183,85 @@ def test_the_watermark_stays_before_a_multipart_upload_in_flight() -> None:
     assert run.inflight_uploads == 2
     assert run.status is RunStatus.COMPLETED
     assert run.marker_written == started
+
+
+def _failure(key: str, force: bool = False) -> FailureRecord:
+    return FailureRecord(
+        key=key,
+        size=1,
+        etag='"old"',
+        last_modified=BASE,
+        bucket="producer",
+        run_id="earlier",
+        force=force,
+        error_code="AccessDenied",
+        error_message="x",
+        attempts=5,
+        failed_at=BASE,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ages=objects_strategy,
+    failed=st.sets(st.text(alphabet="ab/ ü+%", min_size=1, max_size=6), max_size=8),
+    page_size=st.integers(min_value=1, max_value=7),
+    pages_per_invocation=st.integers(min_value=0, max_value=3),
+    snapshot_limit=st.sampled_from([0, 3, 10_000]),
+)
+def test_every_ledger_key_is_enqueued_once_with_its_ledger_force_whatever_the_checkpoints(
+    ages: dict[str, int], failed: set[str], page_size: int, pages_per_invocation: int, snapshot_limit: int
+) -> None:
+    """Listed or not, each key of the failure ledger is enqueued exactly once per run, with the force it failed
+    with, whether the ledger is held for the invocation or (too large: `snapshot_limit`) read page by page."""
+    import planner.listing
+
+    listing = {key: (1, f'"{i}"', BASE + timedelta(seconds=age)) for i, (key, age) in enumerate(ages.items())}
+    ledger = FakeLedger([_failure(key, force=i % 2 == 0) for i, key in enumerate(sorted(failed))])
+    runs, sqs, continuation = FakeRuns(), FakeSqs(), RecordingContinuation()
+    config = _settings(list_page_size=page_size, max_pages_per_invocation=pages_per_invocation)
+    deps = _deps(FakeListingS3(listing), sqs, runs, continuation, config, ledger)
+    limit = planner.listing.LEDGER_SNAPSHOT_LIMIT
+    planner.listing.LEDGER_SNAPSHOT_LIMIT = snapshot_limit
+    try:
+        result = _plan(PlannerRequest(full=True), deps, pages_per_invocation)
+        while result.continued:
+            result = _plan(PlannerRequest(continue_run=result.run_id), deps, pages_per_invocation)
+    finally:
+        planner.listing.LEDGER_SNAPSHOT_LIMIT = limit
+
+    sent = [o for body in sqs.bodies for o in json.loads(body)["objects"]]
+    assert sorted(o["key"] for o in sent) == sorted((set(listing) - {MARKER_KEY}) | failed)
+    forced = {o["key"] for o in sent if o["force"]}
+    assert forced == {f.key for f in ledger if f.force}
+    assert runs.get(result.run_id).ledger_keys_enqueued == len(failed)  # type: ignore[arg-type]
+
+
+def test_a_rerun_reads_the_ledger_once_per_invocation_and_the_manifest_once_per_100_keys() -> None:
+    """Nothing changed: the listing, one read of the ledger, and the manifest alone in reads of 100 keys."""
+    from hydration.models import ManifestEntry
+
+    listing = {f"k{i:03}": (1, '"e"', BASE) for i in range(250)}
+    held = {
+        key: ManifestEntry(key=key, etag='"e"', last_modified=BASE, size=1, copied_at=BASE)
+        for key in listing
+        if key != "k007"
+    }
+    ledger = FakeLedger([_failure("k007", force=True)])
+    manifest = FakeManifest(held, ledger=ledger)
+    runs, sqs = FakeRuns(), FakeSqs()
+    config = _settings(list_page_size=100, max_pages_per_invocation=2)
+    deps = _deps(FakeListingS3(listing), sqs, runs, RecordingContinuation(), config, ledger, manifest)
+
+    result = _plan(PlannerRequest(full=True), deps, pages=2)  # two pages, then a checkpoint
+    assert result.continued
+    assert ledger.scans == 1
+    result = _plan(PlannerRequest(continue_run=result.run_id), deps, pages=2)
+
+    assert not result.continued
+    assert ledger.scans == 2  # once per invocation; the re-enqueue at the end uses what was read
+    assert manifest.reads == [("manifest", 100), ("manifest", 100), ("manifest", 50)]
+    assert sorted(sqs.keys()) == ["k007"]
+    objects = [o for body in sqs.bodies for o in json.loads(body)["objects"]]
+    assert objects[0]["force"] is True
+    assert (result.keys_unchanged, result.ledger_keys_enqueued) == (249, 1)

@@ -12,9 +12,9 @@ from hydration.models import FailureRecord, ManifestEntry, iso
 
 
 class Manifest(TableStore):
-    def get_many(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
+    def get_many(self, keys: Iterable[str], *, consistent: bool = False) -> dict[str, ManifestEntry]:
         """The entries of these keys (BatchGetItem, 100 keys a call)."""
-        items = batch_get(self._db, {self._table: [{"key": key} for key in keys]})[self._table]
+        items = batch_get(self._db, {self._table: [{"key": key} for key in keys]}, consistent=consistent)[self._table]
         return {item["key"]: ManifestEntry.model_validate(item) for item in items}
 
     def get_with_failures(

@@ -45,6 +45,10 @@ class StateStores:
     def lookup(self, keys: Iterable[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
         return self.manifest.get_with_failures(self.ledger, keys)
 
+    def held(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
+        """The manifest entries alone (consistent reads): for a caller that has read the ledger already."""
+        return self.manifest.get_many(keys, consistent=True)
+
 
 def state_stores(settings: _Base) -> StateStores:
     return StateStores.of(
