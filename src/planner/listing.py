@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from hydration.aws import listing as source_listing
 from hydration.aws import s3 as s3_adapter
 from hydration.models import (
     FailureRecord,
@@ -102,7 +103,7 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, le
     with Known(deps, ledger) as known:
         for index in range(cursor.prefix_index, len(run.prefixes)):
             token = cursor.continuation_token if index == cursor.prefix_index else None
-            for page in s3_adapter.list_pages(
+            for page in source_listing.list_pages(
                 deps.producer_s3, settings.producer_bucket, run.prefixes[index], token, settings.list_page_size
             ):
                 run.keys_listed += len(page.objects)

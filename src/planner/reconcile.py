@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hydration.aws import s3 as s3_adapter
+from hydration.aws import listing as source_listing
 from hydration.models import Drift, ListingCursor, ObjectRef, Origin, RunRecord, SourceObject
 from hydration.selection import excluded_key
 from planner.context import Budget, PlannerDeps
@@ -48,9 +48,9 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue) ->
     for index in range(cursor.prefix_index, len(run.prefixes)):
         prefix = run.prefixes[index]
         start = cursor.start_after if index == cursor.prefix_index else None
-        source = s3_adapter.iter_objects(deps.producer_s3, settings.producer_bucket, prefix, start)
+        source = source_listing.iter_objects(deps.producer_s3, settings.producer_bucket, prefix, start)
         consumer = _strip(
-            s3_adapter.iter_objects(
+            source_listing.iter_objects(
                 deps.consumer_s3, settings.consumer_bucket, dest + prefix, dest + start if start else None
             ),
             dest,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hydration.aws import s3 as s3_adapter
+from hydration.aws import listing as source_listing
 from hydration.closing import close_if_balanced
 from hydration.errors import InvalidRequestError, RunAlreadyActiveError
 from hydration.models import Drift, PlannerRequest, PlanResult, RunKind, RunRecord, RunStatus
@@ -97,7 +97,7 @@ def _watermark(started_at: datetime, prefixes: list[str], deps: PlannerDeps) -> 
     horizon = started_at - timedelta(seconds=settings.inflight_upload_max_age_seconds)
     watermark, count = started_at, 0
     for prefix in prefixes:
-        for key, initiated in s3_adapter.inflight_uploads(deps.producer_s3, settings.producer_bucket, prefix):
+        for key, initiated in source_listing.inflight_uploads(deps.producer_s3, settings.producer_bucket, prefix):
             count += 1
             if initiated < horizon:
                 logger.warning(
@@ -116,7 +116,7 @@ def _dry_run(
     keys = nbytes = listed = 0
     sample: list[str] = []
     for prefix in prefixes:
-        for page in s3_adapter.list_pages(deps.producer_s3, settings.producer_bucket, prefix):
+        for page in source_listing.list_pages(deps.producer_s3, settings.producer_bucket, prefix):
             listed += len(page.objects)
             for obj in page.objects:
                 if is_selected(obj.key, obj.last_modified, since, excluded):

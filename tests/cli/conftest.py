@@ -132,7 +132,7 @@ PARAMETERS = {
     "BacklogAgeThresholdSeconds": "3600",
     "CopyMode": "server-side",
     "KeysPerMessage": "10",
-    "BatchSize": "100",
+    "BatchSize": "10",
     "MaximumConcurrency": "10",
     "CopyConcurrency": "32",
     "MultipartThresholdBytes": "67108864",

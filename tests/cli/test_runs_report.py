@@ -60,14 +60,14 @@ def known_run(deployed: Deployed) -> RunRecord:
 
 
 # (item, quantity) as documented in hydration_cli.ops.costs, for the known run and the default deployment
-# (server-side, KeysPerMessage 10, BatchSize 100, CopyConcurrency 32; 512/1024/256 MB)
+# (server-side, KeysPerMessage 10, BatchSize 10, CopyConcurrency 32; 512/1024/256 MB)
 EXPECTED = {
     "copy requests (COPY)": 190,  # the books' s3_requests
     "listing (LIST)": 3,  # ceil(1500 / 1000) + 1 ListMultipartUploads
-    "copier compute": 22.8 / 32 + 0.25,  # copy time over 32 in flight + 1 invocation's overhead, 1 GB
+    "copier compute": 22.8 / 32 + 2 * 0.25,  # copy time over 32 in flight + 2 invocations' overhead, 1 GB
     "planner compute": 60 * 0.5,  # 60 s at 512 MB
     "finalizer compute": 2 * 0.5 * 0.25,  # 2 passes of 0.5 s in 600 s, 256 MB
-    "invocations": 1 + 1 + 2,  # copier, planner, finalizer
+    "invocations": 2 + 1 + 2,  # copier (20 messages, 10 a batch), planner, finalizer
     "send, receive, delete": 3 * 2,  # 20 messages, 10 per request
     "books (open, settle)": 2 * (198 + 198 + 4),  # 4 transactions of up to 99 keys + a counter
     "manifest, ledger, run record": 190 + 3 + 3 + 4,  # manifest, ledger, 3 heartbeats, run record

@@ -1,4 +1,4 @@
-"""The planner's listing (`hydration.aws.s3.list_pages`, `iter_objects`) against botocore's own parse, on moto:
+"""The planner's listing (`hydration.aws.listing.list_pages`, `iter_objects`) against botocore's own parse, on moto:
 the same keys (URL-encoded on the wire, however awkward), sizes, ETags and times, page by page, and the
 continuation tokens a checkpoint resumes from."""
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from hydration.aws import s3 as s3_adapter
+from hydration.aws import listing as source_listing
 from tests.integration.harness import REGION, World
 
 AWKWARD = [
@@ -41,7 +41,7 @@ def _seed(world: World, keys: list[str]) -> Any:
 def test_pages_hold_what_botocore_parses_from_the_same_listing(world: World) -> None:
     keys = AWKWARD + [f"many/{i:04}" for i in range(23)]
     s3 = _seed(world, keys)
-    pages = list(s3_adapter.list_pages(s3, world.producer_bucket, "", page_size=7))
+    pages = list(source_listing.list_pages(s3, world.producer_bucket, "", page_size=7))
 
     expected = _paginated(s3, world.producer_bucket, "")
     got = [obj for page in pages for obj in page.objects]
@@ -52,27 +52,27 @@ def test_pages_hold_what_botocore_parses_from_the_same_listing(world: World) -> 
     assert all(len(page.objects) == 7 for page in pages[:-1])
     assert [bool(page.next_token) for page in pages] == [True] * (len(pages) - 1) + [False]
     # the pages came through the lean parse, not botocore's (which the same client still does for others)
-    s3_adapter._LEAN.active = True
+    source_listing._LEAN.active = True
     try:
         lean = s3.list_objects_v2(Bucket=world.producer_bucket, MaxKeys=3)
     finally:
-        s3_adapter._LEAN.active = False
+        source_listing._LEAN.active = False
     assert "Contents" not in lean
-    assert [o.key for o in lean[s3_adapter._LEAN_OBJECTS]] == [i["Key"] for i in expected[:3]]
+    assert [o.key for o in lean[source_listing._LEAN_OBJECTS]] == [i["Key"] for i in expected[:3]]
     assert len(s3.list_objects_v2(Bucket=world.producer_bucket, MaxKeys=3)["Contents"]) == 3
 
 
 def test_a_listing_resumes_from_the_token_of_the_page_it_stopped_after(world: World) -> None:
     keys = [f"p/{i:03}" for i in range(30)]
     s3 = _seed(world, keys)
-    first = s3_adapter.list_pages(s3, world.producer_bucket, "p/", page_size=4)
+    first = source_listing.list_pages(s3, world.producer_bucket, "p/", page_size=4)
     seen = [obj.key for obj in next(first).objects]
     token = next(first).next_token  # the second page read, the checkpoint names the third
     seen += keys[4:8]
     first.close()  # the listing stops (the invocation checkpoints); the page in flight is dropped
     assert token
     rest = [
-        obj.key for page in s3_adapter.list_pages(s3, world.producer_bucket, "p/", token, 4) for obj in page.objects
+        obj.key for page in source_listing.list_pages(s3, world.producer_bucket, "p/", token, 4) for obj in page.objects
     ]
     assert seen + rest == keys
 
@@ -80,5 +80,5 @@ def test_a_listing_resumes_from_the_token_of_the_page_it_stopped_after(world: Wo
 def test_iter_objects_starts_after_a_key_and_keeps_the_key_order(world: World) -> None:
     s3 = _seed(world, AWKWARD)
     ordered = sorted(AWKWARD)
-    got = [obj.key for obj in s3_adapter.iter_objects(s3, world.producer_bucket, "", start_after=ordered[2])]
+    got = [obj.key for obj in source_listing.iter_objects(s3, world.producer_bucket, "", start_after=ordered[2])]
     assert got == ordered[3:]

@@ -29,7 +29,7 @@ PARAMETERS = {
 class DeployedSettings(BaseModel):
     copy_mode: str = "server-side"
     keys_per_message: int = 10
-    batch_size: int = 100
+    batch_size: int = 10
     maximum_concurrency: int = 10
     copy_concurrency: int = 32
     multipart_threshold_bytes: int = 64 * MIB
