@@ -27,7 +27,7 @@ $(BENCH_TOOLS_STAMP):
 bench-tools: $(BENCH_TOOLS_STAMP) ## install the bench's peers (awscli, s5cmd, rclone) and py-spy into bench/work/venv
 
 .PHONY: bench
-bench: dev bench-tools ## benchmark the pipeline against its peers on LocalStack (about 17 min; not part of test)
+bench: dev bench-tools ## benchmark the pipeline against its peers on LocalStack (about 16 min; not part of test)
 	@started=0; status=0; \
 	if ! curl -sf -o /dev/null --max-time 2 http://127.0.0.1:$(S3H_LOCALSTACK_PORT)/_localstack/health; then \
 		env $(BENCH_LOCALSTACK_ENV) $(LOCALSTACK_TOOLS)/up.sh || exit 1; started=1; \
