@@ -16,7 +16,7 @@ from hydration.copying import CopyRequest
 from hydration.errors import ChecksumMismatchError, ObjectTransferError
 from hydration.parts import MIB
 
-READ_CHUNK: Final = 8 * MIB  # a GET body is read in chunks of this size
+READ_CHUNK: Final = MIB  # a GET body is read in chunks of this size (each chunk is held twice on the way)
 
 
 class ByteBudget:
