@@ -2,7 +2,9 @@
 a `Done`, written to the state afterwards (copier.commit).
 
 Per object (docs/architecture.md):
-- a version the consumer already holds (manifest: same ETag and LastModified) is skipped, unless forced;
+- a version the consumer already holds (manifest: same ETag and LastModified) is skipped, unless forced; held
+  by a copy of the same run (an earlier delivery copied it and died before settling it), it settles as
+  transferred;
 - a source gone since listing settles as vanished; one changed since listing is copied in its current
   version (the transfer layer does it);
 - a failure in a message of several keys re-enqueues that key alone (after its backoff); a failure in a
@@ -77,6 +79,9 @@ class Batch:
             return Done(record, obj, Step.CONTINUE, then=[self._again(record, obj)])
         entry = self.held.get(obj.key)
         if not obj.force and entry is not None and entry.holds(obj):
+            if entry.run_id == record.body.run_id:  # this run's copy; the delivery that made it did not settle it
+                logger.info("copied by an earlier delivery of this run", key=obj.key, etag=obj.etag)
+                return Done(record, obj, Step.TRANSFERRED, landed_bytes=entry.size)
             logger.debug("already in the consumer bucket", key=obj.key, etag=obj.etag)
             return Done(record, obj, Step.SKIPPED)
         started = time.perf_counter()
@@ -226,5 +231,5 @@ class Batch:
             name="BytesTransferred", unit=MetricUnit.Bytes, value=sum(d.result.bytes for d in self.done if d.result)
         )
         for done in self.done:
-            if done.step is Step.TRANSFERRED:
+            if done.step is Step.TRANSFERRED and done.result is not None:  # copied by this invocation
                 metrics.add_metric(name="CopyLatency", unit=MetricUnit.Milliseconds, value=done.seconds * 1000)

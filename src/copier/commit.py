@@ -93,7 +93,7 @@ def _settle(batch: Batch) -> list[str]:
             settlement = Settlement(
                 done.obj.key,
                 outcome,
-                bytes=result.bytes if result else 0,
+                bytes=result.bytes if result else done.landed_bytes,
                 requests=result.requests if result else 0,
                 copy_ms=round(done.seconds * 1000),
             )
@@ -163,4 +163,5 @@ def _entry(done: Done, now: datetime) -> ManifestEntry:
         version_id=done.obj.version_id,
         copied_at=now,
         checksum=done.result.checksum,
+        run_id=done.run_id,
     )

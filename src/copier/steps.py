@@ -41,6 +41,7 @@ class Done:
     error: str = ""
     seconds: float = 0.0
     requests: int = 0  # S3 requests of a copy that goes on (CONTINUE, PARTS_DONE); a settled copy's are in `result`
+    landed_bytes: int = 0  # TRANSFERRED without a result: the size of a copy an earlier delivery made
     then: list[TransferMessage | PartsMessage] = field(default_factory=list)  # CONTINUE: the messages to send
 
     @property

@@ -224,6 +224,27 @@ def test_a_held_version_is_skipped_unless_forced() -> None:
     assert (run.objects_skipped, run.objects_transferred) == (1, 1)
 
 
+def test_a_copy_whose_settlement_was_lost_counts_as_transferred_when_it_comes_back() -> None:
+    """The copier dies after the manifest write and before the books: the key comes back held by its own
+    run's copy, and settles as transferred (once, with its bytes), not as skipped, and is not copied again."""
+    world = World(["a"])
+    books = world.deps.books
+    settle = books.settle
+
+    def dies(run_id: str, settlements: list[Any]) -> list[str]:
+        raise RuntimeError("killed before the books")
+
+    books.settle = dies  # type: ignore[method-assign]
+    assert world.copy(world.record(world.objects("a"))) == ["m-a"]
+    assert world.manifest.entries["a"].run_id == RUN
+    books.settle = settle  # type: ignore[method-assign]
+
+    assert world.copy(world.record(world.objects("a"), receive_count=2)) == []
+    assert world.transfer.copied == ["a"]
+    run = world.runs.get(RUN)
+    assert (run.objects_transferred, run.objects_skipped, run.bytes_transferred) == (1, 0, 7)
+
+
 def test_a_redelivered_multi_key_message_is_split() -> None:
     world = World(["a", "b"])
     assert world.copy(world.record(world.objects("a", "b"), receive_count=2)) == []

@@ -109,6 +109,7 @@ class ManifestEntry(BaseModel):
     version_id: str | None = None
     copied_at: UtcDatetime
     checksum: str | None = None
+    run_id: str | None = None  # the run whose copy wrote it (None: written before it was recorded)
 
     def holds(self, obj: SourceObject) -> bool:
         """The same object as a user sees it: same bytes (ETag) and same version (LastModified, which any
