@@ -148,22 +148,8 @@ def test_a_key_that_cannot_be_enqueued_fails_alone_and_the_run_goes_on() -> None
 
 
 def test_a_key_listed_and_in_the_ledger_is_enqueued_once_with_its_ledger_force() -> None:
-    from hydration.models import FailureRecord
-
     listing = {"a": (1, '"e"', BASE), "b": (1, '"e"', BASE)}
-    failed = FailureRecord(
-        key="a",
-        size=1,
-        etag='"e"',
-        last_modified=BASE,
-        bucket="producer",
-        run_id="earlier",
-        force=True,
-        error_code="AccessDenied",
-        error_message="x",
-        attempts=5,
-        failed_at=BASE,
-    )
+    failed = _failure("a", force=True)
     runs, ledger, sqs = FakeRuns(), FakeLedger([failed]), FakeSqs()
     result = _plan(PlannerRequest(), _deps(FakeListingS3(listing), sqs, runs, RecordingContinuation(), ledger=ledger))
     objects = {o["key"]: o for body in sqs.bodies for o in json.loads(body)["objects"]}
