@@ -591,7 +591,7 @@ def test_copier_event_source_reports_batch_item_failures(consumer: dict[str, Any
     parameters = consumer["Parameters"]
     assert parameters["MaximumConcurrency"]["MinValue"] == 2
     # Batches of 10 messages of 10 keys with a 1 s window: per-invocation costs are paid once per 100 objects,
-    # and the last batch of a run settles and closes it in one books transaction (README, "Benchmark").
+    # and the last batch of a run settles and closes it in one books transaction (docs/benchmark.md).
     assert (parameters["BatchSize"]["Default"], parameters["MaximumBatchingWindowInSeconds"]["Default"]) == (10, 1)
     assert parameters["KeysPerMessage"]["Default"] == 10
 

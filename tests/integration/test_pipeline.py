@@ -311,7 +311,7 @@ def test_a_header_only_change_is_copied(world: World) -> None:
     put_object(world, "h.txt", b"same bytes", ContentType="text/plain", Metadata={"v": "1"})
     hydrate(world)
     # S3 keeps LastModified to the second: a rewrite within the same second as the version copied cannot be
-    # told apart in a listing (README, the fault table). Rewrite in the next second, as any real edit would be.
+    # told apart in a listing (docs/faults.md). Rewrite in the next second, as any real edit would be.
     first = world.s3.head_object(Bucket=world.producer_bucket, Key="h.txt")["LastModified"]
     time.sleep(max(0.0, 1.05 - (datetime.now(UTC) - first.replace(microsecond=0)).total_seconds()))
     world.s3.copy_object(
