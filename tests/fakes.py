@@ -203,6 +203,12 @@ class FakeRuns:
         self.lock = run.run_id
         self.runs[run.run_id] = run.model_copy(deep=True)
 
+    def record_unstarted(self, run: RunRecord) -> bool:
+        if run.run_id in self.runs:
+            return False
+        self.runs[run.run_id] = run.model_copy(deep=True)
+        return True
+
     def _planning(self, run: RunRecord, **changes: Any) -> bool:
         if self.runs[run.run_id].status is not RunStatus.PLANNING:
             return False

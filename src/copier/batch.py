@@ -78,7 +78,7 @@ class Batch:
         if self.deadline.remaining_seconds() <= 0:
             return Done(record, obj, Step.CONTINUE, then=[self._again(record, obj)])
         entry = self.held.get(obj.key)
-        if not obj.force and entry is not None and entry.holds(obj):
+        if not obj.force and entry is not None and entry.holds(obj, self.settings.destination_prefix):
             if entry.run_id == record.body.run_id:  # this run's copy; the delivery that made it did not settle it
                 logger.info("copied by an earlier delivery of this run", key=obj.key, etag=obj.etag)
                 return Done(record, obj, Step.TRANSFERRED, landed_bytes=entry.size)

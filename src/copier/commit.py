@@ -35,7 +35,7 @@ def commit(batch: Batch, request_id: str) -> set[str]:
     now = deps.clock()
     landed = [d for d in batch.done if d.step is Step.TRANSFERRED and d.result is not None]
     if landed:
-        deps.manifest.put_many([_entry(d, now) for d in landed])
+        deps.manifest.put_many([_entry(d, now, batch.settings.destination_prefix) for d in landed])
     for done in (d for d in batch.done if d.step is Step.FAILED):
         deps.ledger.record(
             FailureRecord.of(
@@ -153,7 +153,7 @@ def _close(batch: Batch, run_id: str, request_id: str) -> None:
         logger.info("run closed by the copier that settled its last key", run_id=run_id, status=closed.status)
 
 
-def _entry(done: Done, now: datetime) -> ManifestEntry:
+def _entry(done: Done, now: datetime, destination: str) -> ManifestEntry:
     assert done.result is not None
     return ManifestEntry(
         key=done.obj.key,
@@ -164,4 +164,5 @@ def _entry(done: Done, now: datetime) -> ManifestEntry:
         copied_at=now,
         checksum=done.result.checksum,
         run_id=done.run_id,
+        destination=destination,
     )

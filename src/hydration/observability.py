@@ -36,6 +36,8 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "SyncAgeSeconds",
         "DriftMissing",
         "DriftDifferent",
+        "OldestInflightUploadAgeSeconds",
+        "RunsNotStarted",
     }
 )
 
@@ -51,4 +53,25 @@ def run_metric(name: str, unit: MetricUnit, value: float) -> None:
         pass
 
 
-__all__ = ["METRIC_NAMES", "RUN_SERVICE", "MetricUnit", "logger", "metrics", "run_metric", "tracer"]
+def dimensioned_metric(name: str, unit: MetricUnit, value: float, *, service: str, **dimensions: str) -> None:
+    """A metric with dimensions beyond `service` (e.g. the run's kind), in an EMF document of its own."""
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"service": service, **dimensions},
+    ):
+        pass
+
+
+__all__ = [
+    "METRIC_NAMES",
+    "RUN_SERVICE",
+    "MetricUnit",
+    "dimensioned_metric",
+    "logger",
+    "metrics",
+    "run_metric",
+    "tracer",
+]

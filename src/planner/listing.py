@@ -73,6 +73,10 @@ class Known:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
+    @property
+    def destination(self) -> str:
+        return self._deps.settings.destination_prefix
+
     def lookup(self, keys: list[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
         if self._ledger is None or self._deps.held is None:
             return self._deps.lookup(keys)  # both tables, one read per 100 keys
@@ -99,7 +103,6 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, le
     settings = deps.settings
     excluded = excluded_key(settings.destination_prefix)
     cursor = run.cursor or ListingCursor()
-    since = run.since
     with Known(deps, ledger) as known:
         for index in range(cursor.prefix_index, len(run.prefixes)):
             token = cursor.continuation_token if index == cursor.prefix_index else None
@@ -107,7 +110,8 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, le
                 deps.producer_s3, settings.producer_bucket, run.prefixes[index], token, settings.list_page_size
             ):
                 run.keys_listed += len(page.objects)
-                selected = [obj for obj in page.objects if is_selected(obj.key, obj.last_modified, since, excluded)]
+                bound = run.since_for  # a key's selection bound (a widened scope gives parts their own)
+                selected = [o for o in page.objects if is_selected(o.key, o.last_modified, bound(o.key), excluded)]
                 enqueue_changed(run, known, selected, enqueue, Origin.LISTING)
                 budget.page_done(run)
                 if budget.exhausted and page.next_token:
@@ -128,13 +132,18 @@ def enqueue_changed(
     if not objects:
         return
     held, failed = known.lookup([obj.key for obj in objects])
+    destination = known.destination
     for obj in objects:
         failure = failed.get(obj.key)
         entry = held.get(obj.key)
+        holds = entry is not None and entry.holds(obj, destination, run.previous_destination)
+        # The copier reads an entry that records no destination as written for the current one: where this
+        # run knows better (the destination changed since the marker), the key goes forced.
+        force = run.force or (not holds and entry is not None and entry.holds(obj, destination))
         if failure is not None:
-            enqueue.put(_ref(obj, run.force or failure.force), Origin.LEDGER)
-        elif run.force or entry is None or not entry.holds(obj):
-            enqueue.put(_ref(obj, run.force), origin)
+            enqueue.put(_ref(obj, force or failure.force), Origin.LEDGER)
+        elif run.force or not holds:
+            enqueue.put(_ref(obj, force), origin)
         else:
             run.keys_unchanged += 1
 
@@ -175,6 +184,8 @@ def enqueue_ledger(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue, ledger: 
     wanted = set(run.keys)
     entries: Iterable[FailureRecord] = ledger if ledger.entries is not None else deps.ledger
     for failure in entries:
+        if not run.in_scope(failure.key):  # the scope was narrowed since it failed: no longer followed
+            continue
         if run.kind is RunKind.PREFIX and not any(failure.key.startswith(p) for p in run.prefixes):
             continue
         if run.kind is RunKind.KEYS and failure.key not in wanted:

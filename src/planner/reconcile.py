@@ -71,21 +71,23 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue) ->
             else:
                 same_size.append(src)
                 if len(same_size) == MANIFEST_CHUNK:
-                    _check_manifest(deps, drift, same_size, enqueue)
+                    _check_manifest(run, deps, drift, same_size, enqueue)
                     same_size = []
             seen += 1
             if seen % settings.list_page_size == 0:
                 budget.page_done(run)
                 if budget.exhausted:
-                    _check_manifest(deps, drift, same_size, enqueue)
+                    _check_manifest(run, deps, drift, same_size, enqueue)
                     run.cursor = ListingCursor(prefix_index=index, start_after=src.key)
                     return False
-        _check_manifest(deps, drift, same_size, enqueue)
+        _check_manifest(run, deps, drift, same_size, enqueue)
     run.cursor = None
     return True
 
 
-def _check_manifest(deps: PlannerDeps, drift: Drift, objects: list[SourceObject], enqueue: Enqueue) -> None:
+def _check_manifest(
+    run: RunRecord, deps: PlannerDeps, drift: Drift, objects: list[SourceObject], enqueue: Enqueue
+) -> None:
     """Same size on both sides: the manifest says whether the consumer holds this source version (the same
     rule as the copier's: ETag and LastModified)."""
     if not objects:
@@ -94,6 +96,6 @@ def _check_manifest(deps: PlannerDeps, drift: Drift, objects: list[SourceObject]
     held = deps.held(keys) if deps.held is not None else deps.lookup(keys)[0]
     for obj in objects:
         entry = held.get(obj.key)
-        if entry is None or not entry.holds(obj):
+        if entry is None or not entry.holds(obj, deps.settings.destination_prefix, run.previous_destination):
             drift.note("different", obj.key)
             enqueue.put(ObjectRef(force=True, **obj.model_dump()), Origin.RECONCILE)

@@ -139,7 +139,7 @@ def test_a_key_that_keeps_failing_ends_alone_in_the_dlq_and_the_ledger_and_lands
     # Fixed: the next run re-enqueues the ledger; the key lands and leaves the ledger.
     faults.clear()
     assert rule.hits == 1 + world.max_receive_count
-    cold_start(monkeypatch, LOOKBACK_SECONDS="0")
+    cold_start(monkeypatch, LOOKBACK_SECONDS="900")
     second = hydrate(world)
     assert second["planned"]["ledger_keys_enqueued"] == 1
     assert consumer_object(world, "poison.txt")["body"] == b"poison.txt"

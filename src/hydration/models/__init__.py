@@ -25,7 +25,17 @@ from hydration.models.requests import (
     parse_planner_event,
 )
 from hydration.models.results import FinalizeResult, PlanResult, new_run_id
-from hydration.models.runs import TERMINAL, Books, Drift, ListingCursor, QueueDepth, RunRecord, RunStatus
+from hydration.models.runs import (
+    TERMINAL,
+    Books,
+    Bound,
+    Drift,
+    ListingCursor,
+    QueueDepth,
+    RunRecord,
+    RunStatus,
+    Scope,
+)
 from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Task
 
 __all__ = [
@@ -33,6 +43,7 @@ __all__ = [
     "MAX_KEY_BYTES",
     "TERMINAL",
     "Books",
+    "Bound",
     "Drift",
     "FailureRecord",
     "FinalizeResult",
@@ -50,6 +61,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "S3Key",
+    "Scope",
     "Settlement",
     "SourceObject",
     "Task",

@@ -110,11 +110,20 @@ class ManifestEntry(BaseModel):
     copied_at: UtcDatetime
     checksum: str | None = None
     run_id: str | None = None  # the run whose copy wrote it (None: written before it was recorded)
+    destination: str | None = None  # the DESTINATION_PREFIX it was copied under (None: before it was recorded)
 
-    def holds(self, obj: SourceObject) -> bool:
-        """The same object as a user sees it: same bytes (ETag) and same version (LastModified, which any
-        rewrite moves, headers-only changes included). An entry without LastModified (written before it
-        was recorded) holds nothing: the key is copied once more."""
+    def holds(self, obj: SourceObject, destination: str, previous_destination: str | None = None) -> bool:
+        """The consumer holds this object under `destination`: an entry written for another destination
+        prefix holds nothing; an entry recording none was written for `previous_destination` (the one the
+        sync marker was made for, when the configuration changed since) or else for `destination`. Then the
+        same object as a user sees it: same bytes (ETag) and same version (LastModified, which any rewrite
+        moves, headers-only changes included). An entry without LastModified (written before it was
+        recorded) holds nothing: the key is copied once more."""
+        made_for = self.destination
+        if made_for is None:
+            made_for = destination if previous_destination is None else previous_destination
+        if made_for != destination:
+            return False
         if self.etag != obj.etag or self.last_modified is None:
             return False
         # S3 keeps LastModified to the second; listings and HEAD may render it with or without milliseconds.
