@@ -14,7 +14,17 @@ from botocore.exceptions import ClientError
 
 from hydration.errors import RunAlreadyActiveError, RunNotFoundError
 from hydration.marker import Marker
-from hydration.models import Books, FailureRecord, ManifestEntry, Outcome, RunRecord, RunStatus, Settlement, Task
+from hydration.models import (
+    Books,
+    FailureRecord,
+    ManifestEntry,
+    Outcome,
+    Precedence,
+    RunRecord,
+    RunStatus,
+    Settlement,
+    Task,
+)
 
 
 class FakeListingS3:
@@ -326,9 +336,15 @@ class FakeManifest:
         self.reads.append(("manifest", len(keys)))
         return {k: self.entries[k] for k in keys if k in self.entries}
 
-    def put_many(self, entries: list[ManifestEntry]) -> None:
+    def put_many(self, entries: list[ManifestEntry]) -> list[ManifestEntry]:
+        contested = []
         for entry in entries:
-            self.entries[entry.key] = entry
+            verdict = entry.precedence(self.entries.get(entry.key))
+            if verdict is Precedence.WRITE:
+                self.entries[entry.key] = entry
+            elif verdict is Precedence.CONTESTED:
+                contested.append(entry)
+        return contested
 
 
 class FakeMarker:

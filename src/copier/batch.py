@@ -86,6 +86,7 @@ class Batch:
             return Done(record, obj, Step.SKIPPED)
         started = time.perf_counter()
         request = self._request(record, obj)
+        writing_from = self.deps.clock()  # the consumer object is written after this (the manifest's order)
         try:
             outcome = self.deps.copier.copy(request, self.deadline)
         except SourceVanishedError:
@@ -98,7 +99,9 @@ class Batch:
             logger.info("copy handed on", key=obj.key, reason=outcome.reason, parts=len(outcome.parts_remaining))
             then = self._handed_on(record, obj, outcome)
             return Done(record, obj, Step.CONTINUE, then=then, seconds=seconds, requests=outcome.requests)
-        return Done(record, obj, Step.TRANSFERRED, result=outcome, seconds=seconds)
+        return Done(
+            record, obj, Step.TRANSFERRED, result=outcome, seconds=seconds, written=(writing_from, self.deps.clock())
+        )
 
     def _parts(self, record: TransferRecord) -> Done:
         """Some parts of a fanned-out upload; the call that records the last one completes the copy."""
@@ -108,6 +111,7 @@ class Batch:
         obj = message.object
         request = self._request(record, obj)
         started = time.perf_counter()
+        writing_from = self.deps.clock()
         try:
             outcome: PartsOutcome = self.deps.copier.copy_parts(
                 request, message.upload_id, tuple(message.parts), self.deadline
@@ -119,7 +123,8 @@ class Batch:
             return self._failed(record, obj, request, exc)
         seconds = time.perf_counter() - started
         if outcome.result is not None:
-            return Done(record, obj, Step.TRANSFERRED, result=outcome.result, seconds=seconds)
+            written = (writing_from, self.deps.clock())
+            return Done(record, obj, Step.TRANSFERRED, result=outcome.result, seconds=seconds, written=written)
         then: list[TransferMessage | PartsMessage] = []
         if outcome.remaining:
             then.append(message.model_copy(update={"parts": list(outcome.remaining)}))

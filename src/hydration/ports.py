@@ -64,7 +64,10 @@ class Held(Protocol):
 
 
 class ManifestWriter(Protocol):
-    def put_many(self, entries: list[ManifestEntry]) -> None: ...
+    def put_many(self, entries: list[ManifestEntry]) -> list[ManifestEntry]:
+        """Write each entry where it says what the consumer holds (`ManifestEntry.precedence`); the entries
+        contested by a copy of another version that wrote at the same time."""
+        ...
 
 
 class MarkerStore(Protocol):

@@ -36,7 +36,7 @@ from hydration.models.runs import (
     RunStatus,
     Scope,
 )
-from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Task
+from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Precedence, Settlement, Task
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -56,6 +56,7 @@ __all__ = [
     "PartsMessage",
     "PlanResult",
     "PlannerRequest",
+    "Precedence",
     "QueueDepth",
     "RunKind",
     "RunRecord",
