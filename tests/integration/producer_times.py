@@ -30,9 +30,14 @@ def age_object(world: World, key: str, age: timedelta) -> datetime:
 def start_upload(world: World, key: str, *, age: timedelta) -> str:
     """A multipart upload of `key` in the producer bucket, initiated `age` ago and still in flight."""
     upload_id = world.s3.create_multipart_upload(Bucket=world.producer_bucket, Key=key)["UploadId"]
-    upload = _backend().get_bucket(world.producer_bucket).multiparts[upload_id]
-    upload.initiated = (datetime.now(UTC) - age).replace(tzinfo=None)  # moto keeps naive UTC times
+    age_upload(world.producer_bucket, upload_id, age)
     return upload_id
+
+
+def age_upload(bucket: str, upload_id: str, age: timedelta) -> None:
+    """The multipart upload `upload_id` in `bucket` was initiated `age` ago (ListMultipartUploads says so)."""
+    upload = _backend().get_bucket(bucket).multiparts[upload_id]
+    upload.initiated = (datetime.now(UTC) - age).replace(tzinfo=None)  # moto keeps naive UTC times
 
 
 def initiated(world: World, upload_id: str) -> datetime:
