@@ -99,9 +99,9 @@ class Batch:
             logger.info("copy handed on", key=obj.key, reason=outcome.reason, parts=len(outcome.parts_remaining))
             then = self._handed_on(record, obj, outcome)
             return Done(record, obj, Step.CONTINUE, then=then, seconds=seconds, requests=outcome.requests)
-        return Done(
-            record, obj, Step.TRANSFERRED, result=outcome, seconds=seconds, written=(writing_from, self.deps.clock())
-        )
+        written = (writing_from, self.deps.clock())
+        replaces = entry.token if entry is not None else None  # read before this copy began
+        return Done(record, obj, Step.TRANSFERRED, result=outcome, seconds=seconds, written=written, replaces=replaces)
 
     def _parts(self, record: TransferRecord) -> Done:
         """Some parts of a fanned-out upload; the call that records the last one completes the copy."""

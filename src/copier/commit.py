@@ -194,4 +194,5 @@ def _entry(done: Done, now: datetime, destination: str) -> ManifestEntry:
         destination=destination,
         written_after=done.written[0] if done.written else None,
         written_before=done.written[1] if done.written else None,
+        replaces=done.replaces,
     )

@@ -45,6 +45,7 @@ class Done:
     landed_bytes: int = 0  # TRANSFERRED without a result: the size of a copy an earlier delivery made
     then: list[TransferMessage | PartsMessage] = field(default_factory=list)  # CONTINUE: the messages to send
     written: tuple[datetime, datetime] | None = None  # TRANSFERRED: the copy wrote the consumer object in between
+    replaces: str | None = None  # TRANSFERRED: the manifest entry read before the copy began (its token)
 
     @property
     def run_id(self) -> str:

@@ -92,11 +92,13 @@ def plan(request: PlannerRequest, deps: PlannerDeps, budget: Budget, *, run_id: 
 
 
 def _marker(request: PlannerRequest, deps: PlannerDeps) -> Marker | None:
-    """The sync marker: an incremental run selects from it; any run reads the scope it was made for."""
+    """The sync marker: an incremental run selects from it; any run reads the scope it was made for. A run
+    that writes the marker must read it (it would record its scope over a change it did not see); the
+    others go on without an unreadable one."""
     try:
         return deps.closing.marker.read()
     except MarkerFormatError:
-        if request.kind is RunKind.INCREMENTAL:
+        if request.kind.advances_marker:
             raise
         logger.warning("the sync marker is unreadable; this run does not need it", kind=request.kind)
         return None

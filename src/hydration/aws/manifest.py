@@ -4,7 +4,8 @@ when the copy wrote the consumer object (`written_after`, `written_before`).
 
 Entries are written one conditional PutItem each (BatchWriteItem takes no conditions): an entry replaces
 the one there only if that is what the consumer bucket now holds (`ManifestEntry.precedence`): the same
-version, or a copy whose write to the consumer object ended before this one's began. A copy that lost
+version, the entry this copy read before it began, or a copy whose write to the consumer object ended
+before this one's began. A copy that lost
 (another copy's write came later) leaves the entry as it is; two copies of different versions that wrote
 at once are returned as contested (the copier puts the key in the failure ledger, the next run copies it
 again). DynamoDB bills a write per item whichever call carries it; the cost is requests (one per entry,
@@ -99,6 +100,9 @@ def _condition(entry: ManifestEntry) -> tuple[str, dict[str, Any]]:
     version_order = "attribute_not_exists(last_modified)" + (
         " OR last_modified <= :lm" if entry.last_modified is not None else ""
     )
+    if entry.replaces is not None:  # the entry read before this copy began, still there
+        named["seen"] = entry.replaces
+        clauses.append("copied_at = :seen")
     if entry.written_after is not None and entry.written_before is not None:
         named["after"] = iso(entry.written_after - WRITE_CLOCK_MARGIN)
         clauses.append("written_before < :after")

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from hydration.models.common import S3Key, UtcDatetime
+from hydration.models.common import S3Key, UtcDatetime, iso
 from hydration.models.messages import ObjectRef, SourceObject
 
 
@@ -126,6 +126,14 @@ class ManifestEntry(BaseModel):
     # The consumer object was written between these (the copier's clock around the call that wrote it).
     written_after: UtcDatetime | None = None
     written_before: UtcDatetime | None = None
+    # Not stored: the `copied_at` of the entry this copy read before it began (None: there was none). Still
+    # there when this entry is written, it was written before this copy began: replaced, whatever the clocks.
+    replaces: str | None = Field(default=None, exclude=True)
+
+    @property
+    def token(self) -> str:
+        """What a later copy remembers of this entry (`replaces`)."""
+        return iso(self.copied_at)
 
     def same_version(self, other: ManifestEntry) -> bool:
         return self.etag == other.etag and _second(self.last_modified) == _second(other.last_modified)
@@ -135,9 +143,10 @@ class ManifestEntry(BaseModel):
         is what the *later write to the consumer object* left (S3: last writer wins), not the newer source
         version: a copy of an older version that was slow can land after a copy of the newer one. So entries
         are ordered by their write windows; two copies of different versions whose windows overlap leave the
-        consumer holding either, and the entry cannot say which (the key is copied again: CONTESTED). An
-        entry written before windows were recorded is ordered by source version."""
-        if old is None or self.same_version(old):
+        consumer holding either, and the entry cannot say which (the key is copied again: CONTESTED). The
+        entry this copy read before it began is replaced without comparing clocks (its copy wrote before).
+        An entry written before windows were recorded is ordered by source version."""
+        if old is None or self.same_version(old) or (self.replaces is not None and self.replaces == old.token):
             return Precedence.WRITE
         mine, theirs = self._window(), old._window()
         if mine is None or theirs is None:  # written before windows were recorded: the source version decides
