@@ -371,3 +371,24 @@ def test_a_caller_that_only_re_enqueues_handoffs_still_finishes_a_fanned_out_cop
 
     assert consumer_object(world, "huge.bin")["body"] == body
     assert result.checksum == str(compute(CrcAlgorithm.CRC32, body))
+
+
+@MODES
+def test_a_recorded_upload_of_an_older_version_whose_source_vanished_is_aborted(
+    world: World, uploads: UploadStore, server_side: bool
+) -> None:
+    # Given an upload recorded for the first version, and a later run's request for the second one
+    put_object(world, "fleeting.bin", body_of(SIZE, seed=18))
+    handoff = interrupted(world, uploads, "fleeting.bin", server_side=server_side, after_parts=1)
+    put_object(world, "fleeting.bin", body_of(SIZE, seed=19))
+    newer = request_for(world, "fleeting.bin")
+    # When the source is deleted before that request is copied
+    world.s3.delete_object(Bucket=world.producer_bucket, Key="fleeting.bin")
+
+    with pytest.raises(SourceVanishedError):
+        copier(world, uploads, server_side=server_side).copy(newer, Plenty())
+
+    # Then the older version's upload is aborted and forgotten, not left for the lifecycle rule
+    assert newer.etag != handoff.request.etag
+    assert in_progress(world) == []
+    assert list(uploads) == []

@@ -14,7 +14,7 @@ from hydration.aws.transfer.source import Calls, copies, version_of
 from hydration.aws.uploads import UploadRecord
 from hydration.checksums import CrcAlgorithm
 from hydration.copying import CopyRequest, Handoff, HandoffReason
-from hydration.errors import ObjectTransferError, SourceChangedError
+from hydration.errors import ObjectTransferError, SourceChangedError, SourceVanishedError
 from hydration.observability import logger
 from hydration.parts import PartPlan
 
@@ -30,7 +30,11 @@ def open_upload(
     else a new one (and None for its parts)."""
     record = setup.uploads.get(request.dest_key)
     if record is not None and not copies(record, request):
-        current = calls.current(request)
+        try:
+            current = calls.current(request)
+        except SourceVanishedError:
+            discard(setup, record)  # no version of the source is left to copy: nothing may stay behind
+            raise
         if copies(record, current):
             request = current  # the request was listed before the version being copied
         else:
