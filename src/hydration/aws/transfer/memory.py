@@ -16,7 +16,7 @@ from hydration.copying import CopyRequest
 from hydration.errors import ChecksumMismatchError, ObjectTransferError
 from hydration.parts import MIB
 
-READ_CHUNK: Final = MIB  # a GET body is read in chunks of this size (each chunk is held twice on the way)
+READ_CHUNK: Final = MIB  # a GET body is read into its buffer this much at a time (the CRC follows each read)
 KEEP_FROM: Final = MIB  # buffers at least this large are kept for reuse (smaller ones cost little to make)
 KEEP_MAX: Final = 64  # buffers kept at most
 
@@ -111,18 +111,21 @@ class Buffer(io.RawIOBase):
 def read_body(
     request: CopyRequest, response: Any, into: memoryview, algorithm: CrcAlgorithm
 ) -> tuple[Buffer, Checksum]:
-    """A GET's body, in chunks into `into` (exactly its length; no second copy), and its CRC computed on the
-    way."""
+    """A GET's body read straight into `into` (exactly its length: no chunk is copied on the way), and its
+    CRC computed over what was read."""
     expected = len(into)
+    body = response["Body"]
     crc = RunningCrc(algorithm)
     filled = 0
     try:
-        while chunk := response["Body"].read(READ_CHUNK):
-            if filled + len(chunk) > expected:
-                raise ObjectTransferError(request.source_key, "SizeMismatch", f"more than {expected} bytes")
-            into[filled : filled + len(chunk)] = chunk
-            crc.update(chunk)
-            filled += len(chunk)
+        while filled < expected:
+            count = body.readinto(into[filled : min(expected, filled + READ_CHUNK)])
+            if not count:
+                break
+            crc.update(into[filled : filled + count])
+            filled += count
+        if filled == expected and body.read(1):
+            raise ObjectTransferError(request.source_key, "SizeMismatch", f"more than {expected} bytes")
     except FlexibleChecksumError as exc:  # botocore checked a whole object against its stored checksum
         raise ChecksumMismatchError(request.source_key, "its stored checksum", "different bytes") from exc
     if filled != expected:
