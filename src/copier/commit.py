@@ -163,8 +163,10 @@ def _contested(batch: Batch, landed: list[Done], contested: list[ManifestEntry],
     for entry in contested:
         done = by_key[entry.key]
         logger.warning("ConcurrentCopy", key=entry.key, run_id=done.run_id, etag=entry.etag)
+        written = entry.last_modified or done.obj.last_modified
+        # the version this copy wrote (not necessarily the listed one: the source may have changed since)
         version = done.obj.model_copy(
-            update={"etag": entry.etag, "last_modified": entry.last_modified or done.obj.last_modified, "force": True}
+            update={"etag": entry.etag, "size": entry.size, "last_modified": written, "force": True}
         )
         batch.deps.ledger.record(
             FailureRecord.of(
