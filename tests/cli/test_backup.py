@@ -28,7 +28,7 @@ def put_item(table: str, item: dict[str, Any]) -> None:
 def backed_up(deployed: Deployed, run_cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     """A deployment after one completed run (2 objects) and one ledger entry, backed up to a file."""
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 0
     record_failure(deployed, "data/bad.txt", failed_at=datetime(2024, 5, 1, 6, tzinfo=UTC), message="in the backup")
     target = tmp_path / "backup.json"
     assert run_cli("backup", str(target)).exit_code == 0
@@ -37,7 +37,7 @@ def backed_up(deployed: Deployed, run_cli, tmp_path: Path) -> Path:  # type: ign
 
 def test_backup_writes_every_table(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 0
     target = tmp_path / "backup.json"
     result = run_cli("backup", str(target))
     assert result.exit_code == 0, result.output
@@ -69,8 +69,14 @@ def test_restore_into_empty_tables_writes_everything(deployed: Deployed, run_cli
     ):
         for item_id in table_items(table):
             db.delete_item(TableName=table, Key=to_item({key: item_id}))
+    # When the restore is declined, nothing is written
+    declined = run_cli("restore", str(target), input="n\n")
+    assert declined.exit_code == 1
+    assert "Write " in declined.stderr
+    assert "item(s) into the tables? [y/N]" in declined.stderr
+    assert table_items(deployed.world.manifest_table) == {}
     # When the backup is restored
-    result = run_cli("restore", str(target), "--output", "json")
+    result = run_cli("restore", str(target), "--yes", "--output", "json")
     # Then every item is back, as it was
     assert result.exit_code == 0, result.output
     counts = {name: (c["write"], c["keep"], c["unchanged"]) for name, c in json_out(result)["tables"].items()}
@@ -90,14 +96,14 @@ def test_restore_keeps_newer_state_and_dry_run_shows_what_it_would_write(
         TableName=deployed.world.manifest_table, Key=to_item({"key": "data/a.txt"})
     )
     # When a dry run is asked for
-    dry = run_cli("restore", str(target), "--dry-run", "--output", "text")
+    dry = run_cli("restore", str(target), "--dry-run", "--output", "text", "--exit-code")
     # Then it lists what it would write and keep, exits 3, and writes nothing
     assert dry.exit_code == 3, dry.output
     items = [r[1:4] for r in text_records(dry) if r[0] == "ITEM"]
     assert sorted(items) == [["failures", "keep", "data/bad.txt"], ["manifest", "write", "data/a.txt"]]
     assert "data/a.txt" not in table_items(deployed.world.manifest_table)
     # When it is restored for real
-    result = run_cli("restore", str(target))
+    result = run_cli("restore", str(target), "--yes")
     # Then the lost entry is back and the newer ledger entry is kept
     assert result.exit_code == 0, result.output
     assert "kept, newer in the table:" in result.stdout
@@ -112,7 +118,7 @@ def test_restore_keeps_newer_state_and_dry_run_shows_what_it_would_write(
 def test_restore_force_overwrites_newer_state(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     target = backed_up(deployed, run_cli, tmp_path)
     record_failure(deployed, "data/bad.txt", failed_at=datetime(2024, 5, 2, tzinfo=UTC), message="newer in the table")
-    result = run_cli("restore", str(target), "--force")
+    result = run_cli("restore", str(target), "--yes", "--overwrite-newer")
     assert result.exit_code == 0, result.output
     assert table_items(deployed.world.failures_table)["data/bad.txt"]["error_message"] == "in the backup"
 
@@ -120,13 +126,13 @@ def test_restore_force_overwrites_newer_state(deployed: Deployed, run_cli, tmp_p
 def test_restore_never_writes_the_active_run_lock(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     # Given a backup taken during a run (the lock item is in it), restored after the run released the lock
     put_objects(deployed.world, "data/a.txt")
-    assert run_cli("trigger").exit_code == 0
+    assert run_cli("trigger", "--yes").exit_code == 0
     target = tmp_path / "backup.json"
     assert run_cli("backup", str(target)).exit_code == 0
     boto3.client("dynamodb", region_name=REGION).delete_item(
         TableName=deployed.world.runs_table, Key=to_item({"run_id": "ACTIVE"})
     )
-    result = run_cli("restore", str(target), "--output", "json")
+    result = run_cli("restore", str(target), "--yes", "--output", "json")
     assert result.exit_code == 0, result.output
     assert json_out(result)["tables"]["runs"]["lock"] == 1
     assert "ACTIVE" not in table_items(deployed.world.runs_table)
@@ -135,7 +141,7 @@ def test_restore_never_writes_the_active_run_lock(deployed: Deployed, run_cli, t
 def test_restore_of_a_file_that_is_not_a_backup_is_a_usage_error(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"tables": {}}')
-    result = run_cli("restore", str(bogus))
+    result = run_cli("restore", str(bogus), "--yes")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: {bogus} is not a backup written by `s3-hydration backup`: stack: ")
     assert run_cli("restore", str(tmp_path / "missing.json")).exit_code == 2
