@@ -1,5 +1,6 @@
-"""`backup FILE` writes the three tables to one JSON file; `restore FILE` puts them back, never over newer
-state unless --force. Read back the tables after each command."""
+"""`backup FILE` writes the runs, books, failures and manifest tables to one JSON file (the books as raw
+items, whatever their layout); `restore FILE` puts them back, never over newer state unless
+--overwrite-newer. Read back the tables after each command."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ def table_items(table: str) -> dict[str, dict[str, Any]]:
     db = boto3.client("dynamodb", region_name=REGION)
     items = [from_item(i) for i in db.scan(TableName=table)["Items"]]
     return {str(i.get("key", i.get("run_id"))): i for i in items}
+
+
+def raw_items(table: str) -> list[dict[str, Any]]:
+    """Every item of a table as it is stored (any key layout), in a stable order."""
+    db = boto3.client("dynamodb", region_name=REGION)
+    items = [from_item(i) for page in db.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
+    return sorted(items, key=lambda i: json.dumps(i, sort_keys=True, default=str))
 
 
 def put_item(table: str, item: dict[str, Any]) -> None:
@@ -41,14 +49,24 @@ def test_backup_writes_every_table(deployed: Deployed, run_cli, tmp_path: Path) 
     target = tmp_path / "backup.json"
     result = run_cli("backup", str(target))
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"wrote {target} (runs 1, failures 0, manifest 2 items; ")
+    books = raw_items(deployed.world.books_table)
+    assert len(books) >= 2  # at least the run's two tasks (and whatever else its books hold)
+    assert result.stdout.startswith(f"wrote {target} (runs 1, books {len(books)}, failures 0, manifest 2 items; ")
     data = json.loads(target.read_text())
+    # the run's books, item for item as the table holds them
+    backed = sorted(data["tables"]["books"]["items"], key=lambda i: json.dumps(i, sort_keys=True, default=str))
+    assert json.loads(json.dumps(backed)) == json.loads(json.dumps(books, default=str))
     assert data["stack"] == "s3-hydration-consumer"
     assert sorted(e["key"] for e in data["tables"]["manifest"]["items"]) == ["data/a.txt", "data/b.txt"]
     assert [r["status"] for r in data["tables"]["runs"]["items"]] == ["COMPLETED"]
     assert data["tables"]["failures"]["items"] == []
     records = text_records(run_cli("backup", str(target), "--output", "text"))
-    assert records[1:] == [["TABLE", "runs", "1"], ["TABLE", "failures", "0"], ["TABLE", "manifest", "2"]]
+    assert records[1:] == [
+        ["TABLE", "runs", "1"],
+        ["TABLE", "books", str(len(books))],
+        ["TABLE", "failures", "0"],
+        ["TABLE", "manifest", "2"],
+    ]
 
 
 def test_backup_to_stdout(deployed: Deployed, run_cli) -> None:
@@ -61,6 +79,7 @@ def test_restore_into_empty_tables_writes_everything(deployed: Deployed, run_cli
     # Given a backup, and the tables emptied since
     target = backed_up(deployed, run_cli, tmp_path)
     before = {t: table_items(t) for t in (deployed.world.runs_table, deployed.world.manifest_table)}
+    books_before = raw_items(deployed.world.books_table)
     db = boto3.client("dynamodb", region_name=REGION)
     for table, key in (
         (deployed.world.runs_table, "run_id"),
@@ -69,6 +88,11 @@ def test_restore_into_empty_tables_writes_everything(deployed: Deployed, run_cli
     ):
         for item_id in table_items(table):
             db.delete_item(TableName=table, Key=to_item({key: item_id}))
+    for item in books_before:
+        db.delete_item(
+            TableName=deployed.world.books_table, Key=to_item({"run_id": item["run_id"], "key": item["key"]})
+        )
+    assert raw_items(deployed.world.books_table) == []
     # When the restore is declined, nothing is written
     declined = run_cli("restore", str(target), input="n\n")
     assert declined.exit_code == 1
@@ -80,9 +104,17 @@ def test_restore_into_empty_tables_writes_everything(deployed: Deployed, run_cli
     # Then every item is back, as it was
     assert result.exit_code == 0, result.output
     counts = {name: (c["write"], c["keep"], c["unchanged"]) for name, c in json_out(result)["tables"].items()}
-    assert counts == {"runs": (1, 0, 0), "failures": (1, 0, 0), "manifest": (2, 0, 0)}
+    assert counts == {
+        "runs": (1, 0, 0),
+        "books": (len(books_before), 0, 0),
+        "failures": (1, 0, 0),
+        "manifest": (2, 0, 0),
+    }
     for table, items in before.items():
         assert table_items(table) == items
+    assert raw_items(deployed.world.books_table) == books_before  # the run's books, as they were
+    shown = json_out(run_cli("runs", "show", before[deployed.world.runs_table].popitem()[0], "--output", "json"))
+    assert shown["run"]["objects_transferred"] == 2  # the restored run counts its copies again
     assert table_items(deployed.world.failures_table)["data/bad.txt"]["error_message"] == "in the backup"
 
 
@@ -121,6 +153,32 @@ def test_restore_force_overwrites_newer_state(deployed: Deployed, run_cli, tmp_p
     result = run_cli("restore", str(target), "--yes", "--overwrite-newer")
     assert result.exit_code == 0, result.output
     assert table_items(deployed.world.failures_table)["data/bad.txt"]["error_message"] == "in the backup"
+
+
+def test_restore_keeps_the_tables_books_items_unless_told(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    # Given a backup, and then one books item changed in the table (books items have no time of their own)
+    target = backed_up(deployed, run_cli, tmp_path)
+    [task] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
+    put_item(deployed.world.books_table, {**task, "changed": "in the table"})
+    # When restored, Then the table's item is kept
+    kept = json_out(run_cli("restore", str(target), "--yes", "--output", "json"))
+    assert kept["tables"]["books"]["keep"] == 1
+    [now] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
+    assert now["changed"] == "in the table"
+    # and with --overwrite-newer the backup's is written
+    assert run_cli("restore", str(target), "--yes", "--overwrite-newer").exit_code == 0
+    [now] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
+    assert "changed" not in now
+
+
+def test_a_backup_without_books_restores_the_other_tables(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    target = backed_up(deployed, run_cli, tmp_path)
+    data = json.loads(target.read_text())
+    del data["tables"]["books"]  # as backups written before the books were backed up
+    target.write_text(json.dumps(data))
+    result = run_cli("restore", str(target), "--yes", "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert set(json_out(result)["tables"]) == {"runs", "failures", "manifest"}
 
 
 def test_restore_never_writes_the_active_run_lock(deployed: Deployed, run_cli, tmp_path: Path) -> None:

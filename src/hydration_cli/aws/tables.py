@@ -89,6 +89,12 @@ class Tables:
             for item in page.get("Items", []):
                 yield from_item(item)
 
+    def get_items(self, table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items with these primary keys that exist (BatchGetItem, consistent reads)."""
+        if not keys:
+            return []
+        return batch_get(self._client, {table: keys}, consistent=True)[table]
+
     def get_by_key(self, table: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         """Items of a table whose partition key is `key`, by key (BatchGetItem, consistent reads)."""
         items = batch_get(self._client, {table: [{"key": key} for key in keys]}, consistent=True)[table]
