@@ -581,11 +581,12 @@ class SamEnv:
 
 
 def _pairs(value: str | list[str] | None, what: str) -> dict[str, str]:
-    """SAM's `K=V K2="v 2"` string (or a list of `K=V`) as a dict."""
+    """SAM's `K=V K2="v 2"` string, or a list of such strings, as a dict: values with spaces, or empty, are
+    quoted (`K=""`), as sam's own parser needs them (an unquoted one is refused here rather than cut)."""
     if value is None:
         return {}
-    items = value if isinstance(value, list) else shlex.split(value)
-    return parse_key_values(items, what)
+    items = value if isinstance(value, list) else [value]
+    return parse_key_values([token for item in items for token in shlex.split(item)], what)
 
 
 def read_samconfig(path: Path, env: str) -> SamEnv:

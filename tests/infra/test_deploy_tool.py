@@ -494,7 +494,7 @@ parameter_overrides = [
     "ProducerBucket=producer-data",
     "ExternalId=ext-id",
     "OrganisationId=o-localstack00",
-    "ScheduleExpression=cron(30 6 ? * MON-FRI *)",
+    'ScheduleExpression="cron(30 6 ? * MON-FRI *)"',
 ]
 """
     )
@@ -554,3 +554,14 @@ def test_a_configuration_naming_an_unknown_parameter_deploys_nothing(
     with pytest.raises(SystemExit, match="NoSuchParameter"):
         deploy.deploy_aws(args, runner=sam)
     assert sam.commands == []
+
+
+def test_overrides_are_read_as_sam_reads_them(deploy: ModuleType) -> None:
+    # quoted empty values and values with spaces, in a list or in one string
+    listed = ['DestinationPrefix=""', 'ScheduleExpression="cron(0 6 * * ? *)"', "CopyMode=server-side"]
+    expected = {"DestinationPrefix": "", "ScheduleExpression": "cron(0 6 * * ? *)", "CopyMode": "server-side"}
+    assert deploy._pairs(listed, "parameter_overrides") == expected
+    assert deploy._pairs(" ".join(listed), "parameter_overrides") == expected
+    # an unquoted value with spaces (which sam would cut at the first space) is refused
+    with pytest.raises(SystemExit, match="Key=Value"):
+        deploy._pairs(["ScheduleExpression=cron(0 6 * * ? *)"], "parameter_overrides")
