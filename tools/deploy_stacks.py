@@ -467,12 +467,13 @@ def ask(change_set: ChangeSet) -> bool:
 
 def localstack_plan(args: argparse.Namespace) -> Plan:
     endpoint = args.endpoint_url or LOCALSTACK_ENDPOINT
+    args.region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
     def account(access_key: str) -> Account:
         session = boto3.Session(
             aws_access_key_id=access_key,
             aws_secret_access_key="test",  # noqa: S106 - LocalStack's fixed dummy secret
-            region_name=args.region or "us-east-1",
+            region_name=args.region,
         )
         return Account(session, endpoint)
 
@@ -481,7 +482,7 @@ def localstack_plan(args: argparse.Namespace) -> Plan:
         producer_params["ProducerBucket"] = args.producer_bucket
     return Plan(
         target="localstack",
-        region=args.region or "us-east-1",
+        region=args.region,
         producer=account(LOCALSTACK_PRODUCER_ACCOUNT),
         consumer=account(LOCALSTACK_CONSUMER_ACCOUNT),
         consumer_account_id=LOCALSTACK_CONSUMER_ACCOUNT,
@@ -843,7 +844,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--target", choices=["aws", "localstack"], required=True)
-    parser.add_argument("--region", default=None, help="localstack only (default us-east-1)")
+    parser.add_argument(
+        "--region", default=None, help="localstack only (default AWS_REGION, AWS_DEFAULT_REGION, us-east-1)"
+    )
     parser.add_argument(
         "--endpoint-url",
         default=os.environ.get("LOCALSTACK_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL"),
