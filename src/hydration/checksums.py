@@ -39,7 +39,7 @@ class CrcAlgorithm(StrEnum):
         return f"Checksum{self.value}"
 
 
-_COMPUTE: dict[CrcAlgorithm, Callable[[bytes, int], int]] = {
+_COMPUTE: dict[CrcAlgorithm, Callable[[bytes | bytearray | memoryview, int], int]] = {
     CrcAlgorithm.CRC32: crt.crc32,
     CrcAlgorithm.CRC32C: crt.crc32c,
     CrcAlgorithm.CRC64NVME: crt.crc64nvme,
@@ -94,7 +94,7 @@ class RunningCrc:
         self._compute = _COMPUTE[algorithm]
         self._value = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
         self._value = self._compute(data, self._value)
 
     @property
