@@ -15,7 +15,7 @@ from hydration.closing import close_if_balanced
 from hydration.errors import InvalidRequestError, MarkerFormatError, RunAlreadyActiveError
 from hydration.marker import Marker
 from hydration.models import Drift, PlannerRequest, PlanResult, RunKind, RunRecord, RunStatus
-from hydration.observability import MetricUnit, logger, metrics, tracer
+from hydration.observability import MetricUnit, annotate_run, logger, metrics, tracer
 from hydration.selection import excluded_key, is_selected, within_scope
 from planner import listing, reconcile, scope
 from planner.context import Budget, PlannerDeps, PlanningStoppedError
@@ -136,6 +136,7 @@ def _dry_run(request: PlannerRequest, deps: PlannerDeps, selection: Selection, s
 def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str) -> PlanResult:
     logger.append_keys(run_id=run.run_id)
     logger.set_correlation_id(run.run_id)
+    annotate_run(run.run_id)
     settings = deps.settings
     with Enqueue(
         run.run_id,

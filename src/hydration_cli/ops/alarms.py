@@ -18,6 +18,7 @@ ALARMS = (
     "InflightUploadPinsMarkerAlarm",
     "LambdaErrorAlarm",
     "LambdaDurationAlarm",
+    "CopierDurationAlarm",
     "DlqDepthAlarm",
     "ObjectsFailedAlarm",
     "BacklogAgeAlarm",
