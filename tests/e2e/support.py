@@ -140,6 +140,18 @@ class Matrix:
 
     # -------------------------------------------------------------- queues
 
+    def queue_empty(self) -> bool:
+        """Nothing visible, in flight or delayed on the transfer queue."""
+        attributes = self.deployment.client("sqs").get_queue_attributes(
+            QueueUrl=self.deployment.transfer_queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return not any(int(value) for value in attributes.values())
+
     def dlq_keys(self) -> list[str]:
         sqs = self.deployment.client("sqs")
         got = sqs.receive_message(QueueUrl=self.deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
