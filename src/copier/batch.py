@@ -29,7 +29,7 @@ from copier.steps import Done, Step
 from hydration.copying import CopyRequest, Deadline, Handoff, HandoffReason, PartsOutcome
 from hydration.errors import ChecksumMismatchError, HydrationError, ObjectTransferError, SourceVanishedError
 from hydration.models import ManifestEntry, ObjectRef, PartsMessage, TransferMessage, TransferRecord
-from hydration.observability import MetricUnit, logger, metrics
+from hydration.observability import MetricUnit, logger, metrics, traced_key
 
 if TYPE_CHECKING:
     from copier.service import CopierDeps
@@ -74,6 +74,10 @@ class Batch:
     # ------------------------------------------------------------------ an object (a pool thread)
 
     def _objects(self, record: TransferRecord, obj: ObjectRef) -> Done:
+        with traced_key(record.body.run_id, obj.key):
+            return self._object(record, obj)
+
+    def _object(self, record: TransferRecord, obj: ObjectRef) -> Done:
         self._log_keys(record)
         if self.deadline.remaining_seconds() <= 0:
             return Done(record, obj, Step.CONTINUE, then=[self._again(record, obj)])

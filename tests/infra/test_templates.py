@@ -437,23 +437,9 @@ def test_producer_role_reads_only_the_transfer_prefix(producer: dict[str, Any]) 
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"CopyMode": "server-side", "ConsumerBucket": "dst", "ConsumerKmsKeyArn": ""}, False),
-        (
-            {
-                "CopyMode": "stream",
-                "ConsumerBucket": "dst",
-                "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/k",
-            },
-            False,
-        ),
-        (
-            {
-                "CopyMode": "server-side",
-                "ConsumerBucket": "dst",
-                "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/k",
-            },
-            True,
-        ),
+        ({"CopyMode": "server-side"}, True),  # one deployment: nothing from the consumer stack needed
+        ({"CopyMode": "server-side", "ConsumerBucket": "dst"}, True),
+        ({"CopyMode": "stream", "ConsumerBucket": "dst", "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:1:key/k"}, False),
     ],
 )
 def test_producer_role_writes_to_the_consumer_only_in_server_side_mode(
@@ -470,9 +456,11 @@ def test_producer_role_writes_to_the_consumer_only_in_server_side_mode(
             "s3:AbortMultipartUpload",
             "s3:ListMultipartUploadParts",
         }
-        assert write["Resource"]["Fn::Sub"].endswith(":::${ConsumerBucket}/${DestinationPrefix}${TransferPrefix}*")
+        template, values = write["Resource"]["Fn::Sub"]
+        assert template.endswith(":::${Bucket}/${DestinationPrefix}${TransferPrefix}*")
+        assert values["Bucket"] == params.get("ConsumerBucket", "*")
+        assert write["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "ConsumerAccountId"}}}
         assert set(kms["Action"]) == {"kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"}
-        assert kms["Resource"] == params["ConsumerKmsKeyArn"]
 
 
 def _resource_policy_principals(resources: dict[str, dict[str, Any]]) -> list[tuple[str, Any]]:
