@@ -126,6 +126,9 @@ class CopierSettings(_Producer):
     retry_max_seconds: int = Field(default=900, ge=0, le=43200)
     # No copy starts with less invocation time left than this: the batch's state must still be written.
     deadline_margin_seconds: int = Field(default=15, ge=1, le=300)
+    # The visibility heartbeat (copier.visibility): the batch's messages are kept invisible this long, extended
+    # every third of it while the copier works; a crashed copier's messages come back within it.
+    visibility_step_seconds: int = Field(default=60, ge=3, le=600)
     # Parts of a fanned-out upload per parts message (each message is one copier's share of the object).
     parts_per_message: int = Field(default=8, ge=1, le=100)
     verification: Verification = Verification.CHECKSUM

@@ -613,6 +613,26 @@ def test_visibility_timeout_is_at_least_six_copier_timeouts(consumer: dict[str, 
         assert row["QueueVisibilityTimeout"] >= 6 * row["FunctionTimeout"], key
 
 
+def test_the_copier_holds_its_batch_in_steps_shorter_than_any_queue_visibility_timeout(
+    consumer: dict[str, Any],
+) -> None:
+    """The visibility heartbeat (copier.visibility): the queue keeps AWS's 6x timeout for the time before a
+    copier runs; from then on the copier holds its messages a step at a time, so a crash costs a step."""
+    copier = consumer["Resources"]["CopierFunction"]["Properties"]
+    assert copier["Environment"]["Variables"]["VISIBILITY_STEP_SECONDS"] == {"Ref": "VisibilityStepSeconds"}
+    step = consumer["Parameters"]["VisibilityStepSeconds"]
+    assert (step["Default"], step["MinValue"]) == (60, 3)
+    shortest = min(row["QueueVisibilityTimeout"] for row in consumer["Mappings"]["CopierTimeouts"].values())
+    assert step["MaxValue"] < shortest
+    (consume,) = [
+        s
+        for name, _, kind, s in statements(consumer)
+        if name == "CopierRole" and s.get("Sid") == "ConsumeTransferQueue"
+    ]
+    assert "sqs:ChangeMessageVisibility" in consume["Action"]  # the action of ChangeMessageVisibilityBatch too
+    assert consume["Resource"] == {"Fn::GetAtt": ["TransferQueue", "Arn"]}
+
+
 def test_transfer_queue_redrives_to_a_14_day_dlq(consumer: dict[str, Any]) -> None:
     queue = consumer["Resources"]["TransferQueue"]["Properties"]
     dlq = consumer["Resources"]["TransferDlq"]["Properties"]

@@ -425,6 +425,29 @@ def test_a_large_copys_cost_counts_every_invocation_it_took(world: World, monkey
     assert run.copy_ms > 0
 
 
+def test_the_queue_adapter_holds_received_messages_and_names_the_ones_sqs_refuses(world: World) -> None:
+    """TransferQueue.hold (the visibility heartbeat's call): ChangeMessageVisibilityBatch, 10 entries a call; a
+    message deleted meanwhile is refused, not an error."""
+    from hydration.aws.queue import TransferQueue
+
+    for i in range(12):
+        world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=f"m{i}")
+    received: list[dict[str, Any]] = []
+    while got := _receive_all(world):
+        received += got
+    assert len(received) == 12
+    queue = TransferQueue(world.sqs, world.queue_url)
+    handles = [m["ReceiptHandle"] for m in received]
+    queue.delete(handles[:1])
+    assert queue.hold(handles, 0) == handles[:1]  # 0: visible again at once, so the hold can be read back
+    again = []
+    while got := _receive_all(world):
+        again += got
+    assert sorted(m["Body"] for m in again) == sorted(f"m{i}" for i in range(1, 12))
+    assert queue.hold([m["ReceiptHandle"] for m in again], 600) == []
+    assert _receive_all(world) == []  # held
+
+
 def test_a_multipart_copy_whose_completion_never_fits_fails_visibly_instead_of_looping(world: World) -> None:
     """Each invocation has time for parts but never for the completion (CopierTimeout=60 with ~790+ parts on
     AWS, scaled down): the copy hands itself on without progress a bounded number of times, then fails like

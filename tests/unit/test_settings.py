@@ -33,6 +33,7 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
     copier = CopierSettings.load()
     assert copier.copy_mode is CopyMode.SERVER_SIDE
     assert copier.multipart_threshold_bytes == 64 * 1024 * 1024
+    assert copier.visibility_step_seconds == 60
     planner = PlannerSettings.load()
     assert planner.transfer_prefixes == []
     assert planner.lookback_seconds == 3600
@@ -57,6 +58,7 @@ def test_missing_variable_is_named(env: pytest.MonkeyPatch) -> None:
         ("PRODUCER_ROLE_ARN", "producer-access", "PRODUCER_ROLE_ARN"),
         ("MULTIPART_THRESHOLD_BYTES", "1024", "MULTIPART_THRESHOLD_BYTES"),
         ("MAX_RECEIVE_COUNT", "zero", "MAX_RECEIVE_COUNT"),
+        ("VISIBILITY_STEP_SECONDS", "1", "VISIBILITY_STEP_SECONDS"),  # a step shorter than a beat's round trip
     ],
 )
 def test_invalid_variable_is_named(env: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
