@@ -5,7 +5,7 @@ of any run whose books now balance.
    could not be re-enqueued is delivered again instead;
 2. manifest entries of what landed, each where it says what the consumer holds; a key two copies of
    different versions wrote at once goes to the failure ledger (the next run copies it again);
-3. ledger entries of what failed for good (before the key settles as failed);
+3. ledger entries of what failed for good or is archived (before the key settles);
 4. the books: each key that reached an outcome settled once in its run (a transaction per 99 keys);
 5. ledger clears for keys that landed (conditional on the entry read at the start of the batch);
 6. the cost (S3 requests, copy time) of copies that go on in other messages, added to their run's books;
@@ -21,7 +21,7 @@ from copier.steps import Done, Step
 from hydration.aws.queue import Outgoing
 from hydration.closing import close_if_balanced
 from hydration.errors import HydrationError
-from hydration.models import FailureRecord, ManifestEntry, ObjectRef, Settlement, TransferMessage, pack
+from hydration.models import Archive, FailureRecord, ManifestEntry, ObjectRef, Settlement, TransferMessage, pack
 from hydration.observability import logger
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def commit(batch: Batch, request_id: str) -> set[str]:
     if landed:
         contested = deps.manifest.put_many([_entry(d, now, batch.settings.destination_prefix) for d in landed])
         _contested(batch, landed, contested, now)
-    for done in (d for d in batch.done if d.step is Step.FAILED):
+    for done in (d for d in batch.done if d.step in (Step.FAILED, Step.ARCHIVED)):
         deps.ledger.record(
             FailureRecord.of(
                 done.obj,
@@ -48,6 +48,7 @@ def commit(batch: Batch, request_id: str) -> set[str]:
                 error_message=done.error,
                 attempts=done.obj.attempts + done.receive_count,
                 failed_at=now,
+                archive=_archive(batch, done, now),
             )
         )
     settled_in = _settle(batch)
@@ -180,6 +181,20 @@ def _contested(batch: Batch, landed: list[Done], contested: list[ManifestEntry],
                 failed_at=now,
             )
         )
+
+
+def _archive(batch: Batch, done: Done, now: datetime) -> Archive | None:
+    """An archived key's entry: where S3 keeps it, and whether a restore is in progress (then runs re-enqueue
+    it until it lands: the restore's request time is kept). No restore running (never requested, or expired):
+    runs leave it alone until `failures restore`."""
+    found = done.archived
+    if found is None:
+        return None
+    restoring_since: datetime | None = None
+    if found.restoring:
+        earlier = batch.failures.get(done.obj.key)
+        restoring_since = earlier.restore_requested_at if earlier and earlier.restore_requested_at else now
+    return Archive(found.storage_class, found.archive_status, restoring_since)
 
 
 def _entry(done: Done, now: datetime, destination: str) -> ManifestEntry:

@@ -24,6 +24,7 @@ from hydration.aws.wiring import StateStores
 from hydration_cli.aws.cloudwatch import CloudWatch
 from hydration_cli.aws.functions import FunctionInvoker, LambdaInvoker
 from hydration_cli.aws.logs import LogGroups
+from hydration_cli.aws.producer import ProducerObjects, assumed_s3
 from hydration_cli.aws.queues import Queues
 from hydration_cli.aws.run_index import RunIndex
 from hydration_cli.aws.stacks import StackInfo, Stacks
@@ -107,6 +108,15 @@ class Deployment:
         """The consumer bucket's multipart uploads and the uploads table."""
         table = UploadStore(self.client("dynamodb"), self.output("UploadsTableName"))
         return ConsumerUploads(self.client("s3"), self.bucket, table)
+
+    @cached_property
+    def producer(self) -> ProducerObjects:
+        """The producer bucket through the producer role (the stack's ProducerRoleArn and ExternalId)."""
+        role = self.parameter("ProducerRoleArn", "")
+        if not role:
+            raise StackOutputMissingError(self.stack, "ProducerRoleArn (parameter)")
+        client = assumed_s3(self.session, role, self.parameter("ExternalId", ""), _config("s3"))
+        return ProducerObjects(client)
 
     @cached_property
     def functions(self) -> FunctionInvoker:

@@ -146,6 +146,8 @@ PARAMETERS = {
     "CopierMemorySize": "1024",
     "FinalizerMemorySize": "256",
     "StalePlanningSeconds": "1800",
+    "ProducerRoleArn": World.role_arn,  # `failures restore` assumes it
+    "ExternalId": "test-external-id",
 }
 
 

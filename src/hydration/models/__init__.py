@@ -36,12 +36,22 @@ from hydration.models.runs import (
     RunStatus,
     Scope,
 )
-from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Precedence, Settlement, Task
+from hydration.models.state import (
+    Archive,
+    FailureRecord,
+    ManifestEntry,
+    Origin,
+    Outcome,
+    Precedence,
+    Settlement,
+    Task,
+)
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_KEY_BYTES",
     "TERMINAL",
+    "Archive",
     "Books",
     "Bound",
     "Drift",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hydration.models.common import UtcDatetime
 from hydration.models.requests import RunKind
+from hydration.models.state import Outcome
 
 
 class RunStatus(StrEnum):
@@ -94,6 +95,7 @@ class Books(BaseModel):
     objects_transferred: int = 0
     objects_skipped: int = 0
     objects_vanished: int = 0
+    objects_archived: int = 0  # settled archived: in the ledger, marked archived (not failures)
     objects_failed: int = 0
     bytes_transferred: int = 0
     s3_requests: int = 0  # made by the copies (what a run cost)
@@ -105,6 +107,7 @@ class Books(BaseModel):
         "objects_transferred",
         "objects_skipped",
         "objects_vanished",
+        "objects_archived",
         "objects_failed",
         "bytes_transferred",
         "s3_requests",
@@ -113,7 +116,7 @@ class Books(BaseModel):
 
     @property
     def keys_settled(self) -> int:
-        return self.objects_transferred + self.objects_skipped + self.objects_vanished + self.objects_failed
+        return sum(getattr(self, outcome.counter) for outcome in Outcome)
 
     @property
     def keys_unsettled(self) -> int:
