@@ -1,15 +1,14 @@
 """Closing a run: the accounting rule and the marker rule, in one place.
 
 - Accounting: a run closes when planning has finished and its books balance (every key it enqueued has
-  settled: transferred, skipped, vanished, archived (in the ledger, marked so), or failed with the key in the
-  failure ledger). Whoever settles
-  the last key (a copier), the planner (a run with nothing left to copy) or the finalizer closes it, at
-  once; one closer wins a conditional claim.
+  settled: transferred, skipped, vanished, archived (in the ledger, marked so), or failed with the key in
+  the failure ledger). Whoever settles the last key (a copier), the planner (a run with nothing left to
+  copy) or the finalizer closes it, at once; one closer wins a conditional claim.
 - Marker: it moves to the run's watermark (the listing's start, or the start of the oldest multipart upload
-  in flight then), never past the oldest failed key in the failure ledger within the run's scope (archived keys
-  are listed, not held), and only for runs
-  that cover the whole configured scope; it records that scope. A run whose books cannot be balanced ends
-  INCOMPLETE and does not move it.
+  in flight then), never past the oldest failed key in the failure ledger within the run's scope (archived
+  keys are a named settlement: listed, not held, not failures), and only for runs that cover the whole
+  configured scope; it records that scope. A run whose books cannot be balanced ends INCOMPLETE and does not
+  move it.
 """
 
 from __future__ import annotations

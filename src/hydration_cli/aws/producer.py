@@ -36,6 +36,13 @@ class ProducerObjects:
         return True
 
 
+def function_environment(lambda_client: Any, function_name: str) -> dict[str, str]:
+    """A function's environment variables (the copier's: the producer role and its ExternalId, which the
+    stack keeps NoEcho)."""
+    configuration = lambda_client.get_function_configuration(FunctionName=function_name)
+    return dict(configuration.get("Environment", {}).get("Variables", {}))
+
+
 def assumed_s3(session: Any, role_arn: str, external_id: str, config: Any) -> Any:
     """An S3 client with the role's credentials (one AssumeRole, an hour's session)."""
     credentials = session.client("sts", config=config).assume_role(

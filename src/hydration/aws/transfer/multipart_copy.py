@@ -1,8 +1,8 @@
 """Multipart copies, above the multipart threshold, from start to end over as many calls as they take:
 `copy` (open or resume the key's upload, hand its parts out at the fan-out threshold, else copy parts while
 the deadline allows and complete), `copy_parts` (some parts of a fanned-out upload; the call that finds all
-of them in completes it) and `abort`. An upload whose source changed, vanished or is archived is discarded; one that S3
-lost is forgotten and started again."""
+of them in completes it) and `abort`. An upload whose source changed, vanished or is archived is discarded;
+one that S3 lost is forgotten and started again."""
 
 from __future__ import annotations
 
