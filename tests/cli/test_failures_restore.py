@@ -69,6 +69,8 @@ def test_an_archived_key_settles_archived_and_is_copied_after_a_restore(
     assert [(f["key"], f["archived"], f["storage_class"]) for f in listed["failures"]] == [(COLD, True, "GLACIER")]
     assert run_cli("failures", "list", "--archived", "--prefix", "data/warm").stdout.startswith("the failure ledger is")
     assert list(world.stores.ledger) == []  # nothing for runs to re-enqueue
+    status = json_out(run_cli("status", "--output", "json"))
+    assert (status["failure_ledger"], status["archived_keys"]) == (1, 1)
 
     # When the next incremental run starts, it asks nothing of the archived key
     again, code = _last_run(deployed, run_cli)

@@ -112,8 +112,12 @@ class FailureLedger(TableStore):
             for item in page.get("Items", []):
                 yield FailureRecord.model_validate(from_item(item))
 
-    def count(self) -> int:
+    def count(self, *, archived: bool = False) -> int:
+        """Every entry, or (`archived`) the archived ones."""
+        only: dict[str, Any] = {}
+        if archived:
+            only = {"FilterExpression": "archived = :yes", "ExpressionAttributeValues": values(yes=True)}
         total = 0
-        for page in self._db.get_paginator("scan").paginate(TableName=self._table, Select="COUNT"):
+        for page in self._db.get_paginator("scan").paginate(TableName=self._table, Select="COUNT", **only):
             total += page.get("Count", 0)
         return total
