@@ -20,7 +20,7 @@ from bench import data
 from bench.env import Stack, client, cpu_seconds, localstack_pid
 from hydration.aws.dynamo import batch_get
 from hydration.aws.wiring import StateStores
-from hydration.models import ManifestEntry, Outcome, Settlement, Task
+from hydration.models import ManifestEntry, Outcome, Settlement, Sheet, Task
 
 THREADS = 8
 
@@ -110,36 +110,43 @@ def measure(stack: Stack, a: data.DataSet, stores: StateStores, objects: int = 4
     return costs
 
 
-def _tasks(run_id: str, samples: list[Any]) -> list[Task]:
+def _sheets(run_id: str, chunk: list[Any], first: int) -> list[Sheet]:
+    """The chunk's keys in sheets of ten (one per transfer message), as the planner opens them."""
     now = datetime.now(UTC)
-    return [
-        Task(run_id=run_id, bucket="bench", key=s.key, size=s.size, etag='"e"', last_modified=now, enqueued_at=now)
-        for s in samples
+    tasks = [
+        Task(run_id=run_id, bucket="bench", key=s.key, size=s.size, etag=f'"{"0" * 32}"', last_modified=now)
+        for s in chunk
     ]
+    return [Sheet.of(run_id, f"{first + i:08d}", "bench", tasks[i * 10 : i * 10 + 10], now) for i in range(10)]
 
 
-def _open(stores: StateStores, run_id: str, chunk: list[Any]) -> None:
-    stores.books.open(run_id, _tasks(run_id, chunk))
+def _open(stores: StateStores, run_id: str, sheets: list[Sheet]) -> None:
+    stores.books.open(run_id, sheets)
 
 
-def _settle(stores: StateStores, run_id: str, chunk: list[Any]) -> None:
-    stores.books.settle(run_id, [Settlement(s.key, Outcome.TRANSFERRED, 1) for s in chunk])
+def _settle(stores: StateStores, run_id: str, sheets: list[Sheet]) -> None:
+    stores.books.settle(
+        run_id,
+        [
+            Settlement(t.key, Outcome.TRANSFERRED, 1, sheet=sheet.id, slot=t.slot)
+            for sheet in sheets
+            for t in sheet.tasks
+        ],
+    )
 
 
 def _books(pid: int, stores: StateStores, samples: list[Any]) -> list[Cost]:
-    """A transaction opens (planner) or settles (copier) 99 tasks and moves a counter item with them."""
+    """A transaction opens (planner) or settles (copier) 100 keys, in 10 sheets of 10 (a copier's batch of 10
+    messages), and moves a counter item with them."""
     run_id = f"bench-costs-{secrets.token_hex(3)}"
-    chunks = [samples[i : i + 99] for i in range(0, len(samples) - 1, 99)]
+    chunks = [_sheets(run_id, samples[i : i + 100], i) for i in range(0, len(samples) - 100, 100)]
     opened = _measure(pid, [partial(_open, stores, run_id, chunk) for chunk in chunks])
-    settled = _measure(
-        pid,
-        [partial(_settle, stores, run_id, chunk) for chunk in chunks],
-    )
+    settled = _measure(pid, [partial(_settle, stores, run_id, chunk) for chunk in chunks])
     n = len(chunks) - 1
     return [
-        Cost("dynamodb.TransactWriteItems", "planner: 99 tasks opened in the books, with their counter", n, 99, opened),
+        Cost("dynamodb.TransactWriteItems", "planner: 10 sheets of 10 keys opened, with their counter", n, 100, opened),
         Cost(
-            "dynamodb.TransactWriteItems", "copier: 99 tasks settled in the books, with their counter", n, 99, settled
+            "dynamodb.TransactWriteItems", "copier: 10 sheets of 10 keys settled, with their counter", n, 100, settled
         ),
     ]
 

@@ -5,7 +5,8 @@ of any run whose books now balance.
    could not be re-enqueued is delivered again instead;
 2. manifest entries of what landed;
 3. ledger entries of what failed for good (before the key settles as failed);
-4. the books: each key that reached an outcome settled once in its run (a transaction per 99 keys);
+4. the books: each key that reached an outcome settled once in its run, in its sheet's slot (one conditional
+   update per sheet, the batch's sheets in one transaction per run);
 5. ledger clears for keys that landed (conditional on the entry read at the start of the batch);
 6. the cost (S3 requests, copy time) of copies that go on in other messages, added to their run's books;
 7. closes: a run in which this batch settled keys and whose books now balance.
@@ -58,22 +59,24 @@ def commit(batch: Batch, request_id: str) -> set[str]:
 
 def _requeue(batch: Batch) -> set[str]:
     outgoing: list[Outgoing] = []
-    handed: dict[tuple[str, str, str], list[ObjectRef]] = {}
+    handed: dict[tuple[str, str, str | None, str], list[ObjectRef]] = {}
     for done in batch.done:
         if done.step is Step.REQUEUE:
             after_failure = bool(done.error_code)
             obj = done.obj.model_copy(update={"attempts": done.obj.attempts + 1}) if after_failure else done.obj
-            message = TransferMessage(run_id=done.run_id, bucket=done.bucket, objects=[obj])
+            message = TransferMessage(run_id=done.run_id, bucket=done.bucket, sheet=done.sheet, objects=[obj])
             delay = min(900, batch.delay(obj.attempts)) if after_failure else 0
             outgoing.append(Outgoing(message.to_body(), delay, tag=done.message_id))
         elif done.step is Step.CONTINUE:
             for follow in done.then:
                 if isinstance(follow, TransferMessage) and len(follow.objects) == 1:
-                    handed.setdefault((done.run_id, done.bucket, done.message_id), []).append(follow.objects[0])
+                    handed.setdefault((done.run_id, done.bucket, done.sheet, done.message_id), []).append(
+                        follow.objects[0]
+                    )
                 else:
                     outgoing.append(Outgoing(follow.to_body(), 0, tag=done.message_id))
-    for (run_id, bucket, message_id), objects in handed.items():  # handed-on objects, packed again
-        for message in pack(run_id, bucket, objects, batch.settings.keys_per_message):
+    for (run_id, bucket, sheet, message_id), objects in handed.items():  # handed-on objects, packed again
+        for message in pack(run_id, bucket, objects, batch.settings.keys_per_message, sheet):
             outgoing.append(Outgoing(message.to_body(), 0, tag=message_id))
     if not outgoing:
         return set()
@@ -84,20 +87,27 @@ def _requeue(batch: Batch) -> set[str]:
 
 
 def _settle(batch: Batch) -> list[str]:
-    """Settle the keys that reached an outcome, per run; the runs in which something settled now."""
+    """Settle the keys that reached an outcome, per run, each in its sheet's slot; the runs in which something
+    settled now. A key of a message from before sheets settles nothing (its run's books cannot be read)."""
     per_run: dict[str, list[Settlement]] = {}
     for done in batch.done:
         outcome = done.step.outcome
-        if outcome is not None:
-            result = done.result
-            settlement = Settlement(
-                done.obj.key,
-                outcome,
-                bytes=result.bytes if result else done.landed_bytes,
-                requests=result.requests if result else 0,
-                copy_ms=round(done.seconds * 1000),
-            )
-            per_run.setdefault(done.run_id, []).append(settlement)
+        if outcome is None:
+            continue
+        if done.sheet is None or done.obj.slot is None:
+            logger.warning("a message without a sheet settles nothing", key=done.obj.key, run_id=done.run_id)
+            continue
+        result = done.result
+        settlement = Settlement(
+            done.obj.key,
+            outcome,
+            bytes=result.bytes if result else done.landed_bytes,
+            requests=result.requests if result else 0,
+            copy_ms=round(done.seconds * 1000),
+            sheet=done.sheet,
+            slot=done.obj.slot,
+        )
+        per_run.setdefault(done.run_id, []).append(settlement)
     settled_in: list[str] = []
     for run_id, settlements in per_run.items():
         settled = batch.deps.books.settle(run_id, settlements)

@@ -2,8 +2,9 @@
 transfer queue; when planning is done the run drains, and closes as soon as its books balance.
 
 A listing that would outlive the invocation checkpoints its position in the run record and continues in a
-new invocation. The watermark (how far the marker may move when the run closes) is the time the listing
-started, or the start of the oldest multipart upload then in flight, whichever is earlier.
+new invocation; every checkpoint commits with the sheets it covers (planner.enqueue). The watermark (how far
+the marker may move when the run closes) is the time the listing started, or the start of the oldest
+multipart upload then in flight, whichever is earlier.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from datetime import datetime, timedelta
 
 from hydration.aws import listing as source_listing
 from hydration.closing import close_if_balanced
-from hydration.errors import InvalidRequestError, RunAlreadyActiveError
+from hydration.errors import CheckpointMovedError, InvalidRequestError, RunAlreadyActiveError
 from hydration.models import Drift, PlannerRequest, PlanResult, RunKind, RunRecord, RunStatus
 from hydration.observability import MetricUnit, logger, metrics, tracer
 from hydration.selection import excluded_key, is_selected, lower_bound, minimal_prefixes, within_scope
 from planner import listing, reconcile
-from planner.context import Budget, PlannerDeps, PlanningStoppedError
+from planner.context import Budget, PlannerDeps
 from planner.enqueue import Enqueue
 
 SAMPLE_KEYS = 20
@@ -144,14 +145,16 @@ def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, 
     logger.set_correlation_id(run.run_id)
     settings = deps.settings
     with Enqueue(
-        run.run_id,
+        run,
         settings.producer_bucket,
         deps.books,
+        deps.runs,
         deps.ledger,
         deps.queue,
         concurrency=settings.enqueue_concurrency,
         clock=deps.clock,
     ) as enqueue:
+        budget.beat = enqueue.checkpoint  # a heartbeat is a checkpoint: it also notices a cancelled run
         try:
             if fresh:
                 run.watermark, run.inflight_uploads = _watermark(run.started_at, run.prefixes, deps)
@@ -160,21 +163,22 @@ def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, 
             finished = _walk(run, deps, budget, enqueue, ledger)
             if finished:
                 listing.enqueue_ledger(run, deps, enqueue, ledger)
-            enqueue.flush()
-        except PlanningStoppedError as stopped:
-            logger.warning("planning stopped", reason=str(stopped))
-            enqueue.flush()
+            run = enqueue.flush()  # the last checkpoint: where this invocation stopped, or the end
+        except CheckpointMovedError as stopped:
+            logger.warning(
+                "planning stopped: the run was cancelled or another invocation plans it", reason=str(stopped)
+            )
+            enqueue.drain()
             return _result(deps.runs.get(run.run_id), message=str(stopped))
         except Exception as exc:
             logger.exception("planning failed; the run is FAILED and the marker stays", run_id=run.run_id)
+            enqueue.drain()
             deps.runs.fail(run.run_id, f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            _count(run, enqueue)
+            _count(enqueue)
 
     if not finished:
-        if not deps.runs.checkpoint(run):
-            return _result(deps.runs.get(run.run_id), message="the run stopped planning")
         deps.continuation.continue_run(run.run_id)
         logger.info("listing checkpointed; continuing in a new invocation", cursor=run.cursor)
         return _result(deps.runs.get(run.run_id), continued=True)
@@ -200,17 +204,16 @@ def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, 
 def _walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, ledger: listing.LedgerSnapshot) -> bool:
     match run.kind:
         case RunKind.RECONCILE:
-            return reconcile.walk(run, deps, budget, enqueue)
+            return reconcile.walk(run, deps, budget, enqueue, ledger)
         case RunKind.KEYS:
             return listing.walk_keys(run, deps, enqueue, ledger)
         case _:
             return listing.walk(run, deps, budget, enqueue, ledger)
 
 
-def _count(run: RunRecord, enqueue: Enqueue) -> None:
-    """Fold this invocation's enqueue totals into the run record and the metrics."""
+def _count(enqueue: Enqueue) -> None:
+    """This invocation's enqueue totals, as metrics (the books count them in the run)."""
     totals = enqueue.totals
-    run.ledger_keys_enqueued += totals.from_ledger
     metrics.add_metric(name="KeysEnqueued", unit=MetricUnit.Count, value=totals.opened)
     metrics.add_metric(name="BytesEnqueued", unit=MetricUnit.Bytes, value=totals.bytes)
     if totals.failed:

@@ -14,13 +14,14 @@ from copier.service import CopierDeps, handle_batch
 from hydration.closing import Closing
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, HandoffReason, PartsOutcome
 from hydration.errors import ObjectTransferError, SourceVanishedError
-from hydration.models import ObjectRef, PartsMessage, RunKind, RunRecord, RunStatus, Task, TransferMessage
+from hydration.models import ObjectRef, PartsMessage, RunKind, RunRecord, RunStatus, Sheet, Task, TransferMessage
 from hydration.settings import CopierSettings
 from tests.fakes import FakeEvents, FakeLedger, FakeManifest, FakeMarker, FakeRuns
 from tests.integration.harness import FakeContext
 
 LISTED = datetime(2026, 11, 1, 6, tzinfo=UTC)
 RUN = "run-1"
+SHEET = "00000001.00"
 
 
 class FakeTransfer:
@@ -91,7 +92,11 @@ class World:
                 run_id=RUN, status=RunStatus.PLANNING, kind=RunKind.INCREMENTAL, watermark=LISTED, started_at=LISTED
             )
         )
-        self.runs.books.open(RUN, [Task(run_id=RUN, bucket="producer", **self.ref(k).model_dump()) for k in keys])
+        tasks = [
+            Task(run_id=RUN, bucket="producer", **ObjectRef(**self.ref(k).model_dump()).model_dump()) for k in keys
+        ]
+        self.slots = {key: slot for slot, key in enumerate(keys)}  # one sheet holds the run's keys
+        self.runs.books.open(RUN, [Sheet.of(RUN, SHEET, "producer", tasks, LISTED)])
         self.runs.finish_planning(self.runs.get(RUN))
         self.deps = CopierDeps(
             settings=CopierSettings(
@@ -121,9 +126,9 @@ class World:
             pool=ThreadPoolExecutor(max_workers=4),
         )
 
-    @staticmethod
-    def ref(key: str, **extra: Any) -> ObjectRef:
-        return ObjectRef(key=key, size=7, etag=f'"{key}"', last_modified=LISTED, **extra)
+    def ref(self, key: str, **extra: Any) -> ObjectRef:
+        slot = getattr(self, "slots", {}).get(key)
+        return ObjectRef(key=key, size=7, etag=f'"{key}"', last_modified=LISTED, slot=slot, **extra)
 
     def record(self, message: TransferMessage | PartsMessage, receive_count: int = 1, mid: str = "") -> dict[str, Any]:
         mid = mid or f"m-{'-'.join(message.keys)}"
@@ -145,7 +150,7 @@ class World:
         }
 
     def objects(self, *keys: str) -> TransferMessage:
-        return TransferMessage(run_id=RUN, bucket="producer", objects=[self.ref(k) for k in keys])
+        return TransferMessage(run_id=RUN, bucket="producer", sheet=SHEET, objects=[self.ref(k) for k in keys])
 
     def copy(self, *records: dict[str, Any], remaining_ms: int = 900_000) -> list[str]:
         context = FakeContext(function_name="copier", remaining_ms=remaining_ms)
@@ -217,7 +222,9 @@ def test_a_held_version_is_skipped_unless_forced() -> None:
         world.manifest.entries[key] = ManifestEntry(
             key=key, etag=f'"{key}"', last_modified=LISTED, size=7, copied_at=LISTED
         )
-    forced = TransferMessage(run_id=RUN, bucket="producer", objects=[world.ref("a"), world.ref("b", force=True)])
+    forced = TransferMessage(
+        run_id=RUN, bucket="producer", sheet=SHEET, objects=[world.ref("a"), world.ref("b", force=True)]
+    )
     assert world.copy(world.record(forced)) == []
     assert world.transfer.copied == ["b"]
     run = world.runs.get(RUN)

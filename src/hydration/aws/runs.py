@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 LOCK_ID = "ACTIVE"
-PLANNER_FIELDS = ("keys_listed", "keys_unchanged", "ledger_keys_enqueued")  # the run item's, set by the planner
+PLANNER_FIELDS = ("keys_listed", "keys_unchanged")  # the run item's, set by the planner with its checkpoints
 
 
 class RunStore(TableStore):
@@ -126,7 +126,7 @@ class RunStore(TableStore):
         return conditional(lambda: retry_conflicts(lambda: self._db.update_item(**request))) is not None
 
     def _planning(self, run: RunRecord) -> tuple[str, dict[str, Any]]:
-        """SET clauses and values for what planning has counted so far (keys_enqueued is the books')."""
+        """SET clauses and values for where planning stands and what it counted (keys_enqueued is the books')."""
         named: dict[str, Any] = {name: getattr(run, name) for name in PLANNER_FIELDS}
         named["heartbeat_at"] = iso(datetime.now(UTC))
         named["watermark"] = iso(run.watermark)
@@ -137,38 +137,54 @@ class RunStore(TableStore):
             named["drift"] = run.drift.model_dump(mode="json")
         return ", ".join(clauses), named
 
-    def checkpoint(self, run: RunRecord) -> bool:
-        """Save the listing position and counts of a PLANNING run; False if it is no longer planning."""
-        assert run.cursor is not None
-        clauses, named = self._planning(run)
-        return self._update(
-            run.run_id,
-            "SET #c = :cursor, " + clauses,
-            "#s = :planning",
-            {"#c": "cursor"},
-            cursor=run.cursor.model_dump(mode="json"),
-            planning=RunStatus.PLANNING.value,
-            **named,
+    @staticmethod
+    def _expecting(checkpoints: int) -> str:
+        """The condition that no other invocation has checkpointed the run since this one read it."""
+        return (
+            "checkpoints = :expected"
+            if checkpoints
+            else "(attribute_not_exists(checkpoints) OR checkpoints = :expected)"
         )
 
-    def heartbeat(self, run: RunRecord) -> bool:
-        """Record that planning is alive (and its counts); False if the run is no longer planning."""
+    def checkpoint_action(self, run: RunRecord, expected: int) -> dict[str, Any]:
+        """A TransactWriteItems action that saves where planning stands (`run.cursor`, its counts, a heartbeat)
+        as checkpoint number `expected + 1`, if the run is PLANNING and its last checkpoint is number
+        `expected`. The planner writes it in the transaction that opens the sheets up to that position, so
+        that what is in the books and where a resumed planning starts never disagree."""
         clauses, named = self._planning(run)
-        return self._update(
-            run.run_id, "SET " + clauses, "#s = :planning", {}, planning=RunStatus.PLANNING.value, **named
-        )
+        named |= {"next": expected + 1, "expected": expected, "planning": RunStatus.PLANNING.value}
+        names = {"#s": "status"}
+        expression = "SET checkpoints = :next, " + clauses
+        if run.cursor is not None:
+            expression += ", #c = :cursor"
+            names["#c"] = "cursor"
+            named["cursor"] = run.cursor.model_dump(mode="json")
+        condition = "#s = :planning AND " + self._expecting(expected)
+        used = {k: v for k, v in named.items() if f":{k}" in expression + " " + condition}
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item({"run_id": run.run_id}),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values(**used),
+            }
+        }
 
     def finish_planning(self, run: RunRecord) -> bool:
-        """PLANNING -> DRAINING: every selected key is in the books and its message was sent."""
+        """PLANNING -> DRAINING: every selected key is in the books and its message was sent. False if the run
+        is no longer planning, or another invocation checkpointed it since `run.checkpoints`."""
         clauses, named = self._planning(run)
         return self._update(
             run.run_id,
             "SET #s = :draining, planning_complete = :t, " + clauses + " REMOVE #c",
-            "#s = :planning",
+            "#s = :planning AND " + self._expecting(run.checkpoints),
             {"#c": "cursor"},
             draining=RunStatus.DRAINING.value,
             planning=RunStatus.PLANNING.value,
             t=True,
+            expected=run.checkpoints,
             **named,
         )
 

@@ -13,6 +13,7 @@ from hydration.models.messages import (
     SourceObject,
     TransferMessage,
     TransferRecord,
+    body_cost,
     encode,
     pack,
     parse_message,
@@ -26,7 +27,7 @@ from hydration.models.requests import (
 )
 from hydration.models.results import FinalizeResult, PlanResult, new_run_id
 from hydration.models.runs import TERMINAL, Books, Drift, ListingCursor, QueueDepth, RunRecord, RunStatus
-from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Task
+from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Sheet, Task
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -51,12 +52,14 @@ __all__ = [
     "RunStatus",
     "S3Key",
     "Settlement",
+    "Sheet",
     "SourceObject",
     "Task",
     "TransferMessage",
     "TransferRecord",
     "UtcDatetime",
     "as_utc",
+    "body_cost",
     "describe_validation_error",
     "encode",
     "iso",

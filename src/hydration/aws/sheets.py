@@ -1,0 +1,126 @@
+"""How the books table stores a sheet (one transfer message's keys) and a claim: the item formats, compact
+because a sheet is written once and updated once or twice per message (DynamoDB bills a write by the item's
+size, 1 unit per KB started, twice in a transaction).
+
+A sheet's `objects` entry is `[key, size, etag, last_modified, version_id, force, origin]`: a single-part ETag
+as its 16 bytes (B), LastModified as microseconds since the epoch (N), and the last three left out from the
+last one at its default (null, false, `listing`). Ten keys of 30 bytes make a sheet of about 770 bytes, 920
+once its outcomes are written: one write unit either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import Binary
+
+from hydration.aws.dynamo import to_item
+from hydration.models import Origin, Outcome, Sheet, Task
+
+SORT_KEY_BYTES = 1024
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ORIGIN = Origin.LISTING.value
+_MD5_ETAG = re.compile(r'"[0-9a-f]{32}"')
+_TAIL_DEFAULTS: tuple[dict[str, Any], ...] = ({"NULL": True}, {"BOOL": False}, {"S": _ORIGIN})
+
+
+def sheet_key(sheet_id: str) -> str:
+    return f"s#{sheet_id}"
+
+
+def claim_key(key: str) -> str:
+    claim = f"k#{key}"
+    return claim if len(claim.encode()) <= SORT_KEY_BYTES else "h#" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def epoch_us(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def epoch_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def sheet_item(sheet: Sheet, expires: int) -> dict[str, Any]:
+    """A sheet as its Put writes it (low-level attribute values)."""
+    return {
+        "run_id": {"S": sheet.run_id},
+        "key": {"S": sheet_key(sheet.id)},
+        "bucket": {"S": sheet.bucket},
+        "n": {"N": str(len(sheet.tasks))},
+        "pending": {"N": str(len(sheet.tasks))},
+        "objects": {"L": [{"L": _entry(task)} for task in sheet.tasks]},
+        "outcomes": {"M": {}},
+        "enqueued_at": {"N": str(epoch_ms(sheet.enqueued_at))},
+        "ttl": {"N": str(expires)},
+    }
+
+
+def claim_item(run_id: str, key: str, sheet_id: str, expires: int) -> dict[str, Any]:
+    return to_item({"run_id": run_id, "key": claim_key(key), "sheet": sheet_id, "ttl": expires})
+
+
+def _entry(task: Task) -> list[dict[str, Any]]:
+    """A task as a sheet's list entry: key, size, etag, last_modified, then version_id, force and origin
+    up to the last one that is not its default."""
+    head = [{"S": task.key}, {"N": str(task.size)}, _etag(task.etag), {"N": str(epoch_us(task.last_modified))}]
+    tail = [
+        {"S": task.version_id} if task.version_id else {"NULL": True},
+        {"BOOL": task.force},
+        {"S": task.origin.value},
+    ]
+    while tail and tail[-1] == _TAIL_DEFAULTS[len(tail) - 1]:
+        tail.pop()
+    return head + tail
+
+
+def _etag(etag: str) -> dict[str, Any]:
+    """A single-part ETag (an MD5, quoted hex) as its 16 bytes; any other ETag as it is."""
+    if _MD5_ETAG.fullmatch(etag):
+        return {"B": bytes.fromhex(etag[1:-1])}
+    return {"S": etag}
+
+
+def _etag_of(value: Any) -> str:
+    if isinstance(value, Binary):
+        return f'"{value.value.hex()}"'  # type: ignore[attr-defined]  # boto3's Binary keeps the bytes in `value`
+    return str(value)
+
+
+def sheet_of(item: dict[str, Any]) -> Sheet:
+    """A sheet from its item (as `from_item` reads it)."""
+    sheet_id = str(item["key"])[2:]
+    enqueued = EPOCH + timedelta(milliseconds=int(item.get("enqueued_at", 0)))
+    tasks = []
+    for slot, entry in enumerate(item.get("objects") or []):
+        key, size, etag, modified, *tail = entry
+        version, force, origin = (tail + [None, False, _ORIGIN][len(tail) :])[:3]
+        tasks.append(
+            Task(
+                run_id=item["run_id"],
+                bucket=item["bucket"],
+                key=key,
+                size=size,
+                etag=_etag_of(etag),
+                last_modified=EPOCH + timedelta(microseconds=int(modified)),
+                version_id=version,
+                force=bool(force),
+                origin=Origin(origin),
+                enqueued_at=enqueued,
+                sheet=sheet_id,
+                slot=slot,
+            )
+        )
+    settled_at = item.get("settled_at")
+    return Sheet(
+        run_id=item["run_id"],
+        id=sheet_id,
+        bucket=item["bucket"],
+        tasks=tasks,
+        enqueued_at=enqueued,
+        outcomes={int(slot): Outcome(value) for slot, value in (item.get("outcomes") or {}).items()},
+        settled_at=EPOCH + timedelta(milliseconds=int(settled_at)) if settled_at is not None else None,
+    )
