@@ -3,6 +3,10 @@ times from 8 threads, made exactly as the pipeline makes it (the same parameters
 stores where there is one). LocalStack is one process whose CPU is the bench's bottleneck, so these figures
 are the budget a copied object spends; multiplied by the requests per object of a run they give its CPU per
 object (what the copy tables measure as a whole).
+
+And what a run would cost on AWS (`aws_cost`): its books through the same cost model as `runs report`
+(hydration_cli.ops.costs), at the list prices of hydration_cli.ops.prices, per million objects, beside S3
+Batch Replication and DataSync for the same objects.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from bench import data
 from bench.env import Stack, client, cpu_seconds, localstack_pid
 from hydration.aws.dynamo import batch_get
 from hydration.aws.wiring import StateStores
-from hydration.models import ManifestEntry, Outcome, Settlement, Sheet, Task
+from hydration.models import ManifestEntry, Outcome, RunRecord, Settlement, Sheet, Task
+from hydration_cli.ops.costs import Rates, cost_of
+from hydration_cli.ops.report import work_of
+from hydration_cli.ops.stack import DeployedSettings
 
 THREADS = 8
 
@@ -200,3 +207,25 @@ def _queue(pid: int, samples: list[Any]) -> list[Cost]:
     finally:
         sqs.delete_queue(QueueUrl=url)
     return [Cost("sqs.SendMessageBatch", "planner: 10 messages of 10 keys", len(batches) - 1, 100, sent)]
+
+
+def aws_cost(run: RunRecord, settings: dict[str, Any]) -> dict[str, Any]:
+    """The run's cost on AWS, modeled from its books with the deployment's knobs (`Pipeline.settings()`)."""
+    deployed = DeployedSettings(
+        copy_mode=str(settings.get("COPY_MODE") or "server-side"),
+        keys_per_message=int(settings.get("KEYS_PER_MESSAGE") or 10),
+        batch_size=int(settings.get("BatchSize") or 10),
+        copy_concurrency=int(settings.get("COPY_CONCURRENCY") or 32),
+    )
+    work, _ = work_of(run, run.ended_at or datetime.now(UTC))
+    cost = cost_of(work, deployed, Rates.of())
+    objects = max(cost.objects, 1)
+    books = sum(line.quantity for line in cost.lines if line.item.startswith("books:"))
+    return {
+        "usd": cost.total_usd,
+        "per_million_usd": cost.per_million_objects_usd,
+        "dynamodb_write_units_per_object": cost.dynamodb_write_units / objects,
+        "books_write_units_per_object": books / objects,
+        "peers": {peer.name: peer.per_million_objects_usd for peer in cost.peers},
+        "lines": {line.item: line.usd * 1_000_000 / objects for line in cost.lines},
+    }

@@ -68,6 +68,7 @@ class PlannerResult:
     contender: str  # planner dry run | planner enqueue | boto3 paginator | bare HTTP
     seconds: list[float] = field(default_factory=list)
     peak_rss_mb: float | None = None
+    localstack_cpu_per_key_ms: float | None = None
 
     @property
     def median(self) -> float:
@@ -206,13 +207,37 @@ def costs_table(costs: list[Any]) -> str:
 
 
 def planner_table(results: list[PlannerResult]) -> str:
-    head = "| keys | contender | seconds (median) | runs | keys/s | peak RSS MB |\n|--:|---|--:|--:|--:|--:|\n"
+    head = (
+        "| keys | contender | seconds (median) | runs | keys/s | peak RSS MB | LS CPU ms/key |\n"
+        "|--:|---|--:|--:|--:|--:|--:|\n"
+    )
     rows = [
         f"| {r.keys:,} | {r.contender} | {_fmt(r.median, 2)} | {len(r.seconds)} | {_fmt(r.keys_per_second, 0)} "
-        f"| {_fmt(r.peak_rss_mb, 0)} |"
+        f"| {_fmt(r.peak_rss_mb, 0)} | {_fmt(r.localstack_cpu_per_key_ms, 3)} |"
         for r in results
     ]
     return head + "\n".join(rows) + "\n"
+
+
+def aws_table(results: list[Result]) -> str:
+    """What each pipeline row's latest run would cost on AWS, per million objects (modeled from its books)."""
+    head = (
+        "| set | contender | USD per million objects | S3 Batch Replication | DataSync | DynamoDB WRU/object "
+        "| of which the books |\n|---|---|--:|--:|--:|--:|--:|\n"
+    )
+    rows = []
+    for r in results:
+        runs = r.extra.get("runs") or []
+        aws = runs[-1].get("aws") if runs else None
+        if r.kind != PIPELINE or not aws or aws.get("per_million_usd") is None:
+            continue
+        peers = aws["peers"]
+        rows.append(
+            f"| {r.dataset} | {r.contender} | {aws['per_million_usd']:.2f} "
+            f"| {_fmt(peers.get('S3 Batch Replication'), 2)} | {_fmt(peers.get('DataSync (Basic mode)'), 2)} "
+            f"| {aws['dynamodb_write_units_per_object']:.2f} | {aws['books_write_units_per_object']:.2f} |"
+        )
+    return head + "\n".join(rows) + "\n" if rows else ""
 
 
 def describe_settings(settings: dict[str, Any], pollers: int) -> str:
@@ -250,6 +275,7 @@ def closing_lines(
             ceilings.append(f"{dataset} {_fmt(ratio(pipe, ceiling), 2)}x")
     if ceilings:
         lines.append("pipeline vs the raw CopyObject loop: " + ", ".join(ceilings))
+    lines += _per_object_lines(results, default_pipeline, planner)
     one = reference(results, "A", "pipeline server-side, 1 poller")
     default = reference(results, "A", default_pipeline)
     if one is not None and default is not None:
@@ -285,6 +311,51 @@ def closing_lines(
             speeds.append(f"{keys:,} keys {mine.keys_per_second / theirs.keys_per_second:.2f}x")
     if speeds:
         lines.append("planner keys/s vs the boto3 paginator: " + ", ".join(speeds))
+    return lines
+
+
+def _cpu_ms(r: Result) -> float | None:
+    if r.localstack_cpu_per_object_ms is None or r.client_cpu_per_object_ms is None:
+        return None
+    return r.localstack_cpu_per_object_ms + r.client_cpu_per_object_ms
+
+
+def _per_object_lines(results: list[Result], default_pipeline: str, planner: list[PlannerResult]) -> list[str]:
+    """CPU per object against the raw loop, DynamoDB write units and AWS cost per object (set A), the enqueue."""
+    lines = []
+    pipe, loop = reference(results, "A", default_pipeline), reference(results, "A", "boto3 CopyObject loop")
+    if pipe is not None and loop is not None and _cpu_ms(pipe) and _cpu_ms(loop):
+        lines.append(
+            f"A CPU per object (LocalStack + functions or client): pipeline {_cpu_ms(pipe):.2f} ms "
+            f"({pipe.localstack_cpu_per_object_ms:.2f} + {pipe.client_cpu_per_object_ms:.2f}), raw CopyObject loop "
+            f"{_cpu_ms(loop):.2f} ms: {_cpu_ms(pipe) / _cpu_ms(loop):.2f}x"  # type: ignore[operator]
+        )
+    runs = pipe.extra.get("runs") if pipe is not None else None
+    aws = runs[-1].get("aws") if runs else None
+    if aws and aws.get("per_million_usd") is not None:
+        peers = aws["peers"]
+        replication = peers.get("S3 Batch Replication")
+        units, books, usd = (
+            aws["dynamodb_write_units_per_object"],
+            aws["books_write_units_per_object"],
+            aws["per_million_usd"],
+        )
+        lines.append(
+            f"A DynamoDB write units per object (on AWS, from the run's books): {units:.2f} ({books:.2f} books)"
+        )
+        lines.append(
+            f"A cost per million objects on AWS (list prices, from the run's books): pipeline {usd:.2f}"
+            f" USD; S3 Batch Replication {_fmt(replication, 2)} USD "
+            f"({aws['per_million_usd'] / replication:.2f}x); DataSync {_fmt(peers.get('DataSync (Basic mode)'), 2)} USD"
+            if replication
+            else f"A cost per million objects on AWS: pipeline {aws['per_million_usd']:.2f} USD"
+        )
+    enqueue = next((p for p in planner if p.contender == ENQUEUE_RUN and p.seconds), None)
+    if enqueue is not None:
+        lines.append(
+            f"planner enqueue pass: {enqueue.keys_per_second:,.0f} keys/s, LocalStack CPU "
+            f"{_fmt(enqueue.localstack_cpu_per_key_ms, 3)} ms per key"
+        )
     return lines
 
 

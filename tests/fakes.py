@@ -165,11 +165,11 @@ class FakeBooks:
                 raise ValueError("ValidationException: two actions of a transaction on one item")
             claimed = {t.key for sheet in sheets for t in sheet.tasks if t.claimed and (run_id, t.key) in self.claims}
             kept = [left for sheet in sheets if (left := sheet.without(claimed)) is not None]
-            for sheet in kept:
-                if (run_id, sheet.id) in self.sheets:
-                    raise RuntimeError(f"sheet {sheet.id} exists")
-            if not all(action.holds() for action in also):
+            exists = any((run_id, sheet.id) in self.sheets for sheet in kept)
+            if not all(action.holds() for action in also) or (exists and also):
                 raise CheckpointMovedError(f"run {run_id}: the checkpoint moved")
+            if exists:
+                raise RuntimeError("a sheet id exists")
             for sheet in kept:
                 self.sheets[(run_id, sheet.id)] = sheet
                 self.claims |= {(run_id, t.key) for t in sheet.tasks if t.claimed}

@@ -325,3 +325,40 @@ def _failure(key: str) -> Any:
         attempts=3,
         failed_at=LISTED,
     )
+
+
+def test_a_key_re_enqueued_alone_keeps_its_sheet_and_slot_and_settles_there_once() -> None:
+    world = World(["a", "b", "c"])
+    world.transfer.failing["b"] = "SlowDown"
+    assert world.copy(world.record(world.objects("a", "b", "c"))) == []
+    ((body, _),) = world.queue.sent
+    assert (body["sheet"], [(o["key"], o["slot"]) for o in body["objects"]]) == (SHEET, [("b", 1)])
+    del world.transfer.failing["b"]
+    again = world.record(TransferMessage.model_validate(body), mid="again")
+    assert world.copy(again) == []
+    assert world.copy(again) == []  # delivered twice: counted once
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_transferred, run.sheet_settles) == (RunStatus.COMPLETED, 3, 2)
+
+
+def test_a_split_message_keeps_the_sheet_and_slots(caplog: pytest.LogCaptureFixture) -> None:
+    world = World(["a", "b"])
+    assert world.copy(world.record(world.objects("a", "b"), receive_count=2)) == []
+    assert sorted((b["sheet"], o["key"], o["slot"]) for b, _ in world.queue.sent for o in b["objects"]) == [
+        (SHEET, "a", 0),
+        (SHEET, "b", 1),
+    ]
+
+
+def test_a_message_from_before_sheets_is_copied_but_settles_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """A version 2 message (a DLQ outlives an upgrade): its key is copied; its run's books cannot be read, so
+    it settles nothing and says so."""
+    world = World(["a"])
+    old = json.dumps({"v": 2, "kind": "objects", "run_id": RUN, "bucket": "producer", "objects": [
+        {"key": "a", "size": 7, "etag": '"a"', "last_modified": "2026-11-01T06:00:00Z", "version_id": None,
+         "force": False, "attempts": 0}]})  # fmt: skip
+    record = {**world.record(world.objects("a")), "body": old}
+    assert world.copy(record) == []
+    assert world.transfer.copied == ["a"]
+    assert world.runs.get(RUN).keys_settled == 0
+    assert "a message without a sheet settles nothing" in caplog.text

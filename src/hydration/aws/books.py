@@ -89,7 +89,7 @@ class BooksStore(TableStore):
         def explain(ident: Hashable, reason: dict[str, Any]) -> frozenset[Hashable]:
             if isinstance(ident, tuple) and ident[0] == "claim":
                 return frozenset({ident})
-            if isinstance(ident, tuple) and ident[0] == "also":
+            if also:  # the caller's checkpoint did not hold, or (sheet ids follow it) another one wrote these
                 raise CheckpointMovedError(f"run {run_id}: its checkpoint moved or it is no longer planning")
             raise RuntimeError(f"run {run_id} already has a sheet {ident}: sheet ids must be unique in a run")
 

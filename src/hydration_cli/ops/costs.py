@@ -41,8 +41,8 @@ KB = 1024
 # A sheet's size (hydration.aws.sheets) as DynamoDB counts it: its fixed attributes, and per key its entry
 # besides the key itself (size, ETag, LastModified, list overheads); once settled, each slot's outcome and
 # the time of the last settle. tests/cli/test_costs.py checks them against the encoder.
-SHEET_BYTES = 107
-ENTRY_BYTES = 36
+SHEET_BYTES = 130
+ENTRY_BYTES = 34
 OUTCOME_BYTES = 14
 SETTLED_AT_BYTES = 18
 SHEETS_PER_OPEN = 97  # planner.enqueue.MAX_ACTIONS: sheets a planning transaction opens at most
