@@ -15,9 +15,12 @@ A claim that exists leaves its key out (the sheet is opened without it); a check
 raises CheckpointMovedError, and nothing was written.
 Settling: one conditional update per sheet, `SET outcomes.<slot> = <outcome>, ... ADD pending -n`, each slot
 only if unsettled and naming the key; every sheet a batch touches in one transaction with one counter ADD
-(chunked at the limit), under a ClientRequestToken. A slot settled already is learned from the cancellation
-(the item as it was, ALL_OLD) and left out, the rest settled again: each key counts once, whatever the
-duplicate deliveries and retries. The books balance (settled == enqueued) when every slot has settled.
+(chunked at the limit), under a ClientRequestToken. When a condition fails (a duplicate delivery), the sheet
+is read (consistently: a settled slot stays settled), the slots settled already are left out and the rest
+settled again: each key counts once, whatever the duplicates and retries. (The cancellation's own copy of
+the item, ReturnValuesOnConditionCheckFailure=ALL_OLD, would save that read, but LocalStack's DynamoDB fails
+the whole call when the item holds a binary attribute, as a sheet's ETags are: duplicates are rare, and one
+read of a sheet costs one read unit.) The books balance (settled == enqueued) when every slot has settled.
 """
 
 from __future__ import annotations
@@ -147,7 +150,7 @@ class BooksStore(TableStore):
 
         def explain(ident: Hashable, reason: dict[str, Any]) -> frozenset[Hashable]:
             sheet_id = str(ident)
-            item = reason.get("Item") or self._get_sheet(run_id, sheet_id)
+            item = self._get_sheet(run_id, sheet_id)  # a settled slot stays settled: read it as it is now
             group = groups[sheet_id]
             if not item:
                 logger.warning("no such sheet in the run's books: nothing settled", run_id=run_id, sheet=sheet_id)
@@ -185,7 +188,6 @@ class BooksStore(TableStore):
                 "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": named,
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
 
