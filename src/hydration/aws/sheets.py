@@ -4,8 +4,9 @@ size, 1 unit per KB started, twice in a transaction).
 
 A sheet's `objects` entry is `[key, size, etag, last_modified, version_id, force, origin]`: a single-part ETag
 as its 16 bytes (B), LastModified as microseconds since the epoch (N), and the last three left out from the
-last one at its default (null, false, `listing`). Ten keys of 30 bytes make a sheet of about 770 bytes, 920
-once its outcomes are written: one write unit either way.
+last one at its default (null, false, `listing`). Settling adds number sets of slots: `settled` (every settled
+slot) and `o_<outcome>` (the slots of each outcome), 2 bytes a slot in each. Ten keys of 30 bytes make a sheet
+of about 770 bytes, 850 once settled; of 40 bytes, 870 and 950: one write unit either way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hydration.models import Origin, Outcome, Sheet, Task
 SORT_KEY_BYTES = 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ORIGIN = Origin.LISTING.value
+OUTCOME_PREFIX = "o_"
 _MD5_ETAG = re.compile(r'"[0-9a-f]{32}"')
 _TAIL_DEFAULTS: tuple[dict[str, Any], ...] = ({"NULL": True}, {"BOOL": False}, {"S": _ORIGIN})
 
@@ -53,10 +55,14 @@ def sheet_item(sheet: Sheet, expires: int) -> dict[str, Any]:
         "n": {"N": str(len(sheet.tasks))},
         "pending": {"N": str(len(sheet.tasks))},
         "objects": {"L": [{"L": _entry(task)} for task in sheet.tasks]},
-        "outcomes": {"M": {}},
         "enqueued_at": {"N": str(epoch_ms(sheet.enqueued_at))},
         "ttl": {"N": str(expires)},
     }
+
+
+def outcome_attribute(outcome: Outcome) -> str:
+    """The number set of a sheet's slots settled with this outcome (any outcome: a new one is one enum member)."""
+    return OUTCOME_PREFIX + outcome.value
 
 
 def claim_item(run_id: str, key: str, sheet_id: str, expires: int) -> dict[str, Any]:
@@ -121,6 +127,11 @@ def sheet_of(item: dict[str, Any]) -> Sheet:
         bucket=item["bucket"],
         tasks=tasks,
         enqueued_at=enqueued,
-        outcomes={int(slot): Outcome(value) for slot, value in (item.get("outcomes") or {}).items()},
+        outcomes={
+            int(slot): Outcome(name.removeprefix(OUTCOME_PREFIX))
+            for name, slots in item.items()
+            if name.startswith(OUTCOME_PREFIX)
+            for slot in slots
+        },
         settled_at=EPOCH + timedelta(milliseconds=int(settled_at)) if settled_at is not None else None,
     )

@@ -39,12 +39,13 @@ SQS_BATCH = 10  # messages per SendMessageBatch / ReceiveMessage / DeleteMessage
 PLANNER_INVOCATION_SECONDS = 840  # the planner checkpoints and continues in a new invocation about this often
 KB = 1024
 # A sheet's size (hydration.aws.sheets) as DynamoDB counts it: its fixed attributes, and per key its entry
-# besides the key itself (size, ETag, LastModified, list overheads); once settled, each slot's outcome and
-# the time of the last settle. tests/cli/test_costs.py checks them against the encoder.
-SHEET_BYTES = 130
+# besides the key itself (size, ETag, LastModified, list overheads); once settled, each slot in the `settled`
+# and `o_<outcome>` number sets, those sets' names and the time of the last settle. tests/unit/test_costs.py
+# checks them against the encoder.
+SHEET_BYTES = 119
 ENTRY_BYTES = 34
-OUTCOME_BYTES = 14
-SETTLED_AT_BYTES = 18
+OUTCOME_BYTES = 4
+SETTLED_BYTES = 38
 SHEETS_PER_OPEN = 97  # planner.enqueue.MAX_ACTIONS: sheets a planning transaction opens at most
 RUN_RECORD_WRITES = 10  # created (with the lock, in a transaction), claimed, closed (with the lock's release)
 
@@ -185,7 +186,7 @@ def _dynamodb(out: Lines, work: Work, settings: DeployedSettings, rates: Rates) 
         f"{sheets:,} sheet(s) of {size:,.0f} bytes ({units(size)} unit(s)), {work.claims:,} claim(s); 2 per unit",
     )
     settles = work.sheet_settles or sheets
-    settled_size = size + per_sheet * OUTCOME_BYTES + SETTLED_AT_BYTES
+    settled_size = size + per_sheet * OUTCOME_BYTES + SETTLED_BYTES
     out.add(
         "DynamoDB",
         "books: sheets settled",
