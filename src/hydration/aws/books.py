@@ -20,7 +20,8 @@ is read (consistently: a settled slot stays settled), the slots settled already 
 settled again: each key counts once, whatever the duplicates and retries. (The cancellation's own copy of
 the item, ReturnValuesOnConditionCheckFailure=ALL_OLD, would save that read, but the project's LocalStack
 DynamoDB provider fails the whole call when the item holds a binary attribute, as a sheet's ETags are:
-duplicates are rare, and one read of a sheet costs one read unit.) The books balance (settled == enqueued) when every slot has settled.
+duplicates are rare, and one read of a sheet costs one read unit.) The books balance (settled == enqueued)
+when every slot has settled.
 """
 
 from __future__ import annotations
