@@ -275,7 +275,18 @@ def closing_lines(
             ceilings.append(f"{dataset} {_fmt(ratio(pipe, ceiling), 2)}x")
     if ceilings:
         lines.append("pipeline vs the raw CopyObject loop: " + ", ".join(ceilings))
-    lines += _per_object_lines(results, default_pipeline, planner)
+    cpu = []
+    for dataset in ("A", "B", "L"):
+        pipe = reference(results, dataset, default_pipeline)
+        loop = reference(results, dataset, "boto3 CopyObject loop")
+        if pipe is None or loop is None:
+            continue
+        pipe_cpu, loop_cpu = _cpu_per_object(pipe), _cpu_per_object(loop)
+        if pipe_cpu is not None and loop_cpu:
+            cpu.append(f"{dataset} {pipe_cpu:,.2f} vs {loop_cpu:,.2f} ms ({pipe_cpu / loop_cpu:.2f}x)")
+    if cpu:
+        lines.append("CPU per object (LocalStack + functions), pipeline vs the raw CopyObject loop: " + ", ".join(cpu))
+    lines += _books_lines(results, default_pipeline, planner)
     one = reference(results, "A", "pipeline server-side, 1 poller")
     default = reference(results, "A", default_pipeline)
     if one is not None and default is not None:
@@ -314,22 +325,17 @@ def closing_lines(
     return lines
 
 
-def _cpu_ms(r: Result) -> float | None:
-    if r.localstack_cpu_per_object_ms is None or r.client_cpu_per_object_ms is None:
+def _cpu_per_object(result: Result) -> float | None:
+    """LocalStack's CPU plus the client's (the pipeline's functions, or the tool's process) per object, ms."""
+    if result.localstack_cpu_per_object_ms is None or result.client_cpu_per_object_ms is None:
         return None
-    return r.localstack_cpu_per_object_ms + r.client_cpu_per_object_ms
+    return result.localstack_cpu_per_object_ms + result.client_cpu_per_object_ms
 
 
-def _per_object_lines(results: list[Result], default_pipeline: str, planner: list[PlannerResult]) -> list[str]:
-    """CPU per object against the raw loop, DynamoDB write units and AWS cost per object (set A), the enqueue."""
+def _books_lines(results: list[Result], default_pipeline: str, planner: list[PlannerResult]) -> list[str]:
+    """DynamoDB write units and the AWS cost per object of set A (from the run's books), the enqueue pass."""
     lines = []
-    pipe, loop = reference(results, "A", default_pipeline), reference(results, "A", "boto3 CopyObject loop")
-    if pipe is not None and loop is not None and _cpu_ms(pipe) and _cpu_ms(loop):
-        lines.append(
-            f"A CPU per object (LocalStack + functions or client): pipeline {_cpu_ms(pipe):.2f} ms "
-            f"({pipe.localstack_cpu_per_object_ms:.2f} + {pipe.client_cpu_per_object_ms:.2f}), raw CopyObject loop "
-            f"{_cpu_ms(loop):.2f} ms: {_cpu_ms(pipe) / _cpu_ms(loop):.2f}x"  # type: ignore[operator]
-        )
+    pipe = reference(results, "A", default_pipeline)
     runs = pipe.extra.get("runs") if pipe is not None else None
     aws = runs[-1].get("aws") if runs else None
     if aws and aws.get("per_million_usd") is not None:

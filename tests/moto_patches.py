@@ -7,6 +7,8 @@ Remove a patch once moto implements it.
 - CloudFormation: a change set's resources are executed but the stack's template, parameters and outputs are
   left as they were (a stack created by a change set has no outputs). The deploy tool reads the outputs after
   executing its change sets, as on AWS.
+- CloudFormation: UpdateTerminationProtection is not implemented, and DeleteStack ignores the protection;
+  AWS refuses to delete a protected stack (ValidationError) until the protection is turned off.
 - Copy-source preconditions: CopyObject and UploadPartCopy ignore `x-amz-copy-source-if-match` and
   `x-amz-copy-source-if-unmodified-since`. S3 answers 412 PreconditionFailed when the source's ETag
   differs, or when it was modified since the date, unless an If-Match is present and holds (S3 then copies).
@@ -28,7 +30,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import ChangeSet
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult
 from moto.core.utils import str_to_rfc_1123_datetime
 from moto.s3.exceptions import MissingKey, PreconditionFailed, S3ClientError
 from moto.s3.models import FakeKey, FakeMultipart
@@ -223,7 +228,31 @@ def _apply_change_set(original: Callable[[ChangeSet], None]) -> Callable[[Change
     return apply
 
 
+def _update_termination_protection(self: CloudFormationResponse) -> Any:
+    [stack] = self.cloudformation_backend.describe_stacks(self._get_param("StackName"))
+    stack.enable_termination_protection = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+    return ActionResult({"StackId": stack.stack_id})
+
+
+def _delete_refuses_a_protected_stack(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def delete_stack(self: CloudFormationResponse) -> Any:
+        stacks = self.cloudformation_backend.describe_stacks(self._get_param("StackName"))
+        if stacks and getattr(stacks[0], "enable_termination_protection", False):
+            name = stacks[0].name
+            raise ValidationError(message=f"Stack [{name}] cannot be deleted while TerminationProtection is enabled")
+        return original(self)
+
+    delete_stack.__s3h_patched__ = True  # type: ignore[attr-defined]
+    return delete_stack
+
+
 def apply() -> None:
+    CloudFormationResponse.update_termination_protection = _update_termination_protection  # type: ignore[attr-defined]
+    if not getattr(CloudFormationResponse.delete_stack, PATCHED, False):
+        CloudFormationResponse.delete_stack = _delete_refuses_a_protected_stack(  # type: ignore[method-assign]
+            CloudFormationResponse.delete_stack
+        )
     moto_dynamodb.apply()  # the functions write from thread pools: transactions must be atomic, as in DynamoDB
     if not getattr(ChangeSet.apply, PATCHED, False):
         ChangeSet.apply = _apply_change_set(ChangeSet.apply)  # type: ignore[method-assign]

@@ -15,7 +15,7 @@ from hydration.aws import listing as source_listing
 from hydration.closing import close_if_balanced
 from hydration.errors import CheckpointMovedError, InvalidRequestError, RunAlreadyActiveError
 from hydration.models import Drift, PlannerRequest, PlanResult, RunKind, RunRecord, RunStatus
-from hydration.observability import MetricUnit, logger, metrics, tracer
+from hydration.observability import MetricUnit, annotate_run, logger, metrics, tracer
 from hydration.selection import excluded_key, is_selected, lower_bound, minimal_prefixes, within_scope
 from planner import listing, reconcile
 from planner.context import Budget, PlannerDeps
@@ -143,6 +143,7 @@ def _dry_run(
 def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, *, fresh: bool = False) -> PlanResult:
     logger.append_keys(run_id=run.run_id)
     logger.set_correlation_id(run.run_id)
+    annotate_run(run.run_id)
     settings = deps.settings
     with Enqueue(
         run,

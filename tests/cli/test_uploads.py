@@ -51,7 +51,7 @@ def _later(hours: float) -> Callable[[], datetime]:
 def test_uploads_lists_the_copy_in_progress_and_the_orphan(
     run_cli: Any, deployed: Deployed, copying: Handoff, orphan: str
 ) -> None:
-    result = run_cli("uploads", "list")
+    result = run_cli("uploads", "list", "--exit-code")
 
     assert result.exit_code == 3, result.output  # found: an orphaned upload
     assert "2 multipart upload(s), 1 orphaned" in result.stdout
@@ -79,15 +79,26 @@ def test_a_copy_without_progress_for_the_stale_time_counts_as_orphaned(
     ]["state"] == ("in-progress")
 
 
-def test_abort_without_yes_shows_the_orphans_and_aborts_nothing(
+def test_abort_dry_run_shows_the_orphans_and_aborts_nothing(
     run_cli: Any, deployed: Deployed, copying: Handoff, orphan: str
 ) -> None:
-    result = run_cli("uploads", "abort")
+    result = run_cli("uploads", "abort", "--dry-run", "--exit-code")
 
     assert result.exit_code == 3  # pending: a dry run with uploads to abort
     assert "would abort 1 upload(s)" in result.stdout
     assert "lost.bin" in result.stdout
     assert "big.bin" not in result.stdout
+    assert sorted(in_progress(deployed.world)) == sorted([("big.bin", copying.upload_id), ("lost.bin", orphan)])
+
+
+def test_abort_shows_the_orphans_asks_and_a_no_aborts_nothing(
+    run_cli: Any, deployed: Deployed, copying: Handoff, orphan: str
+) -> None:
+    result = run_cli("uploads", "abort", input="n\n")
+
+    assert result.exit_code == 1
+    assert "would abort 1 upload(s)" in result.stderr
+    assert "Abort 1 upload(s)? [y/N]" in result.stderr
     assert sorted(in_progress(deployed.world)) == sorted([("big.bin", copying.upload_id), ("lost.bin", orphan)])
 
 

@@ -437,23 +437,9 @@ def test_producer_role_reads_only_the_transfer_prefix(producer: dict[str, Any]) 
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"CopyMode": "server-side", "ConsumerBucket": "dst", "ConsumerKmsKeyArn": ""}, False),
-        (
-            {
-                "CopyMode": "stream",
-                "ConsumerBucket": "dst",
-                "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/k",
-            },
-            False,
-        ),
-        (
-            {
-                "CopyMode": "server-side",
-                "ConsumerBucket": "dst",
-                "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/k",
-            },
-            True,
-        ),
+        ({"CopyMode": "server-side"}, True),  # one deployment: nothing from the consumer stack needed
+        ({"CopyMode": "server-side", "ConsumerBucket": "dst"}, True),
+        ({"CopyMode": "stream", "ConsumerBucket": "dst", "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:1:key/k"}, False),
     ],
 )
 def test_producer_role_writes_to_the_consumer_only_in_server_side_mode(
@@ -470,9 +456,11 @@ def test_producer_role_writes_to_the_consumer_only_in_server_side_mode(
             "s3:AbortMultipartUpload",
             "s3:ListMultipartUploadParts",
         }
-        assert write["Resource"]["Fn::Sub"].endswith(":::${ConsumerBucket}/${DestinationPrefix}${TransferPrefix}*")
+        template, values = write["Resource"]["Fn::Sub"]
+        assert template.endswith(":::${Bucket}/${DestinationPrefix}${TransferPrefix}*")
+        assert values["Bucket"] == params.get("ConsumerBucket", "*")
+        assert write["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "ConsumerAccountId"}}}
         assert set(kms["Action"]) == {"kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"}
-        assert kms["Resource"] == params["ConsumerKmsKeyArn"]
 
 
 def _resource_policy_principals(resources: dict[str, dict[str, Any]]) -> list[tuple[str, Any]]:
@@ -787,3 +775,23 @@ def test_the_clis_parameter_defaults_are_the_templates(consumer: dict[str, Any])
         assert str(getattr(defaults, field)) == str(consumer["Parameters"][parameter]["Default"]), parameter
     for parameter, value in TEST_STACK.items():
         assert value == str(consumer["Parameters"][parameter]["Default"]), parameter
+
+
+def test_the_template_refuses_exactly_the_copier_timeouts_that_cannot_finish_a_5_tib_object(
+    consumer: dict[str, Any],
+) -> None:
+    """The Rule is derived from the copier's own constants (hydration.parts, DEADLINE_MARGIN_SECONDS): every
+    allowed CopierTimeout it lets through progresses a 5 TiB copy in every invocation, and it refuses the rest."""
+    from hydration.parts import finishes_largest_object
+    from hydration.settings import CopierSettings
+
+    margin = CopierSettings.model_fields["deadline_margin_seconds"].default
+    (assertion,) = consumer["Rules"]["CopierTimeoutFinishesTheLargestObject"]["Assertions"]
+    refused = set()
+    for clause in assertion["Assert"]["Fn::Not"]:
+        ref, value = clause["Fn::Equals"]
+        assert ref == {"Ref": "CopierTimeout"}
+        refused.add(value)
+    allowed = consumer["Parameters"]["CopierTimeout"]["AllowedValues"]
+    assert refused == {t for t in allowed if not finishes_largest_object(int(t) - margin)}
+    assert "5 TiB" in assertion["AssertDescription"]

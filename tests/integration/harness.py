@@ -80,6 +80,7 @@ class World:
             "MAX_RECEIVE_COUNT": str(self.max_receive_count),
             "MULTIPART_THRESHOLD_BYTES": str(5 * MIB),
             "PART_SIZE_BYTES": str(5 * MIB),
+            "SINGLE_COPY_MAX_BYTES": str(5 * MIB),  # large objects go through multipart copies here
             "DRAIN_CONFIRM_SECONDS": "0",
             "LOOKBACK_SECONDS": "3600",
             "RETRY_BASE_SECONDS": "0",
@@ -128,6 +129,23 @@ def create_world(world: World) -> World:
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
             BillingMode="PAY_PER_REQUEST",
         )
+    # the runs table's ByStart index (infra/consumer.yaml), which the CLI lists runs with
+    db.update_table(
+        TableName=world.runs_table,
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("kind", "started_at")],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "ByStart",
+                    "KeySchema": [
+                        {"AttributeName": "kind", "KeyType": "HASH"},
+                        {"AttributeName": "started_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            }
+        ],
+    )
     return world
 
 
@@ -164,13 +182,20 @@ class PollResult:
 
 
 def run_event_source_mapping(
-    world: World, handler: Any, batch_size: int = 10, max_polls: int = 500, *, drain: bool = True
+    world: World,
+    handler: Any,
+    batch_size: int = 10,
+    max_polls: int = 500,
+    *,
+    drain: bool = True,
+    remaining_ms: int = 900_000,
 ) -> PollResult:
     """Poll the transfer queue like Lambda's ESM: call the copier, delete what succeeded, and make the
     reported failures visible again at once (the visibility timeout, shortened). An invocation that dies
     (`InjectedCrash`: a killed process, a timeout) deletes nothing: its whole batch comes back. The queue's
     RedrivePolicy moves a message to the DLQ when it is received more than maxReceiveCount times.
-    `drain=False`: `max_polls` polls and no more, whatever is left on the queue."""
+    `drain=False`: `max_polls` polls and no more, whatever is left on the queue. `remaining_ms`: the time each
+    invocation has (it does not pass while it runs)."""
     from tests.moto_faults import InjectedCrash
 
     sqs = world.sqs
@@ -189,7 +214,8 @@ def run_event_source_mapping(
             return result
         result.invocations += 1
         try:
-            response = handler(sqs_event(received, queue_arn), FakeContext(function_name="s3-hydration-copier"))
+            context = FakeContext(function_name="s3-hydration-copier", remaining_ms=remaining_ms)
+            response = handler(sqs_event(received, queue_arn), context)
         except InjectedCrash:
             result.crashes += 1
             failed = {m["MessageId"] for m in received}
@@ -256,10 +282,11 @@ def invoke_finalizer(payload: Any | None = None) -> dict[str, Any]:
     return lambda_handler(payload if payload is not None else {}, FakeContext(function_name="s3-hydration-finalizer"))
 
 
-def run_copier(world: World, batch_size: int = 10) -> PollResult:
+def run_copier(world: World, batch_size: int = 10, **polling: Any) -> PollResult:
+    """The copier as the ESM calls it (`polling`: run_event_source_mapping's options)."""
     from copier.handler import lambda_handler
 
-    return run_event_source_mapping(world, lambda_handler, batch_size=batch_size)
+    return run_event_source_mapping(world, lambda_handler, batch_size=batch_size, **polling)
 
 
 def hydrate(world: World, payload: Any | None = None) -> dict[str, Any]:

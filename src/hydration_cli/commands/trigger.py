@@ -10,7 +10,7 @@ from hydration_cli.commands.runs import watch_live
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.trigger import TriggerResult, build_request, start
 from hydration_cli.ops.trigger import dry_run as plan_dry_run
-from hydration_cli.options import TIME, app_config, command, now, watch_options
+from hydration_cli.options import TIME, app_config, change_options, command, confirm, now, watch_options
 
 
 @click.command()
@@ -22,7 +22,7 @@ from hydration_cli.options import TIME, app_config, command, now, watch_options
 )
 @click.option("--reconcile", is_flag=True, help="Compare both buckets; copy what is missing or different.")
 @click.option("--force", is_flag=True, help="Copy even what the consumer already holds (not with --reconcile).")
-@click.option("--dry-run", is_flag=True, help="Count what would be enqueued; start nothing (exit 3 if any).")
+@change_options
 @click.option("--wait", is_flag=True, help="Follow the run to its end (runs watch); exit 1 unless it COMPLETED.")
 @watch_options
 @command
@@ -34,14 +34,16 @@ def trigger(
     keys: tuple[str, ...],
     reconcile: bool,
     force: bool,
+    yes: bool,
     dry_run: bool,
     wait: bool,
     timeout: timedelta,
     interval: timedelta,
     start_timeout: timedelta,
 ) -> TriggerResult:
-    """Start a run now (incremental unless told otherwise): the planner is invoked asynchronously, as the
-    schedule does, and the new run's id is printed at once (follow it: runs watch RUN)."""
+    """Start a run now (incremental unless told otherwise), once confirmed (--yes: do not ask): the planner is
+    invoked asynchronously, as the schedule does, and the new run's id is printed at once (follow it: runs
+    watch RUN). --dry-run asks the planner what the run would enqueue (it lists, enqueues nothing)."""
     modes = [
         name
         for name, on in (
@@ -62,6 +64,7 @@ def trigger(
     )
     if dry_run:
         return plan_dry_run(deployment, request)
+    confirm(f"Start {'a forced ' if force else 'a '}{request.kind} run now?", yes=yes)
     result = start(deployment, request, now())
     if not wait or result.run_id is None:
         return result

@@ -16,6 +16,7 @@ ALARMS = (
     "RunNotStartedAlarm",
     "LambdaErrorAlarm",
     "LambdaDurationAlarm",
+    "CopierDurationAlarm",
     "DlqDepthAlarm",
     "ObjectsFailedAlarm",
     "BacklogAgeAlarm",
