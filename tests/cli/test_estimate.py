@@ -52,8 +52,8 @@ def test_a_million_small_objects_cost_about_what_batch_replication_does(deployed
     out = json_out(run_cli("estimate", "--objects", "1000000", "--bytes", "16GiB", "--output", "json"))
     cost = out["cost"]
     lines = {line["item"]: line["quantity"] for line in cost["lines"]}
-    assert lines["books: sheets opened"] == 2 * 100_000  # 100,000 sheets of 759 bytes, 2 units each in a transaction
-    assert lines["books: sheets settled"] == 2 * 100_000  # 837 bytes once settled: still one unit
+    assert lines["books: sheets opened"] == 2 * 100_000  # 100,000 sheets of 829 bytes, 2 units each in a transaction
+    assert lines["books: sheets settled"] == 2 * 100_000  # 933 bytes once settled: still one unit
     assert lines["data keys (S3 Bucket Keys)"] == pytest.approx(20_000)  # 2 per object, 99 % saved
     assert cost["dynamodb_write_units"] / 10**6 == pytest.approx(1.43, abs=0.01)  # books 0.42, manifest 1
     replication = {peer["name"]: peer for peer in cost["peers"]}["S3 Batch Replication"]

@@ -141,6 +141,50 @@ def test_a_slot_that_names_another_key_or_a_missing_sheet_settles_nothing(world:
     assert books.counters(RUN).keys_settled == 1
 
 
+def test_the_slots_settled_already_are_learned_without_all_old_too(world: World) -> None:
+    """An answer whose cancellation reasons carry no item (as some emulators answer): the sheet is read."""
+    from hydration.aws.books import BooksStore
+
+    books = world.stores.books
+    sheet = _sheet("1", "a", "b")
+    books.open(RUN, [sheet])
+    books.settle(RUN, _settle(sheet, "a"))
+    db = boto3.client("dynamodb", region_name=REGION)
+
+    def strip(parsed: dict[str, Any], **_: Any) -> None:
+        for reason in parsed.get("CancellationReasons", []):
+            reason.pop("Item", None)
+
+    db.meta.events.register("after-call.dynamodb.TransactWriteItems", strip)
+    stripped = BooksStore(db, world.books_table)
+    assert [s.key for s in stripped.settle(RUN, _settle(sheet, "a", "b"))] == ["b"]
+    assert books.counters(RUN).objects_transferred == 2
+
+
+def test_a_sheet_survives_a_plain_json_round_trip(world: World) -> None:
+    """`backup` writes items as plain JSON and `restore` writes them back: a sheet, opened and partly
+    settled, comes back as it was and settles on."""
+    import json
+
+    from hydration.aws.dynamo import from_item
+
+    books = world.stores.books
+    sheet = _sheet("1", "a", "b", "c")
+    books.open(RUN, [sheet])
+    books.settle(RUN, _settle(sheet, "a") + _settle(sheet, "b", outcome=Outcome.SKIPPED))
+    db = boto3.client("dynamodb", region_name=REGION)
+    key = to_item({"run_id": RUN, "key": "s#1"})
+    stored = db.get_item(TableName=world.books_table, Key=key)["Item"]
+    plain = json.loads(json.dumps(from_item(stored)))
+    db.delete_item(TableName=world.books_table, Key=key)
+    db.put_item(TableName=world.books_table, Item=to_item(plain))
+    assert db.get_item(TableName=world.books_table, Key=key)["Item"] == stored
+    assert [s.key for s in books.settle(RUN, _settle(sheet, "b", "c"))] == ["c"]
+    ((back),) = books.sheets(RUN)
+    assert back.outcomes == {0: Outcome.TRANSFERRED, 1: Outcome.SKIPPED, 2: Outcome.TRANSFERRED}
+    assert [t.etag for t in back.tasks] == [ETAG] * 3
+
+
 def test_a_sheet_of_a_hundred_keys_settles_in_two_updates(world: World) -> None:
     """A condition stays under DynamoDB's 4 KB per expression: 50 slots an update, one update per sheet per
     transaction."""

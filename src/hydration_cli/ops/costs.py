@@ -40,12 +40,12 @@ PLANNER_INVOCATION_SECONDS = 840  # the planner checkpoints and continues in a n
 KB = 1024
 # A sheet's size (hydration.aws.sheets) as DynamoDB counts it: its fixed attributes, and per key its entry
 # besides the key itself (size, ETag, LastModified, list overheads); once settled, each slot in the `settled`
-# and `o_<outcome>` number sets, those sets' names and the time of the last settle. tests/unit/test_costs.py
+# and `o_<outcome>` lists, those lists' names and the time of the last settle. tests/unit/test_costs.py
 # checks them against the encoder.
 SHEET_BYTES = 119
-ENTRY_BYTES = 34
-OUTCOME_BYTES = 4
-SETTLED_BYTES = 38
+ENTRY_BYTES = 41
+OUTCOME_BYTES = 6
+SETTLED_BYTES = 44
 SHEETS_PER_OPEN = 97  # planner.enqueue.MAX_ACTIONS: sheets a planning transaction opens at most
 RUN_RECORD_WRITES = 10  # created (with the lock, in a transaction), claimed, closed (with the lock's release)
 
