@@ -20,6 +20,8 @@ Remove a patch once moto implements it.
   upload's checksum algorithm in both.
 - CompleteMultipartUpload neither checks a full-object checksum given with it (S3: 400 BadDigest when it
   differs from the object's) nor returns the object's checksum.
+- ListMultipartUploads reports every upload as initiated at the same fixed time in 2010; S3 reports when
+  each was initiated (the planner's watermark holds back to it).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import ChangeSet
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
-from moto.core.utils import str_to_rfc_1123_datetime
+from moto.core.utils import iso_8601_datetime_with_milliseconds, str_to_rfc_1123_datetime, utcnow
 from moto.s3.exceptions import MissingKey, PreconditionFailed, S3ClientError
 from moto.s3.models import FakeKey, FakeMultipart
 from moto.s3.responses import S3Response
@@ -214,6 +216,27 @@ def _head_object_like_s3(
     return status, out_headers, body
 
 
+def _multipart_init(original: Callable[..., None], upload: FakeMultipart, *args: Any, **kwargs: Any) -> None:
+    original(upload, *args, **kwargs)
+    upload.initiated = utcnow()  # type: ignore[attr-defined]
+
+
+_MOTO_INITIATED = re.compile(r"<Initiated>[^<]*</Initiated>")
+
+
+def _list_multipart_uploads_initiated(original: Callable[[S3Response], Any], response: S3Response) -> Any:
+    """Each upload's own initiation time, in the order moto lists them (the same filter as moto's)."""
+    status, headers, body = original(response)
+    uploads = list(response.backend.list_multipart_uploads(response.bucket_name).values())
+    prefix = response.querystring.get("prefix", [None])[0]
+    if prefix:
+        uploads = [upload for upload in uploads if upload.key_name.startswith(prefix)]
+    times = iter(iso_8601_datetime_with_milliseconds(getattr(u, "initiated", None)) for u in uploads)
+    body = _MOTO_INITIATED.sub(lambda _: f"<Initiated>{next(times)}</Initiated>", _text(body))
+    headers["content-length"] = str(len(body.encode("utf-8")))
+    return status, headers, body
+
+
 def _apply_change_set(original: Callable[[ChangeSet], None]) -> Callable[[ChangeSet], None]:
     @functools.wraps(original)
     def apply(self: ChangeSet) -> None:
@@ -263,5 +286,7 @@ def apply() -> None:
         ("_key_response_post", _complete_checks_the_checksum),
         ("_get_key", _get_key_aws_preconditions),
         ("head_object", _head_object_like_s3),
+        ("list_multipart_uploads", _list_multipart_uploads_initiated),
     ):
         setattr(S3Response, name, _once(patch)(getattr(S3Response, name)))
+    FakeMultipart.__init__ = _once(_multipart_init)(FakeMultipart.__init__)  # type: ignore[method-assign]

@@ -47,6 +47,8 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "SyncAgeSeconds",
         "DriftMissing",
         "DriftDifferent",
+        "OldestInflightUploadAgeSeconds",
+        "RunsNotStarted",
     }
 )
 
@@ -58,6 +60,18 @@ def run_metric(name: str, unit: MetricUnit, value: float) -> None:
     last key, the planner, the finalizer), so these carry `service=runs` rather than the emitter's name."""
     with single_metric(
         name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE, default_dimensions={"service": RUN_SERVICE}
+    ):
+        pass
+
+
+def dimensioned_metric(name: str, unit: MetricUnit, value: float, *, service: str, **dimensions: str) -> None:
+    """A metric with dimensions beyond `service` (e.g. the run's kind), in an EMF document of its own."""
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"service": service, **dimensions},
     ):
         pass
 
@@ -90,6 +104,7 @@ __all__ = [
     "RUN_SERVICE",
     "MetricUnit",
     "annotate_run",
+    "dimensioned_metric",
     "logger",
     "metrics",
     "run_metric",

@@ -72,6 +72,10 @@ class Known:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
+    @property
+    def destination(self) -> str:
+        return self._deps.settings.destination_prefix
+
     def lookup(self, keys: list[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
         if self._ledger is None or self._deps.held is None:
             return self._deps.lookup(keys)  # both tables, one read per 100 keys
@@ -99,7 +103,7 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, le
     settings = deps.settings
     excluded = excluded_key(settings.destination_prefix)
     progress = enqueue.progress
-    since = run.since
+    bound = run.since_for  # a key's selection bound (a widened scope gives parts their own)
     with Known(deps, ledger) as known:
         for index in range(progress.prefix_index, len(run.prefixes)):
             start_after = progress.start_after if index == progress.prefix_index else None
@@ -111,14 +115,15 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, le
                 page_size=settings.list_page_size,
                 start_after=start_after,
             ):
-                selected = [obj for obj in page.objects if is_selected(obj.key, obj.last_modified, since, excluded)]
+                selected = [o for o in page.objects if is_selected(o.key, o.last_modified, bound(o.key), excluded)]
                 held, failed = known.lookup([obj.key for obj in selected]) if selected else ({}, {})
                 chosen = {obj.key for obj in selected}
                 for obj in page.objects:
                     progress.keys_listed += 1
                     progress.start_after = obj.key
                     if obj.key in chosen:
-                        _enqueue_changed(run, obj, held.get(obj.key), failed.get(obj.key), enqueue, Origin.LISTING)
+                        entry, failure = held.get(obj.key), failed.get(obj.key)
+                        _enqueue_changed(run, obj, entry, failure, known.destination, enqueue, Origin.LISTING)
                 budget.page_done()
                 if budget.exhausted and page.next_token:
                     return False
@@ -133,15 +138,20 @@ def _enqueue_changed(
     obj: SourceObject,
     entry: ManifestEntry | None,
     failure: FailureRecord | None,
+    destination: str,
     enqueue: Enqueue,
     origin: Origin,
 ) -> None:
-    """Enqueue the object unless the consumer holds its version (all of them if the run forces); one in the
-    failure ledger with its ledger `force`, as a ledger key (opened with a claim)."""
+    """Enqueue the object unless the consumer holds its version under `destination` (all of them if the run
+    forces); one in the failure ledger with its ledger `force`, as a ledger key (opened with a claim)."""
+    holds = entry is not None and entry.holds(obj, destination, run.previous_destination)
+    # The copier reads an entry that records no destination as written for the current one: where this run
+    # knows better (the destination changed since the marker), the key goes forced.
+    force = run.force or (not holds and entry is not None and entry.holds(obj, destination))
     if failure is not None:
-        enqueue.put(_ref(obj, run.force or failure.force), Origin.LEDGER)
-    elif run.force or entry is None or not entry.holds(obj):
-        enqueue.put(_ref(obj, run.force), origin)
+        enqueue.put(_ref(obj, force or failure.force), Origin.LEDGER)
+    elif run.force or not holds:
+        enqueue.put(_ref(obj, force), origin)
     else:
         enqueue.progress.keys_unchanged += 1
 
@@ -180,7 +190,8 @@ def walk_keys(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue, ledger: Ledge
             progress.keys_done += 1
             if obj is not None:
                 progress.keys_listed += 1
-                _enqueue_changed(run, obj, held.get(key), failed.get(key), enqueue, Origin.REQUEST)
+                entry, failure = held.get(key), failed.get(key)
+                _enqueue_changed(run, obj, entry, failure, known.destination, enqueue, Origin.REQUEST)
     return True
 
 
@@ -195,6 +206,8 @@ def enqueue_ledger(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue, ledger: 
     entries: Iterable[FailureRecord] = ledger if ledger.entries is not None else deps.ledger
     for failure in entries:
         if failure.failed_at >= run.started_at:
+            continue
+        if not run.in_scope(failure.key):  # the scope was narrowed since it failed: no longer followed
             continue
         if run.kind is RunKind.PREFIX and not any(failure.key.startswith(p) for p in run.prefixes):
             continue

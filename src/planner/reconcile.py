@@ -52,7 +52,7 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, le
     progress = enqueue.progress
     dest = settings.destination_prefix
     excluded = excluded_key(dest)
-    pending = _Pending(deps, drift, enqueue, ledger)
+    pending = _Pending(run, deps, drift, enqueue, ledger)
     for index in range(progress.prefix_index, len(run.prefixes)):
         prefix = run.prefixes[index]
         start = progress.start_after if index == progress.prefix_index else None
@@ -94,9 +94,13 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, le
 
 
 class _Pending:
-    """Same-size keys waiting for their manifest read (the same rule as the copier's: ETag and LastModified)."""
+    """Same-size keys waiting for their manifest read (the same rule as the copier's: ETag and LastModified,
+    under the destination the run copies to)."""
 
-    def __init__(self, deps: PlannerDeps, drift: Drift, enqueue: Enqueue, ledger: LedgerSnapshot) -> None:
+    def __init__(
+        self, run: RunRecord, deps: PlannerDeps, drift: Drift, enqueue: Enqueue, ledger: LedgerSnapshot
+    ) -> None:
+        self._run = run
         self._deps = deps
         self._drift = drift
         self._enqueue = enqueue
@@ -115,11 +119,12 @@ class _Pending:
         keys = [obj.key for obj in objects]
         held = self._deps.held(keys) if self._deps.held is not None else self._deps.lookup(keys)[0]
         progress = self._enqueue.progress
+        destination, previous = self._deps.settings.destination_prefix, self._run.previous_destination
         for obj in objects:
             progress.start_after = obj.key
             progress.keys_listed += 1
             entry = held.get(obj.key)
-            if entry is None or not entry.holds(obj):
+            if entry is None or not entry.holds(obj, destination, previous):
                 self._drift.note("different", obj.key)
                 self.put(obj)
 

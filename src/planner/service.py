@@ -2,9 +2,9 @@
 transfer queue; when planning is done the run drains, and closes as soon as its books balance.
 
 A listing that would outlive the invocation checkpoints its position in the run record and continues in a
-new invocation; every checkpoint commits with the sheets it covers (planner.enqueue). The watermark (how far
-the marker may move when the run closes) is the time the listing started, or the start of the oldest
-multipart upload then in flight, whichever is earlier.
+new invocation; every checkpoint commits with the sheets it covers (planner.enqueue). What a run selects
+(planner.scope) and its watermark, how far the marker may move when it closes (planner.holdback), are decided
+before the run starts and written in the record that starts it.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from datetime import datetime, timedelta
 
 from hydration.aws import listing as source_listing
 from hydration.closing import close_if_balanced
-from hydration.errors import CheckpointMovedError, InvalidRequestError, RunAlreadyActiveError
+from hydration.errors import CheckpointMovedError, InvalidRequestError, MarkerFormatError, RunAlreadyActiveError
+from hydration.marker import Marker
 from hydration.models import Drift, PlannerRequest, PlanResult, RunKind, RunRecord, RunStatus
 from hydration.observability import MetricUnit, annotate_run, logger, metrics, tracer
-from hydration.selection import excluded_key, is_selected, lower_bound, minimal_prefixes, within_scope
-from planner import listing, reconcile
+from hydration.selection import excluded_key, is_selected, within_scope
+from planner import listing, reconcile, scope
 from planner.context import Budget, PlannerDeps
 from planner.enqueue import Enqueue
+from planner.holdback import hold_back
+from planner.refusal import refuse
+from planner.scope import Selection
 
 SAMPLE_KEYS = 20
 
@@ -39,18 +43,20 @@ def plan(request: PlannerRequest, deps: PlannerDeps, budget: Budget, *, run_id: 
             f"prefix: {request.prefix!r} is outside the configured transfer prefixes {settings.transfer_prefixes}"
         )
     started_at = deps.clock()
-    since = _selection_bound(request, deps)
-    prefixes = [request.prefix] if request.prefix else minimal_prefixes(settings.transfer_prefixes)
+    selection = scope.select(request, settings, _marker(request, deps))
     if request.dry_run:
-        return _dry_run(request, deps, prefixes, since, started_at)
+        return _dry_run(request, deps, selection, started_at)
 
     run = RunRecord(
         run_id=run_id,
         status=RunStatus.PLANNING,
         kind=request.kind,
-        watermark=started_at,  # moved back by in-flight uploads when planning starts
-        since=since,
-        prefixes=prefixes,
+        watermark=started_at,
+        since=selection.since,
+        prefixes=selection.prefixes,
+        scope=selection.scope,
+        bounds=selection.bounds,
+        previous_destination=selection.previous_destination,
         keys=list(request.keys or []),
         force=request.force,
         started_at=started_at,
@@ -59,6 +65,16 @@ def plan(request: PlannerRequest, deps: PlannerDeps, budget: Budget, *, run_id: 
         drift=Drift() if request.kind is RunKind.RECONCILE else None,
         ttl=int((started_at + timedelta(days=settings.run_ttl_days)).timestamp()),
     )
+    # The hold-back is part of the record that starts the run: a retried planner resumes with it.
+    try:
+        held = hold_back(started_at, selection.prefixes, request.kind, deps)
+    except Exception as exc:
+        logger.exception("could not list the multipart uploads in flight; no run started", run_id=run.run_id)
+        failed = {"status": RunStatus.FAILED, "ended_at": deps.clock(), "error": f"{type(exc).__name__}: {exc}"}
+        deps.runs.record_unstarted(run.model_copy(update=failed))
+        raise
+    run.watermark, run.inflight_uploads = held.watermark, held.inflight_uploads
+    run.held_back_by = held.oldest.key if held.oldest is not None else None
     try:
         deps.runs.create(run)
     except RunAlreadyActiveError as busy:
@@ -69,68 +85,46 @@ def plan(request: PlannerRequest, deps: PlannerDeps, budget: Budget, *, run_id: 
                 # Lambda retried this very invocation (same request id), or the planner that held the run died.
                 logger.warning("resuming a planning run", run_id=active.run_id, retried=not stale)
                 return _resume(active, deps, budget, request_id)
-        logger.info("a run is already active; nothing started", active_run_id=busy.run_id, status=busy.status)
-        return PlanResult(started=False, run_id=busy.run_id, status=busy.status, message=str(busy))
-    logger.info("run started", run_id=run.run_id, kind=run.kind, since=since, prefixes=prefixes)
+        return refuse(run, busy, deps, asked_for=request.new_run_id is not None)
+    logger.info("run started", run_id=run.run_id, kind=run.kind, since=run.since, prefixes=run.prefixes)
+    logger.info("watermark", watermark=run.watermark, inflight_uploads=run.inflight_uploads)
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
-    return _resume(run, deps, budget, request_id, fresh=True)
+    return _resume(run, deps, budget, request_id)
 
 
-def _selection_bound(request: PlannerRequest, deps: PlannerDeps) -> datetime | None:
-    match request.kind:
-        case RunKind.INCREMENTAL:
-            current = deps.closing.marker.read()
-            if current is None:
-                logger.info("no sync marker: this run is a full transfer")
-                return None
-            return lower_bound(current.synced_to, timedelta(seconds=deps.settings.lookback_seconds))
-        case RunKind.SINCE:
-            return request.since
-        case _:
-            return None
+def _marker(request: PlannerRequest, deps: PlannerDeps) -> Marker | None:
+    """The sync marker: an incremental run selects from it; any run reads the scope it was made for. A run
+    that writes the marker must read it (it would record its scope over a change it did not see); the
+    others go on without an unreadable one."""
+    try:
+        return deps.closing.marker.read()
+    except MarkerFormatError:
+        if request.kind.advances_marker:
+            raise
+        logger.warning("the sync marker is unreadable; this run does not need it", kind=request.kind)
+        return None
 
 
-def _watermark(started_at: datetime, prefixes: list[str], deps: PlannerDeps) -> tuple[datetime, int]:
-    """The listing's start, moved back to the start of the oldest multipart upload in flight in scope: when
-    that upload completes, its LastModified is its start, and the next run must still select it. Uploads
-    older than INFLIGHT_UPLOAD_MAX_AGE_SECONDS are taken as abandoned (logged) and do not hold the marker."""
-    settings = deps.settings
-    horizon = started_at - timedelta(seconds=settings.inflight_upload_max_age_seconds)
-    watermark, count = started_at, 0
-    for prefix in prefixes:
-        for key, initiated in source_listing.inflight_uploads(deps.producer_s3, settings.producer_bucket, prefix):
-            count += 1
-            if initiated < horizon:
-                logger.warning(
-                    "multipart upload in flight for too long; not holding the marker", key=key, initiated=initiated
-                )
-                continue
-            watermark = min(watermark, initiated)
-    return watermark, count
-
-
-def _dry_run(
-    request: PlannerRequest, deps: PlannerDeps, prefixes: list[str], since: datetime | None, started_at: datetime
-) -> PlanResult:
+def _dry_run(request: PlannerRequest, deps: PlannerDeps, selection: Selection, started_at: datetime) -> PlanResult:
     settings = deps.settings
     excluded = excluded_key(settings.destination_prefix)
     keys = nbytes = listed = 0
     sample: list[str] = []
-    for prefix in prefixes:
+    for prefix in selection.prefixes:
         for page in source_listing.list_pages(deps.producer_s3, settings.producer_bucket, prefix):
             listed += len(page.objects)
             for obj in page.objects:
-                if is_selected(obj.key, obj.last_modified, since, excluded):
+                if is_selected(obj.key, obj.last_modified, selection.since_for(obj.key), excluded):
                     keys += 1
                     nbytes += obj.size
                     if len(sample) < SAMPLE_KEYS:
                         sample.append(obj.key)
-    logger.info("dry run", keys=keys, bytes=nbytes, since=since)
+    logger.info("dry run", keys=keys, bytes=nbytes, since=selection.since, bounds=len(selection.bounds))
     return PlanResult(
         started=False,
         dry_run=True,
         kind=request.kind,
-        since=since,
+        since=selection.since,
         watermark=started_at,
         keys_listed=listed,
         keys_enqueued=keys,
@@ -140,7 +134,7 @@ def _dry_run(
     )
 
 
-def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, *, fresh: bool = False) -> PlanResult:
+def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str) -> PlanResult:
     logger.append_keys(run_id=run.run_id)
     logger.set_correlation_id(run.run_id)
     annotate_run(run.run_id)
@@ -157,9 +151,6 @@ def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str, 
     ) as enqueue:
         budget.beat = enqueue.checkpoint  # a heartbeat is a checkpoint: it also notices a cancelled run
         try:
-            if fresh:
-                run.watermark, run.inflight_uploads = _watermark(run.started_at, run.prefixes, deps)
-                logger.info("watermark", watermark=run.watermark, inflight_uploads=run.inflight_uploads)
             ledger = listing.LedgerSnapshot.read(deps.ledger)  # once per planning invocation
             finished = _walk(run, deps, budget, enqueue, ledger)
             if finished:

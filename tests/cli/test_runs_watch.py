@@ -61,10 +61,11 @@ def test_watch_follows_the_active_run_poll_by_poll(deployed: Deployed, run_cli, 
 
 
 def test_watch_waits_for_a_run_just_triggered(deployed: Deployed, run_cli) -> None:
-    # Given a trigger whose planner Lambda has not run yet
+    # Given a run asked for under its id (as trigger does), whose planner Lambda has not run yet
     deployed.defer_async = True
     put_objects(deployed.world, "data/a.txt")
-    run_id = run_cli("trigger", "--yes").stdout.split()[1]
+    run_id = "20261206T060000Z-c0ffee"
+    InProcessInvoker(deployed).invoke_async(FUNCTIONS["planner"], {"new_run_id": run_id})
     # When it is watched, and Lambda runs the planner after the first poll
     result = run_cli("runs", "watch", run_id, "--interval", "0", sleep=lambda _s: deployed.run_pending())
     # Then the watch waited for the run, then followed it to its end

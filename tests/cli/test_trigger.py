@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -21,21 +23,53 @@ def started_run(deployed: Deployed, stdout: str) -> RunRecord:
     return deployed.world.stores.runs.get(run_id)
 
 
-def test_trigger_prints_the_new_run_id_at_once(deployed: Deployed, run_cli) -> None:
-    # Given Lambda has not yet run the planner when trigger returns (an asynchronous invoke)
+def test_trigger_prints_the_new_run_id_once_the_run_exists(deployed: Deployed, run_cli) -> None:
+    # Given Lambda runs the planner a poll after the asynchronous invoke
     deployed.defer_async = True
     put_objects(deployed.world, "data/a.txt")
-    result = run_cli("trigger", "--yes")
+    polls: list[int] = []
+
+    def lambda_gets_round_to_it(_seconds: float) -> None:
+        polls.append(len(deployed.world.stores.runs.list()))
+        deployed.run_pending()
+
+    result = run_cli("trigger", "--yes", sleep=lambda_gets_round_to_it)
     assert result.exit_code == 0, result.output
     first, second = result.stdout.splitlines()
     assert re.fullmatch(rf"run ({RUN_ID.pattern}) started \(incremental\)", first)
     run_id = first.split()[1]
     assert second == f"follow it: s3-hydration runs watch {run_id}"
-    assert deployed.world.stores.runs.list() == []  # nothing ran yet
-    # When Lambda runs the planner, the run it creates has that id
-    deployed.run_pending()
+    assert polls == [0]  # it waited for the planner: nothing had run when it first looked
+    # The run it names exists, under that id
     run = deployed.world.stores.runs.get(run_id)
     assert (run.kind, run.status, run.keys_enqueued) == (RunKind.INCREMENTAL, RunStatus.DRAINING, 1)
+
+
+def test_two_triggers_at_the_same_moment_the_loser_is_told_its_run_did_not_start(deployed: Deployed, run_cli) -> None:
+    """Issue 15: both triggers saw no active run and printed a run id; the loser's planner refused on the lock
+    and only logged it, so its run never appeared. Now the loser exits 1 naming the run that won."""
+    from tests.integration.harness import invoke_planner
+
+    deployed.defer_async = True
+    put_objects(deployed.world, "data/a.txt")
+    winner: list[str] = []
+
+    def the_other_trigger_wins_then_lambda_runs_ours(_seconds: float) -> None:
+        if not winner:  # the other trigger's planner takes the lock first
+            with contextlib.redirect_stdout(io.StringIO()):
+                winner.append(invoke_planner({"full": True})["run_id"])
+        deployed.run_pending()
+
+    result = run_cli("trigger", "--yes", sleep=the_other_trigger_wins_then_lambda_runs_ours)
+
+    assert result.exit_code == 1, result.output
+    [requested] = [payload["new_run_id"] for _, payload in deployed.invoked]
+    assert result.stderr.strip() == (
+        f"Error: run {requested} not started: run {winner[0]} is DRAINING (follow it: s3-hydration runs watch "
+        f"{winner[0]}); a new run starts once it has finished"
+    )
+    assert deployed.world.stores.runs.get(requested).status is RunStatus.REFUSED
+    assert deployed.world.stores.runs.active_run_id() == winner[0]
 
 
 def test_trigger_wait_copies_everything_and_exits_0(deployed: Deployed, run_cli) -> None:
@@ -98,10 +132,7 @@ def test_trigger_waits_for_its_run_to_appear(deployed: Deployed, run_cli) -> Non
     result = run_cli("trigger", "--yes", "--wait", "--interval", "0", sleep=lambda _s: deployed.run_pending())
     assert result.exit_code == 0, result.output
     run_id = result.stdout.split()[1]
-    assert result.stderr.splitlines()[:2] == [
-        f"run {run_id} started (incremental)",
-        f"waiting for run {run_id} to start ...",
-    ]
+    assert result.stderr.splitlines()[0] == f"run {run_id} started (incremental)"
     assert deployed.world.stores.runs.get(run_id).status is RunStatus.COMPLETED
 
 

@@ -15,6 +15,7 @@ from hydration.aws.uploads import UploadStore
 from hydration.copying import Handoff
 from tests.cli.conftest import STACK, Deployed, _stack_template, json_out
 from tests.integration.harness import MIB, REGION, put_object
+from tests.integration.producer_times import age_upload
 from tests.integration.transfer_support import UPLOADS_TABLE, body_of, create_uploads_table, in_progress, interrupted
 
 
@@ -127,8 +128,10 @@ def test_abort_a_key_aborts_its_copy_and_forgets_its_record(
 def test_abort_older_than_takes_every_upload_started_that_long_ago(
     run_cli: Any, deployed: Deployed, uploads: UploadStore, copying: Handoff, orphan: str
 ) -> None:
-    # moto reports every upload as initiated on 2010-11-10
-    assert run_cli("uploads", "abort", "--older-than", "10000d", "--yes").stdout == "no upload to abort\n"
+    # Given both uploads started 2 hours ago
+    for upload in deployed.world.s3.list_multipart_uploads(Bucket=deployed.world.consumer_bucket)["Uploads"]:
+        age_upload(deployed.world.consumer_bucket, upload["UploadId"], timedelta(hours=2))
+    assert run_cli("uploads", "abort", "--older-than", "3h", "--yes").stdout == "no upload to abort\n"
 
     result = run_cli("uploads", "abort", "--older-than", "1h", "--yes")
 

@@ -4,6 +4,7 @@ become, the exact batchItemFailures, the books, the ledger, what is re-enqueued,
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +82,11 @@ class FakeQueue:
 
     def delete(self, receipt_handles: list[str]) -> None:
         self.deleted += receipt_handles
+
+    def hold(self, receipt_handles: list[str], seconds: int) -> list[str]:
+        for handle in receipt_handles:
+            self.visibility[handle] = seconds
+        return []
 
 
 class World:
@@ -334,6 +340,26 @@ def _failure(key: str) -> Any:
     )
 
 
+def test_the_batch_messages_are_held_for_a_step_before_any_copy_and_a_retried_one_keeps_its_backoff() -> None:
+    """The visibility heartbeat: a crash from the first copy on costs a step (VISIBILITY_STEP_SECONDS), not the
+    queue's visibility timeout; the message that failed comes back after its backoff, not after a step."""
+    world = World(["a", "b", "c"], visibility_step_seconds=45)
+    seen: list[dict[str, int]] = []
+    copy = world.transfer.copy
+
+    def copying(request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
+        seen.append(dict(world.queue.visibility))
+        return copy(request, deadline)
+
+    world.transfer.copy = copying  # type: ignore[method-assign]
+    world.transfer.failing["c"] = "SlowDown"
+    assert world.copy(world.record(world.objects("a", "b")), world.record(world.objects("c"))) == ["m-c"]
+    assert seen
+    assert all(v == {"rh-m-a-b": 45, "rh-m-c": 45} for v in seen)
+    assert world.queue.visibility == {"rh-m-a-b": 45, "rh-m-c": 10}  # c: base x 2^0
+    assert not [t for t in threading.enumerate() if t.name == "visibility-heartbeat"]  # stopped before returning
+
+
 def test_parts_that_never_start_fail_the_key_visibly_after_max_stalled_handoffs() -> None:
     """No part of the message fits the time left (a part size too large for the timeout): the parts message
     is sent again with its no-progress count, and at MAX_STALLED_HANDOFFS the key fails like any failed copy:
@@ -397,3 +423,33 @@ def test_a_message_from_before_sheets_is_copied_but_settles_nothing(caplog: pyte
     assert world.transfer.copied == ["a"]
     assert world.runs.get(RUN).keys_settled == 0
     assert "a message without a sheet settles nothing" in caplog.text
+
+
+def test_a_key_two_copies_of_different_versions_wrote_at_once_settles_as_failed_with_its_ledger_entry() -> None:
+    """Main's ConcurrentCopy (two copies of different versions wrote the consumer object at once: S3 kept one,
+    nobody knows which) puts the key in the ledger, forced; in the books it settles as failed, so that the run's
+    books say what its ledger says (it settled as transferred before)."""
+    from datetime import timedelta
+
+    from hydration.models import ManifestEntry
+
+    world = World(["a"])
+    copy = world.transfer.copy
+
+    def another_copy_writes_meanwhile(request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
+        now = datetime.now(UTC)
+        world.manifest.entries["a"] = ManifestEntry(
+            key="a", etag='"a2"', last_modified=LISTED + timedelta(seconds=5), size=8, copied_at=now,
+            written_after=now, written_before=now,
+        )  # fmt: skip
+        return copy(request, deadline)
+
+    world.transfer.copy = another_copy_writes_meanwhile  # type: ignore[method-assign]
+    assert world.copy(world.record(world.objects("a"))) == []
+    failure = world.ledger.get("a")
+    assert failure is not None
+    assert (failure.error_code, failure.force) == ("ConcurrentCopy", True)
+    assert world.manifest.entries["a"].etag == '"a2"'  # the entry is left alone: it holds nothing for this copy
+    run = world.runs.get(RUN)
+    assert (run.keys_settled, run.objects_transferred, run.objects_failed) == (1, 0, 1)
+    assert (run.status, run.failed_count) == (RunStatus.COMPLETED_WITH_FAILURES, 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,14 +162,29 @@ def test_a_key_listed_and_in_the_ledger_is_enqueued_once_with_its_ledger_force()
 def test_the_watermark_stays_before_a_multipart_upload_in_flight() -> None:
     """S3 stamps a completed multipart upload with its start: the marker must not pass an upload in flight."""
     started = BASE + timedelta(days=29, hours=23)  # an hour before the run starts
-    s3 = FakeListingS3({}, uploads={"big.bin": started, "abandoned.bin": BASE})
+    s3 = FakeListingS3({}, uploads={"big.bin": started})
     runs = FakeRuns()
     result = _plan(PlannerRequest(), _deps(s3, FakeSqs(), runs, RecordingContinuation()))
     run = runs.get(result.run_id)  # type: ignore[arg-type]
-    assert run.watermark == started  # the abandoned one (30 days old) is past the 7-day horizon
-    assert run.inflight_uploads == 2
+    assert run.watermark == started
+    assert (run.inflight_uploads, run.held_back_by) == (1, "big.bin")
     assert run.status is RunStatus.COMPLETED
     assert run.marker_written == started
+
+
+def test_an_upload_in_flight_however_old_holds_the_marker_and_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    """An upload in flight for 30 days (past the old 7-day horizon) still holds the marker: when it completes,
+    its LastModified is its start, and the next run must select it. Past INFLIGHT_UPLOAD_ALARM_SECONDS the
+    planner names it in a warning (the alarm reads the age metric)."""
+    old = BASE  # 30 days before the run
+    s3 = FakeListingS3({}, uploads={"big.bin": BASE + timedelta(days=29), "abandoned.bin": old})
+    runs = FakeRuns()
+    with caplog.at_level("WARNING"):
+        result = _plan(PlannerRequest(), _deps(s3, FakeSqs(), runs, RecordingContinuation()))
+    run = runs.get(result.run_id)  # type: ignore[arg-type]
+    assert (run.watermark, run.marker_written, run.held_back_by) == (old, old, "abandoned.bin")
+    warnings = [(r.getMessage(), getattr(r, "key", None)) for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [("InflightUploadPinsMarker", "abandoned.bin")]
 
 
 def _failure(key: str, force: bool = False) -> FailureRecord:

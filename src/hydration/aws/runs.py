@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from hydration.aws.books import BooksStore
+from hydration.aws.checkpoints import checkpoint_action, expecting, planning_clauses
 from hydration.aws.dynamo import (
     TableStore,
     conditional,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 LOCK_ID = "ACTIVE"
-PLANNER_FIELDS = ("keys_listed", "keys_unchanged")  # the run item's, set by the planner with its checkpoints
 
 
 class RunStore(TableStore):
@@ -109,6 +109,19 @@ class RunStore(TableStore):
                 raise RunAlreadyActiveError(self.active_run_id() or "?", "active") from exc
             raise RunAlreadyActiveError(active.run_id, active.status.value) from exc
 
+    def record_unstarted(self, run: RunRecord) -> bool:
+        """Record a run that never started (REFUSED, or FAILED before it could), with why, without taking
+        the lock: whoever follows its id learns it. False if a record with that id exists already."""
+        item = run.model_dump(mode="json", exclude=set(RunRecord.COUNTERS))
+        return (
+            conditional(
+                lambda: self._db.put_item(
+                    TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(run_id)"
+                )
+            )
+            is not None
+        )
+
     def _update(self, run_id: str, expression: str, condition: str, names: dict[str, str], **named: Any) -> bool:
         """A conditional update of the run item; False if the condition did not hold."""
         text = expression + " " + condition
@@ -125,61 +138,19 @@ class RunStore(TableStore):
             request["ExpressionAttributeNames"] = names
         return conditional(lambda: retry_conflicts(lambda: self._db.update_item(**request))) is not None
 
-    def _planning(self, run: RunRecord) -> tuple[str, dict[str, Any]]:
-        """SET clauses and values for where planning stands and what it counted (keys_enqueued is the books')."""
-        named: dict[str, Any] = {name: getattr(run, name) for name in PLANNER_FIELDS}
-        named["heartbeat_at"] = iso(datetime.now(UTC))
-        named["watermark"] = iso(run.watermark)
-        named["inflight_uploads"] = run.inflight_uploads
-        clauses = [f"{name} = :{name}" for name in named]
-        if run.drift is not None:
-            clauses.append("drift = :drift")
-            named["drift"] = run.drift.model_dump(mode="json")
-        return ", ".join(clauses), named
-
-    @staticmethod
-    def _expecting(checkpoints: int) -> str:
-        """The condition that no other invocation has checkpointed the run since this one read it."""
-        return (
-            "checkpoints = :expected"
-            if checkpoints
-            else "(attribute_not_exists(checkpoints) OR checkpoints = :expected)"
-        )
-
     def checkpoint_action(self, run: RunRecord, expected: int) -> dict[str, Any]:
-        """A TransactWriteItems action that saves where planning stands (`run.cursor`, its counts, a heartbeat)
-        as checkpoint number `expected + 1`, if the run is PLANNING and its last checkpoint is number
-        `expected`. The planner writes it in the transaction that opens the sheets up to that position, so
-        that what is in the books and where a resumed planning starts never disagree."""
-        clauses, named = self._planning(run)
-        named |= {"next": expected + 1, "expected": expected, "planning": RunStatus.PLANNING.value}
-        names = {"#s": "status"}
-        expression = "SET checkpoints = :next, " + clauses
-        if run.cursor is not None:
-            expression += ", #c = :cursor"
-            names["#c"] = "cursor"
-            named["cursor"] = run.cursor.model_dump(mode="json")
-        condition = "#s = :planning AND " + self._expecting(expected)
-        used = {k: v for k, v in named.items() if f":{k}" in expression + " " + condition}
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": to_item({"run_id": run.run_id}),
-                "UpdateExpression": expression,
-                "ConditionExpression": condition,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values(**used),
-            }
-        }
+        """A TransactWriteItems action: where planning stands, as checkpoint number `expected + 1`
+        (`hydration.aws.checkpoints`); the planner writes it with the sheets it covers."""
+        return checkpoint_action(self._table, run, expected)
 
     def finish_planning(self, run: RunRecord) -> bool:
         """PLANNING -> DRAINING: every selected key is in the books and its message was sent. False if the run
         is no longer planning, or another invocation checkpointed it since `run.checkpoints`."""
-        clauses, named = self._planning(run)
+        clauses, named = planning_clauses(run)
         return self._update(
             run.run_id,
             "SET #s = :draining, planning_complete = :t, " + clauses + " REMOVE #c",
-            "#s = :planning AND " + self._expecting(run.checkpoints),
+            "#s = :planning AND " + expecting(run.checkpoints),
             {"#c": "cursor"},
             draining=RunStatus.DRAINING.value,
             planning=RunStatus.PLANNING.value,

@@ -26,14 +26,34 @@ from hydration.models.requests import (
     parse_planner_event,
 )
 from hydration.models.results import FinalizeResult, PlanResult, new_run_id
-from hydration.models.runs import TERMINAL, Books, Drift, ListingCursor, QueueDepth, RunRecord, RunStatus
-from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Sheet, Task
+from hydration.models.runs import (
+    TERMINAL,
+    Books,
+    Bound,
+    Drift,
+    ListingCursor,
+    QueueDepth,
+    RunRecord,
+    RunStatus,
+    Scope,
+)
+from hydration.models.state import (
+    FailureRecord,
+    ManifestEntry,
+    Origin,
+    Outcome,
+    Precedence,
+    Settlement,
+    Sheet,
+    Task,
+)
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_KEY_BYTES",
     "TERMINAL",
     "Books",
+    "Bound",
     "Drift",
     "FailureRecord",
     "FinalizeResult",
@@ -46,11 +66,13 @@ __all__ = [
     "PartsMessage",
     "PlanResult",
     "PlannerRequest",
+    "Precedence",
     "QueueDepth",
     "RunKind",
     "RunRecord",
     "RunStatus",
     "S3Key",
+    "Scope",
     "Settlement",
     "Sheet",
     "SourceObject",

@@ -37,6 +37,7 @@ class PlanResult(BaseModel):
     dry_run: bool = False
     sample_keys: list[str] = []
     drift: Drift | None = None
+    refused_run_id: str | None = None  # not started (`run_id` is the active run): recorded as REFUSED if asked for
     message: str = ""
 
 

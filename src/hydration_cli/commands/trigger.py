@@ -8,8 +8,9 @@ import click
 from hydration_cli import humanize, render, views
 from hydration_cli.commands.runs import watch_live
 from hydration_cli.deployment import Deployment
-from hydration_cli.ops.trigger import TriggerResult, build_request, start
+from hydration_cli.ops.trigger import TriggerResult, build_request, confirm_started, start
 from hydration_cli.ops.trigger import dry_run as plan_dry_run
+from hydration_cli.ops.watch import Polling
 from hydration_cli.options import TIME, app_config, change_options, command, confirm, now, watch_options
 
 
@@ -42,8 +43,9 @@ def trigger(
     start_timeout: timedelta,
 ) -> TriggerResult:
     """Start a run now (incremental unless told otherwise), once confirmed (--yes: do not ask): the planner is
-    invoked asynchronously, as the schedule does, and the new run's id is printed at once (follow it: runs
-    watch RUN). --dry-run asks the planner what the run would enqueue (it lists, enqueues nothing)."""
+    invoked asynchronously, as the schedule does, and the new run's id is printed once the run exists (follow
+    it: runs watch RUN); exit 1 if it did not start (another run was active). --dry-run asks the planner what
+    the run would enqueue (it lists, enqueues nothing)."""
     modes = [
         name
         for name, on in (
@@ -65,10 +67,13 @@ def trigger(
     if dry_run:
         return plan_dry_run(deployment, request)
     confirm(f"Start {'a forced ' if force else 'a '}{request.kind} run now?", yes=yes)
+    config = app_config()
     result = start(deployment, request, now())
+    polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
+    confirm_started(deployment, result, polling)  # exit 1 if the planner refused it (a run was active)
     if not wait or result.run_id is None:
         return result
-    if app_config().output == "table":
+    if config.output == "table":
         click.echo(_started(result), err=True)
     watched = watch_live(deployment, result.run_id, timeout=timeout, interval=interval, start_timeout=start_timeout)
     result.run, result.progress = watched.run, watched.progress

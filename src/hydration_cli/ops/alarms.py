@@ -14,6 +14,8 @@ from hydration_cli.deployment import Deployment
 ALARMS = (
     "SyncStaleAlarm",
     "RunNotStartedAlarm",
+    "ReconcileNotStartedAlarm",
+    "InflightUploadPinsMarkerAlarm",
     "LambdaErrorAlarm",
     "LambdaDurationAlarm",
     "CopierDurationAlarm",

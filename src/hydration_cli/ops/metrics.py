@@ -22,6 +22,11 @@ class MetricSpec:
     service: str  # the Powertools `service` dimension of the function that emits it
     stat: str
     unit: str
+    kind: str | None = None  # the `kind` dimension of a metric emitted per run kind (RunsNotStarted)
+
+    @property
+    def dimensions(self) -> dict[str, str]:
+        return {"service": self.service} | ({"kind": self.kind} if self.kind else {})
 
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -43,6 +48,8 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("SyncAgeSeconds", "finalizer", "Maximum", "Seconds"),
     MetricSpec("DriftMissing", "planner", "Sum", "Count"),
     MetricSpec("DriftDifferent", "planner", "Sum", "Count"),
+    MetricSpec("OldestInflightUploadAgeSeconds", "planner", "Maximum", "Seconds"),
+    MetricSpec("RunsNotStarted", "planner", "Sum", "Count", kind="reconcile"),  # what ReconcileNotStartedAlarm reads
 )
 
 
@@ -96,7 +103,7 @@ def metrics(deployment: Deployment, since: datetime, until: datetime) -> Metrics
     period = period_for(until - since)
     since, until = align(since, until, period)
     queries = [
-        MetricQuery(f"m{i}", METRICS_NAMESPACE, spec.name, {"service": spec.service}, period, spec.stat)
+        MetricQuery(f"m{i}", METRICS_NAMESPACE, spec.name, spec.dimensions, period, spec.stat)
         for i, spec in enumerate(METRICS)
     ]
     data = deployment.cloudwatch.metric_data(queries, since, until)
@@ -111,7 +118,7 @@ def metrics(deployment: Deployment, since: datetime, until: datetime) -> Metrics
         series.append(
             Series(
                 name=spec.name,
-                service=spec.service,
+                service=spec.service + (f" kind={spec.kind}" if spec.kind else ""),
                 stat=spec.stat,
                 unit=spec.unit,
                 value=_summary(spec.stat, values),
