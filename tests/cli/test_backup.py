@@ -234,3 +234,50 @@ def test_restore_does_not_overwrite_an_item_written_meanwhile(deployed: Deployed
     # Then the restore keeps the copier's entry and says so
     assert [(d.id, d.action) for d in report.decisions] == [("k", "changed")]
     assert table_items(deployed.world.failures_table)["k"]["failed_at"] == "2024-05-04T00:00:00Z"
+
+
+def test_a_run_restored_from_a_backup_taken_mid_run_settles_on_and_counts_each_key_once(
+    deployed: Deployed, run_cli, tmp_path: Path, monkeypatch
+) -> None:
+    """The books' sheets through `backup` (plain JSON) and `restore`: a run backed up with one sheet settled
+    and two pending, its books table lost and restored, settles on: the pending keys once each, the settled
+    ones not again (a duplicate delivery after the restore counts nothing), and closes COMPLETED."""
+    from hydration.models import Outcome, Settlement
+    from tests.cli.conftest import copy_some
+    from tests.integration.harness import run_copier
+
+    # Given a run of five keys, two per message (three sheets), of which one message was copied
+    monkeypatch.setenv("KEYS_PER_MESSAGE", "2")
+    deployed.drain_on_finalize = False
+    put_objects(deployed.world, *(f"data/{k}.txt" for k in "abcde"))
+    assert run_cli("trigger", "--yes").exit_code == 0
+    books = deployed.world.stores.books
+    [run_id] = [r.run_id for r in deployed.world.stores.runs.list()]
+    copy_some(deployed.world, 1)
+    settled = [s for s in books.sheets(run_id) if not s.pending]
+    assert [len(s.outcomes) for s in settled] == [2]
+    assert books.counters(run_id).keys_settled == 2
+    # backed up, then the books table lost
+    target = tmp_path / "backup.json"
+    assert run_cli("backup", str(target)).exit_code == 0
+    db = boto3.client("dynamodb", region_name=REGION)
+    for item in raw_items(deployed.world.books_table):
+        db.delete_item(
+            TableName=deployed.world.books_table, Key=to_item({"run_id": item["run_id"], "key": item["key"]})
+        )
+    assert books.counters(run_id).keys_enqueued == 0
+    # When it is restored
+    result = run_cli("restore", str(target), "--yes")
+    assert result.exit_code == 0, result.output
+    # Then the settled sheet's keys count nothing again (a duplicate delivery after the restore)
+    [sheet] = settled
+    again = [Settlement(t.key, Outcome.TRANSFERRED, bytes=4, sheet=sheet.id, slot=t.slot) for t in sheet.tasks]
+    assert books.settle(run_id, again) == []
+    # and the copier settles the rest, each key once, and closes the run
+    run_copier(deployed.world)
+    run = deployed.world.stores.runs.get(run_id)
+    assert (run.status, run.keys_enqueued, run.keys_settled, run.objects_transferred) == ("COMPLETED", 5, 5, 5)
+    assert run.bytes_transferred == 5 * len(b"data")
+    assert list(books.unsettled(run_id)) == []
+    landed = {e["key"] for e in table_items(deployed.world.manifest_table).values()}
+    assert landed == {f"data/{k}.txt" for k in "abcde"}
