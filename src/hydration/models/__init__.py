@@ -13,6 +13,7 @@ from hydration.models.messages import (
     SourceObject,
     TransferMessage,
     TransferRecord,
+    body_cost,
     encode,
     pack,
     parse_message,
@@ -36,7 +37,16 @@ from hydration.models.runs import (
     RunStatus,
     Scope,
 )
-from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Precedence, Settlement, Task
+from hydration.models.state import (
+    FailureRecord,
+    ManifestEntry,
+    Origin,
+    Outcome,
+    Precedence,
+    Settlement,
+    Sheet,
+    Task,
+)
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -64,12 +74,14 @@ __all__ = [
     "S3Key",
     "Scope",
     "Settlement",
+    "Sheet",
     "SourceObject",
     "Task",
     "TransferMessage",
     "TransferRecord",
     "UtcDatetime",
     "as_utc",
+    "body_cost",
     "describe_validation_error",
     "encode",
     "iso",
