@@ -350,10 +350,14 @@ class Bench:
         try:
             pids = environment_pids(PLANNER)
             reset_peak_rss(pids)
+            ls = localstack_pid()
+            cpu_before = cpu_seconds(ls) if ls else None
             begun = time.perf_counter()
             plan = self.pipeline.invoke(self.pipeline.planner_name, {"prefix": ds.prefix})
             seconds = time.perf_counter() - begun
             row = PlannerResult(keys=int(plan.get("keys_enqueued", 0)), contender=report.ENQUEUE_RUN)
+            if ls and cpu_before is not None and row.keys:
+                row.localstack_cpu_per_key_ms = 1000 * (cpu_seconds(ls) - cpu_before) / row.keys
             row.seconds.append(seconds)
             row.peak_rss_mb = peak_rss_mb(environment_pids(PLANNER) or pids)
             self.planner.append(row)
@@ -468,6 +472,14 @@ class Bench:
                 "### LocalStack CPU per request, by kind (each measured alone, as the pipeline makes it)",
                 "",
                 report.costs_table(self.costs),
+            ]
+        aws = report.aws_table(self.results)
+        if aws:
+            lines += [
+                "### What the pipeline's runs would cost on AWS (modeled from their books at list prices; "
+                "hydration_cli.ops.prices)",
+                "",
+                aws,
             ]
         if self.planner:
             lines += ["### Planner (data set C)", "", report.planner_table(self.planner)]

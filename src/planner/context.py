@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from hydration.closing import Closing
-from hydration.errors import HydrationError
-from hydration.models import RunRecord
 from hydration.ports import Books, Continuation, Held, Ledger, Lookup, Runs
 from hydration.settings import PlannerSettings
 from planner.enqueue import Queue
@@ -36,14 +34,10 @@ class PlannerDeps:
     held: Held | None = None  # the manifest alone; without it `lookup` reads the ledger too, every page
 
 
-class PlanningStoppedError(HydrationError):
-    """The run left PLANNING while this invocation listed (an operator cancelled it)."""
-
-
 class Budget:
     """When to checkpoint (too little invocation time left, or, in tests, a page budget spent), and a
-    heartbeat on the run every `heartbeat_seconds` of listing: it shows the planner is alive and notices a
-    cancelled run."""
+    heartbeat every `heartbeat_seconds` of listing (`beat`: the enqueue writes a checkpoint with what it has):
+    it shows the planner is alive, and a checkpoint that no longer holds tells it the run was cancelled."""
 
     def __init__(
         self,
@@ -51,31 +45,28 @@ class Budget:
         margin_seconds: int,
         max_pages: int = 0,
         *,
-        runs: Runs | None = None,
         heartbeat_seconds: float = 20.0,
     ) -> None:
         self._remaining_ms = remaining_ms
         self._margin_ms = margin_seconds * 1000
         self._max_pages = max_pages
-        self._runs = runs
         self._heartbeat_seconds = heartbeat_seconds
         self._last_beat = time.monotonic()
+        self.beat: Callable[[], None] | None = None
         self.pages = 0
 
-    def page_done(self, run: RunRecord) -> None:
+    def page_done(self) -> None:
         self.pages += 1
-        if self._runs is not None and time.monotonic() - self._last_beat >= self._heartbeat_seconds:
+        if self.beat is not None and time.monotonic() - self._last_beat >= self._heartbeat_seconds:
             self._last_beat = time.monotonic()
-            if not self._runs.heartbeat(run):
-                raise PlanningStoppedError(f"run {run.run_id} is no longer planning")
+            self.beat()
 
     @classmethod
-    def of(cls, settings: PlannerSettings, runs: Runs, remaining_ms: Callable[[], int]) -> Budget:
+    def of(cls, settings: PlannerSettings, remaining_ms: Callable[[], int]) -> Budget:
         return cls(
             remaining_ms,
             settings.checkpoint_margin_seconds,
             settings.max_pages_per_invocation,
-            runs=runs,
             heartbeat_seconds=settings.heartbeat_seconds,
         )
 

@@ -25,6 +25,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.error("rejected planner payload; no run started", error=str(exc))
         raise
     deps = dependencies.deps(context.invoked_function_arn)
-    budget = Budget.of(deps.settings, deps.runs, context.get_remaining_time_in_millis)
+    budget = Budget.of(deps.settings, context.get_remaining_time_in_millis)
     run_id = request.continue_run or request.new_run_id or new_run_id(datetime.now(UTC))
     return plan(request, deps, budget, run_id=run_id, request_id=context.aws_request_id).model_dump(mode="json")

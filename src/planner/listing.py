@@ -4,9 +4,9 @@ A page of the listing is compared with the manifest (one consistent BatchGetItem
 chunks side by side): a version the consumer already holds is not enqueued (unless the run forces it). The
 failure ledger is read once per planning invocation (`LedgerSnapshot`): a listed key in the ledger is enqueued
 with the `force` it failed with, and once the listing is done every key of the ledger is re-enqueued (keys the
-listing did not reach: deleted, or outside the selection); the books make sure a key is enqueued once per
-run. A ledger too large to hold (more than LEDGER_SNAPSHOT_LIMIT entries) is read with the manifest per page
-instead, as both tables were read before, and scanned again for the re-enqueue.
+listing did not reach: deleted, or outside the selection); claims in the books make sure a ledger key is
+enqueued once per run. A ledger too large to hold (more than LEDGER_SNAPSHOT_LIMIT entries) is read with the
+manifest per page instead, as both tables were read before, and scanned again for the re-enqueue.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from hydration.aws import listing as source_listing
 from hydration.aws import s3 as s3_adapter
 from hydration.models import (
     FailureRecord,
-    ListingCursor,
     ManifestEntry,
     ObjectRef,
     Origin,
@@ -99,53 +98,62 @@ class Known:
 
 
 def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, ledger: LedgerSnapshot) -> bool:
-    """Enqueue the selected keys from the run's cursor on. False: checkpointed, `run.cursor` says where."""
+    """Enqueue the selected keys from where the run's planning stands (`enqueue.progress`: a prefix, and the
+    last key handled in it: ListObjectsV2's StartAfter). False: stopped at a page's end for a checkpoint."""
     settings = deps.settings
     excluded = excluded_key(settings.destination_prefix)
-    cursor = run.cursor or ListingCursor()
+    progress = enqueue.progress
+    bound = run.since_for  # a key's selection bound (a widened scope gives parts their own)
     with Known(deps, ledger) as known:
-        for index in range(cursor.prefix_index, len(run.prefixes)):
-            token = cursor.continuation_token if index == cursor.prefix_index else None
+        for index in range(progress.prefix_index, len(run.prefixes)):
+            start_after = progress.start_after if index == progress.prefix_index else None
+            progress.prefix_index, progress.start_after = index, start_after
             for page in source_listing.list_pages(
-                deps.producer_s3, settings.producer_bucket, run.prefixes[index], token, settings.list_page_size
+                deps.producer_s3,
+                settings.producer_bucket,
+                run.prefixes[index],
+                page_size=settings.list_page_size,
+                start_after=start_after,
             ):
-                run.keys_listed += len(page.objects)
-                bound = run.since_for  # a key's selection bound (a widened scope gives parts their own)
                 selected = [o for o in page.objects if is_selected(o.key, o.last_modified, bound(o.key), excluded)]
-                enqueue_changed(run, known, selected, enqueue, Origin.LISTING)
-                budget.page_done(run)
+                held, failed = known.lookup([obj.key for obj in selected]) if selected else ({}, {})
+                chosen = {obj.key for obj in selected}
+                for obj in page.objects:
+                    progress.keys_listed += 1
+                    progress.start_after = obj.key
+                    if obj.key in chosen:
+                        entry, failure = held.get(obj.key), failed.get(obj.key)
+                        _enqueue_changed(run, obj, entry, failure, known.destination, enqueue, Origin.LISTING)
+                budget.page_done()
                 if budget.exhausted and page.next_token:
-                    run.cursor = ListingCursor(prefix_index=index, continuation_token=page.next_token)
                     return False
+            progress.prefix_index, progress.start_after = index + 1, None
             if budget.exhausted and index + 1 < len(run.prefixes):
-                run.cursor = ListingCursor(prefix_index=index + 1)
                 return False
-    run.cursor = None
     return True
 
 
-def enqueue_changed(
-    run: RunRecord, known: Known, objects: list[SourceObject], enqueue: Enqueue, origin: Origin
+def _enqueue_changed(
+    run: RunRecord,
+    obj: SourceObject,
+    entry: ManifestEntry | None,
+    failure: FailureRecord | None,
+    destination: str,
+    enqueue: Enqueue,
+    origin: Origin,
 ) -> None:
-    """Enqueue the objects whose version the consumer does not hold (all of them if the run forces), and
-    those in the failure ledger with their ledger `force`."""
-    if not objects:
-        return
-    held, failed = known.lookup([obj.key for obj in objects])
-    destination = known.destination
-    for obj in objects:
-        failure = failed.get(obj.key)
-        entry = held.get(obj.key)
-        holds = entry is not None and entry.holds(obj, destination, run.previous_destination)
-        # The copier reads an entry that records no destination as written for the current one: where this
-        # run knows better (the destination changed since the marker), the key goes forced.
-        force = run.force or (not holds and entry is not None and entry.holds(obj, destination))
-        if failure is not None:
-            enqueue.put(_ref(obj, force or failure.force), Origin.LEDGER)
-        elif run.force or not holds:
-            enqueue.put(_ref(obj, force), origin)
-        else:
-            run.keys_unchanged += 1
+    """Enqueue the object unless the consumer holds its version under `destination` (all of them if the run
+    forces); one in the failure ledger with its ledger `force`, as a ledger key (opened with a claim)."""
+    holds = entry is not None and entry.holds(obj, destination, run.previous_destination)
+    # The copier reads an entry that records no destination as written for the current one: where this run
+    # knows better (the destination changed since the marker), the key goes forced.
+    force = run.force or (not holds and entry is not None and entry.holds(obj, destination))
+    if failure is not None:
+        enqueue.put(_ref(obj, force or failure.force), Origin.LEDGER)
+    elif run.force or not holds:
+        enqueue.put(_ref(obj, force), origin)
+    else:
+        enqueue.progress.keys_unchanged += 1
 
 
 def _ref(obj: SourceObject, force: bool) -> ObjectRef:
@@ -162,28 +170,43 @@ def _ref(obj: SourceObject, force: bool) -> ObjectRef:
 
 
 def walk_keys(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue, ledger: LedgerSnapshot) -> bool:
-    """A run for keys an operator named: each is read (HEAD) and enqueued, forced if asked; a key that does
-    not exist is logged and left out."""
+    """A run for keys an operator named: each is read (HEAD) and enqueued, forced if asked, with a claim (a
+    resumed run opens none twice); a key that does not exist is logged and left out."""
     settings = deps.settings
-    found: list[SourceObject] = []
-    for key in run.keys:
+    progress = enqueue.progress
+    heads: list[tuple[str, SourceObject | None]] = []
+    for key in run.keys[progress.keys_done :]:
         head = s3_adapter.head_if_exists(deps.producer_s3, settings.producer_bucket, key)
         if head is None:
             logger.warning("requested key not found in the producer bucket", key=key)
-            continue
-        found.append(SourceObject(key=key, size=head.size, etag=head.etag, last_modified=head.last_modified))
-    run.keys_listed += len(found)
+        found = (
+            SourceObject(key=key, size=head.size, etag=head.etag, last_modified=head.last_modified) if head else None
+        )
+        heads.append((key, found))
     with Known(deps, ledger) as known:
-        enqueue_changed(run, known, found, enqueue, Origin.REQUEST)
+        present = [obj.key for _, obj in heads if obj is not None]
+        held, failed = known.lookup(present) if present else ({}, {})
+        for key, obj in heads:
+            progress.keys_done += 1
+            if obj is not None:
+                progress.keys_listed += 1
+                entry, failure = held.get(key), failed.get(key)
+                _enqueue_changed(run, obj, entry, failure, known.destination, enqueue, Origin.REQUEST)
     return True
 
 
 def enqueue_ledger(run: RunRecord, deps: PlannerDeps, enqueue: Enqueue, ledger: LedgerSnapshot) -> None:
     """Every key in the failure ledger goes back on the queue (within a prefix or keys run's scope): the keys
-    this invocation read, or, for a ledger too large to hold, a scan of it."""
+    this invocation read, or, for a ledger too large to hold, a scan of it. Each is opened with a claim, so a
+    key the listing opened already (as a ledger key), or a resumed pass did, is not opened again. An entry
+    written since the run started (a key that failed in this run, or one the finalizer found in the DLQ
+    meanwhile) is left to the next run: the listing may have opened it before it was in the ledger, and the
+    marker stays before it either way."""
     wanted = set(run.keys)
     entries: Iterable[FailureRecord] = ledger if ledger.entries is not None else deps.ledger
     for failure in entries:
+        if failure.failed_at >= run.started_at:
+            continue
         if not run.in_scope(failure.key):  # the scope was narrowed since it failed: no longer followed
             continue
         if run.kind is RunKind.PREFIX and not any(failure.key.startswith(p) for p in run.prefixes):

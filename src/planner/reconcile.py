@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hydration.aws import listing as source_listing
-from hydration.models import Drift, ListingCursor, ObjectRef, Origin, RunRecord, SourceObject
+from hydration.models import Drift, ObjectRef, Origin, RunRecord, SourceObject
 from hydration.selection import excluded_key
 from planner.context import Budget, PlannerDeps
 from planner.enqueue import Enqueue
+from planner.listing import LedgerSnapshot
 
 MANIFEST_CHUNK = 100
 
@@ -37,17 +38,25 @@ def _strip(objects: Iterator[SourceObject], prefix: str) -> Iterator[SourceObjec
         yield obj.model_copy(update={"key": obj.key[len(prefix) :]}) if prefix else obj
 
 
-def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue) -> bool:
-    """Compare from the run's cursor on; False: checkpointed, `run.cursor` says where."""
+def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, ledger: LedgerSnapshot) -> bool:
+    """Compare from where the run's planning stands (`enqueue.progress`); False: stopped for a checkpoint.
+
+    The position moves past a key only once it is decided (enqueued, or found held): keys of the same size on
+    both sides wait for one manifest read per MANIFEST_CHUNK, and any other key first settles them, so a
+    checkpoint never covers a key that was not handed over. A key in the failure ledger is enqueued as a ledger
+    key (with a claim: the ledger's re-enqueue does not open it again); with a ledger too large to hold, every
+    key is claimed."""
     settings = deps.settings
     drift = run.drift if run.drift is not None else Drift()
     run.drift = drift
-    cursor = run.cursor or ListingCursor()
+    progress = enqueue.progress
     dest = settings.destination_prefix
     excluded = excluded_key(dest)
-    for index in range(cursor.prefix_index, len(run.prefixes)):
+    pending = _Pending(run, deps, drift, enqueue, ledger)
+    for index in range(progress.prefix_index, len(run.prefixes)):
         prefix = run.prefixes[index]
-        start = cursor.start_after if index == cursor.prefix_index else None
+        start = progress.start_after if index == progress.prefix_index else None
+        progress.prefix_index, progress.start_after = index, start
         source = source_listing.iter_objects(deps.producer_s3, settings.producer_bucket, prefix, start)
         consumer = _strip(
             source_listing.iter_objects(
@@ -55,47 +64,73 @@ def walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue) ->
             ),
             dest,
         )
-        same_size: list[SourceObject] = []
         seen = 0
         for src, dst in _merge(source, consumer):
             if src is None:
                 if dst is not None and dst.key != excluded:
+                    pending.settle()
                     drift.note("extra", dst.key)
+                    progress.start_after = dst.key
                 continue
             if src.key == excluded:
                 continue
-            run.keys_listed += 1
             if dst is None or dst.size != src.size:
+                pending.settle()
                 drift.note("missing" if dst is None else "different", src.key)
-                enqueue.put(ObjectRef(force=True, **src.model_dump()), Origin.RECONCILE)
+                progress.start_after = src.key
+                progress.keys_listed += 1
+                pending.put(src)
             else:
-                same_size.append(src)
-                if len(same_size) == MANIFEST_CHUNK:
-                    _check_manifest(run, deps, drift, same_size, enqueue)
-                    same_size = []
+                pending.add(src)
             seen += 1
             if seen % settings.list_page_size == 0:
-                budget.page_done(run)
+                pending.settle()
+                budget.page_done()
                 if budget.exhausted:
-                    _check_manifest(run, deps, drift, same_size, enqueue)
-                    run.cursor = ListingCursor(prefix_index=index, start_after=src.key)
                     return False
-        _check_manifest(run, deps, drift, same_size, enqueue)
-    run.cursor = None
+        pending.settle()
+        progress.prefix_index, progress.start_after = index + 1, None
     return True
 
 
-def _check_manifest(
-    run: RunRecord, deps: PlannerDeps, drift: Drift, objects: list[SourceObject], enqueue: Enqueue
-) -> None:
-    """Same size on both sides: the manifest says whether the consumer holds this source version (the same
-    rule as the copier's: ETag and LastModified)."""
-    if not objects:
-        return
-    keys = [obj.key for obj in objects]
-    held = deps.held(keys) if deps.held is not None else deps.lookup(keys)[0]
-    for obj in objects:
-        entry = held.get(obj.key)
-        if entry is None or not entry.holds(obj, deps.settings.destination_prefix, run.previous_destination):
-            drift.note("different", obj.key)
-            enqueue.put(ObjectRef(force=True, **obj.model_dump()), Origin.RECONCILE)
+class _Pending:
+    """Same-size keys waiting for their manifest read (the same rule as the copier's: ETag and LastModified,
+    under the destination the run copies to)."""
+
+    def __init__(
+        self, run: RunRecord, deps: PlannerDeps, drift: Drift, enqueue: Enqueue, ledger: LedgerSnapshot
+    ) -> None:
+        self._run = run
+        self._deps = deps
+        self._drift = drift
+        self._enqueue = enqueue
+        self._ledger = ledger.entries
+        self._objects: list[SourceObject] = []
+
+    def add(self, obj: SourceObject) -> None:
+        self._objects.append(obj)
+        if len(self._objects) == MANIFEST_CHUNK:
+            self.settle()
+
+    def settle(self) -> None:
+        objects, self._objects = self._objects, []
+        if not objects:
+            return
+        keys = [obj.key for obj in objects]
+        held = self._deps.held(keys) if self._deps.held is not None else self._deps.lookup(keys)[0]
+        progress = self._enqueue.progress
+        destination, previous = self._deps.settings.destination_prefix, self._run.previous_destination
+        for obj in objects:
+            progress.start_after = obj.key
+            progress.keys_listed += 1
+            entry = held.get(obj.key)
+            if entry is None or not entry.holds(obj, destination, previous):
+                self._drift.note("different", obj.key)
+                self.put(obj)
+
+    def put(self, obj: SourceObject) -> None:
+        ref = ObjectRef(force=True, **obj.model_dump())
+        if self._ledger is None:  # the ledger's keys are not at hand: claim every key
+            self._enqueue.put(ref, Origin.RECONCILE, claim=True)
+        else:
+            self._enqueue.put(ref, Origin.LEDGER if obj.key in self._ledger else Origin.RECONCILE)

@@ -2,8 +2,9 @@
 transfer queue; when planning is done the run drains, and closes as soon as its books balance.
 
 A listing that would outlive the invocation checkpoints its position in the run record and continues in a
-new invocation. What a run selects (planner.scope) and its watermark, how far the marker may move when it
-closes (planner.holdback), are decided before the run starts and written in the record that starts it.
+new invocation; every checkpoint commits with the sheets it covers (planner.enqueue). What a run selects
+(planner.scope) and its watermark, how far the marker may move when it closes (planner.holdback), are decided
+before the run starts and written in the record that starts it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from datetime import datetime, timedelta
 
 from hydration.aws import listing as source_listing
 from hydration.closing import close_if_balanced
-from hydration.errors import InvalidRequestError, MarkerFormatError, RunAlreadyActiveError
+from hydration.errors import CheckpointMovedError, InvalidRequestError, MarkerFormatError, RunAlreadyActiveError
 from hydration.marker import Marker
 from hydration.models import Drift, PlannerRequest, PlanResult, RunKind, RunRecord, RunStatus
 from hydration.observability import MetricUnit, annotate_run, logger, metrics, tracer
 from hydration.selection import excluded_key, is_selected, within_scope
 from planner import listing, reconcile, scope
-from planner.context import Budget, PlannerDeps, PlanningStoppedError
+from planner.context import Budget, PlannerDeps
 from planner.enqueue import Enqueue
 from planner.holdback import hold_back
 from planner.refusal import refuse
@@ -139,34 +140,37 @@ def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str) 
     annotate_run(run.run_id)
     settings = deps.settings
     with Enqueue(
-        run.run_id,
+        run,
         settings.producer_bucket,
         deps.books,
+        deps.runs,
         deps.ledger,
         deps.queue,
         concurrency=settings.enqueue_concurrency,
         clock=deps.clock,
     ) as enqueue:
+        budget.beat = enqueue.checkpoint  # a heartbeat is a checkpoint: it also notices a cancelled run
         try:
             ledger = listing.LedgerSnapshot.read(deps.ledger)  # once per planning invocation
             finished = _walk(run, deps, budget, enqueue, ledger)
             if finished:
                 listing.enqueue_ledger(run, deps, enqueue, ledger)
-            enqueue.flush()
-        except PlanningStoppedError as stopped:
-            logger.warning("planning stopped", reason=str(stopped))
-            enqueue.flush()
+            run = enqueue.flush()  # the last checkpoint: where this invocation stopped, or the end
+        except CheckpointMovedError as stopped:
+            logger.warning(
+                "planning stopped: the run was cancelled or another invocation plans it", reason=str(stopped)
+            )
+            enqueue.drain()
             return _result(deps.runs.get(run.run_id), message=str(stopped))
         except Exception as exc:
             logger.exception("planning failed; the run is FAILED and the marker stays", run_id=run.run_id)
+            enqueue.drain()
             deps.runs.fail(run.run_id, f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            _count(run, enqueue)
+            _count(enqueue)
 
     if not finished:
-        if not deps.runs.checkpoint(run):
-            return _result(deps.runs.get(run.run_id), message="the run stopped planning")
         deps.continuation.continue_run(run.run_id)
         logger.info("listing checkpointed; continuing in a new invocation", cursor=run.cursor)
         return _result(deps.runs.get(run.run_id), continued=True)
@@ -192,17 +196,16 @@ def _resume(run: RunRecord, deps: PlannerDeps, budget: Budget, request_id: str) 
 def _walk(run: RunRecord, deps: PlannerDeps, budget: Budget, enqueue: Enqueue, ledger: listing.LedgerSnapshot) -> bool:
     match run.kind:
         case RunKind.RECONCILE:
-            return reconcile.walk(run, deps, budget, enqueue)
+            return reconcile.walk(run, deps, budget, enqueue, ledger)
         case RunKind.KEYS:
             return listing.walk_keys(run, deps, enqueue, ledger)
         case _:
             return listing.walk(run, deps, budget, enqueue, ledger)
 
 
-def _count(run: RunRecord, enqueue: Enqueue) -> None:
-    """Fold this invocation's enqueue totals into the run record and the metrics."""
+def _count(enqueue: Enqueue) -> None:
+    """This invocation's enqueue totals, as metrics (the books count them in the run)."""
     totals = enqueue.totals
-    run.ledger_keys_enqueued += totals.from_ledger
     metrics.add_metric(name="KeysEnqueued", unit=MetricUnit.Count, value=totals.opened)
     metrics.add_metric(name="BytesEnqueued", unit=MetricUnit.Bytes, value=totals.bytes)
     if totals.failed:

@@ -56,7 +56,8 @@ def test_listing_is_checkpointed_and_continued_across_invocations(
         stored = _runs(world).get(result["run_id"])
         assert stored.status is RunStatus.PLANNING
         assert stored.cursor is not None
-        assert stored.cursor.continuation_token
+        assert stored.cursor.start_after in keys  # StartAfter: the last key handled, in the books with its sheet
+        assert stored.keys_listed == keys.index(stored.cursor.start_after) + 1
         # Meanwhile a new trigger starts nothing.
         assert invoke_planner({})["started"] is False
         result = invoke_planner({"continue_run": result["run_id"]})

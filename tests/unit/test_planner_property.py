@@ -145,7 +145,7 @@ def test_a_key_that_cannot_be_enqueued_fails_alone_and_the_run_goes_on() -> None
     failure = ledger.get("k05")
     assert failure is not None
     assert failure.error_code == "EnqueueFailed"
-    assert runs.books.tasks[(run.run_id, "k05")].outcome is Outcome.FAILED
+    assert [task.outcome for task in runs.books.tasks(run.run_id)["k05"]] == [Outcome.FAILED]
 
 
 def test_a_key_listed_and_in_the_ledger_is_enqueued_once_with_its_ledger_force() -> None:

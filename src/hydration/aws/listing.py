@@ -26,17 +26,21 @@ class Page:
 
 
 def list_pages(
-    client: S3Client, bucket: str, prefix: str, start_token: str | None = None, page_size: int = 1000
+    client: S3Client, bucket: str, prefix: str, start_after: str | None = None, page_size: int = 1000
 ) -> Iterator[Page]:
-    """ListObjectsV2, one page at a time (memory stays one page, plus the next one in flight).
+    """ListObjectsV2, one page at a time (memory stays one page, plus the next one in flight), from the key
+    after `start_after`.
 
-    Each page carries the continuation token of the next one, so a caller can checkpoint between pages
-    and resume later with `start_token`. The request for the next page is sent while the caller works on
-    the current one; pages are parsed by `_lean_listing` rather than botocore's model walk.
+    A caller checkpoints the last key it handled and resumes with it as `start_after` (S3's StartAfter: a
+    position any invocation can resume from, unlike a continuation token, and one a listing can be split at).
+    The request for the next page is sent while the caller works on the current one; pages are parsed by
+    `_lean_listing` rather than botocore's model walk.
     """
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
+    if start_after:
+        params["StartAfter"] = start_after
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list") as prefetch:
-        pending = prefetch.submit(_list_page, client, params, start_token)
+        pending = prefetch.submit(_list_page, client, params, None)
         while True:
             page = pending.result()
             if page.next_token:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from hydration.aws.books import BooksStore
+from hydration.aws.checkpoints import checkpoint_action, expecting, planning_clauses
 from hydration.aws.dynamo import (
     TableStore,
     conditional,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 LOCK_ID = "ACTIVE"
-PLANNER_FIELDS = ("keys_listed", "keys_unchanged", "ledger_keys_enqueued")  # the run item's, set by the planner
 
 
 class RunStore(TableStore):
@@ -138,50 +138,24 @@ class RunStore(TableStore):
             request["ExpressionAttributeNames"] = names
         return conditional(lambda: retry_conflicts(lambda: self._db.update_item(**request))) is not None
 
-    def _planning(self, run: RunRecord) -> tuple[str, dict[str, Any]]:
-        """SET clauses and values for what planning has counted so far (keys_enqueued is the books')."""
-        named: dict[str, Any] = {name: getattr(run, name) for name in PLANNER_FIELDS}
-        named["heartbeat_at"] = iso(datetime.now(UTC))
-        named["watermark"] = iso(run.watermark)
-        named["inflight_uploads"] = run.inflight_uploads
-        clauses = [f"{name} = :{name}" for name in named]
-        if run.drift is not None:
-            clauses.append("drift = :drift")
-            named["drift"] = run.drift.model_dump(mode="json")
-        return ", ".join(clauses), named
-
-    def checkpoint(self, run: RunRecord) -> bool:
-        """Save the listing position and counts of a PLANNING run; False if it is no longer planning."""
-        assert run.cursor is not None
-        clauses, named = self._planning(run)
-        return self._update(
-            run.run_id,
-            "SET #c = :cursor, " + clauses,
-            "#s = :planning",
-            {"#c": "cursor"},
-            cursor=run.cursor.model_dump(mode="json"),
-            planning=RunStatus.PLANNING.value,
-            **named,
-        )
-
-    def heartbeat(self, run: RunRecord) -> bool:
-        """Record that planning is alive (and its counts); False if the run is no longer planning."""
-        clauses, named = self._planning(run)
-        return self._update(
-            run.run_id, "SET " + clauses, "#s = :planning", {}, planning=RunStatus.PLANNING.value, **named
-        )
+    def checkpoint_action(self, run: RunRecord, expected: int) -> dict[str, Any]:
+        """A TransactWriteItems action: where planning stands, as checkpoint number `expected + 1`
+        (`hydration.aws.checkpoints`); the planner writes it with the sheets it covers."""
+        return checkpoint_action(self._table, run, expected)
 
     def finish_planning(self, run: RunRecord) -> bool:
-        """PLANNING -> DRAINING: every selected key is in the books and its message was sent."""
-        clauses, named = self._planning(run)
+        """PLANNING -> DRAINING: every selected key is in the books and its message was sent. False if the run
+        is no longer planning, or another invocation checkpointed it since `run.checkpoints`."""
+        clauses, named = planning_clauses(run)
         return self._update(
             run.run_id,
             "SET #s = :draining, planning_complete = :t, " + clauses + " REMOVE #c",
-            "#s = :planning",
+            "#s = :planning AND " + expecting(run.checkpoints),
             {"#c": "cursor"},
             draining=RunStatus.DRAINING.value,
             planning=RunStatus.PLANNING.value,
             t=True,
+            expected=run.checkpoints,
             **named,
         )
 

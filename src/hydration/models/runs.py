@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hydration.models.common import UtcDatetime
 from hydration.models.requests import RunKind
-from hydration.models.state import Outcome
 
 
 class RunStatus(StrEnum):
@@ -32,12 +31,12 @@ TERMINAL = frozenset(status for status in RunStatus if not status.active)
 
 
 class ListingCursor(BaseModel):
-    """Where a checkpointed listing resumes."""
+    """Where a checkpointed planning resumes: everything before it is in the books (the checkpoint commits in
+    the same transaction as the sheets it covers), nothing after it is."""
 
-    prefix_index: int = 0
-    continuation_token: str | None = None  # incremental listing: the next page's token
-    start_after: str | None = None  # reconcile: the last source key compared
-    ledger_done: bool = False  # the failure ledger has been re-enqueued
+    prefix_index: int = 0  # len(prefixes): the listing is done
+    start_after: str | None = None  # the last key handled in that prefix (ListObjectsV2's StartAfter)
+    keys_done: int = 0  # a keys run: the requested keys handled
 
 
 class Drift(BaseModel):
@@ -88,10 +87,12 @@ def bound_for(key: str, since: datetime | None, bounds: list[Bound]) -> datetime
 
 class Books(BaseModel):
     """A run's books: every key it enqueued is settled exactly once (counted by the books table's
-    transactions, so duplicates and retries never count twice)."""
+    transactions, so duplicates and retries never count twice). Outcome counters are `objects_<outcome>`
+    (`Outcome.counter`); the last five count the books' own writes (what they cost: `runs report`)."""
 
     keys_enqueued: int = 0
     bytes_enqueued: int = 0
+    ledger_keys_enqueued: int = 0  # of keys_enqueued: re-enqueued from the failure ledger
     objects_transferred: int = 0
     objects_skipped: int = 0
     objects_vanished: int = 0
@@ -100,27 +101,25 @@ class Books(BaseModel):
     bytes_transferred: int = 0
     s3_requests: int = 0  # made by the copies (what a run cost)
     copy_ms: int = 0  # time the copies took, summed
+    sheets: int = 0  # books items opened (one per message)
+    sheet_bytes: int = 0  # their sizes as DynamoDB counts them, summed
+    sheet_settles: int = 0  # conditional updates that settled slots of a sheet
+    claims: int = 0  # claim items (a ledger or requested key: opened once per run)
+    book_transactions: int = 0  # transactions that moved the counters (each writes one counter item)
 
-    COUNTERS: ClassVar[tuple[str, ...]] = (
-        "keys_enqueued",
-        "bytes_enqueued",
-        "objects_transferred",
-        "objects_skipped",
-        "objects_vanished",
-        "objects_archived",
-        "objects_failed",
-        "bytes_transferred",
-        "s3_requests",
-        "copy_ms",
-    )
+    COUNTERS: ClassVar[tuple[str, ...]]  # every field above: each is the sum of the run's counter items
+    OUTCOME_PREFIX: ClassVar[str] = "objects_"  # `Outcome.counter`: one field per outcome, nothing else
 
     @property
     def keys_settled(self) -> int:
-        return sum(getattr(self, outcome.counter) for outcome in Outcome)
+        return sum(getattr(self, name) for name in self.COUNTERS if name.startswith(self.OUTCOME_PREFIX))
 
     @property
     def keys_unsettled(self) -> int:
         return max(0, self.keys_enqueued - self.keys_settled)
+
+
+Books.COUNTERS = tuple(Books.model_fields)
 
 
 class RunRecord(Books):
@@ -140,7 +139,7 @@ class RunRecord(Books):
     planning_complete: bool = False
     keys_listed: int = 0  # listed in scope (planner)
     keys_unchanged: int = 0  # selected, but the consumer already holds that version: not enqueued
-    ledger_keys_enqueued: int = 0
+    checkpoints: int = 0  # planning checkpoints written (each with the sheets it covers): the next one expects it
     inflight_uploads: int = 0  # multipart uploads in flight in the producer bucket when the listing started
     held_back_by: str | None = None  # the key of the oldest of them, when it holds the watermark back
     scope: Scope | None = None  # the configured scope the run covers (None: a run started before it was recorded)
