@@ -267,3 +267,17 @@ def test_a_rerun_reads_the_ledger_once_per_invocation_and_the_manifest_once_per_
     objects = [o for body in sqs.bodies for o in json.loads(body)["objects"]]
     assert objects[0]["force"] is True
     assert (result.keys_unchanged, result.ledger_keys_enqueued) == (249, 1)
+
+
+def test_archived_ledger_keys_are_re_enqueued_only_once_a_restore_was_requested() -> None:
+    """The planner re-enqueues what the ledger port yields: failures and archived keys whose restore was
+    requested; an archived key without one costs the run no request (issue 15)."""
+    cold = _failure("cold").model_copy(update={"archived": True, "storage_class": "GLACIER"})
+    thawing = _failure("thawing").model_copy(update={"archived": True, "restore_requested_at": BASE})
+    ledger = FakeLedger([_failure("failed"), cold, thawing])
+    runs, sqs = FakeRuns(), FakeSqs()
+    listing = {"new": (1, '"e"', BASE + timedelta(days=29))}
+    result = _plan(PlannerRequest(), _deps(FakeListingS3(listing), sqs, runs, RecordingContinuation(), ledger=ledger))
+    assert sorted(sqs.keys()) == ["failed", "new", "thawing"]
+    assert result.ledger_keys_enqueued == 2
+    assert [f.key for f in ledger.archived()] == ["cold", "thawing"]  # still listed

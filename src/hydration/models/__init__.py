@@ -38,6 +38,7 @@ from hydration.models.runs import (
     Scope,
 )
 from hydration.models.state import (
+    Archive,
     FailureRecord,
     ManifestEntry,
     Origin,
@@ -52,6 +53,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_KEY_BYTES",
     "TERMINAL",
+    "Archive",
     "Books",
     "Bound",
     "Drift",
