@@ -5,12 +5,9 @@ consumer key and clears the ledger. The whole pipeline on moto, driven through t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from moto.moto_api import state_manager
 from moto.s3.models import s3_backends
 
 from hydration.models import RunStatus
@@ -20,16 +17,6 @@ from tests.integration.producer_times import age_object
 
 COLD, WARM = "data/cold.bin", "data/warm.txt"
 BODY = b"frozen bytes " * 100
-
-
-@pytest.fixture
-def restores_held() -> Iterator[None]:
-    """moto restores at once; here a restore stays where the test puts it (`_restore_state`)."""
-    state_manager.set_transition(model_name="s3::keyrestore", transition={"progression": "manual", "times": 10**9})
-    try:
-        yield
-    finally:
-        state_manager.unset_transition(model_name="s3::keyrestore")
 
 
 def _restore_state(deployed: Deployed, key: str, status: str) -> None:

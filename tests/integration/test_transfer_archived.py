@@ -6,12 +6,10 @@ ObjectNotInActiveTierError (its GetObject with InvalidObjectState)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto.moto_api import state_manager
 from moto.s3.models import s3_backends
 
 from hydration.aws.uploads import UploadStore
@@ -33,16 +31,6 @@ MODES = pytest.mark.parametrize("server_side", [True, False], ids=["server-side"
 @pytest.fixture
 def uploads(world: World) -> UploadStore:
     return create_uploads_table()
-
-
-@pytest.fixture
-def restores_held() -> Iterator[None]:
-    """moto restores at once; here a restore stays where the test puts it."""
-    state_manager.set_transition(model_name="s3::keyrestore", transition={"progression": "manual", "times": 10**9})
-    try:
-        yield
-    finally:
-        state_manager.unset_transition(model_name="s3::keyrestore")
 
 
 def _nothing_in_the_consumer(world: World) -> None:
