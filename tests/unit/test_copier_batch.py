@@ -88,7 +88,12 @@ class World:
         self.queue = FakeQueue()
         self.runs.create(
             RunRecord(
-                run_id=RUN, status=RunStatus.PLANNING, kind=RunKind.INCREMENTAL, watermark=LISTED, started_at=LISTED
+                run_id=RUN,
+                status=RunStatus.PLANNING,
+                kind=RunKind.INCREMENTAL,
+                watermark=LISTED,
+                started_at=LISTED,
+                shards_cut=True,  # its shards are all done: finish_planning may move it on
             )
         )
         self.runs.books.open(RUN, [Task(run_id=RUN, bucket="producer", **self.ref(k).model_dump()) for k in keys])

@@ -29,7 +29,19 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 LOCK_ID = "ACTIVE"
-PLANNER_FIELDS = ("keys_listed", "keys_unchanged", "ledger_keys_enqueued")  # the run item's, set by the planner
+# The planning totals, summed from the run's shards when the last one is done (`finish_planning`).
+PLANNING_TOTALS = (
+    "keys_listed",
+    "keys_selected",
+    "bytes_selected",
+    "keys_unchanged",
+    "ledger_keys_enqueued",
+    "list_calls",
+    "probes",
+    "shards_total",
+    "deletes_seen",
+    "objects_deleted",
+)
 
 
 class RunStore(TableStore):
@@ -79,9 +91,13 @@ class RunStore(TableStore):
     # ------------------------------------------------------------------ lifecycle
 
     def create(self, run: RunRecord) -> None:
-        """Take the lock and write the run, atomically; RunAlreadyActiveError if a run holds the lock."""
+        """Take the lock and write the run, atomically; RunAlreadyActiveError if a run holds the lock. A dry
+        run takes no lock (it changes nothing): it is written alone."""
         lock = {"run_id": LOCK_ID, "active_run_id": run.run_id, "since": iso(run.started_at)}
-        item = run.model_dump(mode="json", exclude=set(RunRecord.COUNTERS))
+        item = to_item(run.model_dump(mode="json", exclude=set(RunRecord.COUNTERS)))
+        if run.dry_run:
+            self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(run_id)")
+            return
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -95,7 +111,7 @@ class RunStore(TableStore):
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": to_item(item),
+                            "Item": item,
                             "ConditionExpression": "attribute_not_exists(run_id)",
                         }
                     },
@@ -125,50 +141,42 @@ class RunStore(TableStore):
             request["ExpressionAttributeNames"] = names
         return conditional(lambda: retry_conflicts(lambda: self._db.update_item(**request))) is not None
 
-    def _planning(self, run: RunRecord) -> tuple[str, dict[str, Any]]:
-        """SET clauses and values for what planning has counted so far (keys_enqueued is the books')."""
-        named: dict[str, Any] = {name: getattr(run, name) for name in PLANNER_FIELDS}
-        named["heartbeat_at"] = iso(datetime.now(UTC))
-        named["watermark"] = iso(run.watermark)
-        named["inflight_uploads"] = run.inflight_uploads
+    def heartbeat(self, run: RunRecord) -> bool:
+        """Record that planning is alive; False if the run is no longer planning."""
+        return self._update(
+            run.run_id,
+            "SET heartbeat_at = :now",
+            "#s = :planning",
+            {},
+            now=iso(datetime.now(UTC)),
+            planning=RunStatus.PLANNING.value,
+        )
+
+    def finish_planning(self, run: RunRecord) -> bool:
+        """PLANNING -> DRAINING once every shard of the run is done (a dry run: -> COMPLETED, it has nothing to
+        drain), with the planning totals summed from its shards. False if a shard is still open or the run
+        left PLANNING."""
+        named: dict[str, Any] = {name: getattr(run, name) for name in PLANNING_TOTALS}
+        named |= {"sample_keys": run.sample_keys, "heartbeat_at": iso(datetime.now(UTC))}
         clauses = [f"{name} = :{name}" for name in named]
         if run.drift is not None:
             clauses.append("drift = :drift")
             named["drift"] = run.drift.model_dump(mode="json")
-        return ", ".join(clauses), named
-
-    def checkpoint(self, run: RunRecord) -> bool:
-        """Save the listing position and counts of a PLANNING run; False if it is no longer planning."""
-        assert run.cursor is not None
-        clauses, named = self._planning(run)
+        if run.deletes_refused is not None:
+            clauses.append("deletes_refused = :deletes_refused")
+            named["deletes_refused"] = run.deletes_refused
+        to = RunStatus.COMPLETED if run.dry_run else RunStatus.DRAINING
+        if run.dry_run:
+            clauses.append("ended_at = :heartbeat_at")
         return self._update(
             run.run_id,
-            "SET #c = :cursor, " + clauses,
-            "#s = :planning",
-            {"#c": "cursor"},
-            cursor=run.cursor.model_dump(mode="json"),
-            planning=RunStatus.PLANNING.value,
-            **named,
-        )
-
-    def heartbeat(self, run: RunRecord) -> bool:
-        """Record that planning is alive (and its counts); False if the run is no longer planning."""
-        clauses, named = self._planning(run)
-        return self._update(
-            run.run_id, "SET " + clauses, "#s = :planning", {}, planning=RunStatus.PLANNING.value, **named
-        )
-
-    def finish_planning(self, run: RunRecord) -> bool:
-        """PLANNING -> DRAINING: every selected key is in the books and its message was sent."""
-        clauses, named = self._planning(run)
-        return self._update(
-            run.run_id,
-            "SET #s = :draining, planning_complete = :t, " + clauses + " REMOVE #c",
-            "#s = :planning",
-            {"#c": "cursor"},
-            draining=RunStatus.DRAINING.value,
+            "SET #s = :to, planning_complete = :t, " + ", ".join(clauses),
+            "#s = :planning AND shards_cut = :t AND shards_open = :zero",
+            {},
+            to=to.value,
             planning=RunStatus.PLANNING.value,
             t=True,
+            zero=0,
             **named,
         )
 

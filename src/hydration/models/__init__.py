@@ -25,7 +25,16 @@ from hydration.models.requests import (
     parse_planner_event,
 )
 from hydration.models.results import FinalizeResult, PlanResult, new_run_id
-from hydration.models.runs import TERMINAL, Books, Drift, ListingCursor, QueueDepth, RunRecord, RunStatus
+from hydration.models.runs import TERMINAL, Books, Drift, QueueDepth, RunRecord, RunStatus
+from hydration.models.shards import (
+    InventoryFile,
+    Shard,
+    ShardCounts,
+    ShardMessage,
+    ShardRecord,
+    ShardSource,
+    ShardStatus,
+)
 from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Task
 
 __all__ = [
@@ -37,7 +46,7 @@ __all__ = [
     "FailureRecord",
     "FinalizeResult",
     "FinalizerRequest",
-    "ListingCursor",
+    "InventoryFile",
     "ManifestEntry",
     "ObjectRef",
     "Origin",
@@ -51,6 +60,12 @@ __all__ = [
     "RunStatus",
     "S3Key",
     "Settlement",
+    "Shard",
+    "ShardCounts",
+    "ShardMessage",
+    "ShardRecord",
+    "ShardSource",
+    "ShardStatus",
     "SourceObject",
     "Task",
     "TransferMessage",

@@ -35,6 +35,7 @@ class PlanResult(BaseModel):
     enqueue_failed: int = 0
     continued: bool = False
     dry_run: bool = False
+    shards: int = 0  # the shards the run was cut into (so far)
     sample_keys: list[str] = []
     drift: Drift | None = None
     message: str = ""

@@ -10,6 +10,7 @@ from hydration_cli.commands.runs import watch_live
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.trigger import TriggerResult, build_request, start
 from hydration_cli.ops.trigger import dry_run as plan_dry_run
+from hydration_cli.ops.watch import Polling
 from hydration_cli.options import TIME, app_config, command, now, watch_options
 
 
@@ -61,7 +62,9 @@ def trigger(
         full=full, prefix=prefix, since=since, keys=list(keys), reconcile=reconcile, force=force, dry_run=dry_run
     )
     if dry_run:
-        return plan_dry_run(deployment, request)
+        config = app_config()
+        polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
+        return plan_dry_run(deployment, request, polling)
     result = start(deployment, request, now())
     if not wait or result.run_id is None:
         return result

@@ -1,0 +1,81 @@
+"""A run from an S3 Inventory report (opt-in): one shard per data file, read instead of listing the bucket.
+
+A file's worker checks the file's MD5 against the manifest first (a file that does not match is refused:
+the shard and the run fail, nothing of it is enqueued), then reads its rows from where the shard stands
+(`rows_done`) and selects with the same rule as a listing: `LastModified >= since` (the marker minus the
+lookback), and, for objects written by a multipart upload, `LastModified >= since` minus the time an upload
+may stay in flight (a multipart object's LastModified is its upload's start: one that completed after the
+previous report was made carries a time from before it); a version the manifest says the consumer holds
+is not enqueued. The failure ledger's keys are left to the run's ledger shard (the files are not key
+ranges), so each is enqueued once. Rows are cheap to skip: their time is compared as text first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from hydration.aws.inventory import read_rows, verified
+from hydration.inventory import Row, inventory_time
+from hydration.models import Origin
+from planner import selecting
+from planner.known import LedgerRange, ManifestReads
+from planner.work import ShardWork, Walked
+
+BATCH = 1000  # rows handled between two chances to checkpoint or hand on (a listing's page)
+
+
+def walk(work: ShardWork) -> Walked:
+    deps, shard = work.deps, work.shard
+    assert shard.file is not None
+    etag = verified(deps.consumer_s3, shard.file)  # InventoryError: refused before anything is enqueued
+    wanted = _selector(work)
+    ledger = LedgerRange.read(deps.ledger, lambda key: True)  # their keys go through the ledger shard
+    with ManifestReads(deps.held) as reads:
+        batch: list[Row] = []
+        for index, row in enumerate(read_rows(deps.consumer_s3, shard.file, etag)):
+            if index < shard.rows_done:
+                continue
+            batch.append(row)
+            if len(batch) < BATCH:
+                continue
+            _handle(work, batch, wanted, ledger, reads)
+            batch = []
+            work.page_done()
+            if work.budget.exhausted:
+                return Walked.HAND_ON
+        _handle(work, batch, wanted, ledger, reads)
+    return Walked.DONE
+
+
+def _selector(work: ShardWork) -> Callable[[Row], bool]:
+    """The run's rule on a raw row, its time compared as text (the report's format is fixed)."""
+    since = work.shard.since
+    if since is None:
+        return lambda row: True
+    bound = inventory_time(since)
+    window = timedelta(seconds=work.deps.settings.inflight_upload_max_age_seconds)
+    multipart_bound = inventory_time(since - window)
+    return lambda row: row.last_modified >= bound or (row.multipart and row.last_modified >= multipart_bound)
+
+
+def _handle(
+    work: ShardWork, batch: list[Row], wanted: Callable[[Row], bool], ledger: LedgerRange, reads: ManifestReads
+) -> None:
+    shard, run = work.shard, work.run
+    if run.prefixes == [""]:  # every row is in scope: only the selected ones' keys are decoded
+        shard.keys_listed += len(batch)
+        candidates = [row for row in batch if wanted(row)]
+    else:
+        in_scope = [row for row in batch if any(row.key.startswith(prefix) for prefix in run.prefixes)]
+        shard.keys_listed += len(in_scope)
+        candidates = [row for row in in_scope if wanted(row)]
+    selected = [obj for obj in map(Row.source_object, candidates) if obj.key != work.excluded and obj.key not in ledger]
+    shard.rows_done += len(batch)
+    shard.rows_read += len(batch)
+    shard.keys_selected += len(selected)
+    shard.bytes_selected += sum(obj.size for obj in selected)
+    if run.dry_run:
+        selecting.sample(work, selected)
+    else:
+        selecting.enqueue_changed(work, selected, reads, Origin.LISTING)
