@@ -184,8 +184,19 @@ class Deployment:
         """The stacks' ResourcePrefix (alarm names start with it); the dashboard carries the same name."""
         return self._stack.parameters.get("ResourcePrefix") or self.output("DashboardName")
 
+    @property
+    def planner_queue_url(self) -> str | None:
+        """The planner workers' queue (a deployment from before sharded planning has none)."""
+        return self.outputs.get("PlannerQueueUrl") or None
+
     def function_name(self, service: str) -> str:
-        return self.output(f"{service.capitalize()}FunctionName")
+        """`planner`, `planner-worker`, `copier`, `finalizer` -> the deployed function's name."""
+        return self.output(f"{_logical(service)}FunctionName")
 
     def log_group(self, service: str) -> str:
-        return self.outputs.get(f"{service.capitalize()}LogGroupName") or (f"/aws/lambda/{self.function_name(service)}")
+        return self.outputs.get(f"{_logical(service)}LogGroupName") or (f"/aws/lambda/{self.function_name(service)}")
+
+
+def _logical(service: str) -> str:
+    """`planner-worker` -> `PlannerWorker`: how the stack's outputs name a function."""
+    return "".join(part.capitalize() for part in service.split("-"))
