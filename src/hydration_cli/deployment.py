@@ -19,6 +19,7 @@ from hydration.aws.events import RunEvents
 from hydration.aws.ledger import FailureLedger
 from hydration.aws.manifest import Manifest
 from hydration.aws.runs import RunStore
+from hydration.aws.shards import ShardStore
 from hydration.aws.uploads import UploadStore
 from hydration.aws.wiring import StateStores
 from hydration_cli.aws.cloudwatch import CloudWatch
@@ -131,6 +132,10 @@ class Deployment:
     @property
     def books(self) -> BooksStore:
         return self.stores.books
+
+    @property
+    def shards(self) -> ShardStore:
+        return self.stores.shards
 
     @property
     def ledger(self) -> FailureLedger:

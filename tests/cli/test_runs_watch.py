@@ -174,3 +174,24 @@ def test_the_live_view_shows_keys_bytes_rate_eta_and_failures(deployed: Deployed
         "rate      102 B/s  0.2 keys/s",
         "ETA       10s",
     ]
+
+
+def test_a_planning_run_shows_its_shards_and_listing_rate() -> None:
+    """While a run plans, its shards' live counts: done of all (cut and split), in flight (a worker holds the
+    lease), and the keys its workers listed a second."""
+    from datetime import timedelta
+
+    from hydration.models import RunRecord, Shard, ShardStatus
+
+    started = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
+    now = started + timedelta(seconds=10)
+    run = RunRecord(run_id="r", status=RunStatus.PLANNING, kind=RunKind.FULL, watermark=started, started_at=started)
+    shards = [
+        Shard(run_id="r", shard_id="s0000", status=ShardStatus.DONE, keys_listed=30_000),
+        Shard(run_id="r", shard_id="s0001", keys_listed=15_000, owner="w", lease_until=now + timedelta(seconds=60)),
+        Shard(run_id="r", shard_id="s0001-1", keys_listed=5_000, owner="dead", lease_until=now - timedelta(seconds=1)),
+    ]
+    p = progress(run, now, shards)
+    assert (p.shards_total, p.shards_done, p.shards_in_flight, p.keys_listed) == (3, 1, 1, 50_000)
+    assert views.planning_text(p) == "shards 1/3 done, 1 in flight, 5,000 keys/s listed"
+    assert "50,000 listed (planning: shards 1/3 done, 1 in flight, 5,000 keys/s listed)" in views.progress_text(p)

@@ -11,7 +11,7 @@ from hydration.errors import RunNotFoundError
 from hydration.models import TERMINAL, FinalizeResult, RunRecord, RunStatus
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import NoActiveRunError, RunNotStartedError, WaitTimeoutError
-from hydration_cli.ops.runs import Progress, progress
+from hydration_cli.ops.runs import Progress, planning_of, progress
 from hydration_cli.outcome import ExitCode, Result
 
 
@@ -82,7 +82,7 @@ def follow(
         if run.status not in TERMINAL:
             finalize(deployment, run_id)
             run = deployment.runs.get(run_id)
-        current = progress(run, polling.clock())
+        current = progress(run, polling.clock(), planning_of(deployment, run))
         on_progress(current)
         if run.status in TERMINAL:
             return RunWatch(run=run, progress=current)
