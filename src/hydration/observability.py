@@ -36,6 +36,8 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "SyncAgeSeconds",
         "DriftMissing",
         "DriftDifferent",
+        "DeletesRefused",
+        "ObjectsDeleted",
     }
 )
 

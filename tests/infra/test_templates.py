@@ -108,7 +108,7 @@ def test_alarms_and_dashboard_use_only_metrics_the_code_emits(consumer: dict[str
 def test_custom_metrics_carry_the_powertools_service_dimension(consumer: dict[str, Any]) -> None:
     for where, metric, dims in _s3hydration_metrics(consumer):
         assert set(dims) == {"service"}, (where, metric, dims)
-        assert dims["service"] in {*SERVICES, RUN_SERVICE}, (where, metric, dims)
+        assert dims["service"] in {*SERVICES, "planner-worker", RUN_SERVICE}, (where, metric, dims)
 
 
 def test_run_metrics_carry_the_runs_dimension_whoever_closes_the_run(consumer: dict[str, Any]) -> None:
@@ -336,7 +336,7 @@ def test_run_incomplete_alarm_reads_the_run_level_metric(consumer: dict[str, Any
     assert (props["MetricName"], props["Dimensions"]) == ("RunsIncomplete", [{"Name": "service", "Value": RUN_SERVICE}])
 
 
-def test_lambda_error_alarm_sums_all_three_functions(consumer: dict[str, Any]) -> None:
+def test_lambda_error_alarm_sums_every_function(consumer: dict[str, Any]) -> None:
     queries = consumer["Resources"]["LambdaErrorAlarm"]["Properties"]["Metrics"]
     (expression,) = [q for q in queries if "Expression" in q]
     assert expression["Expression"].startswith("SUM(")
@@ -345,7 +345,7 @@ def test_lambda_error_alarm_sums_all_three_functions(consumer: dict[str, Any]) -
         for q in queries
         if "MetricStat" in q and q["MetricStat"]["Metric"]["MetricName"] == "Errors"
     }
-    assert functions == set(FUNCTIONS.values())
+    assert functions == {*FUNCTIONS.values(), "PlannerWorkerFunction"}
 
 
 def test_planner_duration_alarm_fires_at_13_minutes(consumer: dict[str, Any]) -> None:

@@ -24,6 +24,8 @@ ALARMS = (
     "DlqRetentionRiskAlarm",
     "RunIncompleteAlarm",
     "CopierThrottlesAlarm",
+    "PlannerDlqDepthAlarm",
+    "DeletesRefusedAlarm",
 )
 MISSING = "MISSING"
 
