@@ -1,7 +1,11 @@
-"""py-spy profiles of LocalStack (and the copier) during a pipeline run, summarised by what the CPU went to.
+"""py-spy profiles of LocalStack and of the copier during a pipeline run, summarised by what the CPU went to.
 
 LocalStack is one Python process bound by its GIL, so `py-spy record --gil` (only the thread holding the GIL
-is sampled) is its CPU profile. Each sample is attributed to the first matching category below.
+is sampled) is its CPU profile. Each sample is attributed to the first matching category below. The copier
+(a Python process per execution environment, also GIL-bound) is summarised by `summarise_client`: each
+sample goes to the library running in its innermost frame that names one (CLIENT_CATEGORIES), which says how
+much of the copier's CPU botocore's per-request machinery takes (issue 17: a lean client path pays only if
+it dominates).
 """
 
 from __future__ import annotations
@@ -88,5 +92,53 @@ def summarise(raw: Path, top: int = 14) -> dict[str, object]:
             continue
         counts[categorise(stack)] += int(n)
         total += int(n)
+    shares = {name: round(100 * n / total, 1) for name, n in counts.most_common(top)} if total else {}
+    return {"samples": total, "shares": shares}
+
+
+# Innermost frame first: the library that was running. Order matters only within one frame.
+CLIENT_CATEGORIES: list[tuple[str, str]] = [
+    ("botocore/auth.py", "botocore: signing (SigV4)"),
+    ("botocore/serialize.py", "botocore: serialising requests"),
+    ("botocore/parsers.py", "botocore: parsing responses"),
+    ("botocore/validate.py", "botocore: validating parameters"),
+    ("botocore/httpchecksum.py", "botocore: checksums"),
+    ("botocore/", "botocore: the rest (client, endpoint, events, retries)"),
+    ("urllib3/", "HTTP (urllib3, http.client, ssl, sockets)"),
+    ("http/client.py", "HTTP (urllib3, http.client, ssl, sockets)"),
+    ("ssl.py", "HTTP (urllib3, http.client, ssl, sockets)"),
+    ("aws_lambda_powertools/logging", "Powertools logging (structured log lines)"),
+    ("aws_lambda_powertools/", "Powertools (batch processor, metrics, tracer)"),
+    ("pydantic", "pydantic (messages, settings, records)"),
+    ("awscrt", "awscrt (CRCs)"),
+    ("/hydration/", "s3-hydration's own code"),
+    ("/copier/", "s3-hydration's own code"),
+    ("s3h_localstack", "the local Lambda runtime (bootstrap)"),
+]
+
+
+def client_category(stack: str) -> str:
+    for frame in reversed(stack.split(";")):
+        for needle, name in CLIENT_CATEGORIES:
+            if needle in frame:
+                return name
+    return "other (interpreter, threads, json, stdlib)"
+
+
+def summarise_client(raws: list[Path], top: int = 12) -> dict[str, object]:
+    """Samples per library over one or more process profiles (the copier's environments)."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for raw in raws:
+        try:
+            lines = raw.read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            stack, _, n = line.rpartition(" ")
+            if not n.isdigit():
+                continue
+            counts[client_category(stack)] += int(n)
+            total += int(n)
     shares = {name: round(100 * n / total, 1) for name, n in counts.most_common(top)} if total else {}
     return {"samples": total, "shares": shares}

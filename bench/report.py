@@ -253,6 +253,17 @@ def closing_lines(
             ceilings.append(f"{dataset} {_fmt(ratio(pipe, ceiling), 2)}x")
     if ceilings:
         lines.append("pipeline vs the raw CopyObject loop: " + ", ".join(ceilings))
+    cpu = []
+    for dataset in ("A", "B", "L"):
+        pipe = reference(results, dataset, default_pipeline)
+        loop = reference(results, dataset, "boto3 CopyObject loop")
+        if pipe is None or loop is None:
+            continue
+        pipe_cpu, loop_cpu = _cpu_per_object(pipe), _cpu_per_object(loop)
+        if pipe_cpu is not None and loop_cpu:
+            cpu.append(f"{dataset} {pipe_cpu:,.2f} vs {loop_cpu:,.2f} ms ({pipe_cpu / loop_cpu:.2f}x)")
+    if cpu:
+        lines.append("CPU per object (LocalStack + functions), pipeline vs the raw CopyObject loop: " + ", ".join(cpu))
     one = reference(results, "A", "pipeline server-side, 1 poller")
     default = reference(results, "A", default_pipeline)
     if one is not None and default is not None:
@@ -326,6 +337,13 @@ def planning_lines(planner: list[PlannerResult]) -> list[str]:
                 f"{'met' if rss <= 512 else 'NOT met'})"
             )
     return lines
+
+
+def _cpu_per_object(result: Result) -> float | None:
+    """LocalStack's CPU plus the client's (the pipeline's functions, or the tool's process) per object, ms."""
+    if result.localstack_cpu_per_object_ms is None or result.client_cpu_per_object_ms is None:
+        return None
+    return result.localstack_cpu_per_object_ms + result.client_cpu_per_object_ms
 
 
 def machine() -> str:

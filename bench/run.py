@@ -14,6 +14,7 @@ bench/work/venv (mk/bench.mk).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -43,8 +44,8 @@ from bench.env import (
     run_measured,
 )
 from bench.peers import PEERS, raw_command
-from bench.pipeline import Pipeline, PipelineRun
-from bench.profile import Profiler, summarise
+from bench.pipeline import COPIER, Pipeline, PipelineRun
+from bench.profile import Profiler, summarise, summarise_client
 from bench.report import CEILING, PEER, PIPELINE, PlannerResult, Result
 
 DEFAULT = "pipeline server-side"
@@ -374,8 +375,14 @@ class Bench:
         self.use(VARIANTS[DEFAULT])
         self.pipeline.reset()
         out = WORK / "profiles" / f"localstack-pipeline-{ds.name}.txt"
-        with Profiler(pid, out):
+        copiers = environment_pids(COPIER)  # warm from the timed runs: profiled too
+        outs = [WORK / "profiles" / f"copier-{p}-pipeline-{ds.name}.txt" for p in copiers]
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(Profiler(pid, out))
+            for copier, copier_out in zip(copiers, outs, strict=True):
+                stack.enter_context(Profiler(copier, copier_out))
             run = self.pipeline.run({"full": True}, timeout=self.args.run_timeout)
+        self.meta["copier_profile"] = summarise_client(outs)
         summary = summarise(out)
         summary["run_seconds"] = run.seconds
         summary["requests"] = sum(run.requests.values())
@@ -473,6 +480,16 @@ class Bench:
                 "| share | what |",
                 "|--:|---|",
                 *[f"| {share}% | {what} |" for what, share in profile["shares"].items()],
+                "",
+            ]
+        if (copier := self.meta.get("copier_profile")) and copier["samples"]:
+            lines += [
+                f"### Where the copier's CPU went during the same run ({copier['samples']} GIL samples of its "
+                "environments, by the library in the innermost frame)",
+                "",
+                "| share | what |",
+                "|--:|---|",
+                *[f"| {share}% | {what} |" for what, share in copier["shares"].items()],
                 "",
             ]
         closing = report.closing_lines(self.results, self.planner, DEFAULT, list(PEERS))

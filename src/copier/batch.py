@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from copier.steps import Done, Step
 from hydration.copying import CopyRequest, Deadline, Handoff, HandoffReason, PartsOutcome
 from hydration.errors import ChecksumMismatchError, HydrationError, ObjectTransferError, SourceVanishedError
-from hydration.models import ObjectRef, PartsMessage, TransferMessage, TransferRecord
+from hydration.models import ManifestEntry, ObjectRef, PartsMessage, TransferMessage, TransferRecord
 from hydration.observability import MetricUnit, logger, metrics
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class Batch:
             logger.debug("already in the consumer bucket", key=obj.key, etag=obj.etag)
             return Done(record, obj, Step.SKIPPED)
         started = time.perf_counter()
-        request = self._request(record, obj)
+        request = self._request(record, obj, entry if obj.force and entry is not None and entry.holds(obj) else None)
         try:
             outcome = self.deps.copier.copy(request, self.deadline)
         except SourceVanishedError:
@@ -96,6 +96,9 @@ class Batch:
         seconds = time.perf_counter() - started
         if isinstance(outcome, Handoff):
             logger.info("copy handed on", key=obj.key, reason=outcome.reason, parts=len(outcome.parts_remaining))
+            obj = self._progress(obj, outcome.progressed)
+            if stuck := self._stuck(obj, outcome.upload_id):
+                return self._failed(record, obj, request, stuck)
             then = self._handed_on(record, obj, outcome)
             return Done(record, obj, Step.CONTINUE, then=then, seconds=seconds, requests=outcome.requests)
         return Done(record, obj, Step.TRANSFERRED, result=outcome, seconds=seconds)
@@ -120,9 +123,15 @@ class Batch:
         seconds = time.perf_counter() - started
         if outcome.result is not None:
             return Done(record, obj, Step.TRANSFERRED, result=outcome.result, seconds=seconds)
+        progressed = len(outcome.remaining) < len(set(message.parts)) or (
+            outcome.handoff is not None and outcome.handoff.progressed
+        )
+        obj = self._progress(obj, progressed)
+        if (outcome.remaining or outcome.handoff) and (stuck := self._stuck(obj, message.upload_id)):
+            return self._failed(record, obj, request, stuck)
         then: list[TransferMessage | PartsMessage] = []
         if outcome.remaining:
-            then.append(message.model_copy(update={"parts": list(outcome.remaining)}))
+            then.append(message.model_copy(update={"parts": list(outcome.remaining), "object": obj}))
         if outcome.handoff is not None:
             then += self._handed_on(record, obj, outcome.handoff)
         step = Step.CONTINUE if then else Step.PARTS_DONE
@@ -151,10 +160,29 @@ class Batch:
             for start in range(0, len(parts), size)
         ]
 
+    @staticmethod
+    def _progress(obj: ObjectRef, progressed: bool) -> ObjectRef:
+        """The object as its next message carries it: how many hand-ons in a row made no progress."""
+        return obj.model_copy(update={"stalled": 0 if progressed else obj.stalled + 1})
+
+    def _stuck(self, obj: ObjectRef, upload_id: str) -> ObjectTransferError | None:
+        """A multipart copy that made no progress MAX_STALLED_HANDOFFS times in a row fails like any failed
+        copy (retried, then the ledger, the DLQ and its upload aborted) instead of handing itself on forever."""
+        if obj.stalled < self.settings.max_stalled_handoffs:
+            return None
+        return ObjectTransferError(
+            obj.key,
+            "NoProgress",
+            f"the multipart copy (upload {upload_id}) was handed on {obj.stalled} times in a row without progress: "
+            "no part or completion fits the copier's time (CopierTimeout, PartSizeBytes: docs/large-objects.md)",
+        )
+
     def _again(self, record: TransferRecord, obj: ObjectRef) -> TransferMessage:
         return TransferMessage(run_id=record.body.run_id, bucket=record.body.bucket, objects=[obj])
 
-    def _request(self, record: TransferRecord, obj: ObjectRef) -> CopyRequest:
+    def _request(self, record: TransferRecord, obj: ObjectRef, held: ManifestEntry | None = None) -> CopyRequest:
+        """The copy of this object; `held`: the manifest's entry for this very version (copied again by force),
+        whose checksum verifies the copy without reading the source's."""
         return CopyRequest(
             source_bucket=record.body.bucket,
             source_key=obj.key,
@@ -165,6 +193,7 @@ class Batch:
             dest_bucket=self.settings.consumer_bucket,
             dest_key=self.settings.destination_prefix + obj.key,
             kms_key_id=self.settings.consumer_kms_key_id,
+            known_checksum=held.checksum if held is not None else None,
         )
 
     def _failed(self, record: TransferRecord, obj: ObjectRef, request: CopyRequest, exc: Exception) -> Done:

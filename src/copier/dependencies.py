@@ -33,6 +33,8 @@ def deps() -> CopierDeps:
             part_size=settings.part_size_bytes,
             parts_in_flight=settings.parts_in_flight,
             byte_budget=ByteBudget(settings.stream_buffer_bytes),
+            verification=settings.verification,
+            single_copy_max=settings.single_copy_max_bytes,
         ),
         lookup=stores.lookup,
         manifest=stores.manifest,

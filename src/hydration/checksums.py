@@ -50,7 +50,7 @@ _POLYNOMIALS = {
     CrcAlgorithm.CRC64NVME: 0x9A6C9329AC4BC9B5,
 }
 
-_COMPUTE: dict[CrcAlgorithm, Callable[[bytes, int], int]] = {
+_COMPUTE: dict[CrcAlgorithm, Callable[[bytes | bytearray | memoryview, int], int]] = {
     CrcAlgorithm.CRC32: crt.crc32,
     CrcAlgorithm.CRC32C: crt.crc32c,
     CrcAlgorithm.CRC64NVME: crt.crc64nvme,
@@ -100,7 +100,7 @@ class RunningCrc:
         self._compute = _COMPUTE[algorithm]
         self._value = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
         self._value = self._compute(data, self._value)
 
     @property

@@ -5,16 +5,19 @@ be tested with a fake.
 
 copy(request, deadline) -> CopyResult | Handoff
     Copies one source version to the consumer bucket and verifies it (`CopyResult.verified` says what was
-    compared). Objects up to the multipart threshold take one call whatever the deadline. Larger ones are
-    multipart uploads whose progress is kept in the uploads table: the call copies parts while the deadline
-    leaves time for one more and returns `Handoff(reason="deadline")` when it stops; calling `copy` again
+    compared). Objects up to the multipart threshold take one call whatever the deadline; server-side, so do
+    objects up to 5 GiB when the deadline leaves time for one CopyObject. Larger ones are multipart uploads
+    whose progress is kept in the uploads table: the call copies parts while the deadline leaves time for one
+    more and returns `Handoff(reason="deadline")` when it stops; calling `copy` again
     for the same key (a later invocation, the same or the re-pinned request) continues the same upload.
     At or above the fan-out threshold the call that creates the upload only does that and returns
     `Handoff(reason="fanout")`: hand its `parts_remaining` out to `copy_parts` calls (any split, any order,
     duplicates allowed). A later `copy` of that key copies parts itself like any resumed copy (so a caller
     that re-enqueues every Handoff still finishes, one invocation at a time). A source that changed since
     listing is copied in its current version (the `request` in a Handoff, and `etag`/`last_modified` in a
-    CopyResult, say which version).
+    CopyResult, say which version). `Handoff.progressed` is False when the call put nothing in the upload:
+    a caller that sees that several times in a row fails the key (and aborts the upload) instead of handing
+    it on forever.
     Raises SourceVanishedError (the source is gone; any upload was aborted) and ObjectTransferError.
 
 copy_parts(request, upload_id, part_numbers, deadline) -> PartsOutcome
@@ -65,10 +68,13 @@ class CopyRequest:
     dest_bucket: str
     dest_key: str
     kms_key_id: str
+    # This version's full-object checksum when it is already at hand ("CRC32:<base64>": the manifest's, for a
+    # version copied before and copied again by force): no request is made only to read it.
+    known_checksum: str | None = None
 
     def pinned_to(self, etag: str, last_modified: datetime, size: int) -> CopyRequest:
         """The same object in another (its current) version."""
-        return dataclasses.replace(self, etag=etag, last_modified=last_modified, size=size)
+        return dataclasses.replace(self, etag=etag, last_modified=last_modified, size=size, known_checksum=None)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,9 @@ class Handoff:
     part_count: int
     parts_remaining: tuple[int, ...]  # not yet in the upload; empty for a deadline handoff before completing
     requests: int = 0  # S3 requests made by the call that handed on (what the run's books count as its cost)
+    # The call created the upload or put parts in it. False: it made no progress (no part fitted the time
+    # left, or only the completion was left and did not fit): a caller bounds how often in a row that happens.
+    progressed: bool = True
 
 
 @dataclass(frozen=True)

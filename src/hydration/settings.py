@@ -22,6 +22,13 @@ class CopyMode(StrEnum):
     STREAM = "stream"
 
 
+class Verification(StrEnum):
+    """What a copy is checked against (as DataSync offers; docs/large-objects.md, "Integrity")."""
+
+    CHECKSUM = "checksum"  # the copy's full-object CRC equals the source's (a HEAD where nothing else gives it)
+    NONE = "none"  # no request made only to verify: the pinned version and S3's own checks in transit
+
+
 class DeleteMode(StrEnum):
     """Guarded delete propagation (docs/architecture.md, "Guarded deletes"): off by default."""
 
@@ -132,6 +139,14 @@ class CopierSettings(_Producer):
     deadline_margin_seconds: int = Field(default=15, ge=1, le=300)
     # Parts of a fanned-out upload per parts message (each message is one copier's share of the object).
     parts_per_message: int = Field(default=8, ge=1, le=100)
+    verification: Verification = Verification.CHECKSUM
+    # Server-side, an object up to this size is copied by one CopyObject when the invocation has time for it.
+    single_copy_max_bytes: int = Field(default=5 * 1024 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    # A multipart copy handed on this many times in a row without progress fails visibly (ledger, DLQ, its
+    # upload aborted) instead of handing itself on forever.
+    max_stalled_handoffs: int = Field(default=3, ge=1, le=100)
+    # The function's memory (Lambda sets it): stream mode holds at most half of it in part buffers.
+    aws_lambda_function_memory_size: int = Field(default=1024, ge=128)
 
     @property
     def connection_pool(self) -> int:
@@ -140,8 +155,10 @@ class CopierSettings(_Producer):
 
     @property
     def stream_buffer_bytes(self) -> int:
-        """Bytes a container holds in stream mode, at most: the parts in flight of four copies at once."""
-        return self.part_size_bytes * self.parts_in_flight * 4
+        """Bytes a container holds in stream mode, at most: half the function's memory, and never more than
+        the parts in flight of four copies at once. A part larger than that takes it all (one at a time)."""
+        half = self.aws_lambda_function_memory_size * MIB // 2
+        return min(half, self.part_size_bytes * self.parts_in_flight * 4)
 
     @model_validator(mode="after")
     def _parts(self) -> Self:

@@ -37,6 +37,7 @@ def large(deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> Iterato
         **before["Environment"]["Variables"],
         "MULTIPART_THRESHOLD_BYTES": str(5 * MIB),
         "PART_SIZE_BYTES": str(5 * MIB),
+        "SINGLE_COPY_MAX_BYTES": str(5 * MIB),  # these objects are copied in parts, not by one CopyObject
         "PARTS_IN_FLIGHT": "2",
         "DEADLINE_MARGIN_SECONDS": "3",
         "PARTS_PER_MESSAGE": "2",

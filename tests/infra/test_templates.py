@@ -862,3 +862,23 @@ def test_the_clis_parameter_defaults_are_the_templates(consumer: dict[str, Any])
         assert str(getattr(defaults, field)) == str(consumer["Parameters"][parameter]["Default"]), parameter
     for parameter, value in TEST_STACK.items():
         assert value == str(consumer["Parameters"][parameter]["Default"]), parameter
+
+
+def test_the_template_refuses_exactly_the_copier_timeouts_that_cannot_finish_a_5_tib_object(
+    consumer: dict[str, Any],
+) -> None:
+    """The Rule is derived from the copier's own constants (hydration.parts, DEADLINE_MARGIN_SECONDS): every
+    allowed CopierTimeout it lets through progresses a 5 TiB copy in every invocation, and it refuses the rest."""
+    from hydration.parts import finishes_largest_object
+    from hydration.settings import CopierSettings
+
+    margin = CopierSettings.model_fields["deadline_margin_seconds"].default
+    (assertion,) = consumer["Rules"]["CopierTimeoutFinishesTheLargestObject"]["Assertions"]
+    refused = set()
+    for clause in assertion["Assert"]["Fn::Not"]:
+        ref, value = clause["Fn::Equals"]
+        assert ref == {"Ref": "CopierTimeout"}
+        refused.add(value)
+    allowed = consumer["Parameters"]["CopierTimeout"]["AllowedValues"]
+    assert refused == {t for t in allowed if not finishes_largest_object(int(t) - margin)}
+    assert "5 TiB" in assertion["AssertDescription"]

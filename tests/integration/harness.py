@@ -83,6 +83,7 @@ class World:
             "MAX_RECEIVE_COUNT": str(self.max_receive_count),
             "MULTIPART_THRESHOLD_BYTES": str(5 * MIB),
             "PART_SIZE_BYTES": str(5 * MIB),
+            "SINGLE_COPY_MAX_BYTES": str(5 * MIB),  # large objects go through multipart copies here
             "DRAIN_CONFIRM_SECONDS": "0",
             "LOOKBACK_SECONDS": "3600",
             "RETRY_BASE_SECONDS": "0",
@@ -184,7 +185,8 @@ def run_event_source_mapping(
     reported failures visible again at once (the visibility timeout, shortened). An invocation that dies
     (`InjectedCrash`: a killed process, a timeout) deletes nothing: its whole batch comes back. The queue's
     RedrivePolicy moves a message to the DLQ when it is received more than maxReceiveCount times.
-    `drain=False`: `max_polls` polls and no more, whatever is left on the queue."""
+    `drain=False`: `max_polls` polls and no more, whatever is left on the queue. `remaining_ms`: the time each
+    invocation has (it does not pass while it runs)."""
     from tests.moto_faults import InjectedCrash
 
     sqs = world.sqs
@@ -312,10 +314,11 @@ def invoke_finalizer(payload: Any | None = None) -> dict[str, Any]:
     return lambda_handler(payload if payload is not None else {}, FakeContext(function_name="s3-hydration-finalizer"))
 
 
-def run_copier(world: World, batch_size: int = 10) -> PollResult:
+def run_copier(world: World, batch_size: int = 10, **polling: Any) -> PollResult:
+    """The copier as the ESM calls it (`polling`: run_event_source_mapping's options)."""
     from copier.handler import lambda_handler
 
-    return run_event_source_mapping(world, lambda_handler, batch_size=batch_size)
+    return run_event_source_mapping(world, lambda_handler, batch_size=batch_size, **polling)
 
 
 def hydrate(world: World, payload: Any | None = None) -> dict[str, Any]:

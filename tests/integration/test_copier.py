@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 
 from hydration import MARKER_KEY
@@ -422,3 +423,34 @@ def test_a_large_copys_cost_counts_every_invocation_it_took(world: World, monkey
     assert made.count("UploadPartCopy") == 5
     assert run.s3_requests == len(made), " ".join(made)
     assert run.copy_ms > 0
+
+
+def test_a_multipart_copy_whose_completion_never_fits_fails_visibly_instead_of_looping(world: World) -> None:
+    """Each invocation has time for parts but never for the completion (CopierTimeout=60 with ~790+ parts on
+    AWS, scaled down): the copy hands itself on without progress a bounded number of times, then fails like
+    any failed copy: ledger, DLQ, its upload aborted, the run closed with the failure and the marker before
+    the key."""
+    from tests.integration.harness import MIB, REGION
+
+    body = bytes(range(256)) * (23 * MIB // 256)  # 5 parts of 5 MiB: the completion needs 5.25 s
+    put_object(world, "stuck.bin", body)
+    planned = invoke_planner({})
+
+    # 15 s deadline margin + 4 s: time for any part (1.5 s each before its pace is known), never for completing
+    polled = run_copier(world, batch_size=1, remaining_ms=19_000, max_polls=40, drain=False)
+
+    assert (
+        world.sqs.get_queue_attributes(QueueUrl=world.queue_url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessages"]
+        == "0"
+    ), f"still looping after {polled.invocations} invocations"
+    failure = world.stores.ledger.get("stuck.bin")
+    assert failure is not None
+    assert failure.error_code == "NoProgress"
+    assert [m["key"] for m in queue_objects(world, world.dlq_url)] == ["stuck.bin"]
+    assert world.s3.list_multipart_uploads(Bucket=world.consumer_bucket).get("Uploads", []) == []
+    assert boto3.client("dynamodb", region_name=REGION).scan(TableName=world.uploads_table)["Items"] == []
+    assert world.s3.list_objects_v2(Bucket=world.consumer_bucket, Prefix="stuck.bin").get("KeyCount") == 0
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.status.value, run.objects_failed, run.objects_transferred) == ("COMPLETED_WITH_FAILURES", 1, 0)

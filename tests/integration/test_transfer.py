@@ -3,6 +3,7 @@ which source version is copied. Read back from the buckets."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import timedelta
 from typing import Any
@@ -13,8 +14,9 @@ from botocore.config import Config
 
 from hydration.aws.uploads import UploadStore
 from hydration.checksums import Checksum, CrcAlgorithm, compute
-from hydration.copying import CopyResult
+from hydration.copying import CopyResult, Handoff
 from hydration.errors import ChecksumMismatchError, SourceVanishedError
+from hydration.settings import Verification
 from tests.integration.harness import MIB, REGION, World, consumer_object, put_object
 from tests.integration.transfer_support import (
     ClientWrapper,
@@ -186,3 +188,87 @@ def test_objects_up_to_the_threshold_take_two_requests_server_side_and_need_no_u
 
     assert result.requests == 2  # the pinned HEAD (for the source's checksum) and CopyObject
     assert list(uploads) == []
+
+
+class _Left:
+    """A deadline `seconds` away (it does not move: the copy is judged by what it plans)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    def remaining_seconds(self) -> float:
+        return self._seconds
+
+
+def test_server_side_an_object_above_the_threshold_takes_one_copy_object_when_the_deadline_allows(
+    world: World, uploads: UploadStore
+) -> None:
+    body = bytes(range(256)) * (12 * MIB // 256)
+    put_object(world, "one-go.bin", body, Metadata={"k": "v"}, Tagging="t=1")
+    single = copier(world, uploads, server_side=True, single_copy_max=5 * 1024 * MIB)
+
+    result = _copied(single.copy(request_for(world, "one-go.bin"), _Left(3600)))
+
+    assert result.requests == 2  # the pinned HEAD and one CopyObject, not CreateMultipartUpload + parts
+    landed = consumer_object(world, "one-go.bin")
+    assert (landed["body"], landed["head"]["Metadata"], landed["tags"]) == (body, {"k": "v"}, {"t": "1"})
+    assert landed["head"]["SSEKMSKeyId"] == world.kms_key_arn
+    assert result.checksum == str(compute(CrcAlgorithm.CRC32, body)) == _stored_checksum(world, "one-go.bin")
+    assert list(uploads) == []
+
+
+def test_server_side_without_time_for_one_copy_object_the_object_goes_in_parts(
+    world: World, uploads: UploadStore
+) -> None:
+    put_object(world, "short.bin", bytes(12 * MIB))
+    single = copier(world, uploads, server_side=True, single_copy_max=5 * 1024 * MIB)
+
+    # 12 MiB at the assumed 10 MiB/s needs 2.2 s: with 2 s left it is a multipart copy (a 5 MiB part fits)
+    outcome = single.copy(request_for(world, "short.bin"), _Left(2.0))
+
+    assert isinstance(outcome, Handoff), outcome
+    record = uploads.get("short.bin")
+    assert record is not None
+    assert record.part_count == 3
+
+
+def test_verification_none_copies_in_one_request_and_keeps_the_sources_checksum(
+    world: World, uploads: UploadStore
+) -> None:
+    body = b"trust but do not verify" * 100
+    put_object(world, "quick.txt", body, ChecksumAlgorithm="CRC32C")
+
+    result = _copied(
+        copier(world, uploads, server_side=True, verification=Verification.NONE).copy(
+            request_for(world, "quick.txt"), Plenty()
+        )
+    )
+
+    assert result.requests == 1  # CopyObject alone
+    assert consumer_object(world, "quick.txt")["body"] == body
+    assert result.verified.startswith("not compared (Verification=none)")
+    assert result.checksum == str(compute(CrcAlgorithm.CRC32C, body)) == _stored_checksum(world, "quick.txt")
+
+
+def test_a_version_copied_before_is_verified_against_its_recorded_checksum_without_a_head(
+    world: World, uploads: UploadStore
+) -> None:
+    body = b"copied before, forced again" * 100
+    put_object(world, "again.txt", body)
+    known = str(compute(CrcAlgorithm.CRC32, body))
+    request = dataclasses.replace(request_for(world, "again.txt"), known_checksum=known)
+
+    result = _copied(copier(world, uploads, server_side=True).copy(request, Plenty()))
+
+    assert result.requests == 1  # CopyObject with the recorded algorithm, compared with the recorded value
+    assert result.checksum == known == _stored_checksum(world, "again.txt")
+    assert result.verified.endswith("equals the one recorded for this version")
+
+
+def test_a_recorded_checksum_that_the_copy_does_not_match_fails_the_copy(world: World, uploads: UploadStore) -> None:
+    put_object(world, "drifted.txt", b"these bytes")
+    wrong = str(compute(CrcAlgorithm.CRC32, b"other bytes"))
+    request = dataclasses.replace(request_for(world, "drifted.txt"), known_checksum=wrong)
+
+    with pytest.raises(ChecksumMismatchError):
+        copier(world, uploads, server_side=True).copy(request, Plenty())

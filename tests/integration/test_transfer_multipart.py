@@ -4,16 +4,19 @@ uploads table; S3 requests are counted with a botocore event hook."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from hydration.aws.transfer.inflight import RECORD_EVERY_SECONDS
 from hydration.aws.uploads import UploadStore
 from hydration.checksums import CrcAlgorithm, compute
 from hydration.copying import CopyResult, Handoff, HandoffReason, PartsOutcome
 from hydration.errors import ChecksumMismatchError, InvalidRequestError, ObjectTransferError, SourceVanishedError
-from tests.integration.harness import MIB, World, consumer_object, put_object
+from tests.integration.harness import MIB, REGION, World, consumer_object, put_object
 from tests.integration.test_transfer import _CorruptingReads
 from tests.integration.transfer_support import (
     AfterParts,
@@ -371,3 +374,58 @@ def test_a_caller_that_only_re_enqueues_handoffs_still_finishes_a_fanned_out_cop
 
     assert consumer_object(world, "huge.bin")["body"] == body
     assert result.checksum == str(compute(CrcAlgorithm.CRC32, body))
+
+
+@MODES
+def test_a_recorded_upload_of_an_older_version_whose_source_vanished_is_aborted(
+    world: World, uploads: UploadStore, server_side: bool
+) -> None:
+    # Given an upload recorded for the first version, and a later run's request for the second one
+    put_object(world, "fleeting.bin", body_of(SIZE, seed=18))
+    handoff = interrupted(world, uploads, "fleeting.bin", server_side=server_side, after_parts=1)
+    put_object(world, "fleeting.bin", body_of(SIZE, seed=19))
+    newer = request_for(world, "fleeting.bin")
+    # When the source is deleted before that request is copied
+    world.s3.delete_object(Bucket=world.producer_bucket, Key="fleeting.bin")
+
+    with pytest.raises(SourceVanishedError):
+        copier(world, uploads, server_side=server_side).copy(newer, Plenty())
+
+    # Then the older version's upload is aborted and forgotten, not left for the lifecycle rule
+    assert newer.etag != handoff.request.etag
+    assert in_progress(world) == []
+    assert list(uploads) == []
+
+
+def test_progress_is_recorded_in_batches_and_the_record_holds_every_part_at_hand_on(
+    world: World, uploads: UploadStore
+) -> None:
+    put_object(world, "batched.bin", body_of(SIZE, seed=20))
+    db = boto3.client("dynamodb", region_name=REGION)
+    writes: list[set[str]] = []
+    db.meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem",
+        lambda params, **_: (
+            writes.append(params["ExpressionAttributeValues"][":n"]["NS"])
+            if params.get("UpdateExpression", "").startswith("ADD parts")
+            else None
+        ),
+    )
+    store = UploadStore(db, uploads.table)
+    requests = Requests()
+    started = time.monotonic()
+
+    handoff = _expect_handoff(
+        copier(world, store, server_side=True, **_clients(True, requests)).copy(
+            request_for(world, "batched.bin"), AfterParts(requests, 4)
+        ),
+        HandoffReason.DEADLINE,
+    )
+
+    elapsed = time.monotonic() - started
+    record = store.get("batched.bin")
+    assert record is not None
+    assert record.parts == frozenset(requests.parts) == frozenset(range(1, 6)) - set(handoff.parts_remaining)
+    # one write when the call stops, plus one per RECORD_EVERY_SECONDS it ran (was: one per part that landed)
+    assert 1 <= len(writes) <= 1 + int(elapsed // RECORD_EVERY_SECONDS)
+    assert {int(n) for batch in writes for n in batch} == record.parts

@@ -12,6 +12,7 @@ import boto3
 from hydration.aws.transfer import Copier
 from hydration.aws.uploads import UploadStore
 from hydration.copying import CopyRequest, Handoff, HandoffReason
+from hydration.settings import Verification
 from tests.integration.harness import MIB, REGION, World
 
 UPLOADS_TABLE = "s3h-uploads"
@@ -104,8 +105,11 @@ def copier(
     consumer: Any | None = None,
     fanout_threshold: int = 1024 * MIB,
     parts_in_flight: int = 2,
+    single_copy_max: int = 5 * MIB,
+    verification: Verification = Verification.CHECKSUM,
 ) -> Copier:
-    """The copier of the template's settings, scaled down: 5 MiB parts above a 5 MiB threshold."""
+    """The copier of the template's settings, scaled down: 5 MiB parts above a 5 MiB threshold (and, unless
+    `single_copy_max` says otherwise, no single CopyObject above it either)."""
     return Copier(
         producer_s3=producer or s3_client(),
         consumer_s3=consumer or s3_client(),
@@ -115,6 +119,8 @@ def copier(
         fanout_threshold=fanout_threshold,
         part_size=5 * MIB,
         parts_in_flight=parts_in_flight,
+        single_copy_max=single_copy_max,
+        verification=verification,
     )
 
 

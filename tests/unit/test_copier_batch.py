@@ -33,9 +33,12 @@ class FakeTransfer:
         self.copied: list[str] = []
         self.parts_copied: list[int] = []
         self.aborted: list[str] = []
+        self.stalled: set[str] = set()  # keys whose parts never fit the time left: no part starts
+        self.requests: list[CopyRequest] = []
 
     def copy(self, request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
         key = request.source_key
+        self.requests.append(request)
         if key in self.vanished:
             raise SourceVanishedError(key)
         if key in self.failing:
@@ -49,6 +52,8 @@ class FakeTransfer:
     def copy_parts(
         self, request: CopyRequest, upload_id: str, part_numbers: tuple[int, ...], deadline: Deadline
     ) -> PartsOutcome:
+        if request.source_key in self.stalled:
+            return PartsOutcome(remaining=part_numbers)
         self.parts_copied += part_numbers
         total = self.fanned_out[request.source_key]
         if set(total) <= set(self.parts_copied):
@@ -220,11 +225,13 @@ def test_a_held_version_is_skipped_unless_forced() -> None:
     world = World(["a", "b"])
     for key in ("a", "b"):
         world.manifest.entries[key] = ManifestEntry(
-            key=key, etag=f'"{key}"', last_modified=LISTED, size=7, copied_at=LISTED
+            key=key, etag=f'"{key}"', last_modified=LISTED, size=7, copied_at=LISTED, checksum=f"CRC32:{key}"
         )
     forced = TransferMessage(run_id=RUN, bucket="producer", objects=[world.ref("a"), world.ref("b", force=True)])
     assert world.copy(world.record(forced)) == []
     assert world.transfer.copied == ["b"]
+    # the version is the one the manifest holds: its recorded checksum verifies the copy, no HEAD needed
+    assert [r.known_checksum for r in world.transfer.requests] == ["CRC32:b"]
     run = world.runs.get(RUN)
     assert (run.objects_skipped, run.objects_transferred) == (1, 1)
 
@@ -323,3 +330,31 @@ def _failure(key: str) -> Any:
         attempts=3,
         failed_at=LISTED,
     )
+
+
+def test_parts_that_never_start_fail_the_key_visibly_after_max_stalled_handoffs() -> None:
+    """No part of the message fits the time left (a part size too large for the timeout): the parts message
+    is sent again with its no-progress count, and at MAX_STALLED_HANDOFFS the key fails like any failed copy:
+    SQS retries it, then the ledger (NoProgress), its upload aborted, the run closed with the failure."""
+    world = World(["huge"], parts_per_message=5, max_stalled_handoffs=3)
+    world.transfer.fanned_out["huge"] = (1, 2, 3, 4, 5)
+    world.transfer.stalled.add("huge")
+    assert world.copy(world.record(world.objects("huge"))) == []
+    message = PartsMessage.model_validate(world.queue.sent[-1][0])
+    for stalled in (1, 2):
+        assert world.copy(world.record(message, mid=f"p{stalled}")) == []
+        message = PartsMessage.model_validate(world.queue.sent[-1][0])
+        assert (message.parts, message.object.stalled) == ([1, 2, 3, 4, 5], stalled)
+    sent = len(world.queue.sent)
+
+    assert world.copy(world.record(message, mid="p3")) == ["p3"]  # the third: a failure, retried by SQS
+    assert world.ledger.get("huge") is None
+    assert world.copy(world.record(message, receive_count=3, mid="p3")) == ["p3"]  # its final receive
+
+    assert len(world.queue.sent) == sent  # nothing handed on any more
+    failure = world.ledger.get("huge")
+    assert failure is not None
+    assert failure.error_code == "NoProgress"
+    assert world.transfer.aborted == ["huge"]
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_failed) == (RunStatus.COMPLETED_WITH_FAILURES, 1)

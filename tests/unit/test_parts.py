@@ -6,7 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hydration.parts import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, PartPlan
+from hydration.parts import (
+    MAX_OBJECT_SIZE,
+    MAX_PART_SIZE,
+    MAX_PARTS,
+    MIB,
+    MIN_PART_SIZE,
+    PartPlan,
+    complete_seconds,
+    copy_seconds,
+    finishes_largest_object,
+    largest_part_within,
+)
 
 
 def test_the_configured_part_size_is_used_when_it_fits() -> None:
@@ -64,3 +75,24 @@ def test_part_numbers_outside_the_plan_are_refused() -> None:
     plan = PartPlan.for_object(10 * MIB, 5 * MIB)
     with pytest.raises(ValueError, match=r"1\.\.2"):
         plan.byte_range(3)
+
+
+def test_a_part_that_would_not_fit_the_time_left_shrinks_to_what_does() -> None:
+    # 105 s for copying (CopierTimeout 120): 1040 MiB parts at the assumed 10 MiB/s, not the configured 2 GiB
+    fitting = largest_part_within(105.0)
+    assert fitting == 1040 * MIB
+    assert copy_seconds(fitting) <= 105.0 < copy_seconds(fitting + MIB)
+    plan = PartPlan.for_object(3 * 1024 * MIB, 2048 * MIB, fitting)
+    assert (plan.part_size, plan.count) == (1040 * MIB, 3)
+
+
+def test_shrinking_never_goes_below_what_10000_parts_or_s3_need() -> None:
+    assert PartPlan.for_object(MAX_OBJECT_SIZE, 16 * MIB, largest_part_within(45.0)).part_size == 525 * MIB
+    assert PartPlan.for_object(100 * MIB, 16 * MIB, largest_part_within(1.0)).part_size == MIN_PART_SIZE
+
+
+@pytest.mark.parametrize(("usable", "finishes"), [(45.0, False), (59.9, False), (60.0, True), (105.0, True)])
+def test_the_largest_object_needs_time_for_a_525_mib_part_and_a_60_s_completion(usable: float, finishes: bool) -> None:
+    plan = PartPlan.for_object(MAX_OBJECT_SIZE, MIN_PART_SIZE)
+    assert (copy_seconds(plan.part_size), complete_seconds(plan.count)) == (53.5, 60.0)
+    assert finishes_largest_object(usable) is finishes

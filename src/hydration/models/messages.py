@@ -39,6 +39,7 @@ class ObjectRef(SourceObject):
 
     force: bool = Field(default=False, description="copy even if the manifest says this version is there")
     attempts: int = Field(default=0, ge=0, description="failed attempts in earlier messages")
+    stalled: int = Field(default=0, ge=0, description="hand-ons in a row of a multipart copy that made no progress")
 
 
 class TransferMessage(BaseModel):

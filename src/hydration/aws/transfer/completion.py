@@ -15,21 +15,15 @@ from hydration.checksums import CrcAlgorithm, combine_parts
 from hydration.copying import CopyRequest, CopyResult, Deadline
 from hydration.errors import ChecksumMismatchError, ObjectTransferError
 from hydration.observability import logger
-from hydration.parts import PartPlan
+from hydration.parts import PartPlan, complete_seconds
 
 if TYPE_CHECKING:
     from hydration.aws.transfer.setup import Setup
     from hydration.aws.uploads import UploadRecord
 
-# A completion (ListParts, a HEAD, CompleteMultipartUpload: up to minutes for an upload of thousands of parts
-# on AWS) starts only with this much time left: 5 s, plus 50 ms a part, at most 60 s. Its claim outlives any
-# invocation, so a completer that died frees it.
-COMPLETE_SECONDS: Final = 60.0
+# Its claim outlives any invocation, so a completer that died frees it. How long a completion is given:
+# `hydration.parts.complete_seconds`.
 COMPLETION_LEASE: Final = timedelta(minutes=15)
-
-
-def complete_seconds(part_count: int) -> float:
-    return min(COMPLETE_SECONDS, 5.0 + 0.05 * part_count)
 
 
 def complete(

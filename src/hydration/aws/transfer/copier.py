@@ -1,5 +1,6 @@
 """`Copier`, the transfer port (`hydration.copying.Transfer`) over S3: a copy takes one request up to the
-multipart threshold (`single`), a multipart upload above it (`multipart_copy`); a source that changed since
+multipart threshold, and server-side up to 5 GiB when the deadline leaves time for it (`single`), a multipart
+upload otherwise (`multipart_copy`); a source that changed since
 listing is copied in its current version (re-pinned at most CHANGED_RETRIES times)."""
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from typing import TYPE_CHECKING, Final
 from hydration.aws.transfer import multipart_copy
 from hydration.aws.transfer.memory import ByteBudget
 from hydration.aws.transfer.setup import Setup
-from hydration.aws.transfer.single import copy_single
+from hydration.aws.transfer.single import copy_single, fits
 from hydration.aws.transfer.source import Calls
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, PartsOutcome
 from hydration.errors import ObjectTransferError, SourceChangedError
 from hydration.observability import logger
-from hydration.settings import CopyMode
+from hydration.parts import MAX_SINGLE_COPY
+from hydration.settings import CopyMode, Verification
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,6 +42,8 @@ class Copier:
         part_size: int,
         parts_in_flight: int,
         byte_budget: ByteBudget | None = None,
+        verification: Verification = Verification.CHECKSUM,
+        single_copy_max: int = MAX_SINGLE_COPY,
     ) -> None:
         self._setup = Setup(
             producer=producer_s3,
@@ -51,13 +55,15 @@ class Copier:
             part_size=part_size,
             parts_in_flight=parts_in_flight,
             budget=byte_budget or ByteBudget(max(multipart_threshold, part_size * parts_in_flight) * 4),
+            verification=verification,
+            single_copy_max=min(single_copy_max, MAX_SINGLE_COPY),
         )
 
     def copy(self, request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
         calls = Calls(self._setup.producer)
         for _ in range(CHANGED_RETRIES + 1):
             try:
-                if request.size <= self._setup.multipart_threshold:
+                if fits(self._setup, request, deadline):
                     return copy_single(self._setup, request, calls)
                 outcome = multipart_copy.copy(self._setup, request, deadline, calls)
                 if isinstance(outcome, Handoff):  # the requests of a copy that goes on are counted as well

@@ -1,47 +1,86 @@
 """The parts of a multipart copy in flight under the deadline: each part copied (UploadPartCopy, or a ranged
-GET + UploadPart in stream mode), several at a time, and recorded in the uploads table as it lands; a part
-starts only while the deadline leaves time to finish and record it."""
+GET + UploadPart in stream mode), several at a time (`Setup.in_flight`), and recorded in the uploads table in
+batches: every RECORD_EVERY_PARTS parts or RECORD_EVERY_SECONDS, and when the call stops (ListParts is the
+truth on resume anyway; the record says how far a copy is, and which call recorded a fan-out's last part).
+A part starts only while the deadline leaves time to finish and record it."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from hydration.aws.transfer.memory import read_body
 from hydration.aws.transfer.source import Calls, copy_pin, copy_source
 from hydration.checksums import CrcAlgorithm
 from hydration.copying import CopyRequest, Deadline
-from hydration.parts import MIB, PartPlan
+from hydration.parts import RECORD_SECONDS, PartPlan, copy_seconds
 from hydration.settings import CopyMode
 
 if TYPE_CHECKING:
     from hydration.aws.transfer.setup import Setup
     from hydration.aws.uploads import UploadRecord
 
-# A part starts only if the longest part of this call so far (before the first: its size at this pace)
-# plus the time to record it still fit in the deadline.
-ASSUMED_BYTES_PER_SECOND: Final = 10 * MIB
-RECORD_SECONDS: Final = 1.0  # a DynamoDB write, with room to spare
+RECORD_EVERY_PARTS: Final = 32
+RECORD_EVERY_SECONDS: Final = 5.0
 
 
 class RecordGoneError(Exception):
     """The uploads table no longer names this upload: another call completed, replaced or aborted it."""
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """What a call did: the parts it did not start, the parts the record holds after its last write (None if
+    it wrote nothing), and how many parts it put in the upload."""
+
+    not_started: tuple[int, ...]
+    recorded: frozenset[int] | None
+    landed: int
+
+
+class _Recorder:
+    """Parts that landed, written to the uploads table in batches (one conditional write each)."""
+
+    def __init__(self, setup: Setup, record: UploadRecord) -> None:
+        self._setup = setup
+        self._record = record
+        self._pending: set[int] = set()
+        self._written_at = time.monotonic()
+        self.recorded: frozenset[int] | None = None
+        self.landed = 0
+
+    def add(self, numbers: set[int]) -> None:
+        self._pending |= numbers
+        self.landed += len(numbers)
+        if len(self._pending) >= RECORD_EVERY_PARTS or time.monotonic() - self._written_at >= RECORD_EVERY_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        recorded = self._setup.uploads.add_parts(self._record.key, self._record.upload_id, self._pending)
+        self._pending = set()
+        self._written_at = time.monotonic()
+        if recorded is None:
+            raise RecordGoneError(self._record.upload_id)
+        self.recorded = recorded
+
+
 def copy_in_flight(
     setup: Setup, request: CopyRequest, record: UploadRecord, numbers: list[int], deadline: Deadline, calls: Calls
-) -> tuple[tuple[int, ...], frozenset[int] | None]:
-    """Copy parts in order, `parts_in_flight` at a time, each recorded as it lands, while the deadline
-    leaves time for one more. Returns the parts not started and the parts recorded after the last one.
-    After a failure no part starts, the ones in flight finish (and are recorded), and it is raised."""
-    part_size = record.part_size
+) -> InFlight:
+    """Copy parts in order, `Setup.in_flight` at a time, while the deadline leaves time for one more; record
+    them in batches and before returning. After a failure no part starts, the ones in flight finish (and are
+    recorded), and it is raised."""
     copy_part = _copy_part if record.mode == CopyMode.SERVER_SIDE else _stream_part
+    in_flight = setup.in_flight(record)
     queue = deque(numbers)
     pending: dict[Future[float], int] = {}
     longest: float | None = None
-    recorded: frozenset[int] | None = None
+    recorder = _Recorder(setup, record)
     failure: BaseException | None = None
 
     def timed(number: int) -> float:
@@ -49,11 +88,11 @@ def copy_in_flight(
         copy_part(setup, request, record, number, calls)
         return time.monotonic() - started
 
-    with ThreadPoolExecutor(max_workers=setup.parts_in_flight, thread_name_prefix="part") as pool:
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="part") as pool:
         while True:
-            while queue and failure is None and len(pending) < setup.parts_in_flight:
-                expected = longest if longest is not None else part_size / ASSUMED_BYTES_PER_SECOND
-                if deadline.remaining_seconds() < expected + RECORD_SECONDS:
+            while queue and failure is None and len(pending) < in_flight:
+                expected = longest + RECORD_SECONDS if longest is not None else copy_seconds(record.part_size)
+                if deadline.remaining_seconds() < expected:
                     break
                 number = queue.popleft()
                 pending[pool.submit(timed, number)] = number
@@ -70,13 +109,18 @@ def copy_in_flight(
                     continue
                 longest = max(longest or 0.0, seconds)
                 landed.add(number)
-            if landed:  # one write for the parts that landed together (the item is written often)
-                recorded = setup.uploads.add_parts(record.key, record.upload_id, landed)
-                if recorded is None:
-                    failure = failure or RecordGoneError(record.upload_id)
+            try:
+                recorder.add(landed)
+            except RecordGoneError as exc:
+                failure = failure or exc
+    if not isinstance(failure, RecordGoneError):
+        try:
+            recorder.flush()
+        except RecordGoneError as exc:
+            failure = failure or exc
     if failure is not None:
         raise failure
-    return tuple(queue), recorded
+    return InFlight(tuple(queue), recorder.recorded, recorder.landed)
 
 
 def _copy_part(setup: Setup, request: CopyRequest, record: UploadRecord, number: int, calls: Calls) -> None:
@@ -99,9 +143,9 @@ def _stream_part(setup: Setup, request: CopyRequest, record: UploadRecord, numbe
     """Ranged GET + UploadPart with the part's CRC computed here (S3 verifies it)."""
     algorithm = CrcAlgorithm(record.checksum_algorithm)
     first, last = PartPlan(record.size, record.part_size).byte_range(number)
-    with setup.budget.held(last - first + 1):
+    with setup.budget.held(last - first + 1) as buffer:
         response = calls.get(request, Range=f"bytes={first}-{last}")
-        data, crc = read_body(request, response, last - first + 1, algorithm)
+        data, crc = read_body(request, response, buffer, algorithm)
         calls.send(
             request,
             setup.consumer.upload_part,

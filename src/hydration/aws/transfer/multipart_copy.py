@@ -10,14 +10,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hydration.aws import multipart
-from hydration.aws.transfer.completion import complete, complete_seconds
+from hydration.aws.transfer.completion import complete
 from hydration.aws.transfer.inflight import RecordGoneError, copy_in_flight
 from hydration.aws.transfer.source import Calls
 from hydration.aws.transfer.upload import discard, handoff, open_upload
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, HandoffReason, PartsOutcome
 from hydration.errors import InvalidRequestError, ObjectTransferError, SourceChangedError, SourceVanishedError
 from hydration.observability import logger
-from hydration.parts import PartPlan
+from hydration.parts import PartPlan, complete_seconds
 
 if TYPE_CHECKING:
     from hydration.aws.transfer.setup import Setup
@@ -27,17 +27,20 @@ Restart = Callable[[CopyRequest, Deadline], CopyResult | Handoff]
 
 
 def copy(setup: Setup, request: CopyRequest, deadline: Deadline, calls: Calls) -> CopyResult | Handoff:
-    request, record, in_upload = open_upload(setup, request, calls)
+    request, record, in_upload = open_upload(setup, request, deadline, calls)
     plan = PartPlan(record.size, record.part_size)
     if in_upload is None and request.size >= setup.fanout_threshold:
         return handoff(HandoffReason.FANOUT, request, record, tuple(plan.numbers()))
     # A recorded upload goes on here, fanned out or not: a copy is never only waiting for parts messages.
     remaining = tuple(n for n in plan.numbers() if n not in (in_upload or ()))
     try:
-        remaining, _ = copy_in_flight(setup, request, record, list(remaining), deadline, calls)
-        if remaining:
-            return handoff(HandoffReason.DEADLINE, request, record, remaining)
+        flight = copy_in_flight(setup, request, record, list(remaining), deadline, calls)
+        progressed = in_upload is None or flight.landed > 0  # a new upload, or parts put in it
+        if flight.not_started:
+            return handoff(HandoffReason.DEADLINE, request, record, flight.not_started, progressed=progressed)
         result = complete(setup, request, record, deadline, calls)
+        if result is None and deadline.remaining_seconds() >= complete_seconds(record.part_count):
+            progressed = True  # another call holds the completion's claim: a lease, bounded in time
     except (SourceChangedError, SourceVanishedError):
         discard(setup, record)
         raise
@@ -50,7 +53,7 @@ def copy(setup: Setup, request: CopyRequest, deadline: Deadline, calls: Calls) -
         raise ObjectTransferError(
             request.source_key, "UploadSuperseded", "another invocation completed or replaced this upload"
         ) from exc
-    return result or handoff(HandoffReason.DEADLINE, request, record, ())
+    return result or handoff(HandoffReason.DEADLINE, request, record, (), progressed=progressed)
 
 
 def copy_parts(
@@ -70,16 +73,16 @@ def copy_parts(
     if not set(wanted) <= set(range(1, record.part_count + 1)):
         raise InvalidRequestError(f"{request.dest_key}: the upload has parts 1..{record.part_count}, not {wanted}")
     try:
-        remaining, recorded = copy_in_flight(
-            setup, request, record, [n for n in wanted if n not in record.parts], deadline, calls
-        )
+        flight = copy_in_flight(setup, request, record, [n for n in wanted if n not in record.parts], deadline, calls)
+        remaining = flight.not_started
         done = tuple(n for n in wanted if n not in remaining)
-        if remaining or len(recorded or record.parts) < record.part_count:
+        if remaining or len(flight.recorded or record.parts) < record.part_count:
             return PartsOutcome(done=done, remaining=remaining)
         result = complete(setup, request, record, deadline, calls)
         if result is None and deadline.remaining_seconds() < complete_seconds(record.part_count):
             # every part is in, but not the time to complete: `copy` finishes it in a later invocation
-            return PartsOutcome(done=done, handoff=handoff(HandoffReason.DEADLINE, request, record, ()))
+            finish = handoff(HandoffReason.DEADLINE, request, record, (), progressed=flight.landed > 0)
+            return PartsOutcome(done=done, handoff=finish)
         return PartsOutcome(done=done, result=result)
     except RecordGoneError:
         return PartsOutcome(upload_gone=True)

@@ -13,10 +13,10 @@ from hydration.aws import s3 as s3_adapter
 from hydration.aws.transfer.source import Calls, copies, version_of
 from hydration.aws.uploads import UploadRecord
 from hydration.checksums import CrcAlgorithm
-from hydration.copying import CopyRequest, Handoff, HandoffReason
-from hydration.errors import ObjectTransferError, SourceChangedError
+from hydration.copying import CopyRequest, Deadline, Handoff, HandoffReason
+from hydration.errors import ObjectTransferError, SourceChangedError, SourceVanishedError
 from hydration.observability import logger
-from hydration.parts import PartPlan
+from hydration.parts import PartPlan, largest_part_within
 
 if TYPE_CHECKING:
     from hydration.aws.multipart import UploadedPart
@@ -24,13 +24,17 @@ if TYPE_CHECKING:
 
 
 def open_upload(
-    setup: Setup, request: CopyRequest, calls: Calls
+    setup: Setup, request: CopyRequest, deadline: Deadline, calls: Calls
 ) -> tuple[CopyRequest, UploadRecord, frozenset[int] | None]:
     """The recorded upload of this key if it copies the source's current version, with the parts it holds;
-    else a new one (and None for its parts)."""
+    else a new one (and None for its parts), its part size chosen for the time an invocation has."""
     record = setup.uploads.get(request.dest_key)
     if record is not None and not copies(record, request):
-        current = calls.current(request)
+        try:
+            current = calls.current(request)
+        except SourceVanishedError:
+            discard(setup, record)  # no version of the source is left to copy: nothing may stay behind
+            raise
         if copies(record, current):
             request = current  # the request was listed before the version being copied
         else:
@@ -44,14 +48,18 @@ def open_upload(
         except multipart.UploadGoneError:
             logger.warning("multipart upload aborted outside the copier; starting again", key=request.dest_key)
             setup.uploads.delete(record.key, record.upload_id)
-    return (request, *_create_upload(setup, request, calls))
+    return (request, *_create_upload(setup, request, deadline, calls))
 
 
-def _create_upload(setup: Setup, request: CopyRequest, calls: Calls) -> tuple[UploadRecord, frozenset[int] | None]:
-    """A new upload, recorded (and None for its parts); or the one another invocation recorded meanwhile."""
+def _create_upload(
+    setup: Setup, request: CopyRequest, deadline: Deadline, calls: Calls
+) -> tuple[UploadRecord, frozenset[int] | None]:
+    """A new upload, recorded (and None for its parts); or the one another invocation recorded meanwhile.
+    Its parts are PART_SIZE_BYTES, or smaller if a part of that size would not fit the time this invocation
+    has left (the next ones have as much: they run with the same timeout), or larger for 10,000 parts."""
     source = calls.head(request)
     tagging = calls.tagging(request)
-    plan = PartPlan.for_object(request.size, setup.part_size)
+    plan = PartPlan.for_object(request.size, setup.part_size, largest_part_within(deadline.remaining_seconds()))
     writer = setup.writer(setup.mode)
     attributes = {**s3_adapter.write_attributes(source.head, tagging), **s3_adapter.sse(request.kms_key_id)}
     upload_id = calls.send(
@@ -113,7 +121,14 @@ def discard(setup: Setup, record: UploadRecord) -> bool:
     return setup.uploads.delete(record.key, record.upload_id)
 
 
-def handoff(reason: HandoffReason, request: CopyRequest, record: UploadRecord, remaining: tuple[int, ...]) -> Handoff:
+def handoff(
+    reason: HandoffReason,
+    request: CopyRequest,
+    record: UploadRecord,
+    remaining: tuple[int, ...],
+    *,
+    progressed: bool = True,
+) -> Handoff:
     logger.info(
         "multipart copy handed off",
         key=request.dest_key,
@@ -121,6 +136,7 @@ def handoff(reason: HandoffReason, request: CopyRequest, record: UploadRecord, r
         upload_id=record.upload_id,
         parts_remaining=len(remaining),
         part_count=record.part_count,
+        progressed=progressed,
     )
     return Handoff(
         reason=reason,
@@ -129,4 +145,5 @@ def handoff(reason: HandoffReason, request: CopyRequest, record: UploadRecord, r
         part_size=record.part_size,
         part_count=record.part_count,
         parts_remaining=remaining,
+        progressed=progressed,
     )
