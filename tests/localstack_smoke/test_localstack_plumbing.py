@@ -561,3 +561,22 @@ def test_a_stack_with_a_table_a_queue_and_a_function_deploys_quickly(aws: Client
         cloudformation.get_waiter("stack_delete_complete").wait(
             StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
         )
+
+
+def test_a_listing_resumes_after_any_string_in_s3s_key_order(aws: Clients):
+    """StartAfter is compared with the keys themselves (UTF-8 binary order), whatever botocore's
+    EncodingType=url does to the answer: the planner's shards start after midpoints such as `p/:` and
+    resume after keys with spaces, `+`, `%` and non-ASCII characters."""
+    import uuid
+
+    bucket = f"order-{uuid.uuid4().hex[:8]}"
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket)
+    keys = sorted(f"p/{i:03d}{' +%ü'[i % 4]}.bin" for i in range(12))
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    for after in [*keys, "p/:", "p/0:", "p/\x7f", "p/ü", "p/\U0001f600", "p/", "p/005"]:
+        listed = [
+            o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="p/", StartAfter=after).get("Contents", [])
+        ]
+        assert listed == [key for key in keys if key > after], after

@@ -326,15 +326,16 @@ class Registry:
                         break
             return failing
 
-    def hidden(self, account: str, keys: list[str]) -> set[str]:
-        """For a ListObjectsV2 answer: the keys hide rules leave out, counted."""
+    def hidden(self, account: str, keys: list[str], encoded: bool = False) -> set[str]:
+        """For a ListObjectsV2 answer: the keys hide rules leave out, counted (matched decoded: a listing
+        asked with EncodingType=url carries URL-encoded keys)."""
         with self.lock:
             rules = [
                 r
                 for r in self.request_rules.values()
                 if r.action == "hide" and r.applies_to("s3", "ListObjectsV2", account)
             ]
-            return {key for key in keys for rule in rules if rule.matches([key]) and rule.take()}
+            return {key for key in keys for rule in rules if rule.matches([_decoded(key, encoded)]) and rule.take()}
 
     def lambda_fault(self, function_name: str, payload: str) -> LambdaFault | None:
         if not self.lambda_rules:
@@ -470,6 +471,16 @@ def _fail_batch_entries(chain: HandlerChain, context: RequestContext, response: 
     chain.stop()
 
 
+def _url_encoded(context: RequestContext) -> bool:
+    return str((context.service_request or {}).get("EncodingType") or "") == "url"
+
+
+def _decoded(key: str, encoded: bool) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(key) if encoded else key
+
+
 def _as_sent(entry: dict[str, Any]) -> dict[str, Any]:
     """A dropped entry's answer: as if SQS had taken it."""
     import hashlib
@@ -533,7 +544,9 @@ def apply_response_faults(chain: HandlerChain, context: RequestContext, response
         changed["Successful"] = [*(changed.get("Successful") or []), *pending.dropped_entries]
     if pending.hide and context.service_response is not None:
         contents = list(context.service_response.get("Contents") or [])
-        hidden = REGISTRY.hidden(context.account_id, [str(item.get("Key", "")) for item in contents])
+        hidden = REGISTRY.hidden(
+            context.account_id, [str(item.get("Key", "")) for item in contents], _url_encoded(context)
+        )
         if hidden:
             changed = {**context.service_response}
             changed["Contents"] = [item for item in contents if item.get("Key") not in hidden]
