@@ -91,6 +91,28 @@ def test_watch_follows_a_run_the_schedule_started(deployed: Deployed, run_cli) -
     assert out["progress"]["keys_settled"] == 2
 
 
+def test_watch_finds_a_run_that_started_and_ended_between_two_polls(deployed: Deployed, run_cli) -> None:
+    """A short run (its workers list side by side) can start and end between two polls: the watch still
+    finds it, as the run started since the watch began."""
+    import contextlib
+    import io
+
+    from tests.integration.harness import run_copier
+
+    deployed.defer_async = True
+    put_objects(deployed.world, "data/a.txt")
+    InProcessInvoker(deployed).invoke_async(FUNCTIONS["planner"], SCHEDULED_EVENT)
+
+    def whole_run(_seconds: float) -> None:
+        deployed.run_pending()
+        with contextlib.redirect_stdout(io.StringIO()):  # the copier's log lines are not the CLI's output
+            run_copier(deployed.world)  # the copier that settles the last key closes the run
+
+    result = run_cli("runs", "watch", "--interval", "0", "--output", "json", sleep=whole_run)
+    assert result.exit_code == 0, result.output
+    assert (json_out(result)["run"]["status"], json_out(result)["run"]["objects_transferred"]) == ("COMPLETED", 1)
+
+
 def test_watch_exits_1_for_a_run_that_ends_with_failures(deployed: Deployed, run_cli, faults: Faults) -> None:
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/good.txt", "data/bad.txt")

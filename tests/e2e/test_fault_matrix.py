@@ -303,11 +303,12 @@ def test_partial_send_message_batch_failure(matrix: Matrix, faults: Faults, pref
         service="sqs", operation="SendMessageBatch", match=f"{prefix}1.bin", action="partial_batch_failure", times=2
     )
     faults.add(service="sqs", operation="SendMessageBatch", match=f"{prefix}4.bin", action="partial_batch_failure")
-    undo = matrix.function_env("planner", KEYS_PER_MESSAGE="1", ENQUEUE_ATTEMPTS="3")
+    undo = [matrix.function_env(s, KEYS_PER_MESSAGE="1", ENQUEUE_ATTEMPTS="3") for s in ("planner", "planner-worker")]
     try:
         run = matrix.run()
     finally:
-        undo()
+        for step in undo:
+            step()
     assert (run.status, run.objects_failed) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
     failure = matrix.deployment.ledger.get(f"{prefix}4.bin")
     assert failure is not None
@@ -414,6 +415,8 @@ def test_messages_lost_from_the_queue_are_swept_into_the_ledger(matrix: Matrix, 
         poll(lambda: lam.get_event_source_mapping(UUID=esm)["State"] == "Disabled", timeout=60, what="ESM disabled")
         time.sleep(2)
         run_id = matrix.start()
+        # the planner workers enqueue: once the run's planning is complete, every message is on the queue
+        poll(lambda: matrix.deployment.runs.get(run_id).planning_complete, timeout=120, what="planning complete")
         matrix.deployment.client("sqs").purge_queue(QueueUrl=matrix.deployment.transfer_queue_url)
         time.sleep(2)
     finally:
