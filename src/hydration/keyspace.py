@@ -13,7 +13,8 @@ belongs to the range below it). Where the boundaries fall decides only how evenl
 
 Split points come, in order, from the previous run's boundaries (kept: that run found where the key
 space is dense), from delimiter discovery (common prefixes), and from probing (a one-key listing after a
-midpoint says whether anything lies above it); `midpoint` gives a string strictly between two others.
+string says whether anything lies above it): `extrapolate` takes growing steps beyond a page's keys to find
+where the key space ends, `fraction` and `midpoint` give strings evenly between two others.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 
 MAX_CODE_POINT = 0x10FFFF
 ASCII_CEILING = 0x80  # above every ASCII character: the end of a key space of ASCII keys
-SURROGATES = range(0xD800, 0xE000)  # not characters: no key holds them
 MAX_KEY_CHARS = 1024  # a key is at most 1024 bytes, so at most 1024 characters
 
 
@@ -76,60 +76,85 @@ def ceiling(low: str, prefix: str) -> str:
 
 
 def midpoint(low: str | None, high: str | None, prefix: str = "") -> str | None:
-    """A string `m` with `low < m < high` in S3's order, as short as the arithmetic allows; `low` None is
+    """A string `m` with `low < m < high` in S3's order, half way in the alphabet they use; `low` None is
     the prefix's start, `high` None its end (`ceiling`). None only when nothing lies between them (`high`
     is `low` plus a NUL character) or they are out of order."""
+    return fraction(low, high, 1, 2, prefix)
+
+
+def fraction(low: str | None, high: str | None, part: int, whole: int, prefix: str = "") -> str | None:
+    """The string `part/whole` of the way from `low` to `high` (0 < part < whole), strictly between them
+    (None: nothing lies between them)."""
     lo = low if low is not None else prefix
     hi = high if high is not None else ceiling(lo, prefix)
     if not lo < hi:
         return None
-    base = max(ASCII_CEILING, *(ord(char) for char in lo + hi)) + 2  # the alphabet the two are written in
     width = max(len(lo), len(hi)) + 1
     for extra in range(3):  # more digits when the two are adjacent at this precision
-        digits = width + extra
-        middle = (_number(lo, digits, base) + _number(hi, digits, base)) // 2
-        candidate = _shortest_above(_string(middle, digits, base), lo)
-        if candidate is not None and lo < candidate < hi and len(candidate) <= MAX_KEY_CHARS:
+        radix = _radix([lo, hi], width + extra)
+        start = _number(lo, radix)
+        point = start + (_number(hi, radix) - start) * part // whole
+        candidate = _string(point, radix)
+        if lo < candidate < hi and len(candidate) <= MAX_KEY_CHARS:
             return candidate
     successor = lo + "\x00"  # the string right after `lo`: between the two unless it is `high` itself
     return successor if successor < hi and len(successor) <= MAX_KEY_CHARS else None
 
 
-# A string as a number in base `base` (above every code point it holds): each character is its code point
-# + 1, the end of the string 0 (so that "a" < "a\x00", as in S3's order); its first `digits` characters are
-# the number's digits. Two strings written in ASCII are halved among ASCII characters.
+def extrapolate(first: str, last: str, factor: int, prefix: str = "") -> str | None:
+    """Where keys would reach if they went on `factor` times as far beyond `last` as they went from `first`
+    to `last` (two keys of a page): `last + factor x (last - first)` in the alphabet they are written in;
+    None past the prefix's end. A search for the end of a key space takes steps of growing factors."""
+    if not first < last:
+        return None
+    top = ceiling(last, prefix)
+    radix = _radix([first, last, top], max(len(first), len(last), len(top)) + 1)
+    start, end = _number(first, radix), _number(last, radix)
+    reach = end + (end - start) * factor
+    if reach >= _number(top, radix):
+        return None
+    candidate = _string(reach, radix)
+    return candidate if last < candidate < top else None
 
 
-def _number(text: str, digits: int, base: int) -> int:
-    value = 0
+RUNS = ("0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _radix(strings: list[str], digits: int) -> list[str]:
+    """Each position's alphabet: the characters the strings have there, in order (with all the digits, or
+    all the letters of a case, when one of them is there). A string is a number in these mixed radixes
+    (each character its rank + 1, the end of the string 0, so that "a" < "a\x00" as in S3's order), and
+    the numbers' order is the strings'. Keys of digits are cut among digits: `k0999` and `k1999` halve to
+    about `k1499`, not among every character between. Past the strings' ends, the last position's."""
+    radix: list[str] = []
     for i in range(digits):
-        value = value * base + (ord(text[i]) + 1 if i < len(text) else 0)
+        chars = {text[i] for text in strings if i < len(text)} or set(radix[-1] if radix else "0")
+        for run in RUNS:
+            if chars & set(run):
+                chars |= set(run)
+        radix.append("".join(sorted(chars)))
+    return radix
+
+
+def _number(text: str, radix: list[str]) -> int:
+    value = 0
+    for i, alphabet in enumerate(radix):
+        digit = alphabet.index(text[i]) + 1 if i < len(text) and text[i] in alphabet else 0
+        value = value * (len(alphabet) + 1) + digit
     return value
 
 
-def _string(value: int, digits: int, base: int) -> str:
-    out: list[int] = []
-    for _ in range(digits):
-        value, digit = divmod(value, base)
-        out.append(digit)
+def _string(value: int, radix: list[str]) -> str:
+    digits: list[int] = []
+    for alphabet in reversed(radix):
+        value, digit = divmod(value, len(alphabet) + 1)
+        digits.append(digit)
     chars: list[str] = []
-    for digit in reversed(out):
+    for alphabet, digit in zip(radix, reversed(digits), strict=True):
         if digit == 0:  # the end of the string: what follows is below a character's resolution
             break
-        code = digit - 1
-        if code in SURROGATES:
-            code = SURROGATES.start - 1  # the character just below the surrogate block
-        chars.append(chr(code))
+        chars.append(alphabet[digit - 1])
     return "".join(chars)
-
-
-def _shortest_above(candidate: str, low: str) -> str | None:
-    """The shortest leading part of `candidate` that still sorts after `low` (any leading part of a string
-    below `high` is below `high` too)."""
-    for length in range(1, len(candidate) + 1):
-        if candidate[:length] > low:
-            return candidate[:length]
-    return None
 
 
 def spread(points: list[str], wanted: int) -> list[str]:

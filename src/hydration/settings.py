@@ -96,7 +96,7 @@ class PlannerSettings(_Producer):
     # the planner queue's maxReceiveCount (a shard failing on its last receive fails the run).
     planner_queue_url: str = Field(min_length=1)
     planner_shards: int = Field(default=64, ge=1, le=99)
-    shard_split_pages: int = Field(default=8, ge=1)
+    shard_split_pages: int = Field(default=2, ge=1)
     shard_lease_seconds: int = Field(default=120, ge=10)
     planner_max_receive_count: int = Field(default=5, ge=1, le=1000)
     # S3 Inventory as the source (opt-in): where the producer's reports are delivered (the consumer's

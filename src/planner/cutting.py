@@ -2,23 +2,25 @@
 
 Split points come, in order, from the previous run's boundaries over the same prefixes (kept: that run
 found where the key space is dense, and it cost nothing to read them), from delimiter discovery (the
-common prefixes one level down: one ListObjectsV2 call a prefix), and from probing (a one-key
-ListObjectsV2 after a midpoint between a key known to exist and the end of what is known: keys above it, or
-none). Wherever the cuts fall, the ranges partition the key space (`hydration.keyspace`); shards that turn
-out large split while they run.
+common prefixes one level down: one ListObjectsV2 call a prefix), and, for a flat prefix, from probing
+(one-key ListObjectsV2 calls in growing steps beyond its first page: `probing`). Wherever the cuts fall,
+the ranges partition the key space (`hydration.keyspace`); shards that turn out large split while they
+run, so a few rounds of halving spread a flat prefix over the workers.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from hydration.aws.inventory import read_manifest
-from hydration.aws.listing import common_prefixes, first_key_after, first_page
-from hydration.keyspace import midpoint, partition, spread
+from hydration.aws.listing import Page, common_prefixes, first_keys_after, first_page
+from hydration.keyspace import partition, spread
 from hydration.models import RunKind, RunRecord, Shard, ShardSource
 from planner.completion import scope_of
 from planner.context import PlannerDeps
+from planner.probing import cut_points, reach
 
 LEDGER_SHARD = "ledger"
 
@@ -45,11 +47,11 @@ def cut(run: RunRecord, deps: PlannerDeps) -> Cut:
     result = Cut([])
     for prefix in run.prefixes:
         points = spread([point for point in previous if point.startswith(prefix)], wanted - 1)
-        last = _first_page_end(prefix, deps, result) if len(points) + 1 < wanted else None
-        if last is not None:  # more than a page: worth cutting
-            points += _discover(prefix, wanted - 1 - len(points), deps, result)
-            if len(points) + 1 < wanted:
-                points += _probe(prefix, last, wanted - 1 - len(points), deps, result)
+        page = _first_page(prefix, deps, result) if len(points) + 1 < wanted else None
+        if page is not None and page.truncated:  # more than a page: worth cutting
+            points += _probed_cuts(
+                prefix, _discover(prefix, deps, result), page, wanted - 1 - len(points), deps, result
+            )
         for key_range in partition(prefix, points):
             result.shards.append(
                 Shard(
@@ -96,45 +98,53 @@ def _ledger_leftovers(run: RunRecord) -> bool:
     return not run.dry_run and run.kind not in (RunKind.PREFIX, RunKind.KEYS) and run.prefixes != [""]
 
 
-def _first_page_end(prefix: str, deps: PlannerDeps, result: Cut) -> str | None:
-    """The last key of the prefix's first page, if more follow; None if the prefix fits in one page (one
-    shard lists it in one call: there is nothing to cut)."""
+def _first_page(prefix: str, deps: PlannerDeps, result: Cut) -> Page:
+    """The prefix's first page: one that is not truncated holds the whole prefix (one shard lists it in one
+    call: there is nothing to cut)."""
     result.probes += 1
-    page = first_page(deps.producer_s3, deps.settings.producer_bucket, prefix, deps.settings.list_page_size)
-    return page.last_key if page.truncated else None
+    return first_page(deps.producer_s3, deps.settings.producer_bucket, prefix, deps.settings.list_page_size)
 
 
-def probe_worthy(point: str, low: str) -> bool:
-    """A midpoint worth a probe: not an extension of the key below it (the few keys that sort between a key
-    and its extensions are not worth a shard) and without control characters (no key range worth cutting
-    starts there)."""
-    return not point.startswith(low) and all(char >= " " for char in point)
-
-
-def _discover(prefix: str, wanted: int, deps: PlannerDeps, result: Cut) -> list[str]:
+def _discover(prefix: str, deps: PlannerDeps, result: Cut) -> list[str]:
+    """Delimiter discovery: the common prefixes one level below `prefix`."""
     result.probes += 1
-    found = common_prefixes(deps.producer_s3, deps.settings.producer_bucket, prefix)
-    return spread(found[1:], wanted)  # the first common prefix starts the key space: no cut before it
+    return common_prefixes(deps.producer_s3, deps.settings.producer_bucket, prefix)
 
 
-def _probe(prefix: str, last: str, wanted: int, deps: PlannerDeps, result: Cut, budget_per_point: int = 3) -> list[str]:
-    """Bisect the prefix's key space after its first page (which ends at `last`): a midpoint is kept as a
-    cut if a probe finds keys above it (within what is known), else what is known shrinks to below it."""
-    bucket, client = deps.settings.producer_bucket, deps.producer_s3
-    budget = wanted * budget_per_point
-    points: list[str] = [last]
-    pending: deque[tuple[str, str | None]] = deque([(last, None)])  # (a key that exists, an upper bound)
-    while pending and len(points) < wanted and budget > 0:
-        low, high = pending.popleft()
-        point = midpoint(low, high, prefix)
-        if point is None or not probe_worthy(point, low):
-            continue
-        budget -= 1
-        result.probes += 1
-        above = first_key_after(client, bucket, prefix, point)
-        if above is None or (high is not None and above > high):
-            pending.appendleft((low, point))  # nothing above the midpoint: look below it
-            continue
-        points.append(point)
-        pending += [(low, point), (above, high)]
+def _probed_cuts(prefix: str, groups: list[str], page: Page, need: int, deps: PlannerDeps, result: Cut) -> list[str]:
+    """Cuts within a prefix that has more than a page: its common prefixes one level down (as many as are
+    wanted), and, where fewer than that, cuts inside some of them (a flat key space: inside the prefix
+    itself), evenly up to the farthest key that probes beyond their first page find (`probing.reach`)."""
+    points = spread(groups[1:], need)  # the first common prefix starts the key space: no cut before it
+    extra = need - len(points)
+    if extra <= 0:
+        return points
+    probed = spread(groups, extra) if groups else [prefix]
+    parts = max(2, extra // len(probed) + 1)
+    with ThreadPoolExecutor(max_workers=min(8, len(probed)), thread_name_prefix="cut") as pool:
+        inside = list(
+            pool.map(lambda group: _cuts_inside(group, page if group == prefix else None, parts, deps), probed)
+        )
+    for cuts, probes in inside:
+        points += cuts
+        result.probes += probes
     return points
+
+
+def _cuts_inside(group: str, page: Page | None, parts: int, deps: PlannerDeps) -> tuple[list[str], int]:
+    """`parts - 1` cuts inside a group (after its first page, evenly up to the farthest key found)."""
+    bucket, client = deps.settings.producer_bucket, deps.producer_s3
+    probes = 0
+    if page is None:
+        page, probes = first_page(client, bucket, group, deps.settings.list_page_size), 1
+    if not page.truncated or page.last_key is None:
+        return [], probes
+
+    def probe(points: Sequence[str]) -> list[str | None]:
+        return first_keys_after(client, bucket, group, list(points))
+
+    found = reach(page.objects[0].key, page.last_key, None, group, probe)
+    probes += found.probes
+    if found.key is None:
+        return [page.last_key], probes
+    return [page.last_key, *cut_points(page.last_key, found.key, parts - 1, group)], probes

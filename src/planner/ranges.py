@@ -7,26 +7,23 @@ consumer side by side, as far as the producer's page reaches."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from hydration.aws.listing import Pager, first_key_after
-from hydration.keyspace import midpoint
+from hydration.aws.listing import Pager, first_keys_after
 from hydration.models import RunKind, Shard, ShardSource, SourceObject
 from hydration.observability import logger
 from planner import selecting
 from planner.context import ShardLostError
-from planner.cutting import probe_worthy
 from planner.known import LedgerRange, ManifestReads
+from planner.probing import cut_points, reach
 from planner.work import ShardWork, Walked
-
-SPLIT_PROBES = 4  # probes per split attempt (each halves the part of the range thought to hold keys)
 
 
 def walk(work: ShardWork, absent: Callable[[list[str]], None]) -> Walked:
     deps, shard, settings = work.deps, work.shard, work.deps.settings
     ledger = LedgerRange.empty() if work.run.dry_run else LedgerRange.of_range(deps.ledger, shard.range)
     both = work.run.kind is RunKind.RECONCILE or settings.deletes
-    since_split = 0
+    since_split, split_every = 0, settings.shard_split_pages
     with (
         Pager(deps.producer_s3, settings.producer_bucket, shard.prefix, settings.list_page_size) as pager,
         ConsumerSide(work) if both else contextlib.nullcontext() as consumer,
@@ -53,28 +50,29 @@ def walk(work: ShardWork, absent: Callable[[list[str]], None]) -> Walked:
             if work.budget.exhausted:
                 return Walked.HAND_ON
             since_split += 1
-            if since_split >= settings.shard_split_pages:
+            if since_split >= split_every:
                 since_split = 0
-                split(work)
+                # a shard that cannot split (too few keys left, or enough shards) tries again later and later
+                split_every = settings.shard_split_pages if split(work, listed[0].key) else split_every * 2
 
 
-def split(work: ShardWork) -> Shard | None:
+def split(work: ShardWork, page_first: str) -> Shard | None:
     """Hand the upper half of what is left on to another worker, if another shard is wanted (fewer than
-    PLANNER_SHARDS open) and a probe finds keys there; the new shard, or None."""
+    PLANNER_SHARDS open) and probes beyond the last page find keys (`probing.reach`); the new shard, or None."""
     deps, shard, settings = work.deps, work.shard, work.deps.settings
-    if deps.shards.open_count(shard.run_id) >= settings.planner_shards:
+    position = shard.position
+    if position is None or deps.shards.open_count(shard.run_id) >= settings.planner_shards:
         return None
-    low, high = shard.position, shard.upto
-    for _ in range(SPLIT_PROBES):
-        point = midpoint(low, high, shard.prefix)
-        if point is None or not probe_worthy(point, low or shard.prefix):
-            return None
-        shard.probes += 1
-        first = first_key_after(deps.producer_s3, settings.producer_bucket, shard.prefix, point)
-        if first is not None and (high is None or first <= high):
-            return _hand_upper_on(work, point)
-        high = point  # nothing above the midpoint: the keys left are below it
-    return None
+
+    def probe(points: Sequence[str]) -> list[str | None]:
+        return first_keys_after(deps.producer_s3, settings.producer_bucket, shard.prefix, list(points))
+
+    found = reach(page_first, position, shard.upto, shard.prefix, probe)
+    shard.probes += found.probes
+    if found.key is None:
+        return None
+    points = cut_points(position, found.key, 2, shard.prefix)  # half way: the upper part keeps found.key
+    return _hand_upper_on(work, points[0]) if points else None
 
 
 def _hand_upper_on(work: ShardWork, point: str) -> Shard:

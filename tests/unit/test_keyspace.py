@@ -9,7 +9,7 @@ import itertools
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from hydration.keyspace import KeyRange, ceiling, midpoint, partition, spread
+from hydration.keyspace import KeyRange, ceiling, extrapolate, fraction, midpoint, partition, spread
 
 ALPHABET = st.sampled_from(["a", "b", "/", " ", "+", "%", "ü", "\x00", "\x7f", "\x80", "\U0010ffff", "0", "~"])
 keys = st.text(alphabet=ALPHABET, min_size=1, max_size=6)
@@ -74,10 +74,13 @@ def test_cutting_a_range_loses_and_duplicates_nothing(prefix: str, a: str, b: st
         assert not (left.holds(key) and right.holds(key))
 
 
-def test_midpoints_of_ascii_keys_fall_among_ascii_characters() -> None:
-    assert midpoint("a", "b") == "a@"
-    assert midpoint("data/000500.json", "data/5") == "data/2"
-    assert midpoint("data/000500.json", None, "data/") == "data/X"  # the end of an ASCII key space: the ceiling
+def test_midpoints_are_cut_in_the_characters_each_position_uses() -> None:
+    """Keys of digits are halved among digits, in each position's own alphabet (not among every character
+    between): the cut falls near the middle of the keys, not in a gap no key uses."""
+    assert midpoint("k0999", "k1999") == "k14434"  # digits: about k1499 (a position's end counts as a digit)
+    assert fraction("c/t/010000", "c/t/029999", 1, 4) == "c/t/0152521"
+    assert midpoint("data/000500.json", None, "data/") == "data/5"  # the end of a key space of digits
+    assert extrapolate("c/t/010000", "c/t/010999", 8, "c/") == "c/t/018104"  # about 8 pages on
     assert midpoint("a", "a\x00") is None
 
 

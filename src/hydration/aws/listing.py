@@ -76,6 +76,14 @@ def first_key_after(client: S3Client, bucket: str, prefix: str, start_after: str
     return page.last_key
 
 
+def first_keys_after(client: S3Client, bucket: str, prefix: str, points: list[str]) -> list[str | None]:
+    """Probes side by side: the first key under the prefix after each point (None where there is none)."""
+    if len(points) <= 1:
+        return [first_key_after(client, bucket, prefix, point) for point in points]
+    with ThreadPoolExecutor(max_workers=min(8, len(points)), thread_name_prefix="probe") as pool:
+        return list(pool.map(lambda point: first_key_after(client, bucket, prefix, point), points))
+
+
 def common_prefixes(client: S3Client, bucket: str, prefix: str, delimiter: str = "/") -> list[str]:
     """Delimiter discovery: the common prefixes one level below `prefix` (one ListObjectsV2 call, up to 1000
     of them, in S3's order)."""
