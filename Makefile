@@ -7,19 +7,32 @@ PY313 ?= $(shell tools/find-python313)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Every Python dependency is installed from uv.lock by uv (docs/develop.md). uv itself is pinned here and
+# bootstrapped with pip into .tools/ (UV=/path/to/uv to use another one; the lock is the same either way).
+UV_VERSION := 0.13.9
+UV_STAMP := .tools/.uv-$(UV_VERSION)
+UV ?= .tools/bin/uv
+export UV
 
 .PHONY: help
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PY313) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+$(UV_STAMP):
+	test -x .tools/bin/python || $(PY313) -m venv .tools
+	.tools/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	touch $(UV_STAMP)
+
+$(STAMP): pyproject.toml uv.lock $(UV_STAMP)
+	$(UV) sync --locked --extra cli --python $(PY313)
 	touch $(STAMP)
 
 .PHONY: dev
-dev: $(STAMP) ## create the dev venv (.venv, Python 3.13) with every dev dependency
+dev: $(STAMP) ## create .venv (Python 3.13) from uv.lock: the project (editable), its CLI and every dev tool
+
+.PHONY: lock
+lock: $(UV_STAMP) ## update uv.lock after editing pyproject.toml; UPGRADE=1: every package to its newest allowed version, UPGRADE=boto3: that one
+	$(UV) lock --python $(PY313) $(if $(filter 1,$(UPGRADE)),--upgrade,$(if $(UPGRADE),--upgrade-package $(UPGRADE)))
 
 .PHONY: lint
 lint: dev ## ruff, mypy and cfn-lint

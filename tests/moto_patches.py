@@ -7,6 +7,8 @@ Remove a patch once moto implements it.
 - CloudFormation: a change set's resources are executed but the stack's template, parameters and outputs are
   left as they were (a stack created by a change set has no outputs). The deploy tool reads the outputs after
   executing its change sets, as on AWS.
+- CloudFormation: UpdateTerminationProtection is not implemented, and DeleteStack ignores the protection;
+  AWS refuses to delete a protected stack (ValidationError) until the protection is turned off.
 - Copy-source preconditions: CopyObject and UploadPartCopy ignore `x-amz-copy-source-if-match` and
   `x-amz-copy-source-if-unmodified-since`. S3 answers 412 PreconditionFailed when the source's ETag
   differs, or when it was modified since the date, unless an If-Match is present and holds (S3 then copies).
@@ -18,6 +20,8 @@ Remove a patch once moto implements it.
   upload's checksum algorithm in both.
 - CompleteMultipartUpload neither checks a full-object checksum given with it (S3: 400 BadDigest when it
   differs from the object's) nor returns the object's checksum.
+- ListMultipartUploads reports every upload as initiated at the same fixed time in 2010; S3 reports when
+  each was initiated (the planner's watermark holds back to it).
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import ChangeSet
-from moto.core.utils import str_to_rfc_1123_datetime
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult
+from moto.core.utils import iso_8601_datetime_with_milliseconds, str_to_rfc_1123_datetime, utcnow
 from moto.s3.exceptions import MissingKey, PreconditionFailed, S3ClientError
 from moto.s3.models import FakeKey, FakeMultipart
 from moto.s3.responses import S3Response
@@ -209,6 +216,27 @@ def _head_object_like_s3(
     return status, out_headers, body
 
 
+def _multipart_init(original: Callable[..., None], upload: FakeMultipart, *args: Any, **kwargs: Any) -> None:
+    original(upload, *args, **kwargs)
+    upload.initiated = utcnow()  # type: ignore[attr-defined]
+
+
+_MOTO_INITIATED = re.compile(r"<Initiated>[^<]*</Initiated>")
+
+
+def _list_multipart_uploads_initiated(original: Callable[[S3Response], Any], response: S3Response) -> Any:
+    """Each upload's own initiation time, in the order moto lists them (the same filter as moto's)."""
+    status, headers, body = original(response)
+    uploads = list(response.backend.list_multipart_uploads(response.bucket_name).values())
+    prefix = response.querystring.get("prefix", [None])[0]
+    if prefix:
+        uploads = [upload for upload in uploads if upload.key_name.startswith(prefix)]
+    times = iter(iso_8601_datetime_with_milliseconds(getattr(u, "initiated", None)) for u in uploads)
+    body = _MOTO_INITIATED.sub(lambda _: f"<Initiated>{next(times)}</Initiated>", _text(body))
+    headers["content-length"] = str(len(body.encode("utf-8")))
+    return status, headers, body
+
+
 def _apply_change_set(original: Callable[[ChangeSet], None]) -> Callable[[ChangeSet], None]:
     @functools.wraps(original)
     def apply(self: ChangeSet) -> None:
@@ -223,7 +251,31 @@ def _apply_change_set(original: Callable[[ChangeSet], None]) -> Callable[[Change
     return apply
 
 
+def _update_termination_protection(self: CloudFormationResponse) -> Any:
+    [stack] = self.cloudformation_backend.describe_stacks(self._get_param("StackName"))
+    stack.enable_termination_protection = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+    return ActionResult({"StackId": stack.stack_id})
+
+
+def _delete_refuses_a_protected_stack(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def delete_stack(self: CloudFormationResponse) -> Any:
+        stacks = self.cloudformation_backend.describe_stacks(self._get_param("StackName"))
+        if stacks and getattr(stacks[0], "enable_termination_protection", False):
+            name = stacks[0].name
+            raise ValidationError(message=f"Stack [{name}] cannot be deleted while TerminationProtection is enabled")
+        return original(self)
+
+    delete_stack.__s3h_patched__ = True  # type: ignore[attr-defined]
+    return delete_stack
+
+
 def apply() -> None:
+    CloudFormationResponse.update_termination_protection = _update_termination_protection  # type: ignore[attr-defined]
+    if not getattr(CloudFormationResponse.delete_stack, PATCHED, False):
+        CloudFormationResponse.delete_stack = _delete_refuses_a_protected_stack(  # type: ignore[method-assign]
+            CloudFormationResponse.delete_stack
+        )
     moto_dynamodb.apply()  # the functions write from thread pools: transactions must be atomic, as in DynamoDB
     if not getattr(ChangeSet.apply, PATCHED, False):
         ChangeSet.apply = _apply_change_set(ChangeSet.apply)  # type: ignore[method-assign]
@@ -234,5 +286,7 @@ def apply() -> None:
         ("_key_response_post", _complete_checks_the_checksum),
         ("_get_key", _get_key_aws_preconditions),
         ("head_object", _head_object_like_s3),
+        ("list_multipart_uploads", _list_multipart_uploads_initiated),
     ):
         setattr(S3Response, name, _once(patch)(getattr(S3Response, name)))
+    FakeMultipart.__init__ = _once(_multipart_init)(FakeMultipart.__init__)  # type: ignore[method-assign]

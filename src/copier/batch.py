@@ -29,7 +29,7 @@ from copier.steps import Done, Step
 from hydration.copying import CopyRequest, Deadline, Handoff, HandoffReason, PartsOutcome
 from hydration.errors import ChecksumMismatchError, HydrationError, ObjectTransferError, SourceVanishedError
 from hydration.models import ManifestEntry, ObjectRef, PartsMessage, TransferMessage, TransferRecord
-from hydration.observability import MetricUnit, logger, metrics
+from hydration.observability import MetricUnit, logger, metrics, traced_key
 
 if TYPE_CHECKING:
     from copier.service import CopierDeps
@@ -74,18 +74,24 @@ class Batch:
     # ------------------------------------------------------------------ an object (a pool thread)
 
     def _objects(self, record: TransferRecord, obj: ObjectRef) -> Done:
+        with traced_key(record.body.run_id, obj.key):
+            return self._object(record, obj)
+
+    def _object(self, record: TransferRecord, obj: ObjectRef) -> Done:
         self._log_keys(record)
         if self.deadline.remaining_seconds() <= 0:
             return Done(record, obj, Step.CONTINUE, then=[self._again(record, obj)])
         entry = self.held.get(obj.key)
-        if not obj.force and entry is not None and entry.holds(obj):
+        held = entry is not None and entry.holds(obj, self.settings.destination_prefix)
+        if not obj.force and held and entry is not None:
             if entry.run_id == record.body.run_id:  # this run's copy; the delivery that made it did not settle it
                 logger.info("copied by an earlier delivery of this run", key=obj.key, etag=obj.etag)
                 return Done(record, obj, Step.TRANSFERRED, landed_bytes=entry.size)
             logger.debug("already in the consumer bucket", key=obj.key, etag=obj.etag)
             return Done(record, obj, Step.SKIPPED)
         started = time.perf_counter()
-        request = self._request(record, obj, entry if obj.force and entry is not None and entry.holds(obj) else None)
+        request = self._request(record, obj, entry if obj.force and held else None)
+        writing_from = self.deps.clock()  # the consumer object is written after this (the manifest's order)
         try:
             outcome = self.deps.copier.copy(request, self.deadline)
         except SourceVanishedError:
@@ -101,7 +107,9 @@ class Batch:
                 return self._failed(record, obj, request, stuck)
             then = self._handed_on(record, obj, outcome)
             return Done(record, obj, Step.CONTINUE, then=then, seconds=seconds, requests=outcome.requests)
-        return Done(record, obj, Step.TRANSFERRED, result=outcome, seconds=seconds)
+        written = (writing_from, self.deps.clock())
+        replaces = entry.token if entry is not None else None  # read before this copy began
+        return Done(record, obj, Step.TRANSFERRED, result=outcome, seconds=seconds, written=written, replaces=replaces)
 
     def _parts(self, record: TransferRecord) -> Done:
         """Some parts of a fanned-out upload; the call that records the last one completes the copy."""
@@ -111,6 +119,7 @@ class Batch:
         obj = message.object
         request = self._request(record, obj)
         started = time.perf_counter()
+        writing_from = self.deps.clock()
         try:
             outcome: PartsOutcome = self.deps.copier.copy_parts(
                 request, message.upload_id, tuple(message.parts), self.deadline
@@ -122,7 +131,8 @@ class Batch:
             return self._failed(record, obj, request, exc)
         seconds = time.perf_counter() - started
         if outcome.result is not None:
-            return Done(record, obj, Step.TRANSFERRED, result=outcome.result, seconds=seconds)
+            written = (writing_from, self.deps.clock())
+            return Done(record, obj, Step.TRANSFERRED, result=outcome.result, seconds=seconds, written=written)
         progressed = len(outcome.remaining) < len(set(message.parts)) or (
             outcome.handoff is not None and outcome.handoff.progressed
         )

@@ -3,7 +3,8 @@ of any run whose books now balance.
 
 1. re-enqueues (keys alone after a failure or a split; copies handed on; fanned-out parts): a message that
    could not be re-enqueued is delivered again instead;
-2. manifest entries of what landed;
+2. manifest entries of what landed, each where it says what the consumer holds; a key two copies of
+   different versions wrote at once goes to the failure ledger (the next run copies it again);
 3. ledger entries of what failed for good (before the key settles as failed);
 4. the books: each key that reached an outcome settled once in its run (a transaction per 99 keys);
 5. ledger clears for keys that landed (conditional on the entry read at the start of the batch);
@@ -35,7 +36,8 @@ def commit(batch: Batch, request_id: str) -> set[str]:
     now = deps.clock()
     landed = [d for d in batch.done if d.step is Step.TRANSFERRED and d.result is not None]
     if landed:
-        deps.manifest.put_many([_entry(d, now) for d in landed])
+        contested = deps.manifest.put_many([_entry(d, now, batch.settings.destination_prefix) for d in landed])
+        _contested(batch, landed, contested, now)
     for done in (d for d in batch.done if d.step is Step.FAILED):
         deps.ledger.record(
             FailureRecord.of(
@@ -153,7 +155,34 @@ def _close(batch: Batch, run_id: str, request_id: str) -> None:
         logger.info("run closed by the copier that settled its last key", run_id=run_id, status=closed.status)
 
 
-def _entry(done: Done, now: datetime) -> ManifestEntry:
+def _contested(batch: Batch, landed: list[Done], contested: list[ManifestEntry], now: datetime) -> None:
+    """Two copies of different versions of a key wrote the consumer object at the same time (a redelivery
+    while the producer rewrote it): S3 kept one, nobody knows which. The key goes to the failure ledger,
+    forced, so the next run copies it again (and the marker stays before it)."""
+    by_key = {d.obj.key: d for d in landed}
+    for entry in contested:
+        done = by_key[entry.key]
+        logger.warning("ConcurrentCopy", key=entry.key, run_id=done.run_id, etag=entry.etag)
+        written = entry.last_modified or done.obj.last_modified
+        # the version this copy wrote (not necessarily the listed one: the source may have changed since)
+        version = done.obj.model_copy(
+            update={"etag": entry.etag, "size": entry.size, "last_modified": written, "force": True}
+        )
+        batch.deps.ledger.record(
+            FailureRecord.of(
+                version,
+                bucket=done.bucket,
+                run_id=done.run_id,
+                error_code="ConcurrentCopy",
+                error_message="another copy of this key, of another version, wrote the consumer object at the same "
+                "time: which one S3 kept is unknown; the next run copies it again",
+                attempts=done.obj.attempts,
+                failed_at=now,
+            )
+        )
+
+
+def _entry(done: Done, now: datetime, destination: str) -> ManifestEntry:
     assert done.result is not None
     return ManifestEntry(
         key=done.obj.key,
@@ -164,4 +193,8 @@ def _entry(done: Done, now: datetime) -> ManifestEntry:
         copied_at=now,
         checksum=done.result.checksum,
         run_id=done.run_id,
+        destination=destination,
+        written_after=done.written[0] if done.written else None,
+        written_before=done.written[1] if done.written else None,
+        replaces=done.replaces,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from copier.batch import Batch
 from copier.commit import commit
 from copier.steps import ContextDeadline
+from copier.visibility import Heartbeat
 from hydration.aws.queue import Outgoing
 from hydration.closing import Closing
 from hydration.copying import Transfer
@@ -34,6 +35,7 @@ class TransferQueue(Protocol):
     def send(self, messages: list[Outgoing]) -> list[tuple[Outgoing, str]]: ...
     def retry_later(self, receipt_handle: str, seconds: int) -> None: ...
     def delete(self, receipt_handles: list[str]) -> None: ...
+    def hold(self, receipt_handles: list[str], seconds: int) -> list[str]: ...
 
 
 @dataclass
@@ -65,6 +67,13 @@ def handle_batch(event: dict[str, Any], context: LambdaContext, deps: CopierDeps
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         raise HydrationError("the copier's event must be an SQS event with a Records list")
+    # The batch's messages stay invisible in short steps while it runs (copier.visibility): a crash costs a step.
+    with Heartbeat(deps.queue, records, deps.settings.visibility_step_seconds) as heartbeat:
+        failed = _batch(records, context, replace(deps, queue=heartbeat))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _batch(records: list[dict[str, Any]], context: LambdaContext, deps: CopierDeps) -> list[str]:
     suspects = [r for r in records if _receive_count(r) > 1]
     if not suspects or len(records) == 1:
         failed = _run(records, context, deps)
@@ -76,7 +85,7 @@ def handle_batch(event: dict[str, Any], context: LambdaContext, deps: CopierDeps
             alone = _run([record], context, deps)
             failed += alone
             _delete_done([record], alone, deps)
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    return failed
 
 
 def _run(records: list[dict[str, Any]], context: LambdaContext, deps: CopierDeps) -> list[str]:

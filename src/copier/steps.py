@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -43,6 +44,8 @@ class Done:
     requests: int = 0  # S3 requests of a copy that goes on (CONTINUE, PARTS_DONE); a settled copy's are in `result`
     landed_bytes: int = 0  # TRANSFERRED without a result: the size of a copy an earlier delivery made
     then: list[TransferMessage | PartsMessage] = field(default_factory=list)  # CONTINUE: the messages to send
+    written: tuple[datetime, datetime] | None = None  # TRANSFERRED: the copy wrote the consumer object in between
+    replaces: str | None = None  # TRANSFERRED: the manifest entry read before the copy began (its token)
 
     @property
     def run_id(self) -> str:

@@ -37,7 +37,7 @@ from hydration.models import (
     TransferMessage,
     parse_message,
 )
-from hydration.observability import MetricUnit, logger, metrics, tracer
+from hydration.observability import MetricUnit, annotate_run, logger, metrics, tracer
 from hydration.ports import Books, Continuation, Lookup, Runs
 from hydration.settings import FinalizerSettings
 
@@ -65,6 +65,7 @@ def finalize(request: FinalizerRequest, deps: FinalizerDeps, claimant: str) -> F
         return FinalizeResult(action="idle", dlq_keys_added=added, message="no active run")
     logger.append_keys(run_id=run.run_id)
     logger.set_correlation_id(run.run_id)
+    annotate_run(run.run_id)
     result = _pass(run, deps, claimant)
     result.dlq_keys_added = added
     return result

@@ -5,8 +5,9 @@
   the last key (a copier), the planner (a run with nothing left to copy) or the finalizer closes it, at
   once; one closer wins a conditional claim.
 - Marker: it moves to the run's watermark (the listing's start, or the start of the oldest multipart upload
-  in flight then), never past the oldest key in the failure ledger, and only for runs that cover the whole
-  configured scope. A run whose books cannot be balanced ends INCOMPLETE and does not move it.
+  in flight then), never past the oldest key in the failure ledger within the run's scope, and only for runs
+  that cover the whole configured scope; it records that scope. A run whose books cannot be balanced ends
+  INCOMPLETE and does not move it.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def finish(run: RunRecord, closing: Closing, claimant: str, *, incomplete: bool 
     """Write the marker (unless the run is INCOMPLETE or does not cover the scope) and end the run; the caller
     holds the claim. If anything fails the claim is released, so the next pass tries again."""
     try:
-        failures = list(closing.ledger)
+        failures = [f for f in closing.ledger if run.in_scope(f.key)]  # a narrowed scope leaves the others out
         now = closing.clock()
         marker_at: datetime | None = None
         if incomplete:
@@ -81,7 +82,7 @@ def finish(run: RunRecord, closing: Closing, claimant: str, *, incomplete: bool 
 
 
 def _detail(run: RunRecord, failed: int, now: datetime) -> dict[str, object]:
-    return {
+    detail: dict[str, object] = {
         "run_id": run.run_id,
         "kind": run.kind.value,
         "watermark": format_time(run.watermark),
@@ -89,6 +90,9 @@ def _detail(run: RunRecord, failed: int, now: datetime) -> dict[str, object]:
         "failed_keys": failed,
         "written_at": format_time(now),
     }
+    if run.scope is not None:  # what the marker follows: the next run compares it with its configuration
+        detail["scope"] = run.scope.model_dump(mode="json")
+    return detail
 
 
 def _report(run: RunRecord, closing: Closing) -> None:

@@ -17,6 +17,12 @@ from hydration.errors import InvalidRequestError
 MIB = 1024 * 1024
 
 
+# The selection lookback covers clock skew between the planner (its watermark) and S3 (LastModified): S3
+# refuses requests signed more than 15 minutes off its clock (RequestTimeTooSkewed, MaxAllowedSkewMilliseconds
+# 900000), so a planner clock off by any amount S3 still accepts stays within this floor.
+LOOKBACK_FLOOR_SECONDS = 900
+
+
 class CopyMode(StrEnum):
     SERVER_SIDE = "server-side"
     STREAM = "stream"
@@ -79,7 +85,7 @@ class _Producer(_Base):
 
 class PlannerSettings(_Producer):
     transfer_prefixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    lookback_seconds: int = Field(default=3600, ge=0)
+    lookback_seconds: int = Field(default=3600)
     enqueue_concurrency: int = Field(default=8, ge=1, le=64)
     enqueue_attempts: int = Field(default=5, ge=1, le=20)
     # Leave this much of the invocation's time for the checkpoint; tests lower the page budget.
@@ -88,8 +94,12 @@ class PlannerSettings(_Producer):
     stale_planning_seconds: int = Field(default=1800, ge=30)
     heartbeat_seconds: float = Field(default=20, gt=0)
     list_page_size: int = Field(default=1000, ge=1, le=1000)
-    # A multipart upload in flight for longer than this is taken as abandoned: it does not hold the marker.
-    inflight_upload_max_age_seconds: int = Field(default=7 * 86400, ge=0)
+    # Every multipart upload in flight holds the marker back, however old; one that holds it for longer than
+    # this is logged as a warning naming its key (InflightUploadPinsMarkerAlarm fires over the same time).
+    inflight_upload_alarm_seconds: int = Field(default=86400, ge=0)
+    # A run from an inventory report selects multipart objects from `since` minus this: a multipart object's
+    # LastModified is its upload's start, and one completed after the report was made is in no report yet.
+    inventory_multipart_window_seconds: int = Field(default=7 * 86400, ge=0)
     # Sharded planning (docs/architecture.md, "Planning in shards"): the planner workers' queue, how many
     # shards a run is first cut into, after how many pages of a shard its worker splits it (while fewer
     # shards than that are open), how long a worker's lease on its shard lasts without a checkpoint, and
@@ -122,6 +132,17 @@ class PlannerSettings(_Producer):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("lookback_seconds")
+    @classmethod
+    def _lookback_floor(cls, value: int) -> int:
+        if value < LOOKBACK_FLOOR_SECONDS:
+            raise ValueError(
+                f"must be at least {LOOKBACK_FLOOR_SECONDS} (got {value}): S3 accepts requests from a clock up to "
+                "15 minutes off its own, and the lookback must cover that skew between the planner's watermark "
+                "and the LastModified S3 stamps"
+            )
+        return value
+
 
 class CopierSettings(_Producer):
     consumer_kms_key_id: str = Field(min_length=1)
@@ -137,6 +158,9 @@ class CopierSettings(_Producer):
     retry_max_seconds: int = Field(default=900, ge=0, le=43200)
     # No copy starts with less invocation time left than this: the batch's state must still be written.
     deadline_margin_seconds: int = Field(default=15, ge=1, le=300)
+    # The visibility heartbeat (copier.visibility): the batch's messages are kept invisible this long, extended
+    # every third of it while the copier works; a crashed copier's messages come back within it.
+    visibility_step_seconds: int = Field(default=60, ge=3, le=600)
     # Parts of a fanned-out upload per parts message (each message is one copier's share of the object).
     parts_per_message: int = Field(default=8, ge=1, le=100)
     verification: Verification = Verification.CHECKSUM

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from hydration_cli.deployment import DEFAULT_STACK, Deployment, InvokerFactory
 
@@ -25,9 +26,10 @@ class AppConfig:
     region: str | None = None
     stack: str = DEFAULT_STACK
     output: str = "table"
+    query: Any = None  # a compiled JMESPath expression (--query)
     _deployment: Deployment | None = field(default=None, repr=False)
 
-    def override(self, **given: str | bool | None) -> None:
+    def override(self, **given: Any) -> None:
         """Options given after the command win over those given before it (and over the environment)."""
         for name, value in given.items():
             if value is not None and value is not False:

@@ -26,6 +26,7 @@ from hydration_cli.aws.cloudwatch import CloudWatch
 from hydration_cli.aws.functions import FunctionInvoker, LambdaInvoker
 from hydration_cli.aws.logs import LogGroups
 from hydration_cli.aws.queues import Queues
+from hydration_cli.aws.run_index import RunIndex
 from hydration_cli.aws.stacks import StackInfo, Stacks
 from hydration_cli.aws.tables import Tables
 from hydration_cli.aws.uploads import ConsumerUploads
@@ -86,6 +87,11 @@ class Deployment:
     @cached_property
     def tables(self) -> Tables:
         return Tables(self.client("dynamodb"))
+
+    @cached_property
+    def run_index(self) -> RunIndex:
+        """The newest runs, a page at a time (the runs table's ByStart index)."""
+        return RunIndex(self.client("dynamodb"), self.output("RunsTableName"))
 
     @cached_property
     def s3(self) -> Any:

@@ -61,14 +61,19 @@ class HydrationGroup(click.Group):
 @group_options
 @click.version_option(package_name="s3-hydration", prog_name="s3-hydration")
 @click.pass_context
-def cli(ctx: click.Context, profile: str | None, region: str | None, stack: str, output: str, debug: bool) -> None:
+def cli(
+    ctx: click.Context, profile: str | None, region: str | None, stack: str, output: str, query: Any, debug: bool
+) -> None:
     """Operate an s3-hydration deployment: every resource is found through the consumer stack's outputs.
 
-    The options below also work after the command (`s3-hydration status --output json`); a value given there
-    wins. AWS settings are the standard ones (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for LocalStack).
+    The options below also work after a group or the command (`s3-hydration runs --output json list`,
+    `s3-hydration status --output json`); a value given nearer the command wins. AWS settings are the standard
+    ones (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for LocalStack). Commands that change state show what they
+    will do and ask (--yes: do not ask; --dry-run: only show). Shell completion: docs/runbook.md.
     """
     config = ctx.ensure_object(AppConfig)
     config.profile, config.region, config.stack, config.output = profile, region, stack, output
+    config.query = query
     config.debug = config.debug or debug
 
 

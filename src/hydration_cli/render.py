@@ -9,6 +9,10 @@
 
 Each command module registers how its Result looks as a table (`table_view.register`) and as text records
 (`text_rows.register`); a Result without them falls back to its fields.
+
+`--query` (JMESPath, as aws-cli's) selects from the Result's JSON form first; what it selects is then written
+in the chosen format by the generic views below (`data_table`, `data_rows`), as aws-cli does: json as it is,
+text as tab-separated values (a list of objects: one line each, values by key name), table as a grid.
 """
 
 from __future__ import annotations
@@ -21,19 +25,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import Enum
 from functools import singledispatch
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import click
 from pydantic import BaseModel
 from rich import box
-from rich.console import Console, ConsoleRenderable, RenderableType
+from rich.console import Console, ConsoleRenderable, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from hydration_cli.humanize import iso
-
-if TYPE_CHECKING:
-    pass
 
 FORMATS = ("table", "text", "json")
 PIPE_WIDTH = 10_000  # no wrapping when the output is not a terminal
@@ -74,9 +75,11 @@ def text_rows(result: BaseModel) -> Iterable[Sequence[object]]:
         yield ("FIELD", name, _plain(value))
 
 
-def emit(result: BaseModel, output: str) -> None:
-    """Print a Result on stdout in the chosen format."""
-    if output == "json":
+def emit(result: BaseModel, output: str, query: Any = None) -> None:
+    """Print a Result on stdout in the chosen format; with a --query (compiled JMESPath), what it selects."""
+    if query is not None:
+        emit_data(query.search(result.model_dump(mode="json")), output)
+    elif output == "json":
         click.echo(result.model_dump_json(indent=2))
     elif output == "text":
         for row in text_rows(result):
@@ -85,12 +88,82 @@ def emit(result: BaseModel, output: str) -> None:
         click.echo(text)
 
 
-def emit_line(result: BaseModel, output: str) -> None:
+def emit_line(result: BaseModel, output: str, query: Any = None) -> None:
     """Print one item of a stream (`logs --follow`): compact JSON, text records, or its table line."""
-    if output == "json":
+    if query is not None:
+        selected = query.search(result.model_dump(mode="json"))
+        if selected is not None:
+            if output == "json":
+                click.echo(json.dumps(selected, ensure_ascii=False))
+            else:
+                emit_data(selected, output)
+    elif output == "json":
         click.echo(result.model_dump_json())
     else:
         emit(result, output)
+
+
+# --------------------------------------------------------------------------- what a --query selected
+
+
+def emit_data(data: Any, output: str) -> None:
+    """Print plain JSON data (what a --query selected) in the chosen format."""
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif output == "text":
+        for row in data_rows(data):
+            click.echo(text_line(row))
+    elif text := as_str(data_table(data)):
+        click.echo(text)
+
+
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def data_rows(data: Any) -> Iterable[Sequence[object]]:
+    """aws-cli's text form: a scalar on its line; a list of scalars on one line; an object's scalar values on
+    one line (by key name), its lists and objects after it; a list of anything else, item by item."""
+    if data is None:
+        return
+    if _scalar(data):
+        yield (data,)
+    elif isinstance(data, list):
+        if all(_scalar(item) for item in data):
+            if data:
+                yield tuple(data)
+        else:
+            for item in data:
+                yield from data_rows(item)
+    else:
+        scalars = [data[k] for k in sorted(data) if _scalar(data[k])]
+        if scalars:
+            yield tuple(scalars)
+        for k in sorted(data):
+            if not _scalar(data[k]):
+                yield from data_rows(data[k])
+
+
+def data_table(data: Any) -> RenderableType:
+    """A table of plain JSON data: a list of objects as a grid (a column per key), an object as name/value
+    lines, a list of scalars as one column, a scalar as it is."""
+    if data is None:
+        return ""
+    if _scalar(data):
+        return str(data)
+    if isinstance(data, dict):
+        return pairs((name, "-" if value is None else _plain(value)) for name, value in data.items())
+    if data and all(isinstance(item, dict) for item in data):
+        headers: list[str] = []
+        for item in data:
+            headers += [name for name in item if name not in headers]
+        rows = [[_cell(item.get(name)) for name in headers] for item in data]
+        return grid([h.upper() for h in headers], rows)
+    return grid(("VALUE",), [[_cell(item)] for item in data])
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(_plain(value))
 
 
 def text_line(row: Sequence[object]) -> str:
@@ -168,3 +241,10 @@ def pairs(rows: Iterable[tuple[str, object]]) -> Table:
     for name, value in rows:
         table.add_row(name, value if isinstance(value, ConsoleRenderable) else str(value))
     return table
+
+
+def paged(view: RenderableType, next_token: str | None) -> RenderableType:
+    """A page of a list, and how to get the next one when there is more."""
+    if not next_token:
+        return view
+    return Group(view, f"more: --starting-token {next_token}")

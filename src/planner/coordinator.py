@@ -1,8 +1,9 @@
 """The planner's coordinator: start a run and cut it into shards for the planner workers.
 
-It validates the request, reads the selection bound (the marker minus the lookback), computes the run's
-watermark (the listing's start, held back by the multipart uploads then in flight) and writes the run with
-it, taking the one-active-run lock; then it cuts the key space (`cutting`) and sends one message per shard
+It validates the request, decides what the run selects (`scope`: the marker minus the lookback, per-prefix
+bounds after a scope change), computes the run's watermark (`holdback`: the listing's start, held back by
+the multipart uploads then in flight) and writes the run with both, taking the one-active-run lock (a run
+refused on it: `refusal`); then it cuts the key space (`cutting`) and sends one message per shard
 to the planner workers' queue. The workers do the rest (`worker`); the one that finishes the last shard
 completes the planning (`completion`). `continue_run` (the finalizer, when a run stopped planning) picks a
 run up where it is: cut it if it was not, send again the shards whose message was lost, complete it if
@@ -13,16 +14,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hydration.aws import listing as source_listing
 from hydration.aws.inventory import read_manifest, split_url
 from hydration.aws.shards import MAX_CUT
-from hydration.errors import InvalidRequestError, RunAlreadyActiveError
+from hydration.errors import InvalidRequestError, MarkerFormatError, RunAlreadyActiveError
 from hydration.inventory import InventoryError
+from hydration.marker import Marker
 from hydration.models import Drift, PlannerRequest, PlanResult, RunKind, RunRecord, RunStatus, ShardStatus
-from hydration.observability import MetricUnit, logger, metrics, tracer
-from hydration.selection import lower_bound, minimal_prefixes, within_scope
-from planner import completion, cutting
+from hydration.observability import MetricUnit, annotate_run, logger, metrics, tracer
+from hydration.selection import within_scope
+from planner import completion, cutting, scope
 from planner.context import PlannerDeps
+from planner.holdback import hold_back
+from planner.refusal import refuse
 
 
 @tracer.capture_method
@@ -36,21 +39,17 @@ def plan(request: PlannerRequest, deps: PlannerDeps, *, run_id: str, request_id:
             f"prefix: {request.prefix!r} is outside the configured transfer prefixes {settings.transfer_prefixes}"
         )
     started_at = deps.clock()
-    prefixes = [request.prefix] if request.prefix else minimal_prefixes(settings.transfer_prefixes)
-    failure: Exception | None = None
-    try:  # the hold-back (and the report's time) are written with the run: a retried invocation resumes with it
-        listed_at = _report_time(request, deps) or started_at
-        watermark, inflight = (listed_at, 0) if request.dry_run else _watermark(listed_at, prefixes, deps)
-    except Exception as exc:  # the run is still written, FAILED, for operators to see
-        watermark, inflight, failure = started_at, 0, exc
+    selection = scope.select(request, settings, _marker(request, deps))
     run = RunRecord(
         run_id=run_id,
         status=RunStatus.PLANNING,
         kind=request.kind,
-        watermark=watermark,
-        inflight_uploads=inflight,
-        since=_selection_bound(request, deps),
-        prefixes=prefixes,
+        watermark=started_at,
+        since=selection.since,
+        prefixes=selection.prefixes,
+        scope=selection.scope,
+        bounds=selection.bounds,
+        previous_destination=selection.previous_destination,
         keys=list(request.keys or []),
         force=request.force,
         dry_run=request.dry_run,
@@ -62,6 +61,21 @@ def plan(request: PlannerRequest, deps: PlannerDeps, *, run_id: str, request_id:
         drift=Drift() if request.kind is RunKind.RECONCILE else None,
         ttl=int((started_at + timedelta(days=settings.run_ttl_days)).timestamp()),
     )
+    # The hold-back (and a report's time) are part of the record that starts the run: a retried invocation
+    # resumes with them. A run that cannot compute them never starts; it is recorded FAILED, with why.
+    try:
+        listed_at = _report_time(request, deps) or started_at
+        if request.dry_run:
+            run.watermark = listed_at
+        else:
+            held = hold_back(listed_at, selection.prefixes, request.kind, deps)
+            run.watermark, run.inflight_uploads = held.watermark, held.inflight_uploads
+            run.held_back_by = held.oldest.key if held.oldest is not None else None
+    except Exception as exc:
+        logger.exception("could not read what the run starts from; no run started", run_id=run.run_id)
+        failed = {"status": RunStatus.FAILED, "ended_at": deps.clock(), "error": f"{type(exc).__name__}: {exc}"}
+        deps.runs.record_unstarted(run.model_copy(update=failed))
+        raise
     try:
         deps.runs.create(run)
     except RunAlreadyActiveError as busy:
@@ -72,19 +86,35 @@ def plan(request: PlannerRequest, deps: PlannerDeps, *, run_id: str, request_id:
                 # Lambda retried this very invocation (same request id), or the run's planning stopped.
                 logger.warning("picking up a planning run", run_id=active.run_id, retried=not stale)
                 return resume(active, deps, request_id)
-        logger.info("a run is already active; nothing started", active_run_id=busy.run_id, status=busy.status)
-        return PlanResult(started=False, run_id=busy.run_id, status=busy.status, message=str(busy))
+        return refuse(run, busy, deps, asked_for=request.new_run_id is not None)
     logger.append_keys(run_id=run.run_id)
-    if failure is not None:
-        logger.error("reading the uploads in flight failed; the run is FAILED and the marker stays", error=str(failure))
-        deps.runs.fail(run.run_id, f"{type(failure).__name__}: {failure}")
-        raise failure
+    annotate_run(run.run_id)
     logger.info(
-        "run started", kind=run.kind, since=run.since, prefixes=prefixes, watermark=watermark, dry_run=run.dry_run
+        "run started",
+        kind=run.kind,
+        since=run.since,
+        bounds=len(run.bounds),
+        prefixes=run.prefixes,
+        watermark=run.watermark,
+        inflight_uploads=run.inflight_uploads,
+        dry_run=run.dry_run,
     )
     if not run.dry_run:
         metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
     return _cut(run, deps, request_id)
+
+
+def _marker(request: PlannerRequest, deps: PlannerDeps) -> Marker | None:
+    """The sync marker: an incremental run selects from it; any run reads the scope it was made for. A run
+    that writes the marker must read it (it would record its scope over a change it did not see); the
+    others go on without an unreadable one."""
+    try:
+        return deps.closing.marker.read()
+    except MarkerFormatError:
+        if request.kind.advances_marker and not request.dry_run:
+            raise
+        logger.warning("the sync marker is unreadable; this run does not need it", kind=request.kind)
+        return None
 
 
 def resume(run: RunRecord, deps: PlannerDeps, request_id: str) -> PlanResult:
@@ -146,39 +176,6 @@ def _report_time(request: PlannerRequest, deps: PlannerDeps) -> datetime | None:
     if manifest.source_bucket != deps.settings.producer_bucket:
         raise InventoryError(f"the report is of bucket {manifest.source_bucket!r}, not the producer bucket: refused")
     return manifest.created
-
-
-def _selection_bound(request: PlannerRequest, deps: PlannerDeps) -> datetime | None:
-    match request.kind:
-        case RunKind.INCREMENTAL:
-            current = deps.closing.marker.read()
-            if current is None:
-                logger.info("no sync marker: this run is a full transfer")
-                return None
-            return lower_bound(current.synced_to, timedelta(seconds=deps.settings.lookback_seconds))
-        case RunKind.SINCE:
-            return request.since
-        case _:
-            return None
-
-
-def _watermark(started_at: datetime, prefixes: list[str], deps: PlannerDeps) -> tuple[datetime, int]:
-    """The listing's start, moved back to the start of the oldest multipart upload in flight in scope: when
-    that upload completes, its LastModified is its start, and the next run must still select it. Uploads
-    older than INFLIGHT_UPLOAD_MAX_AGE_SECONDS are taken as abandoned (logged) and do not hold the marker."""
-    settings = deps.settings
-    horizon = started_at - timedelta(seconds=settings.inflight_upload_max_age_seconds)
-    watermark, count = started_at, 0
-    for prefix in prefixes:
-        for key, initiated in source_listing.inflight_uploads(deps.producer_s3, settings.producer_bucket, prefix):
-            count += 1
-            if initiated < horizon:
-                logger.warning(
-                    "multipart upload in flight for too long; not holding the marker", key=key, initiated=initiated
-                )
-                continue
-            watermark = min(watermark, initiated)
-    return watermark, count
 
 
 def _result(run: RunRecord, *, continued: bool = False, message: str = "") -> PlanResult:

@@ -61,6 +61,7 @@ def cut(run: RunRecord, deps: PlannerDeps) -> Cut:
                     after=key_range.after,
                     upto=key_range.upto,
                     since=run.since,
+                    bounds=run.bounds,
                     dispatched_at=now,
                 )
             )
@@ -83,6 +84,7 @@ def _report(run: RunRecord, deps: PlannerDeps) -> Cut:
             source=ShardSource.INVENTORY,
             file=file,
             since=run.since,
+            bounds=run.bounds,
             dispatched_at=now,
         )
         for i, file in enumerate(manifest.files)
@@ -93,9 +95,12 @@ def _report(run: RunRecord, deps: PlannerDeps) -> Cut:
 
 
 def _ledger_leftovers(run: RunRecord) -> bool:
-    """Ledger keys that no range of the run holds are enqueued by a shard of their own: for runs that
-    re-enqueue the whole ledger and list only part of the bucket."""
-    return not run.dry_run and run.kind not in (RunKind.PREFIX, RunKind.KEYS) and run.prefixes != [""]
+    """Ledger keys in the run's scope that no range of the run holds are enqueued by a shard of their own: for
+    runs that re-enqueue the whole ledger and list only part of their scope (none, once a run lists all of it;
+    a run started before scopes were recorded re-enqueues the whole ledger)."""
+    if run.dry_run or run.kind in (RunKind.PREFIX, RunKind.KEYS) or run.prefixes == [""]:
+        return False
+    return run.scope is None or sorted(run.scope.prefixes) != sorted(run.prefixes)
 
 
 def _first_page(prefix: str, deps: PlannerDeps, result: Cut) -> Page:

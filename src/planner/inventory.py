@@ -13,7 +13,7 @@ ranges), so each is enqueued once. Rows are cheap to skip: their time is compare
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hydration.aws.inventory import read_rows, verified
 from hydration.inventory import Row, inventory_time
@@ -30,7 +30,7 @@ def walk(work: ShardWork) -> Walked:
     assert shard.file is not None
     etag = verified(deps.consumer_s3, shard.file)  # InventoryError: refused before anything is enqueued
     wanted = _selector(work)
-    ledger = LedgerRange.read(deps.ledger, lambda key: True)  # their keys go through the ledger shard
+    ledger = LedgerRange.read(deps.ledger, work.run.in_scope)  # their keys go through the ledger shard
     with ManifestReads(deps.held) as reads:
         batch: list[Row] = []
         for index, row in enumerate(read_rows(deps.consumer_s3, shard.file, etag)):
@@ -49,13 +49,27 @@ def walk(work: ShardWork) -> Walked:
 
 
 def _selector(work: ShardWork) -> Callable[[Row], bool]:
-    """The run's rule on a raw row, its time compared as text (the report's format is fixed)."""
-    since = work.shard.since
+    """The run's rule on a raw row, its time compared as text (the report's format is fixed). A run with
+    per-prefix bounds (its scope widened) reads each row's bound from its key."""
+    shard = work.shard
+    window = timedelta(seconds=work.deps.settings.inventory_multipart_window_seconds)
+    if shard.bounds:
+        rules: dict[datetime | None, Callable[[Row], bool]] = {}
+
+        def by_key(row: Row) -> bool:
+            since = shard.since_for(row.key)
+            if since not in rules:
+                rules[since] = _rule(since, window)
+            return rules[since](row)
+
+        return by_key
+    return _rule(shard.since, window)
+
+
+def _rule(since: datetime | None, window: timedelta) -> Callable[[Row], bool]:
     if since is None:
         return lambda row: True
-    bound = inventory_time(since)
-    window = timedelta(seconds=work.deps.settings.inflight_upload_max_age_seconds)
-    multipart_bound = inventory_time(since - window)
+    bound, multipart_bound = inventory_time(since), inventory_time(since - window)
     return lambda row: row.last_modified >= bound or (row.multipart and row.last_modified >= multipart_bound)
 
 

@@ -31,8 +31,8 @@ class LedgerRange:
         return cls(sorted(entries), entries)
 
     @classmethod
-    def of_range(cls, ledger: Ledger, key_range: KeyRange) -> LedgerRange:
-        return cls.read(ledger, key_range.holds)
+    def of_range(cls, ledger: Ledger, key_range: KeyRange, in_scope: Callable[[str], bool]) -> LedgerRange:
+        return cls.read(ledger, lambda key: key_range.holds(key) and in_scope(key))
 
     @classmethod
     def empty(cls) -> LedgerRange:

@@ -21,7 +21,9 @@ from planner.work import ShardWork, Walked
 
 def walk(work: ShardWork, absent: Callable[[list[str]], None]) -> Walked:
     deps, shard, settings = work.deps, work.shard, work.deps.settings
-    ledger = LedgerRange.empty() if work.run.dry_run else LedgerRange.of_range(deps.ledger, shard.range)
+    ledger = (
+        LedgerRange.empty() if work.run.dry_run else LedgerRange.of_range(deps.ledger, shard.range, work.run.in_scope)
+    )
     both = work.run.kind is RunKind.RECONCILE or settings.deletes
     since_split, split_every = 0, settings.shard_split_pages
     with (
@@ -85,6 +87,7 @@ def _hand_upper_on(work: ShardWork, point: str) -> Shard:
         after=point,
         upto=shard.upto,
         since=shard.since,
+        bounds=shard.bounds,
         dispatched_at=deps.clock(),
     )
     work.enqueue.flush()  # the position written with the split is one whose keys are all enqueued

@@ -35,16 +35,17 @@ def interval(
         _count_selected(work, listed)
         return _absent(work, listed, consumer)
     compare: list[SourceObject] = []
+    moved = _moved(work, [obj for obj in listed if obj.key in ledger], reads)
     for obj in listed:
         failure = ledger.pop(obj.key, None)
         if failure is not None:
-            _enqueue(work, _ref(obj, run.force or failure.force), Origin.LEDGER)
+            _enqueue(work, _ref(obj, run.force or failure.force or obj.key in moved), Origin.LEDGER)
         elif obj.key == work.excluded:
             continue
         elif run.kind is RunKind.RECONCILE:
             if _reconcile(work, obj, consumer or {}):
                 compare.append(obj)
-        elif is_selected(obj.key, obj.last_modified, shard.since, work.excluded):
+        elif is_selected(obj.key, obj.last_modified, shard.since_for(obj.key), work.excluded):
             shard.keys_selected += 1
             shard.bytes_selected += obj.size
             compare.append(obj)
@@ -52,6 +53,24 @@ def interval(
         _enqueue(work, failure.to_ref(), Origin.LEDGER)
     enqueue_changed(work, compare, reads, origin)
     return _absent(work, listed, consumer)
+
+
+def _moved(work: ShardWork, objects: list[SourceObject], reads: ManifestReads) -> set[str]:
+    """After the destination prefix changed: the keys whose manifest entry records no destination and holds
+    this version. The copier reads such an entry as written for the current destination; it was written for
+    the previous one, so these keys go forced."""
+    run = work.run
+    if run.previous_destination is None or run.force or not objects:
+        return set()
+    destination = work.deps.settings.destination_prefix
+    held = reads([obj.key for obj in objects])
+    return {
+        obj.key
+        for obj in objects
+        if (entry := held.get(obj.key)) is not None
+        and entry.holds(obj, destination)
+        and not entry.holds(obj, destination, run.previous_destination)
+    }
 
 
 def _enqueue(work: ShardWork, ref: ObjectRef, origin: Origin) -> None:
@@ -79,14 +98,19 @@ def enqueue_changed(work: ShardWork, objects: list[SourceObject], reads: Manifes
     if not objects:
         return
     held = {} if run.force else reads([obj.key for obj in objects])
+    destination = work.deps.settings.destination_prefix
     for obj in objects:
         entry = held.get(obj.key)
-        if run.force or entry is None or not entry.holds(obj):
+        holds = entry is not None and entry.holds(obj, destination, run.previous_destination)
+        if run.force or not holds:
             if run.kind is RunKind.RECONCILE:
                 _note(work, "different", obj.key)
                 _enqueue(work, _ref(obj, True), Origin.RECONCILE)
             else:
-                _enqueue(work, _ref(obj, run.force), origin)
+                # The copier reads an entry that records no destination as written for the current one: where
+                # this run knows better (the destination changed since the marker), the key goes forced.
+                moved = entry is not None and entry.holds(obj, destination)
+                _enqueue(work, _ref(obj, run.force or moved), origin)
         else:
             work.shard.keys_unchanged += 1
 
@@ -97,7 +121,10 @@ def _count_selected(work: ShardWork, listed: list[SourceObject]) -> None:
         obj
         for obj in listed
         if obj.key != work.excluded
-        and (run.kind is RunKind.RECONCILE or is_selected(obj.key, obj.last_modified, shard.since, work.excluded))
+        and (
+            run.kind is RunKind.RECONCILE
+            or is_selected(obj.key, obj.last_modified, shard.since_for(obj.key), work.excluded)
+        )
     ]
     shard.keys_selected += len(selected)
     shard.bytes_selected += sum(obj.size for obj in selected)

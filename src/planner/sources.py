@@ -1,6 +1,7 @@
 """The small shards: the keys an operator named (read with HEAD, side by side), and the failure-ledger keys
 that no other shard of the run holds (outside the prefixes it lists; every key, for a run from an inventory
-report, whose files are not key ranges). Both go through the same selection rule as a listing."""
+report, whose files are not key ranges). Both go through the same selection rule as a listing; a ledger key
+outside the run's scope (narrowed since it failed) is no longer followed."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def walk_keys(work: ShardWork) -> Walked:
 
     with ThreadPoolExecutor(max_workers=HEADS_IN_FLIGHT, thread_name_prefix="head") as pool:
         found = sorted((obj for obj in pool.map(head, shard.keys) if obj is not None), key=lambda o: o.key)
-    ledger = LedgerRange.read(deps.ledger, wanted.__contains__)
+    ledger = LedgerRange.read(deps.ledger, lambda key: key in wanted and work.run.in_scope(key))
     with ManifestReads(deps.held) as reads:
         selecting.interval(work, found, ledger.between(None, None), reads, origin=Origin.REQUEST)
     return Walked.DONE
@@ -43,6 +44,8 @@ def walk_ledger(work: ShardWork) -> Walked:
     run, shard = work.run, work.shard
 
     def outside(key: str) -> bool:
+        if not run.in_scope(key):  # the scope was narrowed since it failed: no longer followed
+            return False
         return run.inventory is not None or not any(key.startswith(prefix) for prefix in run.prefixes)
 
     ledger = LedgerRange.read(work.deps.ledger, outside)

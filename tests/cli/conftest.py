@@ -21,6 +21,7 @@ from hydration.models import FailureRecord
 from hydration_cli.context import AppConfig
 from hydration_cli.deployment import Deployment
 from hydration_cli.main import cli
+from tests import moto_patches
 from tests.integration.harness import (
     REGION,
     FakeContext,
@@ -31,6 +32,9 @@ from tests.integration.harness import (
     run_event_source_mapping,
     run_planner_workers,
 )
+
+# moto as AWS behaves where the CLI relies on it (uploads' initiation times, ...), as the moto tier has it.
+moto_patches.apply()
 
 STACK = "s3-hydration-consumer"
 PREFIX = "s3-hydration"

@@ -1,5 +1,6 @@
-"""`backup FILE` writes the three tables to one JSON file; `restore FILE` puts them back, never over newer
-state unless --force. Read back the tables after each command."""
+"""`backup FILE` writes the runs, books, failures and manifest tables to one JSON file (the books as raw
+items, whatever their layout); `restore FILE` puts them back, never over newer state unless
+--overwrite-newer. Read back the tables after each command."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def table_items(table: str) -> dict[str, dict[str, Any]]:
     return {str(i.get("key", i.get("run_id"))): i for i in items}
 
 
+def raw_items(table: str) -> list[dict[str, Any]]:
+    """Every item of a table as it is stored (any key layout), in a stable order."""
+    db = boto3.client("dynamodb", region_name=REGION)
+    items = [from_item(i) for page in db.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
+    return sorted(items, key=lambda i: json.dumps(i, sort_keys=True, default=str))
+
+
 def put_item(table: str, item: dict[str, Any]) -> None:
     boto3.client("dynamodb", region_name=REGION).put_item(TableName=table, Item=to_item(item))
 
@@ -28,7 +36,7 @@ def put_item(table: str, item: dict[str, Any]) -> None:
 def backed_up(deployed: Deployed, run_cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     """A deployment after one completed run (2 objects) and one ledger entry, backed up to a file."""
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 0
     record_failure(deployed, "data/bad.txt", failed_at=datetime(2024, 5, 1, 6, tzinfo=UTC), message="in the backup")
     target = tmp_path / "backup.json"
     assert run_cli("backup", str(target)).exit_code == 0
@@ -37,18 +45,28 @@ def backed_up(deployed: Deployed, run_cli, tmp_path: Path) -> Path:  # type: ign
 
 def test_backup_writes_every_table(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 0
     target = tmp_path / "backup.json"
     result = run_cli("backup", str(target))
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"wrote {target} (runs 1, failures 0, manifest 2 items; ")
+    books = raw_items(deployed.world.books_table)
+    assert len(books) >= 2  # at least the run's two tasks (and whatever else its books hold)
+    assert result.stdout.startswith(f"wrote {target} (runs 1, books {len(books)}, failures 0, manifest 2 items; ")
     data = json.loads(target.read_text())
+    # the run's books, item for item as the table holds them
+    backed = sorted(data["tables"]["books"]["items"], key=lambda i: json.dumps(i, sort_keys=True, default=str))
+    assert json.loads(json.dumps(backed)) == json.loads(json.dumps(books, default=str))
     assert data["stack"] == "s3-hydration-consumer"
     assert sorted(e["key"] for e in data["tables"]["manifest"]["items"]) == ["data/a.txt", "data/b.txt"]
     assert [r["status"] for r in data["tables"]["runs"]["items"]] == ["COMPLETED"]
     assert data["tables"]["failures"]["items"] == []
     records = text_records(run_cli("backup", str(target), "--output", "text"))
-    assert records[1:] == [["TABLE", "runs", "1"], ["TABLE", "failures", "0"], ["TABLE", "manifest", "2"]]
+    assert records[1:] == [
+        ["TABLE", "runs", "1"],
+        ["TABLE", "books", str(len(books))],
+        ["TABLE", "failures", "0"],
+        ["TABLE", "manifest", "2"],
+    ]
 
 
 def test_backup_to_stdout(deployed: Deployed, run_cli) -> None:
@@ -61,6 +79,7 @@ def test_restore_into_empty_tables_writes_everything(deployed: Deployed, run_cli
     # Given a backup, and the tables emptied since
     target = backed_up(deployed, run_cli, tmp_path)
     before = {t: table_items(t) for t in (deployed.world.runs_table, deployed.world.manifest_table)}
+    books_before = raw_items(deployed.world.books_table)
     db = boto3.client("dynamodb", region_name=REGION)
     for table, key in (
         (deployed.world.runs_table, "run_id"),
@@ -69,14 +88,33 @@ def test_restore_into_empty_tables_writes_everything(deployed: Deployed, run_cli
     ):
         for item_id in table_items(table):
             db.delete_item(TableName=table, Key=to_item({key: item_id}))
+    for item in books_before:
+        db.delete_item(
+            TableName=deployed.world.books_table, Key=to_item({"run_id": item["run_id"], "key": item["key"]})
+        )
+    assert raw_items(deployed.world.books_table) == []
+    # When the restore is declined, nothing is written
+    declined = run_cli("restore", str(target), input="n\n")
+    assert declined.exit_code == 1
+    assert "Write " in declined.stderr
+    assert "item(s) into the tables? [y/N]" in declined.stderr
+    assert table_items(deployed.world.manifest_table) == {}
     # When the backup is restored
-    result = run_cli("restore", str(target), "--output", "json")
+    result = run_cli("restore", str(target), "--yes", "--output", "json")
     # Then every item is back, as it was
     assert result.exit_code == 0, result.output
     counts = {name: (c["write"], c["keep"], c["unchanged"]) for name, c in json_out(result)["tables"].items()}
-    assert counts == {"runs": (1, 0, 0), "failures": (1, 0, 0), "manifest": (2, 0, 0)}
+    assert counts == {
+        "runs": (1, 0, 0),
+        "books": (len(books_before), 0, 0),
+        "failures": (1, 0, 0),
+        "manifest": (2, 0, 0),
+    }
     for table, items in before.items():
         assert table_items(table) == items
+    assert raw_items(deployed.world.books_table) == books_before  # the run's books, as they were
+    shown = json_out(run_cli("runs", "show", before[deployed.world.runs_table].popitem()[0], "--output", "json"))
+    assert shown["run"]["objects_transferred"] == 2  # the restored run counts its copies again
     assert table_items(deployed.world.failures_table)["data/bad.txt"]["error_message"] == "in the backup"
 
 
@@ -90,14 +128,14 @@ def test_restore_keeps_newer_state_and_dry_run_shows_what_it_would_write(
         TableName=deployed.world.manifest_table, Key=to_item({"key": "data/a.txt"})
     )
     # When a dry run is asked for
-    dry = run_cli("restore", str(target), "--dry-run", "--output", "text")
+    dry = run_cli("restore", str(target), "--dry-run", "--output", "text", "--exit-code")
     # Then it lists what it would write and keep, exits 3, and writes nothing
     assert dry.exit_code == 3, dry.output
     items = [r[1:4] for r in text_records(dry) if r[0] == "ITEM"]
     assert sorted(items) == [["failures", "keep", "data/bad.txt"], ["manifest", "write", "data/a.txt"]]
     assert "data/a.txt" not in table_items(deployed.world.manifest_table)
     # When it is restored for real
-    result = run_cli("restore", str(target))
+    result = run_cli("restore", str(target), "--yes")
     # Then the lost entry is back and the newer ledger entry is kept
     assert result.exit_code == 0, result.output
     assert "kept, newer in the table:" in result.stdout
@@ -112,21 +150,47 @@ def test_restore_keeps_newer_state_and_dry_run_shows_what_it_would_write(
 def test_restore_force_overwrites_newer_state(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     target = backed_up(deployed, run_cli, tmp_path)
     record_failure(deployed, "data/bad.txt", failed_at=datetime(2024, 5, 2, tzinfo=UTC), message="newer in the table")
-    result = run_cli("restore", str(target), "--force")
+    result = run_cli("restore", str(target), "--yes", "--overwrite-newer")
     assert result.exit_code == 0, result.output
     assert table_items(deployed.world.failures_table)["data/bad.txt"]["error_message"] == "in the backup"
+
+
+def test_restore_keeps_the_tables_books_items_unless_told(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    # Given a backup, and then one books item changed in the table (books items have no time of their own)
+    target = backed_up(deployed, run_cli, tmp_path)
+    [task] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
+    put_item(deployed.world.books_table, {**task, "changed": "in the table"})
+    # When restored, Then the table's item is kept
+    kept = json_out(run_cli("restore", str(target), "--yes", "--output", "json"))
+    assert kept["tables"]["books"]["keep"] == 1
+    [now] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
+    assert now["changed"] == "in the table"
+    # and with --overwrite-newer the backup's is written
+    assert run_cli("restore", str(target), "--yes", "--overwrite-newer").exit_code == 0
+    [now] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
+    assert "changed" not in now
+
+
+def test_a_backup_without_books_restores_the_other_tables(deployed: Deployed, run_cli, tmp_path: Path) -> None:
+    target = backed_up(deployed, run_cli, tmp_path)
+    data = json.loads(target.read_text())
+    del data["tables"]["books"]  # as backups written before the books were backed up
+    target.write_text(json.dumps(data))
+    result = run_cli("restore", str(target), "--yes", "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert set(json_out(result)["tables"]) == {"runs", "failures", "manifest"}
 
 
 def test_restore_never_writes_the_active_run_lock(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     # Given a backup taken during a run (the lock item is in it), restored after the run released the lock
     put_objects(deployed.world, "data/a.txt")
-    assert run_cli("trigger").exit_code == 0
+    assert run_cli("trigger", "--yes").exit_code == 0
     target = tmp_path / "backup.json"
     assert run_cli("backup", str(target)).exit_code == 0
     boto3.client("dynamodb", region_name=REGION).delete_item(
         TableName=deployed.world.runs_table, Key=to_item({"run_id": "ACTIVE"})
     )
-    result = run_cli("restore", str(target), "--output", "json")
+    result = run_cli("restore", str(target), "--yes", "--output", "json")
     assert result.exit_code == 0, result.output
     assert json_out(result)["tables"]["runs"]["lock"] == 1
     assert "ACTIVE" not in table_items(deployed.world.runs_table)
@@ -135,7 +199,7 @@ def test_restore_never_writes_the_active_run_lock(deployed: Deployed, run_cli, t
 def test_restore_of_a_file_that_is_not_a_backup_is_a_usage_error(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"tables": {}}')
-    result = run_cli("restore", str(bogus))
+    result = run_cli("restore", str(bogus), "--yes")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: {bogus} is not a backup written by `s3-hydration backup`: stack: ")
     assert run_cli("restore", str(tmp_path / "missing.json")).exit_code == 2

@@ -76,7 +76,7 @@ def _raw_bodies(deployed: Deployed, url: str) -> list[str]:
 
 def test_peek_shows_key_error_receive_count_exits_3_and_consumes_nothing(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt")
-    result = run_cli("dlq", "peek")
+    result = run_cli("dlq", "peek", "--exit-code")
     assert result.exit_code == 3, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "transfer DLQ: 2 visible, 0 in flight; showing 2"
@@ -90,8 +90,8 @@ def test_peek_shows_key_error_receive_count_exits_3_and_consumes_nothing(deploye
 
 def test_peek_json_and_max(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt", "data/c.txt")
-    result = run_cli("dlq", "peek", "--max", "2", "--output", "json")
-    assert result.exit_code == 3
+    result = run_cli("dlq", "peek", "--max-items", "2", "--output", "json")
+    assert result.exit_code == 0  # a read: 0 whatever it found (3 only with --exit-code)
     out = json_out(result)
     assert out["visible"] == 3
     assert len(out["messages"]) == 2
@@ -116,7 +116,7 @@ def test_peek_text_one_record_per_object(deployed: Deployed, run_cli) -> None:
     deployed.world.sqs.send_message(
         QueueUrl=deployed.world.dlq_url, MessageBody=several_body(deployed, "data/b.txt", "data/c.txt")
     )
-    result = run_cli("--output", "text", "dlq", "peek")
+    result = run_cli("--output", "text", "dlq", "peek", "--exit-code")
     assert result.exit_code == 3
     records = sorted(text_records(result), key=lambda r: r[1])
     assert [r[:5] for r in records] == [
@@ -157,7 +157,7 @@ def test_peek_empty_dlq_is_success(deployed: Deployed, run_cli) -> None:
 
 def test_redrive_key_moves_only_that_key(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt", "other/c.txt")
-    result = run_cli("dlq", "redrive", "--key", "data/a.txt")
+    result = run_cli("dlq", "redrive", "--yes", "--key", "data/a.txt")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "sent back 1 message(s) to the transfer queue:\n  data/a.txt  (run r-1)\n2 other message(s) left in the DLQ\n"
@@ -167,9 +167,22 @@ def test_redrive_key_moves_only_that_key(deployed: Deployed, run_cli) -> None:
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/b.txt", "other/c.txt"]
 
 
+def test_redrive_shows_what_it_would_send_asks_and_a_no_moves_nothing(deployed: Deployed, run_cli) -> None:
+    dead_letter(deployed, "data/a.txt", "data/b.txt")
+    result = run_cli("dlq", "redrive", "--key", "data/a.txt", input="n\n")
+    assert result.exit_code == 1
+    assert "would send back 1 message(s) to the transfer queue:\n  data/a.txt  (run r-1)" in result.stderr
+    assert "Send 1 message(s) back to the transfer queue? [y/N]" in result.stderr
+    assert keys_on(deployed, deployed.world.queue_url) == []
+    assert keys_on(deployed, deployed.world.dlq_url) == ["data/a.txt", "data/b.txt"]
+    # a yes sends it
+    assert run_cli("dlq", "redrive", "--key", "data/a.txt", input="y\n").exit_code == 0
+    assert keys_on(deployed, deployed.world.queue_url) == ["data/a.txt"]
+
+
 def test_redrive_several_keys(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt", "other/c.txt")
-    result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--key", "other/c.txt", "--output", "json")
+    result = run_cli("dlq", "redrive", "--yes", "--key", "data/a.txt", "--key", "other/c.txt", "--output", "json")
     assert result.exit_code == 0, result.output
     redriven = sorted(o["key"] for m in json_out(result)["selected"] for o in m["objects"])
     assert redriven == ["data/a.txt", "other/c.txt"]
@@ -182,7 +195,7 @@ def test_redrive_one_key_of_a_several_object_message_splits_it(deployed: Deploye
     body = several_body(deployed, "data/a.txt", "data/b.txt", "other/c.txt")
     deployed.world.sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody=body)
     # When the keys under data/ are redriven
-    result = run_cli("dlq", "redrive", "--prefix", "data/")
+    result = run_cli("dlq", "redrive", "--yes", "--prefix", "data/")
     assert result.exit_code == 0, result.output
     assert "1 message(s) held other keys too: those stay in the DLQ" in result.stdout
     # Then those two go to the transfer queue in one message, the third stays in the DLQ, nothing else changed
@@ -196,14 +209,14 @@ def test_redrive_one_key_of_a_several_object_message_splits_it(deployed: Deploye
 
 def test_redrive_prefix(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt", "other/c.txt")
-    assert run_cli("dlq", "redrive", "--prefix", "data/").exit_code == 0
+    assert run_cli("dlq", "redrive", "--yes", "--prefix", "data/").exit_code == 0
     assert keys_on(deployed, deployed.world.queue_url) == ["data/a.txt", "data/b.txt"]
     assert keys_on(deployed, deployed.world.dlq_url) == ["other/c.txt"]
 
 
 def test_redrive_prefix_matching_nothing_is_success(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt")
-    result = run_cli("dlq", "redrive", "--prefix", "nothing/")
+    result = run_cli("dlq", "redrive", "--yes", "--prefix", "nothing/")
     assert result.exit_code == 0
     assert result.stdout == "sent back 0 message(s) to the transfer queue:\n1 other message(s) left in the DLQ\n"
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/a.txt"]
@@ -212,7 +225,7 @@ def test_redrive_prefix_matching_nothing_is_success(deployed: Deployed, run_cli)
 def test_redrive_leaves_invalid_messages_alone_and_reports_them(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt")
     deployed.world.sqs.send_message(QueueUrl=deployed.world.dlq_url, MessageBody='{"key": "data/x"}')
-    result = run_cli("dlq", "redrive", "--prefix", "")
+    result = run_cli("dlq", "redrive", "--yes", "--prefix", "")
     assert result.exit_code == 0, result.output
     assert "left alone, not a transfer message" in result.stdout
     assert keys_on(deployed, deployed.world.queue_url) == ["data/a.txt"]
@@ -221,7 +234,7 @@ def test_redrive_leaves_invalid_messages_alone_and_reports_them(deployed: Deploy
 
 def test_redrive_dry_run_moves_nothing_and_exits_3(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt")
-    result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--dry-run")
+    result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--dry-run", "--exit-code")
     assert result.exit_code == 3
     assert result.stdout.startswith("would send back 1 message(s) to the transfer queue:\n  data/a.txt  (run r-1)\n")
     assert keys_on(deployed, deployed.world.queue_url) == []
@@ -230,14 +243,14 @@ def test_redrive_dry_run_moves_nothing_and_exits_3(deployed: Deployed, run_cli) 
 
 def test_redrive_text_records(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt")
-    result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--output", "text")
+    result = run_cli("dlq", "redrive", "--yes", "--key", "data/a.txt", "--output", "text")
     records = text_records(result)
     assert [r[:3] for r in records] == [["REDRIVE", "data/a.txt", "r-1"], ["LEFT", "1"]]
 
 
 def test_redrive_unknown_key_exits_1_and_moves_nothing(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt")
-    result = run_cli("dlq", "redrive", "--key", "data/zzz")
+    result = run_cli("dlq", "redrive", "--yes", "--key", "data/zzz")
     assert result.exit_code == 1
     assert result.stderr == "Error: not in the transfer DLQ: data/zzz\n"
     assert keys_on(deployed, deployed.world.dlq_url) == ["data/a.txt"]
@@ -245,14 +258,14 @@ def test_redrive_unknown_key_exits_1_and_moves_nothing(deployed: Deployed, run_c
 
 def test_redrive_reports_keys_it_did_not_find(deployed: Deployed, run_cli) -> None:
     dead_letter(deployed, "data/a.txt")
-    result = run_cli("dlq", "redrive", "--key", "data/a.txt", "--key", "data/zzz")
+    result = run_cli("dlq", "redrive", "--yes", "--key", "data/a.txt", "--key", "data/zzz")
     assert result.exit_code == 1
     assert "not in the transfer DLQ: data/zzz" in result.stderr
     assert keys_on(deployed, deployed.world.queue_url) == ["data/a.txt"]
 
 
 def test_redrive_key_on_an_empty_dlq_exits_1(deployed: Deployed, run_cli) -> None:
-    result = run_cli("dlq", "redrive", "--key", "data/a.txt")
+    result = run_cli("dlq", "redrive", "--yes", "--key", "data/a.txt")
     assert result.exit_code == 1
     assert result.stderr == "Error: not in the transfer DLQ: data/a.txt\n"
 
@@ -268,7 +281,7 @@ def test_redrive_key_on_an_empty_dlq_exits_1(deployed: Deployed, run_cli) -> Non
     ids=["none", "all+key", "key+prefix", "message-id"],
 )
 def test_redrive_needs_exactly_one_selection(deployed: Deployed, run_cli, args: list[str], message: str) -> None:
-    result = run_cli("dlq", "redrive", *args)
+    result = run_cli("dlq", "redrive", "--yes", *args)
     assert result.exit_code == 2
     assert message in result.stderr
 
@@ -277,7 +290,7 @@ def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(deployed: Deployed,
     # Given a key that failed every attempt (it is in the DLQ and in the ledger)
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     deployed.world.s3.put_object(Bucket=deployed.world.producer_bucket, Key="data/bad.txt", Body=b"x")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 1
     # When the fault is fixed and the key is redriven
     faults.clear()
     from hydration import settings
@@ -286,7 +299,7 @@ def test_a_redriven_key_is_copied_by_the_next_run_end_to_end(deployed: Deployed,
     from copier import dependencies as handler
 
     handler.deps.cache_clear()
-    assert run_cli("dlq", "redrive", "--key", "data/bad.txt").exit_code == 0
+    assert run_cli("dlq", "redrive", "--yes", "--key", "data/bad.txt").exit_code == 0
     assert keys_on(deployed, deployed.world.dlq_url) == []
     from tests.integration.harness import run_copier
 
@@ -347,7 +360,7 @@ def move_tasks(monkeypatch: pytest.MonkeyPatch) -> MoveTaskQueues:
 
 def test_redrive_all_uses_a_move_task_and_reports_progress(deployed: Deployed, run_cli, move_tasks) -> None:
     dead_letter(deployed, "data/a.txt", "data/b.txt")
-    result = run_cli("dlq", "redrive", "--all", "--interval", "0")
+    result = run_cli("dlq", "redrive", "--yes", "--all", "--interval", "0")
     assert result.exit_code == 0, result.output
     assert move_tasks.started == [(deployed.dlq_arn, deployed.queue_arn)]
     assert result.stderr.splitlines() == ["move task RUNNING: 1/2 moved", "move task COMPLETED: 2/2 moved"]
@@ -358,7 +371,7 @@ def test_redrive_all_uses_a_move_task_and_reports_progress(deployed: Deployed, r
 
 def test_redrive_all_dry_run_starts_nothing_and_exits_3(deployed: Deployed, run_cli, move_tasks) -> None:
     dead_letter(deployed, "data/a.txt")
-    result = run_cli("dlq", "redrive", "--all", "--dry-run", "--output", "json")
+    result = run_cli("dlq", "redrive", "--all", "--dry-run", "--output", "json", "--exit-code")
     assert result.exit_code == 3
     assert json_out(result)["move_task"]["to_move"] == 1
     assert move_tasks.started == []
@@ -366,7 +379,7 @@ def test_redrive_all_dry_run_starts_nothing_and_exits_3(deployed: Deployed, run_
 
 
 def test_redrive_all_of_an_empty_dlq_is_success(deployed: Deployed, run_cli, move_tasks) -> None:
-    result = run_cli("dlq", "redrive", "--all")
+    result = run_cli("dlq", "redrive", "--yes", "--all")
     assert result.exit_code == 0
     assert result.stdout == "the transfer DLQ is empty: nothing to redrive\n"
     assert move_tasks.started == []

@@ -81,7 +81,7 @@ def test_peek_tells_the_function_of_each_event(deployed: Deployed, run_cli) -> N
     dead_event(deployed, {}, request_id="req-3")
     dead_event(deployed, {}, request_id="req-4")
     # When the invocation DLQ is peeked
-    result = run_cli("dlq", "peek", "--invocation", "--output", "json")
+    result = run_cli("dlq", "peek", "--invocation", "--output", "json", "--exit-code")
     # Then each event shows its function, how that was told, and its error; nothing is consumed
     assert result.exit_code == 3, result.output
     seen = {m["request_id"]: (m["function"], m["function_from"], m["payload"]) for m in json_out(result)["messages"]}
@@ -101,7 +101,7 @@ def test_peek_tells_the_function_of_each_event(deployed: Deployed, run_cli) -> N
 def test_peek_table_and_text(deployed: Deployed, run_cli) -> None:
     message_id = dead_event(deployed, {"continue_run": "r-1"})
     table = run_cli("dlq", "peek", "--invocation")
-    assert table.exit_code == 3
+    assert table.exit_code == 0
     lines = table.stdout.splitlines()
     assert lines[0] == "invocation DLQ: 1 visible, 0 in flight; showing 1"
     assert lines[1].split() == [
@@ -139,7 +139,7 @@ def test_redrive_invokes_the_function_again_and_deletes_the_message(deployed: De
     deployed.world.s3.put_object(Bucket=deployed.world.producer_bucket, Key="data/a.txt", Body=b"data")
     message_id = dead_event(deployed, {"full": True})
     # When it is redriven
-    result = run_cli("dlq", "redrive", "--invocation", "--all")
+    result = run_cli("dlq", "redrive", "--yes", "--invocation", "--all")
     # Then the planner ran the event (a full run started), and the message is gone
     assert result.exit_code == 0, result.output
     assert result.stdout == f"invoked again 1 event(s):\n  {message_id}  planner (payload)  " + '{"full":true}\n'
@@ -151,12 +151,12 @@ def test_redrive_invokes_the_function_again_and_deletes_the_message(deployed: De
 def test_redrive_leaves_events_of_unknown_function_unless_told(deployed: Deployed, run_cli) -> None:
     # Given a `{}` (both schedules send it) whose request id is in no log
     dead_event(deployed, {}, request_id="req-unknown")
-    result = run_cli("dlq", "redrive", "--invocation", "--all")
+    result = run_cli("dlq", "redrive", "--yes", "--invocation", "--all")
     assert result.exit_code == 1
     assert "its function cannot be told: --function planner|finalizer names it" in result.stdout
     assert invocation_dlq_bodies(deployed) == ["{}"]
     # When the operator names the function
-    result = run_cli("dlq", "redrive", "--invocation", "--all", "--function", "planner")
+    result = run_cli("dlq", "redrive", "--yes", "--invocation", "--all", "--function", "planner")
     # Then it is replayed there: an incremental run, as the schedule starts
     assert result.exit_code == 0, result.output
     assert [r["kind"] for r in json_out(run_cli("runs", "list", "--output", "json"))["runs"]] == ["incremental"]
@@ -166,7 +166,9 @@ def test_redrive_leaves_events_of_unknown_function_unless_told(deployed: Deploye
 def test_redrive_one_message_dry_run_exits_3_and_changes_nothing(deployed: Deployed, run_cli) -> None:
     wanted = dead_event(deployed, {"continue_run": "r-1"}, request_id="req-1")
     dead_event(deployed, {"run_id": "r-2"}, request_id="req-2")
-    result = run_cli("dlq", "redrive", "--invocation", "--message-id", wanted, "--dry-run", "--output", "text")
+    result = run_cli(
+        "dlq", "redrive", "--invocation", "--message-id", wanted, "--dry-run", "--output", "text", "--exit-code"
+    )
     assert result.exit_code == 3
     records = text_records(result)
     assert [r[:3] for r in records] == [["REPLAYED", wanted, "planner"], ["LEFT", "1"]]
@@ -176,14 +178,14 @@ def test_redrive_one_message_dry_run_exits_3_and_changes_nothing(deployed: Deplo
 
 def test_redrive_unknown_message_id_exits_1(deployed: Deployed, run_cli) -> None:
     dead_event(deployed, {"run_id": "r-2"})
-    result = run_cli("dlq", "redrive", "--invocation", "--message-id", "nope", "--output", "json")
+    result = run_cli("dlq", "redrive", "--yes", "--invocation", "--message-id", "nope", "--output", "json")
     assert result.exit_code == 1
     assert json_out(result)["missing_ids"] == ["nope"]
     assert deployed.invoked == []
 
 
 def test_invocation_redrive_usage_errors(deployed: Deployed, run_cli) -> None:
-    assert run_cli("dlq", "redrive", "--invocation", "--key", "k").exit_code == 2
-    result = run_cli("dlq", "redrive", "--invocation")
+    assert run_cli("dlq", "redrive", "--yes", "--invocation", "--key", "k").exit_code == 2
+    result = run_cli("dlq", "redrive", "--yes", "--invocation")
     assert result.exit_code == 2
     assert "choose one of --all, --message-id ID" in result.stderr

@@ -99,7 +99,7 @@ def test_unexpected_errors_are_one_line_and_debug_shows_them(deployed: Deployed,
         (["logs", "--since", "soon"], "is not a time"),
         (["metrics", "--since", "2024-13-45"], "is not a time"),
         (["trigger", "--timeout", "forever"], "is not a duration"),
-        (["dlq", "peek", "--max", "0"], "0 is not in the range"),
+        (["dlq", "peek", "--max-items", "0"], "0 is not in the range"),
         (["runs", "show"], "Missing argument 'RUN_ID'"),
     ],
 )
@@ -128,7 +128,7 @@ def test_no_arguments_prints_help(deployed: Deployed, run_cli) -> None:
     ):
         assert command in result.stdout
     # the exit codes, one per line, in the help
-    assert "  3    found/pending: a dry run with changes, DLQ messages, ledger entries\n" in result.stdout
+    assert "  3    with --exit-code only: found/pending (a dry run with changes, DLQ\n" in result.stdout
     assert "  130  interrupted (Ctrl-C)\n" in result.stdout
 
 

@@ -31,7 +31,7 @@ def fresh_marker(deployed: Deployed, age: timedelta = timedelta(0)) -> None:
 def test_healthy_after_a_clean_run(deployed: Deployed, run_cli) -> None:
     make_alarms({})
     put_objects(deployed.world, "data/a.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 0
     result = run_cli("health")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -50,7 +50,7 @@ def test_dlq_over_threshold_and_failed_keys_are_unhealthy(
     make_alarms({})
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/bad.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 1
     result = run_cli("health")
     assert result.exit_code == 1
     assert table_rows(result)["transfer-dlq"] == "fail"
@@ -93,7 +93,7 @@ def test_a_failed_run_in_the_window_is_unhealthy(deployed: Deployed, run_cli, fa
     fresh_marker(deployed)
     put_objects(deployed.world, "data/a.txt")
     faults.add("s3.ListObjectsV2", code="AccessDenied", status=403)  # planning fails: the run is FAILED
-    assert run_cli("trigger").exit_code == 1
+    assert run_cli("trigger", "--yes").exit_code == 1
     result = run_cli("health", "--output", "json")
     assert result.exit_code == 1
     assert checks(result)["runs"] == "fail"
@@ -139,7 +139,7 @@ def test_backlog_age_falls_back_to_the_active_run(deployed: Deployed, run_cli) -
     make_alarms({})
     fresh_marker(deployed)
     put_objects(deployed.world, "data/a.txt")
-    assert run_cli("trigger").exit_code == 0  # its message waits on the queue
+    assert run_cli("trigger", "--yes").exit_code == 0  # its message waits on the queue
     out = json_out(run_cli("health", "--output", "json"))
     backlog = next(c for c in out["checks"] if c["name"] == "backlog-age")
     assert backlog["status"] == "ok"

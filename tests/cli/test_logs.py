@@ -167,7 +167,7 @@ def test_logs_of_one_key(deployed: Deployed, run_cli) -> None:
 
 def test_logs_limit_keeps_the_newest_lines(deployed: Deployed, run_cli) -> None:
     seed()
-    result = run_cli("logs", "--function", "copier", "--limit", "2", "--output", "json")
+    result = run_cli("logs", "--function", "copier", "--max-items", "2", "--output", "json")
     assert [e["message"] for e in json_out(result)["events"]] == [
         "ObjectTransferError",
         "Task timed out after 900.00 seconds",

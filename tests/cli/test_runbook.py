@@ -41,3 +41,15 @@ def test_the_dashboard_widgets_the_runbook_names_exist() -> None:
     named = {" ".join(name.split()) for name in found}
     assert named, "no widget named: the test would prove nothing"
     assert named <= titles, named - titles
+
+
+def test_the_global_options_the_runbook_names_are_the_clis() -> None:
+    [line] = [line for line in RUNBOOK.splitlines() if line.startswith("GLOBAL: ")]
+    named = set(re.findall(r"--[a-z-]+", line))
+    top = {opt for param in cli.params for opt in getattr(param, "opts", [])}
+    assert named == top - {"--version", "--help", "-h"}
+
+
+def test_the_runbook_documents_shell_completion_for_this_program() -> None:
+    for shell in ("bash", "zsh", "fish"):
+        assert f"_S3_HYDRATION_COMPLETE={shell}_source s3-hydration" in RUNBOOK

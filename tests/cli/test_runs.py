@@ -11,7 +11,7 @@ from tests.cli.conftest import Deployed, json_out, put_objects, text_records
 
 def test_runs_list_and_show_after_a_run(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 0
     listed = json_out(run_cli("runs", "list", "--output", "json"))["runs"]
     assert len(listed) == 1
     run_id = listed[0]["run_id"]
@@ -58,6 +58,6 @@ def test_an_unknown_run_id_is_one_line_and_exit_1(deployed: Deployed, run_cli, c
 
 def test_runs_show_refuses_the_lock_item(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
-    assert run_cli("trigger").exit_code == 0  # the lock item ACTIVE exists now
+    assert run_cli("trigger", "--yes").exit_code == 0  # the lock item ACTIVE exists now
     assert run_cli("runs", "show", "ACTIVE").exit_code == 1
     assert len(json_out(run_cli("runs", "list", "--output", "json"))["runs"]) == 1

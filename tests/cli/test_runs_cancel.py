@@ -42,7 +42,7 @@ def test_cancel_ends_the_run_and_its_queued_keys_still_drain(
 ) -> None:
     # Given a draining run of two keys (their messages on the queue)
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
-    run_id = run_cli("trigger").stdout.split()[1]
+    run_id = run_cli("trigger", "--yes").stdout.split()[1]
     # When it is cancelled
     result = run_cli("runs", "cancel", run_id, "--yes", "--reason", "wrong prefix")
     # Then it ended CANCELLED, with the reason, and the lock is free for the next run
@@ -68,7 +68,7 @@ def test_cancel_ends_the_run_and_its_queued_keys_still_drain(
 
 def test_cancel_asks_first_and_a_no_leaves_the_run(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
-    run_id = run_cli("trigger").stdout.split()[1]
+    run_id = run_cli("trigger", "--yes").stdout.split()[1]
     result = run_cli("runs", "cancel", run_id, input="n\n")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(f"run {run_id}: [------------------------] 0/1 keys, 1 listed")
@@ -78,7 +78,7 @@ def test_cancel_asks_first_and_a_no_leaves_the_run(deployed: Deployed, run_cli) 
 
 def test_cancel_confirmed_at_the_prompt(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
-    run_id = run_cli("trigger").stdout.split()[1]
+    run_id = run_cli("trigger", "--yes").stdout.split()[1]
     result = run_cli("runs", "cancel", run_id, "--output", "text", input="y\n")
     assert result.exit_code == 0, result.output
     run_record, event = text_records(result)
@@ -88,7 +88,7 @@ def test_cancel_confirmed_at_the_prompt(deployed: Deployed, run_cli) -> None:
 
 def test_cancel_of_an_ended_run_exits_1(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
-    run_id = json_out(run_cli("trigger", "--wait", "--interval", "0", "--output", "json"))["run_id"]
+    run_id = json_out(run_cli("trigger", "--yes", "--wait", "--interval", "0", "--output", "json"))["run_id"]
     result = run_cli("runs", "cancel", run_id, "--yes")
     assert result.exit_code == 1
     assert result.stderr == f"Error: run {run_id} is COMPLETED: only a PLANNING or DRAINING run can be cancelled\n"

@@ -158,7 +158,7 @@ def test_a_bad_price_is_a_usage_error(deployed: Deployed, run_cli, price: str, m
 def test_report_of_a_run_just_made(deployed: Deployed, run_cli) -> None:
     # Given a run copied by the real handlers: its books count the copies' S3 requests
     deployed.world.s3.put_object(Bucket=deployed.world.producer_bucket, Key="data/a.txt", Body=b"data")
-    run_id = json_out(run_cli("trigger", "--wait", "--interval", "0", "--output", "json"))["run_id"]
+    run_id = json_out(run_cli("trigger", "--yes", "--wait", "--interval", "0", "--output", "json"))["run_id"]
     out = json_out(run_cli("runs", "report", run_id, "--output", "json"))
     lines = {line["item"]: line["quantity"] for line in out["cost"]["lines"]}
     assert lines["copy requests (COPY)"] >= 1

@@ -43,7 +43,7 @@ def progress_fields(line: str) -> list[str]:
 def test_watch_follows_the_active_run_poll_by_poll(deployed: Deployed, run_cli, one_key_per_message: None) -> None:
     # Given a run of three keys, started and not followed
     put_objects(deployed.world, "data/a.txt", "data/b.txt", "data/c.txt")
-    assert run_cli("trigger").exit_code == 0
+    assert run_cli("trigger", "--yes").exit_code == 0
     # When it is watched (no run named: the active one)
     result = run_cli("runs", "watch", "--interval", "0")
     # Then each poll shows one more key settled, and the run's end; exit 0 (COMPLETED)
@@ -61,10 +61,11 @@ def test_watch_follows_the_active_run_poll_by_poll(deployed: Deployed, run_cli, 
 
 
 def test_watch_waits_for_a_run_just_triggered(deployed: Deployed, run_cli) -> None:
-    # Given a trigger whose planner Lambda has not run yet
+    # Given a run asked for under its id (as trigger does), whose planner Lambda has not run yet
     deployed.defer_async = True
     put_objects(deployed.world, "data/a.txt")
-    run_id = run_cli("trigger").stdout.split()[1]
+    run_id = "20261206T060000Z-c0ffee"
+    InProcessInvoker(deployed).invoke_async(FUNCTIONS["planner"], {"new_run_id": run_id})
     # When it is watched, and Lambda runs the planner after the first poll
     result = run_cli("runs", "watch", run_id, "--interval", "0", sleep=lambda _s: deployed.run_pending())
     # Then the watch waited for the run, then followed it to its end
@@ -116,7 +117,7 @@ def test_watch_finds_a_run_that_started_and_ended_between_two_polls(deployed: De
 def test_watch_exits_1_for_a_run_that_ends_with_failures(deployed: Deployed, run_cli, faults: Faults) -> None:
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/good.txt", "data/bad.txt")
-    run_id = run_cli("trigger").stdout.split()[1]
+    run_id = run_cli("trigger", "--yes").stdout.split()[1]
     result = run_cli("runs", "watch", run_id, "--interval", "0", "--output", "text")
     assert result.exit_code == 1, result.output
     [run, progress_record] = text_records(result)
@@ -128,7 +129,7 @@ def test_watch_exits_1_for_a_run_that_ends_with_failures(deployed: Deployed, run
 def test_watch_exits_1_for_a_run_cancelled_meanwhile(deployed: Deployed, run_cli, one_key_per_message: None) -> None:
     # Given a run of two keys, and an operator who cancels it while it is watched
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
-    run_id = run_cli("trigger").stdout.split()[1]
+    run_id = run_cli("trigger", "--yes").stdout.split()[1]
 
     def cancel_once(_seconds: float) -> None:
         deployed.world.stores.runs.cancel(run_id, "stopped for the test")
@@ -160,7 +161,7 @@ def test_watch_without_an_active_run_exits_1(deployed: Deployed, run_cli) -> Non
 
 def test_watch_of_an_ended_run_reports_it_at_once(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
-    run_id = json_out(run_cli("trigger", "--wait", "--interval", "0", "--output", "json"))["run_id"]
+    run_id = json_out(run_cli("trigger", "--yes", "--wait", "--interval", "0", "--output", "json"))["run_id"]
     result = run_cli("runs", "watch", run_id)
     assert result.exit_code == 0
     assert result.stdout.startswith(f"run {run_id} COMPLETED in ")

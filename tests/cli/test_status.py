@@ -43,7 +43,7 @@ def test_status_json_during_a_run(deployed: Deployed, run_cli) -> None:
     # Given a started run (not followed: its messages wait on the queue) and an alarm firing
     put_objects(deployed.world, "data/a.txt", "data/b.txt", "data/c.txt")
     make_alarms({"DlqDepthAlarm": "ALARM"})
-    assert run_cli("trigger").exit_code == 0
+    assert run_cli("trigger", "--yes").exit_code == 0
     out = json_out(run_cli("status", "--output", "json"))
     assert out["stack"] == "s3-hydration-consumer"
     assert out["last_sync"]["exists"] is False
@@ -63,7 +63,7 @@ def test_status_json_during_a_run(deployed: Deployed, run_cli) -> None:
 def test_status_table_after_a_run(deployed: Deployed, run_cli, faults: Faults) -> None:
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/a.txt", "data/bad.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 1
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 1
     result = run_cli("status")
     assert result.exit_code == 0, result.output
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines())

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -21,28 +23,60 @@ def started_run(deployed: Deployed, stdout: str) -> RunRecord:
     return deployed.world.stores.runs.get(run_id)
 
 
-def test_trigger_prints_the_new_run_id_at_once(deployed: Deployed, run_cli) -> None:
-    # Given Lambda has not yet run the planner when trigger returns (an asynchronous invoke)
+def test_trigger_prints_the_new_run_id_once_the_run_exists(deployed: Deployed, run_cli) -> None:
+    # Given Lambda runs the planner a poll after the asynchronous invoke
     deployed.defer_async = True
     put_objects(deployed.world, "data/a.txt")
-    result = run_cli("trigger")
+    polls: list[int] = []
+
+    def lambda_gets_round_to_it(_seconds: float) -> None:
+        polls.append(len(deployed.world.stores.runs.list()))
+        deployed.run_pending()
+
+    result = run_cli("trigger", "--yes", sleep=lambda_gets_round_to_it)
     assert result.exit_code == 0, result.output
     first, second = result.stdout.splitlines()
     assert re.fullmatch(rf"run ({RUN_ID.pattern}) started \(incremental\)", first)
     run_id = first.split()[1]
     assert second == f"follow it: s3-hydration runs watch {run_id}"
-    assert deployed.world.stores.runs.list() == []  # nothing ran yet
-    # When Lambda runs the planner, the run it creates has that id
-    deployed.run_pending()
+    assert polls == [0]  # it waited for the planner: nothing had run when it first looked
+    # The run it names exists, under that id
     run = deployed.world.stores.runs.get(run_id)
     assert (run.kind, run.status, run.keys_enqueued) == (RunKind.INCREMENTAL, RunStatus.DRAINING, 1)
+
+
+def test_two_triggers_at_the_same_moment_the_loser_is_told_its_run_did_not_start(deployed: Deployed, run_cli) -> None:
+    """Issue 15: both triggers saw no active run and printed a run id; the loser's planner refused on the lock
+    and only logged it, so its run never appeared. Now the loser exits 1 naming the run that won."""
+    from tests.integration.harness import invoke_planner
+
+    deployed.defer_async = True
+    put_objects(deployed.world, "data/a.txt")
+    winner: list[str] = []
+
+    def the_other_trigger_wins_then_lambda_runs_ours(_seconds: float) -> None:
+        if not winner:  # the other trigger's planner takes the lock first
+            with contextlib.redirect_stdout(io.StringIO()):
+                winner.append(invoke_planner({"full": True})["run_id"])
+        deployed.run_pending()
+
+    result = run_cli("trigger", "--yes", sleep=the_other_trigger_wins_then_lambda_runs_ours)
+
+    assert result.exit_code == 1, result.output
+    [requested] = [payload["new_run_id"] for _, payload in deployed.invoked]
+    assert result.stderr.strip() == (
+        f"Error: run {requested} not started: run {winner[0]} is DRAINING (follow it: s3-hydration runs watch "
+        f"{winner[0]}); a new run starts once it has finished"
+    )
+    assert deployed.world.stores.runs.get(requested).status is RunStatus.REFUSED
+    assert deployed.world.stores.runs.active_run_id() == winner[0]
 
 
 def test_trigger_wait_copies_everything_and_exits_0(deployed: Deployed, run_cli) -> None:
     # Given two objects in the producer bucket
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
     # When a run is triggered and followed
-    result = run_cli("trigger", "--wait", "--interval", "0")
+    result = run_cli("trigger", "--yes", "--wait", "--interval", "0")
     # Then it completes, the objects are in the consumer bucket under the consumer key, the marker is written
     assert result.exit_code == 0, result.output
     [line] = result.stdout.splitlines()
@@ -65,7 +99,7 @@ def test_trigger_wait_copies_everything_and_exits_0(deployed: Deployed, run_cli)
 
 def test_trigger_wait_json_reports_the_finished_run(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
-    result = run_cli("trigger", "--full", "--wait", "--output", "json", "--interval", "0")
+    result = run_cli("trigger", "--yes", "--full", "--wait", "--output", "json", "--interval", "0")
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # no progress with --output json
     out = json_out(result)
@@ -81,7 +115,7 @@ def test_trigger_wait_exits_1_when_the_run_ends_with_failures(deployed: Deployed
     # Given a key the copier fails on every attempt
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/good.txt", "data/bad.txt")
-    result = run_cli("trigger", "--wait", "--interval", "0")
+    result = run_cli("trigger", "--yes", "--wait", "--interval", "0")
     # Then the run ends COMPLETED_WITH_FAILURES, the exit code says so, the key is in the DLQ
     assert result.exit_code == 1, result.output
     first, last = result.stdout.splitlines()
@@ -95,19 +129,16 @@ def test_trigger_waits_for_its_run_to_appear(deployed: Deployed, run_cli) -> Non
     # Given Lambda runs the planner only a poll later
     deployed.defer_async = True
     put_objects(deployed.world, "data/a.txt")
-    result = run_cli("trigger", "--wait", "--interval", "0", sleep=lambda _s: deployed.run_pending())
+    result = run_cli("trigger", "--yes", "--wait", "--interval", "0", sleep=lambda _s: deployed.run_pending())
     assert result.exit_code == 0, result.output
     run_id = result.stdout.split()[1]
-    assert result.stderr.splitlines()[:2] == [
-        f"run {run_id} started (incremental)",
-        f"waiting for run {run_id} to start ...",
-    ]
+    assert result.stderr.splitlines()[0] == f"run {run_id} started (incremental)"
     assert deployed.world.stores.runs.get(run_id).status is RunStatus.COMPLETED
 
 
 def test_trigger_prefix_copies_only_that_prefix(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt", "other/b.txt")
-    result = run_cli("trigger", "--prefix", "data/")
+    result = run_cli("trigger", "--yes", "--prefix", "data/")
     assert result.exit_code == 0, result.output
     run = started_run(deployed, result.stdout)
     assert (run.kind, run.prefixes) == (RunKind.PREFIX, ["data/"])
@@ -115,14 +146,14 @@ def test_trigger_prefix_copies_only_that_prefix(deployed: Deployed, run_cli) -> 
 
 
 def test_trigger_since_selects_from_that_time(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--since", "2024-05-01T06:00:00Z", "--output", "json")
+    result = run_cli("trigger", "--yes", "--since", "2024-05-01T06:00:00Z", "--output", "json")
     assert result.exit_code == 0, result.output
     run = deployed.world.stores.runs.get(json_out(result)["run_id"])
     assert (run.kind, run.since) == (RunKind.SINCE, datetime(2024, 5, 1, 6, tzinfo=UTC))
 
 
 def test_trigger_reconcile(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--reconcile", "--output", "json")
+    result = run_cli("trigger", "--yes", "--reconcile", "--output", "json")
     assert result.exit_code == 0, result.output
     assert deployed.world.stores.runs.get(json_out(result)["run_id"]).kind is RunKind.RECONCILE
 
@@ -130,13 +161,16 @@ def test_trigger_reconcile(deployed: Deployed, run_cli) -> None:
 def test_force_key_copies_keys_the_consumer_already_holds(deployed: Deployed, run_cli) -> None:
     # Given keys already hydrated
     put_objects(deployed.world, "data/a.txt", "data/b.txt", "data/c.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 0
     # When one is asked for again without --force, it is not even enqueued (the consumer holds that version)
-    plain = json_out(run_cli("trigger", "--key", "data/a.txt", "--wait", "--interval", "0", "--output", "json"))
+    plain = json_out(
+        run_cli("trigger", "--yes", "--key", "data/a.txt", "--wait", "--interval", "0", "--output", "json")
+    )
     assert (plain["run"]["kind"], plain["run"]["keys_unchanged"], plain["run"]["keys_enqueued"]) == ("keys", 1, 0)
     # and with --force, both named keys are copied again
     result = run_cli(
         "trigger",
+        "--yes",
         "--force",
         "--key",
         "data/a.txt",
@@ -158,29 +192,29 @@ def test_force_key_copies_keys_the_consumer_already_holds(deployed: Deployed, ru
 
 def test_force_prefix_copies_the_prefix_again(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt", "other/b.txt")
-    assert run_cli("trigger", "--wait", "--interval", "0").exit_code == 0
-    result = run_cli("trigger", "--force", "--prefix", "data/", "--wait", "--interval", "0")
+    assert run_cli("trigger", "--yes", "--wait", "--interval", "0").exit_code == 0
+    result = run_cli("trigger", "--yes", "--force", "--prefix", "data/", "--wait", "--interval", "0")
     assert result.exit_code == 0, result.output
     assert "1 transferred, 0 skipped, 0 vanished, 0 failed of 1 keys enqueued" in result.stdout
     assert "started (prefix, forced)" in result.stderr
 
 
 def test_force_with_reconcile_is_a_usage_error(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--force", "--reconcile")
+    result = run_cli("trigger", "--yes", "--force", "--reconcile")
     assert result.exit_code == 2
     assert "force: a reconcile run already copies whatever differs" in result.stderr
     assert deployed.world.stores.runs.list() == []
 
 
 def test_key_with_another_mode_is_a_usage_error(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--key", "data/a.txt", "--prefix", "data/")
+    result = run_cli("trigger", "--yes", "--key", "data/a.txt", "--prefix", "data/")
     assert result.exit_code == 2
     assert "choose at most one of --full, --prefix, --since, --key, --reconcile (got --prefix --key)" in result.stderr
 
 
 def test_dry_run_exits_3_when_keys_are_pending_and_enqueues_nothing(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt", "data/b.txt")
-    result = run_cli("trigger", "--dry-run")
+    result = run_cli("trigger", "--dry-run", "--exit-code")
     assert result.exit_code == 3, result.output
     assert result.stdout == "dry run (incremental): 2 key(s), 8 B would be enqueued\n  data/a.txt\n  data/b.txt\n"
     assert queue_objects(deployed.world) == []
@@ -191,7 +225,7 @@ def test_dry_run_exits_3_when_keys_are_pending_and_enqueues_nothing(deployed: De
 
 
 def test_dry_run_with_nothing_to_copy_exits_0(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--dry-run", "--full", "--output", "json")
+    result = run_cli("trigger", "--yes", "--dry-run", "--full", "--output", "json")
     assert result.exit_code == 0, result.output
     out = json_out(result)
     assert out["payload"] == {"full": True, "dry_run": True}
@@ -201,7 +235,7 @@ def test_dry_run_with_nothing_to_copy_exits_0(deployed: Deployed, run_cli) -> No
 def test_dry_run_text_records(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
     result = run_cli("trigger", "--dry-run", "--output", "text")
-    assert result.exit_code == 3
+    assert result.exit_code == 0
     (dry,) = deployed.world.stores.runs.list()
     assert text_records(result) == [
         ["PLAN", dry.run_id, "incremental", "True", "False", "1", "4"],
@@ -210,7 +244,7 @@ def test_dry_run_text_records(deployed: Deployed, run_cli) -> None:
 
 
 def test_started_text_record(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--force", "--full", "--output", "text")
+    result = run_cli("trigger", "--yes", "--force", "--full", "--output", "text")
     assert result.exit_code == 0
     [[record, run_id, *rest]] = text_records(result)
     assert (record, rest) == ("STARTED", ["full", "True", "False"])
@@ -219,8 +253,8 @@ def test_started_text_record(deployed: Deployed, run_cli) -> None:
 
 def test_a_second_trigger_while_a_run_is_active_exits_1(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
-    active = started_run(deployed, run_cli("trigger").stdout)
-    result = run_cli("trigger")
+    active = started_run(deployed, run_cli("trigger", "--yes").stdout)
+    result = run_cli("trigger", "--yes")
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: run {active.run_id} is DRAINING; nothing started (follow it: s3-hydration runs watch "
@@ -244,7 +278,7 @@ def test_a_run_that_stopped_planning_is_continued_and_followed(deployed: Deploye
     )
     deployed.world.stores.runs.create(stalled)
     # When a run is triggered and followed
-    result = run_cli("trigger", "--wait", "--interval", "0", "--output", "json")
+    result = run_cli("trigger", "--yes", "--wait", "--interval", "0", "--output", "json")
     # Then the planner continued that run, and trigger followed it to its end
     assert result.exit_code == 0, result.output
     out = json_out(result)
@@ -254,7 +288,7 @@ def test_a_run_that_stopped_planning_is_continued_and_followed(deployed: Deploye
 
 
 def test_since_that_is_not_a_time_is_a_usage_error(deployed: Deployed, run_cli) -> None:
-    result = run_cli("trigger", "--since", "yesterday-ish")
+    result = run_cli("trigger", "--yes", "--since", "yesterday-ish")
     assert result.exit_code == 2
     assert "is not a time" in result.stderr
     assert "Traceback" not in result.output
@@ -265,7 +299,7 @@ def test_wait_timeout_is_bounded(deployed: Deployed, run_cli) -> None:
     # Given a run whose queue never drains (the copier does not run)
     deployed.drain_on_finalize = False
     put_objects(deployed.world, "data/a.txt")
-    result = run_cli("trigger", "--wait", "--timeout", "0s", "--interval", "0")
+    result = run_cli("trigger", "--yes", "--wait", "--timeout", "0s", "--interval", "0")
     assert result.exit_code == 1
     run_id = result.stderr.split()[1]
     assert result.stderr.splitlines()[-1] == (

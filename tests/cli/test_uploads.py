@@ -15,6 +15,7 @@ from hydration.aws.uploads import UploadStore
 from hydration.copying import Handoff
 from tests.cli.conftest import STACK, Deployed, _stack_template, json_out
 from tests.integration.harness import MIB, REGION, put_object
+from tests.integration.producer_times import age_upload
 from tests.integration.transfer_support import UPLOADS_TABLE, body_of, create_uploads_table, in_progress, interrupted
 
 
@@ -51,7 +52,7 @@ def _later(hours: float) -> Callable[[], datetime]:
 def test_uploads_lists_the_copy_in_progress_and_the_orphan(
     run_cli: Any, deployed: Deployed, copying: Handoff, orphan: str
 ) -> None:
-    result = run_cli("uploads", "list")
+    result = run_cli("uploads", "list", "--exit-code")
 
     assert result.exit_code == 3, result.output  # found: an orphaned upload
     assert "2 multipart upload(s), 1 orphaned" in result.stdout
@@ -79,15 +80,26 @@ def test_a_copy_without_progress_for_the_stale_time_counts_as_orphaned(
     ]["state"] == ("in-progress")
 
 
-def test_abort_without_yes_shows_the_orphans_and_aborts_nothing(
+def test_abort_dry_run_shows_the_orphans_and_aborts_nothing(
     run_cli: Any, deployed: Deployed, copying: Handoff, orphan: str
 ) -> None:
-    result = run_cli("uploads", "abort")
+    result = run_cli("uploads", "abort", "--dry-run", "--exit-code")
 
     assert result.exit_code == 3  # pending: a dry run with uploads to abort
     assert "would abort 1 upload(s)" in result.stdout
     assert "lost.bin" in result.stdout
     assert "big.bin" not in result.stdout
+    assert sorted(in_progress(deployed.world)) == sorted([("big.bin", copying.upload_id), ("lost.bin", orphan)])
+
+
+def test_abort_shows_the_orphans_asks_and_a_no_aborts_nothing(
+    run_cli: Any, deployed: Deployed, copying: Handoff, orphan: str
+) -> None:
+    result = run_cli("uploads", "abort", input="n\n")
+
+    assert result.exit_code == 1
+    assert "would abort 1 upload(s)" in result.stderr
+    assert "Abort 1 upload(s)? [y/N]" in result.stderr
     assert sorted(in_progress(deployed.world)) == sorted([("big.bin", copying.upload_id), ("lost.bin", orphan)])
 
 
@@ -116,8 +128,10 @@ def test_abort_a_key_aborts_its_copy_and_forgets_its_record(
 def test_abort_older_than_takes_every_upload_started_that_long_ago(
     run_cli: Any, deployed: Deployed, uploads: UploadStore, copying: Handoff, orphan: str
 ) -> None:
-    # moto reports every upload as initiated on 2010-11-10
-    assert run_cli("uploads", "abort", "--older-than", "10000d", "--yes").stdout == "no upload to abort\n"
+    # Given both uploads started 2 hours ago
+    for upload in deployed.world.s3.list_multipart_uploads(Bucket=deployed.world.consumer_bucket)["Uploads"]:
+        age_upload(deployed.world.consumer_bucket, upload["UploadId"], timedelta(hours=2))
+    assert run_cli("uploads", "abort", "--older-than", "3h", "--yes").stdout == "no upload to abort\n"
 
     result = run_cli("uploads", "abort", "--older-than", "1h", "--yes")
 

@@ -3,14 +3,21 @@
 Resources are found through the stack outputs (`.localstack/outputs.json`, written by
 `tools/deploy_stacks.py --target localstack`). Every test here is marked `e2e` and skips cleanly when
 LocalStack is not running.
+
+Every test starts with no active run and ends with none (`isolated`): its teardown, after its own outcome is
+recorded, cancels the run it left, leaves the transfer queue empty and no function running, and, if it failed,
+removes the failure-ledger entries and DLQ messages of the runs it started. So one failing case never fails
+the ones after it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +29,8 @@ from tests.localstack_env import ENDPOINT, healthy
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = ROOT / ".localstack" / "outputs.json"
 T = TypeVar("T")
+LOG = logging.getLogger("tests.e2e")
+OUTCOMES = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,6 +94,35 @@ def poll[T](check: Callable[[], T | None], timeout: float = 120, interval: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Each phase's report on the item, so that a fixture's teardown knows how its test went."""
+    report = yield
+    item.stash.setdefault(OUTCOMES, {})[report.when] = report
+    return report
+
+
+@pytest.fixture(autouse=True)
+def isolated(request: pytest.FixtureRequest, deployment: Any) -> Iterator[None]:
+    """No active run, no message, no invocation before the test and after it (tests.e2e.support.leave_quiet)."""
+    from tests.e2e.support import forget_runs, leave_quiet
+
+    name = request.node.nodeid
+    before = leave_quiet(deployment, f"before {name}", purge_at_once=True)
+    if before:
+        LOG.warning("%s: found the deployment busy and quietened it: %s", name, "; ".join(before))
+    started = datetime.now(UTC)
+    yield
+    outcomes = request.node.stash.get(OUTCOMES, {})
+    failed = any(report.failed for report in outcomes.values())
+    after = leave_quiet(deployment, f"after {name}" + (" (failed)" if failed else ""), purge_at_once=failed)
+    if failed:
+        runs = {run.run_id for run in deployment.runs.list(limit=100) if run.started_at >= started}
+        after += forget_runs(deployment, runs)
+    if after:
+        LOG.warning("%s: left the deployment quiet: %s", name, "; ".join(after))
 
 
 @pytest.fixture

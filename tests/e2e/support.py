@@ -1,13 +1,17 @@
 """The deployed pipeline as the e2e tests drive it: start a run, follow it to its end (nudging the finalizer
-as `runs watch` does), change a function's configuration as a stack update would, and check the books:
-every producer object under a prefix landed (equal bytes, content type and metadata, the consumer key) or
-is in the failure ledger with the marker before it."""
+as `runs watch` does), change a function's configuration as a stack update would, change the transfer queue's
+visibility timeout safely, leave the deployment quiet (no run, no message, no invocation) whatever a test
+left, and check the books: every producer object under a prefix landed (equal bytes, content type and
+metadata, the consumer key) or is in the failure ledger with the marker before it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +19,11 @@ from typing import Any
 from hydration import MARKER_KEY
 from hydration.marker import parse
 from hydration.models import RunRecord
+from tests.e2e.bounds import SLACK_SECONDS, Bounds
 from tests.e2e.conftest import poll
+from tests.faults import Faults
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,8 +73,15 @@ class Matrix:
     def finalize(self, run_id: str) -> dict[str, Any]:
         return dict(self.deployment.functions.invoke(self.deployment.function_name("finalizer"), {"run_id": run_id}))
 
-    def wait(self, run_id: str, timeout: float = 240, nudge: bool = True) -> RunRecord:
-        """Until the run ends, nudging the finalizer (as `runs watch` does)."""
+    @property
+    def bounds(self) -> Bounds:
+        """The wait bounds, from the deployment as it is configured now."""
+        return Bounds.of(self.deployment)
+
+    def wait(self, run_id: str, timeout: float | None = None, nudge: bool = True) -> RunRecord:
+        """Until the run ends, nudging the finalizer (as `runs watch` does); by default within the bound of a
+        run that nothing goes wrong in (`Bounds.run_end`)."""
+        timeout = timeout if timeout is not None else self.bounds.run_end()
 
         def ended() -> RunRecord | None:
             run = self.deployment.runs.get(run_id)
@@ -77,7 +92,7 @@ class Matrix:
 
         return poll(ended, timeout=timeout, interval=1, what=f"run {run_id} to end")
 
-    def run(self, payload: dict[str, Any] | None = None, timeout: float = 240) -> RunRecord:
+    def run(self, payload: dict[str, Any] | None = None, timeout: float | None = None) -> RunRecord:
         run = self.wait(self.start(payload), timeout)
         assert run.keys_settled == run.keys_enqueued, run  # the books balance
         return run
@@ -124,6 +139,18 @@ class Matrix:
         assert books.landed, books
 
     # -------------------------------------------------------------- queues
+
+    def queue_empty(self) -> bool:
+        """Nothing visible, in flight or delayed on the transfer queue."""
+        attributes = self.deployment.client("sqs").get_queue_attributes(
+            QueueUrl=self.deployment.transfer_queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return not any(int(value) for value in attributes.values())
 
     def dlq_keys(self) -> list[str]:
         sqs = self.deployment.client("sqs")
@@ -178,3 +205,129 @@ class Matrix:
 
         apply({**before, **changes})
         return lambda: apply(before)
+
+    # -------------------------------------------------------------- the queue's visibility timeout
+
+    @contextlib.contextmanager
+    def queue_visibility(self, seconds: int) -> Iterator[None]:
+        """The transfer queue's visibility timeout set to `seconds` for a while, then put back. Changed only while
+        the event source mapping is disabled (all its poll loops stopped): a receive in progress reads the
+        timeout when it starts, so a message it hands out a moment after the change would still get the old
+        one (with the template's, 35 minutes in flight)."""
+        sqs = self.deployment.client("sqs")
+        url = self.deployment.transfer_queue_url
+        before = int(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"][
+                "VisibilityTimeout"
+            ]
+        )
+        self._set_visibility(seconds)
+        try:
+            yield
+        finally:
+            self._set_visibility(before)
+
+    def _set_visibility(self, seconds: int) -> None:
+        lam = self.deployment.client("lambda")
+        (mapping,) = lam.list_event_source_mappings(FunctionName=self.deployment.function_name("copier"))[
+            "EventSourceMappings"
+        ]
+        bound = Bounds.of(self.deployment).delivery + SLACK_SECONDS  # a poll loop finishes its batch first
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+        # "Disabled" comes at once (the update replaced the worker); the old worker's loops end on their own.
+        poll(
+            lambda: Faults().esm_loops().get(mapping["UUID"], 0) == 0,
+            timeout=bound,
+            what="the mapping's poll loops to stop",
+        )
+        try:
+            self.deployment.client("sqs").set_queue_attributes(
+                QueueUrl=self.deployment.transfer_queue_url, Attributes={"VisibilityTimeout": str(seconds)}
+            )
+        finally:
+            lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+            poll(
+                lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled",
+                timeout=bound,
+                what="the mapping enabled",
+            )
+
+
+# ------------------------------------------------------------------------------------------ a quiet deployment
+
+
+def running_invocations(deployment: Any, faults: Faults) -> list[dict[str, Any]]:
+    """The deployment's function invocations running now (our Lambda executor's registry)."""
+    names = {deployment.function_name(service) for service in ("planner", "copier", "finalizer")}
+    return [invocation for invocation in faults.running() if invocation["function"] in names]
+
+
+def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
+    """No active run, no message on the transfer queue, no function running: what every e2e test starts from and
+    ends with. An active run is cancelled (its marker stays); what is left on the queue is consumed, or, when
+    `purge_at_once` (a test that failed: its leftovers are not worth waiting for) or once a crashed batch had
+    time to come back (`Bounds.quiet`), purged. Returns what it had to do, for the log. Raises if the
+    deployment does not become quiet within the bounds (the test that left it so errors, not the next)."""
+    done: list[str] = []
+    faults = Faults()
+    faults.clear()  # nothing injected keeps killing or delaying what has to finish
+    active = deployment.runs.active_run_id()
+    if active and deployment.runs.cancel(active, f"e2e: {why}"):
+        done.append(f"cancelled run {active}")
+    bounds = Bounds.of(deployment)
+    started = time.monotonic()
+    purge_after = 0 if purge_at_once else bounds.quiet
+    give_up = purge_after + bounds.delivery + SLACK_SECONDS  # what runs when the queue is purged finishes
+    sqs = deployment.client("sqs")
+    while True:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=deployment.transfer_queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        left = sum(int(v) for v in attributes.values())
+        running = running_invocations(deployment, faults)
+        if not left and not running and deployment.runs.active_run_id() is None:
+            return done
+        elapsed = time.monotonic() - started
+        if left and elapsed >= purge_after:
+            sqs.purge_queue(QueueUrl=deployment.transfer_queue_url)
+            done.append(f"purged {left} message(s) ({attributes})")
+        if elapsed > give_up:
+            raise AssertionError(
+                f"the deployment did not become quiet within {give_up} s ({why}): {attributes}, running {running}, "
+                f"active run {deployment.runs.active_run_id()}"
+            )
+        time.sleep(0.5)
+
+
+def forget_runs(deployment: Any, run_ids: set[str]) -> list[str]:
+    """The failure ledger entries and transfer DLQ messages of these runs, removed (a failed test's)."""
+    removed: list[str] = []
+    for failure in list(deployment.ledger):
+        if failure.run_id in run_ids:
+            deployment.ledger.remove(failure.key)
+            removed.append(f"ledger {failure.key}")
+    sqs = deployment.client("sqs")
+    handles = []
+    for _ in range(100):
+        got = sqs.receive_message(QueueUrl=deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=30)
+        messages = got.get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            try:
+                run_id = json.loads(message["Body"]).get("run_id")
+            except (ValueError, AttributeError):
+                run_id = None
+            if run_id in run_ids:
+                sqs.delete_message(QueueUrl=deployment.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                removed.append(f"DLQ message of {run_id}")
+            else:
+                handles.append(message["ReceiptHandle"])
+    for handle in handles:  # the others, visible again
+        sqs.change_message_visibility(QueueUrl=deployment.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return removed

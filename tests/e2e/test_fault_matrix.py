@@ -4,8 +4,11 @@ the deployed pipeline; each case ends with the same books:
     every producer object is in the consumer bucket with equal bytes, content type and metadata, under the
     consumer key, or it is in the failure ledger and the marker is not past it: lost 0, corrupted 0.
 
-The transfer queue's visibility timeout is shortened for this module (a crashed batch comes back after it);
-cases use their own key prefix and leave nothing failing behind them.
+The transfer queue's visibility timeout is shortened for this module (a batch whose copier died before its
+visibility heartbeat started comes back after it; once started, within a heartbeat step), with the event source
+mapping stopped while it changes. Cases use their own key prefix and leave nothing failing behind them; a case
+whose outcome depends on where a fault lands asserts the books whichever way it lands, within a bound derived
+from the deployment's settings (tests/e2e/bounds.py).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import pytest
 
 from hydration import MARKER_KEY
 from hydration.models import RunStatus
+from tests.e2e.bounds import SLACK_SECONDS
 from tests.e2e.conftest import poll
-from tests.e2e.support import Matrix
+from tests.e2e.support import Matrix, leave_quiet
 from tests.faults import Faults
 
 VISIBILITY_SECONDS = 8
@@ -31,19 +35,13 @@ PLANNER_VISIBILITY_SECONDS = 20
 
 @pytest.fixture(scope="module")
 def matrix(deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> Iterator[Matrix]:
-    sqs = deployment.client("sqs")
-    before = sqs.get_queue_attributes(QueueUrl=deployment.transfer_queue_url, AttributeNames=["VisibilityTimeout"])
-    sqs.set_queue_attributes(
-        QueueUrl=deployment.transfer_queue_url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
-    )
     the_matrix = Matrix(deployment, producer_s3, outputs)
+    leave_quiet(deployment, "the fault matrix starts", purge_at_once=True)  # whatever an earlier module left
     the_matrix.forget("fm/")  # what an interrupted session left
-    active = deployment.runs.active_run_id()
-    if active:
-        the_matrix.wait(active)  # whatever an earlier test left running
-    the_matrix.run()  # a marker to start from
-    yield the_matrix
-    sqs.set_queue_attributes(QueueUrl=deployment.transfer_queue_url, Attributes=before["Attributes"])
+    with the_matrix.queue_visibility(VISIBILITY_SECONDS):
+        the_matrix.run()  # a marker to start from
+        yield the_matrix
+        leave_quiet(deployment, "the fault matrix ends", purge_at_once=False)
 
 
 @pytest.fixture
@@ -63,14 +61,46 @@ def _copier(matrix: Matrix) -> str:
 
 
 def test_copier_killed_mid_batch(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """The kill lands 300 ms into the first invocation that has keys of the case: before its heartbeat started
+    (the batch comes back after the queue's visibility timeout), mid-copy (within a heartbeat step), mid-state,
+    while it closes the run holding the claim (taken over once stale), or after it answered (no effect)."""
     for i in range(30):
         matrix.put(f"{prefix}{i:02}.bin")
     faults.lambda_fault(function=_copier(matrix), match=prefix, action="kill", after_ms=300, times=1)
-    run = matrix.run()
+    run = matrix.run(timeout=matrix.bounds.run_end(crashes=1))
     assert run.status is RunStatus.COMPLETED
     # Each key settles once, as transferred wherever the kill landed: before the copy (copied again), between
     # the manifest write and the books (held by this run's own copy), after the books (a duplicate).
     assert (run.keys_enqueued, run.keys_settled, run.objects_transferred) == (30, 30, 30)
+    matrix.assert_all_landed(prefix)
+
+
+def test_a_killed_copiers_batch_comes_back_within_a_heartbeat_step(matrix: Matrix, faults: Faults, prefix: str) -> None:
+    """With the queue's own visibility timeout (the template's: 6x the copier timeout + 300 s), a copier killed
+    while it copies: its batch is back within a visibility heartbeat step, not the queue's timeout, and every
+    key lands. The wait bound is derived from the deployment's settings and leaves the queue's timeout out."""
+    copier = _copier(matrix)
+    deployed = int(matrix.deployment.client("lambda").get_function_configuration(FunctionName=copier)["Timeout"])
+    with matrix.queue_visibility(6 * deployed + 300):  # as the template's CopierTimeouts mapping deploys it
+        bounds = matrix.bounds
+        bound = bounds.run_end(crashes=1, before_heartbeat=False)
+        assert bound < bounds.queue_visibility, bounds  # else the case would not tell the heartbeat from the queue
+        for i in range(30):
+            matrix.put(f"{prefix}{i:02}.bin")
+        stuck = f"{prefix}00.bin"  # its copy takes a while: the invocation is inside it, its heartbeat beating
+        rule = faults.add(
+            service="s3", operation="CopyObject", match=f"^{stuck}$", action="delay", delay_ms=30_000, times=1
+        )
+        run_id = matrix.start()
+        poll(lambda: faults.rule(rule)["matched"] >= 1, timeout=bounds.delivery, what="the copy to start")
+        assert faults.kill_running(function=copier, match=stuck) == 1
+        run = matrix.wait(run_id, timeout=bound)
+    assert (run.status, run.keys_enqueued, run.keys_settled, run.objects_transferred) == (
+        RunStatus.COMPLETED,
+        30,
+        30,
+        30,
+    )
     matrix.assert_all_landed(prefix)
 
 
@@ -85,7 +115,7 @@ def test_copier_timeout_on_the_final_attempt(matrix: Matrix, faults: Faults, pre
     faults.lambda_fault(
         function=_copier(matrix), match=r"ApproximateReceiveCount\W+3\W.*" + key, action="timeout", after_ms=0
     )
-    run = matrix.run(timeout=300)
+    run = matrix.run(timeout=matrix.bounds.run_end(crashes=1, failing_keys=True))
     assert run.status is RunStatus.COMPLETED_WITH_FAILURES
     assert matrix.deployment.ledger.get(key) is not None
     assert key in matrix.dlq_keys()
@@ -125,12 +155,17 @@ def test_access_denied_on_one_key_then_recovery_and_redrive(matrix: Matrix, faul
     assert (run.status, run.objects_failed) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
     books = matrix.assert_nothing_lost(prefix)
     assert books.failed_visibly == [key]
-    assert matrix.dlq_keys().count(key) == 1  # alone in the DLQ
+    # Settled as failed on its final receive, the message goes to the DLQ on the receive after (the run may have
+    # closed before): alone there.
+    bound = matrix.bounds.delivery + SLACK_SECONDS
+    poll(lambda: key in matrix.dlq_keys(), timeout=bound, what="the key in the DLQ")
+    assert matrix.dlq_keys().count(key) == 1
     faults.clear()
     from hydration_cli.ops import dlq
 
     dlq.redrive(matrix.deployment, keys=[key], now=datetime.now().astimezone())
-    poll(lambda: matrix.deployment.ledger.get(key) is None, timeout=120, what="the redriven key to land")
+    bound = matrix.bounds.delivery + SLACK_SECONDS
+    poll(lambda: matrix.deployment.ledger.get(key) is None, timeout=bound, what="the redriven key to land")
     matrix.assert_all_landed(prefix)
 
 
@@ -139,7 +174,7 @@ def test_source_changed_mid_copy(matrix: Matrix, faults: Faults, prefix: str) ->
     matrix.put(key, b"version one")
     rule = faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="delay", delay_ms=4000, times=1)
     run_id = matrix.start()
-    poll(lambda: faults.rule(rule)["matched"] >= 1, timeout=60, what="the copy to start")
+    poll(lambda: faults.rule(rule)["matched"] >= 1, timeout=matrix.bounds.delivery, what="the copy to start")
     matrix.put(key, b"version two, while the first copy was in flight")
     run = matrix.wait(run_id)
     assert run.status is RunStatus.COMPLETED
@@ -154,7 +189,7 @@ def test_source_deleted_after_listing(matrix: Matrix, faults: Faults, prefix: st
     matrix.put(f"{prefix}stays.bin")
     rule = faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="delay", delay_ms=4000, times=1)
     run_id = matrix.start()
-    poll(lambda: faults.rule(rule)["matched"] >= 1, timeout=60, what="the copy to start")
+    poll(lambda: faults.rule(rule)["matched"] >= 1, timeout=matrix.bounds.delivery, what="the copy to start")
     matrix.producer.delete_object(Bucket=matrix.bucket, Key=key)
     run = matrix.wait(run_id)
     assert (run.status, run.objects_vanished) == (RunStatus.COMPLETED, 1)
@@ -170,7 +205,9 @@ def test_a_poison_message_goes_to_the_dlq_and_stalls_nothing(matrix: Matrix, pre
     run = matrix.run()
     assert run.status is RunStatus.COMPLETED
     matrix.assert_all_landed(prefix)
-    poll(lambda: "<malformed>" in matrix.dlq_keys(), timeout=120, what="the malformed message in the DLQ")
+    bounds = matrix.bounds  # each receive fails it; it comes back within a heartbeat step
+    bound = bounds.max_receive_count * (bounds.comeback(before_heartbeat=False) + bounds.delivery) + SLACK_SECONDS
+    poll(lambda: "<malformed>" in matrix.dlq_keys(), timeout=bound, what="the malformed message in the DLQ")
     matrix.purge_dlq(prefix)
 
 
@@ -183,8 +220,14 @@ def test_duplicate_delivery_of_a_whole_batch(matrix: Matrix, faults: Faults, pre
         service="sqs", operation="DeleteMessageBatch", match=prefix, action="partial_batch_failure", times=2
     )
     run = matrix.run()
-    assert faults.hits(rule) >= 1
     assert (run.status, run.keys_enqueued, run.objects_transferred) == (RunStatus.COMPLETED, 12, 12)
+    # The copier closed the run before it returned; the mapping deletes (and fails to) after it returned. The
+    # batch comes back (within a heartbeat step) and is consumed again: the books do not move.
+    bounds = matrix.bounds
+    poll(lambda: faults.hits(rule) >= 1, timeout=bounds.delivery + SLACK_SECONDS, what="the mapping's delete to fail")
+    poll(matrix.queue_empty, timeout=bounds.quiet, what="the batch delivered again and consumed")
+    again = matrix.deployment.runs.get(run.run_id)
+    assert (again.keys_enqueued, again.keys_settled, again.objects_transferred) == (12, 12, 12)
     matrix.assert_all_landed(prefix)
 
 
@@ -263,7 +306,9 @@ def test_two_finalizers_at_once(matrix: Matrix, faults: Faults, prefix: str) -> 
     faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="delay", delay_ms=30_000)
     faults.lambda_fault(function=_copier(matrix), match=key, action="kill", after_ms=2000)
     run_id = matrix.start()
-    poll(lambda: key in matrix.dlq_keys(), timeout=180, what="the key in the DLQ")
+    bounds = matrix.bounds  # each attempt killed, before or after its heartbeat started
+    to_dlq = bounds.max_receive_count * (bounds.comeback(before_heartbeat=True) + bounds.delivery) + SLACK_SECONDS
+    poll(lambda: key in matrix.dlq_keys(), timeout=to_dlq, what="the key in the DLQ")
     answers: list[dict[str, Any]] = []
     barrier = threading.Barrier(2)
 
@@ -271,15 +316,16 @@ def test_two_finalizers_at_once(matrix: Matrix, faults: Faults, prefix: str) -> 
         barrier.wait()
         answers.append(matrix.finalize(run_id))
 
-    for _ in range(10):
-        if not matrix.deployment.runs.get(run_id).status.active:
-            break
+    def two_finalizers_until_it_ends() -> bool:
         threads = [threading.Thread(target=finalize) for _ in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        time.sleep(1)
+        return not matrix.deployment.runs.get(run_id).status.active
+
+    # The sweep needs the queue seen empty twice, DRAIN_CONFIRM_SECONDS apart: pairs of finalizers until then.
+    poll(two_finalizers_until_it_ends, timeout=bounds.close + SLACK_SECONDS, interval=1, what="the run to close")
     run = matrix.deployment.runs.get(run_id)
     assert (run.status, run.unsettled_swept) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
     assert sum(1 for a in answers if a["action"] == "completed") == 1
@@ -333,7 +379,7 @@ def test_failure_to_write_the_marker(matrix: Matrix, faults: Faults, prefix: str
         times=6,
     )
     run_id = matrix.start()
-    poll(lambda: faults.rule(rule)["hits"] >= 1, timeout=120, what="the marker write to fail")
+    poll(lambda: faults.rule(rule)["hits"] >= 1, timeout=matrix.bounds.run_end(), what="the marker write to fail")
     assert matrix.marker() == before  # the copier's close failed: the marker did not move
     run = matrix.wait(run_id)  # the finalizer closes it
     assert run.status is RunStatus.COMPLETED
@@ -361,21 +407,20 @@ def test_a_multipart_upload_spanning_a_run_boundary(matrix: Matrix, prefix: str)
     body = b"p" * (5 * 1024 * 1024)
     etag = s3.upload_part(Bucket=matrix.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=body)["ETag"]
     initiated = next(u["Initiated"] for u in s3.list_multipart_uploads(Bucket=matrix.bucket, Prefix=key)["Uploads"])
-    undo = matrix.function_env("planner", LOOKBACK_SECONDS="0")
-    try:
-        time.sleep(1.5)
-        first = matrix.run()
-        assert first.inflight_uploads >= 1
-        assert matrix.marker() <= initiated
-        s3.complete_multipart_upload(
-            Bucket=matrix.bucket,
-            Key=key,
-            UploadId=upload["UploadId"],
-            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
-        )
-        matrix.run()
-    finally:
-        undo()
+    # The lookback cannot be lowered below its 900 s floor (clock skew): the marker's place is what this case
+    # checks end to end; an upload older than the lookback is the moto tier's (tests/integration/test_run_start.py).
+    time.sleep(1.5)
+    first = matrix.run()
+    assert first.inflight_uploads >= 1
+    assert first.held_back_by is not None
+    assert matrix.marker() <= initiated
+    s3.complete_multipart_upload(
+        Bucket=matrix.bucket,
+        Key=key,
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    matrix.run()
     matrix.assert_all_landed(prefix)
 
 
@@ -411,14 +456,13 @@ def test_messages_lost_from_the_queue_are_swept_into_the_ledger(matrix: Matrix, 
     ][0]["UUID"]
     lam = matrix.deployment.client("lambda")
     lam.update_event_source_mapping(UUID=esm, Enabled=False)
-    try:
-        poll(lambda: lam.get_event_source_mapping(UUID=esm)["State"] == "Disabled", timeout=60, what="ESM disabled")
-        time.sleep(2)
+    try:  # "Disabled" at once; the replaced worker's poll loops end their current receive on their own
+        bound = matrix.bounds.delivery + SLACK_SECONDS
+        poll(lambda: faults.esm_loops().get(esm, 0) == 0, timeout=bound, what="the mapping's poll loops to stop")
         run_id = matrix.start()
         # the planner workers enqueue: once the run's planning is complete, every message is on the queue
         poll(lambda: matrix.deployment.runs.get(run_id).planning_complete, timeout=120, what="planning complete")
         matrix.deployment.client("sqs").purge_queue(QueueUrl=matrix.deployment.transfer_queue_url)
-        time.sleep(2)
     finally:
         lam.update_event_source_mapping(UUID=esm, Enabled=True)
     run = matrix.wait(run_id)

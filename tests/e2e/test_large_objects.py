@@ -30,9 +30,6 @@ def large(deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> Iterato
     lam = deployment.client("lambda")
     copier = deployment.function_name("copier")
     before = lam.get_function_configuration(FunctionName=copier)
-    sqs = deployment.client("sqs")
-    visibility = sqs.get_queue_attributes(QueueUrl=deployment.transfer_queue_url, AttributeNames=["VisibilityTimeout"])
-    sqs.set_queue_attributes(QueueUrl=deployment.transfer_queue_url, Attributes={"VisibilityTimeout": "20"})
     variables = {
         **before["Environment"]["Variables"],
         "MULTIPART_THRESHOLD_BYTES": str(5 * MIB),
@@ -43,14 +40,11 @@ def large(deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> Iterato
         "PARTS_PER_MESSAGE": "2",
     }
     _configure(deployment, Timeout=12, Environment={"Variables": variables})
-    active = deployment.runs.active_run_id()
-    if active:
-        matrix.wait(active)
     try:
-        yield matrix
+        with matrix.queue_visibility(20):  # at least the function's timeout, as Lambda requires
+            yield matrix
     finally:
         _configure(deployment, Timeout=before["Timeout"], Environment=before["Environment"])
-        sqs.set_queue_attributes(QueueUrl=deployment.transfer_queue_url, Attributes=visibility["Attributes"])
 
 
 def _configure(deployment: Any, **config: Any) -> None:
@@ -123,7 +117,7 @@ def test_a_copy_that_outlives_an_invocation_resumes_where_it_stopped(
     faults.add(service="s3", operation=operation, match=f"^{key}$", action="delay", delay_ms=SLOW_PART_MS)
     started = time.time()
 
-    run = large.run(timeout=300)
+    run = large.run(timeout=large.bounds.run_end(deliveries=1 + 8))  # at least a part an invocation
 
     assert run.status is RunStatus.COMPLETED
     _assert_landed(large, key, body)
@@ -136,7 +130,7 @@ def test_a_very_large_object_is_copied_by_many_copiers_in_parallel(large: Matrix
     body = _put_large(large, key, 41 * MIB)  # 9 parts, 2 per parts message
     faults.add(service="s3", operation="UploadPartCopy", match=f"^{key}$", action="delay", delay_ms=SLOW_PART_MS)
 
-    run = large.run(timeout=300)
+    run = large.run(timeout=large.bounds.run_end(deliveries=1 + 5))  # the fan-out, then 5 parts messages
 
     assert (run.status, run.keys_enqueued, run.objects_transferred) == (RunStatus.COMPLETED, 1, 1)
     _assert_landed(large, key, body)
@@ -153,7 +147,7 @@ def test_a_copier_killed_mid_part_loses_nothing_and_leaves_no_upload(
         function=large.deployment.function_name("copier"), match=key, action="kill", after_ms=5000, times=1
     )
 
-    run = large.run(timeout=300)
+    run = large.run(timeout=large.bounds.run_end(deliveries=1 + 6, crashes=1))  # 6 parts
 
     assert run.status is RunStatus.COMPLETED
     _assert_landed(large, key, body)

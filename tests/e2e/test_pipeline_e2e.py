@@ -15,6 +15,7 @@ import pytest
 from tools.sample_data import MIB, Sample, demo_set, seed, verify
 
 from hydration.marker import parse
+from tests.e2e.bounds import SLACK_SECONDS, Bounds
 from tests.e2e.conftest import poll
 from tests.faults import Faults
 
@@ -158,8 +159,15 @@ def test_a_poison_key_reaches_the_dlq_alone_and_lands_after_redrive(
         failure = deployment.ledger.get(POISON.key)
         assert failure is not None
         assert failure.error_code == "AccessDenied"
-        peeked = sqs.receive_message(QueueUrl=deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-        assert [o["key"] for m in peeked["Messages"] for o in json.loads(m["Body"])["objects"]] == [POISON.key]
+
+        # Settled as failed on its final receive, its message reaches the DLQ on the receive after (the run may
+        # have closed before that)
+        def dead_letters() -> list[str]:
+            peeked = sqs.receive_message(QueueUrl=deployment.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            return [o["key"] for m in peeked.get("Messages", []) for o in json.loads(m["Body"])["objects"]]
+
+        bound = Bounds.of(deployment).delivery + SLACK_SECONDS
+        assert poll(dead_letters, timeout=bound, what="the poison key in the DLQ") == [POISON.key]
         # The marker did not move past the key that did not land.
         poison_modified = producer_s3.head_object(Bucket=outputs["ProducerBucketName"], Key=POISON.key)["LastModified"]
         assert marker(deployment).synced_to <= poison_modified

@@ -134,7 +134,7 @@ def test_runs_cancel_stops_a_run_whose_queued_keys_still_drain(
     key = f"{prefix}a.txt"
     producer_s3.put_object(Bucket=outputs["ProducerBucketName"], Key=key, Body=b"cancelled")
     faults.add(service="s3", operation="CopyObject", match=f"^{key}$", action="delay", delay_ms=SLOW_COPY_MS)
-    started = s3h(outputs, "trigger", "--prefix", prefix, "--output", "json")
+    started = s3h(outputs, "trigger", "--yes", "--prefix", prefix, "--output", "json")
     assert started.exit_code == 0, started.output
     run_id = json.loads(started.stdout)["run_id"]
     poll(lambda: _status(deployment, run_id) == "DRAINING", timeout=60, interval=1, what=f"run {run_id} DRAINING")

@@ -105,9 +105,13 @@ def test_alarms_and_dashboard_use_only_metrics_the_code_emits(consumer: dict[str
     assert not unknown, f"metrics not in docs/architecture.md's Metrics section: {unknown}"
 
 
+# Metrics emitted with a dimension beyond `service` (hydration.observability.dimensioned_metric).
+EXTRA_DIMENSIONS = {"RunsNotStarted": {"kind"}}
+
+
 def test_custom_metrics_carry_the_powertools_service_dimension(consumer: dict[str, Any]) -> None:
     for where, metric, dims in _s3hydration_metrics(consumer):
-        assert set(dims) == {"service"}, (where, metric, dims)
+        assert set(dims) == {"service", *EXTRA_DIMENSIONS.get(metric, ())}, (where, metric, dims)
         assert dims["service"] in {*SERVICES, "planner-worker", RUN_SERVICE}, (where, metric, dims)
 
 
@@ -205,10 +209,17 @@ def test_each_function_role_may_send_traces(consumer: dict[str, Any]) -> None:
 # The runbook's alarms, as the CLI (status, health) reads them: the template must create exactly these, and
 # the two parts of the composite RunNotStartedAlarm, which notify through it.
 EXPECTED_ALARMS = set(ALARMS)
-COMPOSITE_PARTS = {"ScheduleInvocationFailedAlarm", "NoRunStartedAlarm"}
+COMPOSITE_PARTS = {
+    "ScheduleInvocationFailedAlarm",
+    "NoRunStartedAlarm",
+    "ReconcileInvocationFailedAlarm",
+    "ReconcileRefusedAlarm",
+}
 # Missing data means "nothing vouches for it" for these two (while the schedules run); for the others it
 # means "nothing happened"
 BREACHING_WHEN_MISSING = {"SyncStaleAlarm", "NoRunStartedAlarm"}
+# Reported once per run: between runs these keep the state the last run reported.
+STATE_KEPT_WHEN_MISSING = {"InflightUploadPinsMarkerAlarm"}
 WEEK = 7 * 24 * 3600
 
 
@@ -237,6 +248,8 @@ def test_missing_data_is_breaching_only_where_it_means_nobody_vouches(consumer: 
         treat = alarm["Properties"]["TreatMissingData"]
         if name in BREACHING_WHEN_MISSING:
             assert treat == {"Fn::If": ["SchedulesOn", "breaching", "notBreaching"]}, name
+        elif name in STATE_KEPT_WHEN_MISSING:
+            assert treat == "ignore", name
         else:
             assert treat == "notBreaching", name
     # with the schedules off, nothing is expected and every alarm stays quiet on missing data
@@ -269,7 +282,7 @@ def test_run_not_started_alarm_combines_the_schedules_failures_and_no_run_starte
     assert rule == (
         'ALARM("${ResourcePrefix}-ScheduleInvocationFailedAlarm") OR ALARM("${ResourcePrefix}-NoRunStartedAlarm")'
     )
-    assert set(resources["RunNotStartedAlarm"]["DependsOn"]) == COMPOSITE_PARTS
+    assert set(resources["RunNotStartedAlarm"]["DependsOn"]) == {"ScheduleInvocationFailedAlarm", "NoRunStartedAlarm"}
     # EventBridge could not invoke the planner from its schedule
     failed = resources["ScheduleInvocationFailedAlarm"]["Properties"]
     assert (failed["Namespace"], failed["MetricName"], failed["Statistic"]) == (
@@ -292,6 +305,62 @@ def test_run_not_started_alarm_combines_the_schedules_failures_and_no_run_starte
     # the default covers the daily schedule (cron(0 6 * * ? *)) plus a margin, and fits the limits
     assert consumer["Parameters"]["ScheduleExpression"]["Default"] == "cron(0 6 * * ? *)"
     assert 24 < window["Default"] <= window["MaxValue"]
+
+
+def test_a_failing_reconcile_schedule_alarms_like_the_daily_one(consumer: dict[str, Any]) -> None:
+    """Issue 15: only the daily schedule's failures alarmed. The reconcile schedule's now do: EventBridge could
+    not invoke the planner from it, or the planner refused the reconcile (a run was active)."""
+    resources = consumer["Resources"]
+    composite = resources["ReconcileNotStartedAlarm"]["Properties"]
+    assert composite["AlarmRule"]["Fn::Sub"] == (
+        'ALARM("${ResourcePrefix}-ReconcileInvocationFailedAlarm") OR ALARM("${ResourcePrefix}-ReconcileRefusedAlarm")'
+    )
+    assert set(resources["ReconcileNotStartedAlarm"]["DependsOn"]) == {
+        "ReconcileInvocationFailedAlarm",
+        "ReconcileRefusedAlarm",
+    }
+    assert composite["AlarmActions"] == composite["OKActions"] == [{"Ref": "AlarmTopic"}]
+    daily = resources["ScheduleInvocationFailedAlarm"]["Properties"]
+    failed = resources["ReconcileInvocationFailedAlarm"]["Properties"]
+    same = ("Namespace", "MetricName", "Statistic", "Period", "Threshold", "ComparisonOperator", "TreatMissingData")
+    assert {k: failed[k] for k in same} == {k: daily[k] for k in same}
+    assert failed["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": "ReconcileSchedule"}}]
+    refused = resources["ReconcileRefusedAlarm"]["Properties"]
+    assert (refused["Namespace"], refused["MetricName"], refused["Statistic"]) == (NAMESPACE, "RunsNotStarted", "Sum")
+    assert refused["Dimensions"] == [{"Name": "service", "Value": "planner"}, {"Name": "kind", "Value": "reconcile"}]
+    assert (refused["ComparisonOperator"], refused["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_an_upload_pinning_the_marker_alarms_and_the_planner_names_it(consumer: dict[str, Any]) -> None:
+    resources = consumer["Resources"]
+    props = resources["InflightUploadPinsMarkerAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (
+        NAMESPACE,
+        "OldestInflightUploadAgeSeconds",
+        "Maximum",
+    )
+    assert props["Dimensions"] == [{"Name": "service", "Value": "planner"}]
+    assert (props["ComparisonOperator"], props["Threshold"]) == (
+        "GreaterThanThreshold",
+        {"Ref": "InflightUploadAlarmSeconds"},
+    )
+    # the planner logs the upload's key past the same time, and a saved query finds those lines
+    planner_env = resources["PlannerFunction"]["Properties"]["Environment"]["Variables"]
+    assert planner_env["INFLIGHT_UPLOAD_ALARM_SECONDS"] == {"Ref": "InflightUploadAlarmSeconds"}
+    query = resources["InflightUploadsQuery"]["Properties"]["QueryString"]
+    assert 'filter message = "InflightUploadPinsMarker"' in query
+    assert "key" in query.split("|")[0]
+    # it fires before SyncStaleAlarm, which sees the same stuck marker without naming the upload
+    parameters = consumer["Parameters"]
+    assert parameters["InflightUploadAlarmSeconds"]["Default"] < parameters["SyncAgeThresholdSeconds"]["Default"]
+
+
+def test_the_lookback_cannot_be_set_below_the_clock_skew_floor(consumer: dict[str, Any]) -> None:
+    from hydration.settings import LOOKBACK_FLOOR_SECONDS
+
+    lookback = consumer["Parameters"]["LookbackSeconds"]
+    assert lookback["MinValue"] == LOOKBACK_FLOOR_SECONDS == 900
+    assert lookback["Default"] >= lookback["MinValue"]
 
 
 def test_copier_throttles_alarm(consumer: dict[str, Any]) -> None:
@@ -437,23 +506,9 @@ def test_producer_role_reads_only_the_transfer_prefix(producer: dict[str, Any]) 
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"CopyMode": "server-side", "ConsumerBucket": "dst", "ConsumerKmsKeyArn": ""}, False),
-        (
-            {
-                "CopyMode": "stream",
-                "ConsumerBucket": "dst",
-                "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/k",
-            },
-            False,
-        ),
-        (
-            {
-                "CopyMode": "server-side",
-                "ConsumerBucket": "dst",
-                "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/k",
-            },
-            True,
-        ),
+        ({"CopyMode": "server-side"}, True),  # one deployment: nothing from the consumer stack needed
+        ({"CopyMode": "server-side", "ConsumerBucket": "dst"}, True),
+        ({"CopyMode": "stream", "ConsumerBucket": "dst", "ConsumerKmsKeyArn": "arn:aws:kms:us-east-1:1:key/k"}, False),
     ],
 )
 def test_producer_role_writes_to_the_consumer_only_in_server_side_mode(
@@ -470,9 +525,11 @@ def test_producer_role_writes_to_the_consumer_only_in_server_side_mode(
             "s3:AbortMultipartUpload",
             "s3:ListMultipartUploadParts",
         }
-        assert write["Resource"]["Fn::Sub"].endswith(":::${ConsumerBucket}/${DestinationPrefix}${TransferPrefix}*")
+        template, values = write["Resource"]["Fn::Sub"]
+        assert template.endswith(":::${Bucket}/${DestinationPrefix}${TransferPrefix}*")
+        assert values["Bucket"] == params.get("ConsumerBucket", "*")
+        assert write["Condition"] == {"StringEquals": {"aws:ResourceAccount": {"Ref": "ConsumerAccountId"}}}
         assert set(kms["Action"]) == {"kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"}
-        assert kms["Resource"] == params["ConsumerKmsKeyArn"]
 
 
 def _resource_policy_principals(resources: dict[str, dict[str, Any]]) -> list[tuple[str, Any]]:
@@ -559,6 +616,26 @@ def test_visibility_timeout_is_at_least_six_copier_timeouts(consumer: dict[str, 
     for key, row in mapping.items():
         assert row["FunctionTimeout"] == int(key)
         assert row["QueueVisibilityTimeout"] >= 6 * row["FunctionTimeout"], key
+
+
+def test_the_copier_holds_its_batch_in_steps_shorter_than_any_queue_visibility_timeout(
+    consumer: dict[str, Any],
+) -> None:
+    """The visibility heartbeat (copier.visibility): the queue keeps AWS's 6x timeout for the time before a
+    copier runs; from then on the copier holds its messages a step at a time, so a crash costs a step."""
+    copier = consumer["Resources"]["CopierFunction"]["Properties"]
+    assert copier["Environment"]["Variables"]["VISIBILITY_STEP_SECONDS"] == {"Ref": "VisibilityStepSeconds"}
+    step = consumer["Parameters"]["VisibilityStepSeconds"]
+    assert (step["Default"], step["MinValue"]) == (60, 3)
+    shortest = min(row["QueueVisibilityTimeout"] for row in consumer["Mappings"]["CopierTimeouts"].values())
+    assert step["MaxValue"] < shortest
+    (consume,) = [
+        s
+        for name, _, kind, s in statements(consumer)
+        if name == "CopierRole" and s.get("Sid") == "ConsumeTransferQueue"
+    ]
+    assert "sqs:ChangeMessageVisibility" in consume["Action"]  # the action of ChangeMessageVisibilityBatch too
+    assert consume["Resource"] == {"Fn::GetAtt": ["TransferQueue", "Arn"]}
 
 
 def test_transfer_queue_redrives_to_a_14_day_dlq(consumer: dict[str, Any]) -> None:

@@ -135,6 +135,23 @@ def create_world(world: World) -> World:
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
             BillingMode="PAY_PER_REQUEST",
         )
+    # the runs table's ByStart index (infra/consumer.yaml), which the CLI lists runs with
+    db.update_table(
+        TableName=world.runs_table,
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("kind", "started_at")],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "ByStart",
+                    "KeySchema": [
+                        {"AttributeName": "kind", "KeyType": "HASH"},
+                        {"AttributeName": "started_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            }
+        ],
+    )
     return world
 
 

@@ -140,7 +140,7 @@ def test_a_key_that_keeps_failing_ends_alone_in_the_dlq_and_the_ledger_and_lands
     # Fixed: the next run re-enqueues the ledger; the key lands and leaves the ledger.
     faults.clear()
     assert rule.hits == 1 + world.max_receive_count
-    cold_start(monkeypatch, LOOKBACK_SECONDS="0")
+    cold_start(monkeypatch, LOOKBACK_SECONDS="900")
     second = hydrate(world)
     assert second["planned"]["ledger_keys_enqueued"] == 1
     assert consumer_object(world, "poison.txt")["body"] == b"poison.txt"
@@ -423,6 +423,29 @@ def test_a_large_copys_cost_counts_every_invocation_it_took(world: World, monkey
     assert made.count("UploadPartCopy") == 5
     assert run.s3_requests == len(made), " ".join(made)
     assert run.copy_ms > 0
+
+
+def test_the_queue_adapter_holds_received_messages_and_names_the_ones_sqs_refuses(world: World) -> None:
+    """TransferQueue.hold (the visibility heartbeat's call): ChangeMessageVisibilityBatch, 10 entries a call; a
+    message deleted meanwhile is refused, not an error."""
+    from hydration.aws.queue import TransferQueue
+
+    for i in range(12):
+        world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=f"m{i}")
+    received: list[dict[str, Any]] = []
+    while got := _receive_all(world):
+        received += got
+    assert len(received) == 12
+    queue = TransferQueue(world.sqs, world.queue_url)
+    handles = [m["ReceiptHandle"] for m in received]
+    queue.delete(handles[:1])
+    assert queue.hold(handles, 0) == handles[:1]  # 0: visible again at once, so the hold can be read back
+    again = []
+    while got := _receive_all(world):
+        again += got
+    assert sorted(m["Body"] for m in again) == sorted(f"m{i}" for i in range(1, 12))
+    assert queue.hold([m["ReceiptHandle"] for m in again], 600) == []
+    assert _receive_all(world) == []  # held
 
 
 def test_a_multipart_copy_whose_completion_never_fits_fails_visibly_instead_of_looping(world: World) -> None:

@@ -169,7 +169,7 @@ def test_keys_whose_messages_were_lost_are_swept_into_the_ledger_and_hold_the_ma
     marker = _marker(world)
     assert marker is not None
     assert marker <= modified
-    cold_start(monkeypatch, LOOKBACK_SECONDS="0")
+    cold_start(monkeypatch, LOOKBACK_SECONDS="900")
     again = hydrate(world)
     assert again["status"] == "COMPLETED"
     assert consumer_object(world, "lost")["body"] == b"lost"

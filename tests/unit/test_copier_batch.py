@@ -4,6 +4,7 @@ become, the exact batchItemFailures, the books, the ledger, what is re-enqueued,
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -80,6 +81,11 @@ class FakeQueue:
 
     def delete(self, receipt_handles: list[str]) -> None:
         self.deleted += receipt_handles
+
+    def hold(self, receipt_handles: list[str], seconds: int) -> list[str]:
+        for handle in receipt_handles:
+            self.visibility[handle] = seconds
+        return []
 
 
 class World:
@@ -330,6 +336,26 @@ def _failure(key: str) -> Any:
         attempts=3,
         failed_at=LISTED,
     )
+
+
+def test_the_batch_messages_are_held_for_a_step_before_any_copy_and_a_retried_one_keeps_its_backoff() -> None:
+    """The visibility heartbeat: a crash from the first copy on costs a step (VISIBILITY_STEP_SECONDS), not the
+    queue's visibility timeout; the message that failed comes back after its backoff, not after a step."""
+    world = World(["a", "b", "c"], visibility_step_seconds=45)
+    seen: list[dict[str, int]] = []
+    copy = world.transfer.copy
+
+    def copying(request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
+        seen.append(dict(world.queue.visibility))
+        return copy(request, deadline)
+
+    world.transfer.copy = copying  # type: ignore[method-assign]
+    world.transfer.failing["c"] = "SlowDown"
+    assert world.copy(world.record(world.objects("a", "b")), world.record(world.objects("c"))) == ["m-c"]
+    assert seen
+    assert all(v == {"rh-m-a-b": 45, "rh-m-c": 45} for v in seen)
+    assert world.queue.visibility == {"rh-m-a-b": 45, "rh-m-c": 10}  # c: base x 2^0
+    assert not [t for t in threading.enumerate() if t.name == "visibility-heartbeat"]  # stopped before returning
 
 
 def test_parts_that_never_start_fail_the_key_visibly_after_max_stalled_handoffs() -> None:

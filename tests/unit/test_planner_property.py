@@ -8,6 +8,7 @@ import json
 import random
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,8 +72,9 @@ def test_each_selected_key_is_enqueued_exactly_once(
 def test_every_ledger_key_is_enqueued_once_with_its_ledger_force_whatever_the_shards(
     ages: dict[str, int], failed: set[str], page_size: int, pages_per_invocation: int, prefixes: str, seed: int
 ) -> None:
-    """Listed or not, inside the listed prefixes or not, each key of the failure ledger is enqueued exactly
-    once per run (by the shard whose range holds it, or by the ledger's own shard), with its ledger force."""
+    """Listed or not, each key of the failure ledger within the run's scope is enqueued exactly once per run
+    (by the shard whose range holds it), with its ledger force; one outside the scope (narrowed since it
+    failed) is no longer followed."""
     listing = {key: (1, f'"{i}"', BASE + timedelta(seconds=age)) for i, (key, age) in enumerate(ages.items())}
     ledger = FakeLedger([failure(key, force=i % 2 == 0) for i, key in enumerate(sorted(failed))])
     config = planner_settings(
@@ -85,10 +87,11 @@ def test_every_ledger_key_is_enqueued_once_with_its_ledger_force_whatever_the_sh
 
     scope = config.transfer_prefixes or [""]
     in_scope = {k for k in listing if any(k.startswith(p) for p in scope)} - {MARKER_KEY}
+    followed = {f.key for f in ledger if any(f.key.startswith(p) for p in scope)}
     sent = world.sent_objects()
-    assert sorted(o["key"] for o in sent) == sorted(in_scope | failed)
-    assert {o["key"] for o in sent if o["force"]} == {f.key for f in ledger if f.force}
-    assert world.run(str(started.run_id)).ledger_keys_enqueued == len(failed)
+    assert sorted(o["key"] for o in sent) == sorted(in_scope | followed)
+    assert {o["key"] for o in sent if o["force"]} == {f.key for f in ledger if f.force and f.key in followed}
+    assert world.run(str(started.run_id)).ledger_keys_enqueued == len(followed)
 
 
 def test_a_listed_key_in_the_ledger_is_enqueued_once_with_its_ledger_force() -> None:
@@ -131,14 +134,29 @@ def test_a_key_that_cannot_be_enqueued_fails_alone_and_the_run_goes_on() -> None
 def test_the_watermark_stays_before_a_multipart_upload_in_flight() -> None:
     """S3 stamps a completed multipart upload with its start: the marker must not pass an upload in flight."""
     started = BASE + timedelta(days=29, hours=23)  # an hour before the run starts
-    world = Planning(FakeListingS3({}, uploads={"big.bin": started, "abandoned.bin": BASE}))
+    world = Planning(FakeListingS3({}, uploads={"big.bin": started}))
     world.start(PlannerRequest())
     world.drain()
     run = world.run()
-    assert run.watermark == started  # the abandoned one (30 days old) is past the 7-day horizon
-    assert run.inflight_uploads == 2
+    assert run.watermark == started
+    assert (run.inflight_uploads, run.held_back_by) == (1, "big.bin")
     assert run.status is RunStatus.COMPLETED
     assert run.marker_written == started
+
+
+def test_an_upload_in_flight_however_old_holds_the_marker_and_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    """An upload in flight for 30 days (past the old 7-day horizon) still holds the marker: when it completes,
+    its LastModified is its start, and the next run must select it. Past INFLIGHT_UPLOAD_ALARM_SECONDS the
+    planner names it in a warning (the alarm reads the age metric)."""
+    old = BASE  # 30 days before the run
+    world = Planning(FakeListingS3({}, uploads={"big.bin": BASE + timedelta(days=29), "abandoned.bin": old}))
+    with caplog.at_level("WARNING"):
+        world.start(PlannerRequest())
+        world.drain()
+    run = world.run()
+    assert (run.watermark, run.marker_written, run.held_back_by) == (old, old, "abandoned.bin")
+    warnings = [(r.getMessage(), getattr(r, "key", None)) for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [("InflightUploadPinsMarker", "abandoned.bin")]
 
 
 def test_a_rerun_reads_the_manifest_once_per_100_keys_and_enqueues_only_the_ledger_key() -> None:

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    CredentialResolver,
+    DeferredRefreshableCredentials,
+)
 from botocore.session import Session as BotocoreSession
 
 if TYPE_CHECKING:
@@ -21,7 +26,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
-_lock = threading.Lock()
+# Reentrant: a client created under it may create the STS client that fetches its credentials.
+_lock = threading.RLock()
 
 
 def client_config(pool: int = 50, *, adaptive: bool = False) -> Config:
@@ -67,23 +73,44 @@ def lambda_() -> LambdaClient:
     return _client("lambda", 10)
 
 
+class _AssumedRole(CredentialProvider):
+    """A credential provider (botocore's public extension point) that hands out one set of refreshable
+    credentials."""
+
+    METHOD = "assume-role"
+    CANONICAL_NAME = "custom-s3-hydration-assume-role"
+
+    def __init__(self, credentials: DeferredRefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> DeferredRefreshableCredentials:
+        return self._credentials
+
+
 def assumed_role_session(role_arn: str, external_id: str, session_name: str) -> boto3.Session:
     """A session whose credentials come from AssumeRole and refresh before they expire.
 
     botocore refreshes deferred refreshable credentials ahead of their expiry, so a long run (or a warm
-    copier container) never signs a request with expired credentials.
+    copier container) never signs a request with expired credentials. Built from public APIs only: the
+    fetcher's STS client comes from the default session's `client`, and the credentials reach the new session
+    through its `credential_provider` component.
     """
     base = default_session()
-    base_botocore: BotocoreSession = base._session
+
+    def sts_client(service_name: str, **kwargs: Any) -> Any:
+        with _lock:  # a boto3 Session is not thread-safe while it creates clients
+            return base.client(service_name, config=client_config(4), **kwargs)  # type: ignore[call-overload]
+
     fetcher = AssumeRoleCredentialFetcher(
-        client_creator=base_botocore.create_client,
-        source_credentials=base_botocore.get_credentials(),
+        client_creator=sts_client,
+        source_credentials=base.get_credentials(),
         role_arn=role_arn,
         extra_args={"RoleSessionName": session_name[:64], "ExternalId": external_id},
     )
     credentials = DeferredRefreshableCredentials(method="assume-role", refresh_using=fetcher.fetch_credentials)
     botocore_session = BotocoreSession()
-    botocore_session._credentials = credentials  # type: ignore[attr-defined]
+    botocore_session.register_component("credential_provider", CredentialResolver([_AssumedRole(credentials)]))
     if base.region_name:
         botocore_session.set_config_variable("region", base.region_name)
     return boto3.Session(botocore_session=botocore_session)

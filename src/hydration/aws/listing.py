@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
@@ -170,8 +170,14 @@ def _parse_listing(response_dict: dict[str, Any], customized_response_dict: dict
     response_dict["body"] = b""  # botocore's parser has nothing left to walk
 
 
-def inflight_uploads(client: S3Client, bucket: str, prefix: str) -> Iterator[tuple[str, datetime]]:
-    """(key, initiated) of every multipart upload in flight under a prefix (ListMultipartUploads, paged).
+class InflightUpload(NamedTuple):
+    key: str
+    initiated: datetime
+    upload_id: str
+
+
+def inflight_uploads(client: S3Client, bucket: str, prefix: str) -> Iterator[InflightUpload]:
+    """Every multipart upload in flight under a prefix (ListMultipartUploads, paged).
 
     S3 stamps a completed multipart upload with the time it was *initiated*: an upload in flight when a
     listing starts lands with a LastModified before that listing's start. The planner keeps the run's
@@ -179,4 +185,4 @@ def inflight_uploads(client: S3Client, bucket: str, prefix: str) -> Iterator[tup
     paginator = client.get_paginator("list_multipart_uploads")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for upload in page.get("Uploads", []):
-            yield upload["Key"], upload["Initiated"]
+            yield InflightUpload(upload["Key"], upload["Initiated"], upload.get("UploadId", ""))

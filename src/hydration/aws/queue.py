@@ -1,5 +1,6 @@
 """SQS adapter: send transfer messages (SendMessageBatch with retries, per-message failures), read a queue's depth,
-change a message's visibility, and read a dead-letter queue without consuming it."""
+change a message's visibility (one, or a batch's held by the copier's heartbeat), and read a dead-letter queue
+without consuming it."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ def send_messages(
 
 
 class TransferQueue:
-    """The copier's view of the transfer queue: re-enqueue keys, shorten a failed message's retry delay."""
+    """The copier's view of the transfer queue: re-enqueue keys, shorten a failed message's retry delay, keep the
+    messages it works on invisible (copier.visibility)."""
 
     def __init__(self, client: SQSClient, url: str) -> None:
         self._client = client
@@ -76,6 +78,20 @@ class TransferQueue:
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         retry_later(self._client, self._url, receipt_handle, seconds)
+
+    def hold(self, receipt_handles: list[str], seconds: int) -> list[str]:
+        """Received messages invisible for `seconds` from now (ChangeMessageVisibilityBatch, 10 a call). Returns
+        the handles SQS refused (the message was deleted, or received again by another consumer); raises if a
+        call fails as a whole."""
+        refused: list[str] = []
+        for start in range(0, len(receipt_handles), BATCH):
+            chunk = receipt_handles[start : start + BATCH]
+            response = self._client.change_message_visibility_batch(
+                QueueUrl=self._url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": seconds} for i, h in enumerate(chunk)],
+            )
+            refused += [chunk[int(failed["Id"])] for failed in response.get("Failed", [])]
+        return refused
 
     def delete(self, receipt_handles: list[str]) -> None:
         for start in range(0, len(receipt_handles), BATCH):

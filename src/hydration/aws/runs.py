@@ -125,6 +125,19 @@ class RunStore(TableStore):
                 raise RunAlreadyActiveError(self.active_run_id() or "?", "active") from exc
             raise RunAlreadyActiveError(active.run_id, active.status.value) from exc
 
+    def record_unstarted(self, run: RunRecord) -> bool:
+        """Record a run that never started (REFUSED, or FAILED before it could), with why, without taking
+        the lock: whoever follows its id learns it. False if a record with that id exists already."""
+        item = run.model_dump(mode="json", exclude=set(RunRecord.COUNTERS))
+        return (
+            conditional(
+                lambda: self._db.put_item(
+                    TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(run_id)"
+                )
+            )
+            is not None
+        )
+
     def _update(self, run_id: str, expression: str, condition: str, names: dict[str, str], **named: Any) -> bool:
         """A conditional update of the run item; False if the condition did not hold."""
         text = expression + " " + condition

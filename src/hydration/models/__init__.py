@@ -25,7 +25,7 @@ from hydration.models.requests import (
     parse_planner_event,
 )
 from hydration.models.results import FinalizeResult, PlanResult, new_run_id
-from hydration.models.runs import TERMINAL, Books, Drift, QueueDepth, RunRecord, RunStatus
+from hydration.models.runs import TERMINAL, Books, Bound, Drift, QueueDepth, RunRecord, RunStatus, Scope
 from hydration.models.shards import (
     InventoryFile,
     Shard,
@@ -35,13 +35,14 @@ from hydration.models.shards import (
     ShardSource,
     ShardStatus,
 )
-from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Settlement, Task
+from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Precedence, Settlement, Task
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_KEY_BYTES",
     "TERMINAL",
     "Books",
+    "Bound",
     "Drift",
     "FailureRecord",
     "FinalizeResult",
@@ -54,11 +55,13 @@ __all__ = [
     "PartsMessage",
     "PlanResult",
     "PlannerRequest",
+    "Precedence",
     "QueueDepth",
     "RunKind",
     "RunRecord",
     "RunStatus",
     "S3Key",
+    "Scope",
     "Settlement",
     "Shard",
     "ShardCounts",

@@ -20,6 +20,7 @@ class RunStatus(StrEnum):
     INCOMPLETE = "INCOMPLETE"  # the books did not balance: the marker did not move
     CANCELLED = "CANCELLED"  # stopped by an operator: the marker did not move
     FAILED = "FAILED"  # planning failed: the marker did not move
+    REFUSED = "REFUSED"  # asked for (under its own id) while another run was active: nothing started
 
     @property
     def active(self) -> bool:
@@ -46,6 +47,33 @@ class Drift(BaseModel):
         sample: list[str] = getattr(self, f"first_{kind}")
         if len(sample) < self.SAMPLE:
             sample.append(key)
+
+
+class Scope(BaseModel):
+    """What the marker follows: the transfer prefixes (minimal: none inside another; `[""]` is the whole
+    bucket) and the destination prefix. A run records the scope it covers and the marker it writes carries
+    it, so the next run sees a scope changed since (hydration.scope)."""
+
+    prefixes: list[str]
+    destination_prefix: str = ""
+
+
+class Bound(BaseModel):
+    """Keys under `prefix` are selected from `since` on (None: every key), not from the run's `since`."""
+
+    prefix: str
+    since: UtcDatetime | None = None
+
+
+def bound_for(key: str, since: datetime | None, bounds: list[Bound]) -> datetime | None:
+    """The selection bound of `key`: that of the longest of `bounds` it falls under, else `since`."""
+    if not bounds:
+        return since
+    found: Bound | None = None
+    for bound in bounds:
+        if key.startswith(bound.prefix) and (found is None or len(bound.prefix) > len(found.prefix)):
+            found = bound
+    return since if found is None else found.since
 
 
 class Books(BaseModel):
@@ -116,6 +144,10 @@ class RunRecord(Books):
     objects_deleted: int = 0
     deletes_refused: str | None = None  # why this run deleted nothing although it had candidates
     inflight_uploads: int = 0  # multipart uploads in flight in the producer bucket when the listing started
+    held_back_by: str | None = None  # the key of the oldest of them, when it holds the watermark back
+    scope: Scope | None = None  # the configured scope the run covers (None: a run started before it was recorded)
+    bounds: list[Bound] = Field(default_factory=list)  # parts of the scope with their own selection bound
+    previous_destination: str | None = None  # manifest entries recording no destination were written for it
     started_at: UtcDatetime
     heartbeat_at: UtcDatetime | None = None
     planned_by: str | None = None  # the planner request that created the run (its async retries resume it)
@@ -135,6 +167,14 @@ class RunRecord(Books):
 
     def heartbeat(self) -> datetime:
         return self.heartbeat_at or self.started_at
+
+    def since_for(self, key: str) -> datetime | None:
+        """A key's selection bound: that of the longest of `bounds` it falls under, else the run's `since`."""
+        return bound_for(key, self.since, self.bounds)
+
+    def in_scope(self, key: str) -> bool:
+        """The key lies within the configured scope the run covers (a narrowed scope leaves keys outside)."""
+        return self.scope is None or any(key.startswith(prefix) for prefix in self.scope.prefixes)
 
 
 class QueueDepth(BaseModel):

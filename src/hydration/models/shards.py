@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json
 
 from hydration.keyspace import KeyRange
 from hydration.models.common import S3Key, UtcDatetime
+from hydration.models.runs import Bound, bound_for
 
 
 class ShardStatus(StrEnum):
@@ -102,6 +103,7 @@ class Shard(ShardCounts):
     upto: str | None = None  # inclusive upper bound (None: the prefix's end)
     position: str | None = None  # the last key listed: the next listing's StartAfter (None: from `after`)
     since: UtcDatetime | None = None  # the selection bound of its keys (None: every key)
+    bounds: list[Bound] = Field(default_factory=list)  # parts with their own bound (the run's scope: a widened one)
     status: ShardStatus = ShardStatus.OPEN
     version: int = 0  # every write is conditional on the version read and moves it on
     owner: str | None = None  # the worker (its request id) holding the lease
@@ -117,6 +119,10 @@ class Shard(ShardCounts):
     updated_at: UtcDatetime | None = None
 
     SAMPLE: ClassVar[int] = 20
+
+    def since_for(self, key: str) -> datetime | None:
+        """A key's selection bound: that of the longest of `bounds` it falls under, else `since`."""
+        return bound_for(key, self.since, self.bounds)
 
     @property
     def range(self) -> KeyRange:

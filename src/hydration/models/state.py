@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from hydration.models.common import S3Key, UtcDatetime
+from hydration.models.common import S3Key, UtcDatetime, iso
 from hydration.models.messages import ObjectRef, SourceObject
 
 
@@ -99,6 +99,18 @@ class FailureRecord(SourceObject):
         return ObjectRef(force=self.force, **self.model_dump(include=set(SourceObject.model_fields)))
 
 
+class Precedence(StrEnum):
+    """What a manifest write does to the entry already there (`ManifestEntry.precedence`)."""
+
+    WRITE = "write"  # no entry, the same version, or this copy wrote the consumer object after the entry's
+    KEEP = "keep"  # the entry's copy wrote the consumer object after this one did: this copy is superseded
+    CONTESTED = "contested"  # two copies of different versions wrote at once: which one S3 kept is unknown
+
+
+# Two copiers' clocks (Amazon Time Sync) agree to well under this; windows closer than it count as overlapping.
+WRITE_CLOCK_MARGIN = timedelta(seconds=1)
+
+
 class ManifestEntry(BaseModel):
     """What the consumer bucket holds for a key: the source version it was copied from."""
 
@@ -110,12 +122,66 @@ class ManifestEntry(BaseModel):
     copied_at: UtcDatetime
     checksum: str | None = None
     run_id: str | None = None  # the run whose copy wrote it (None: written before it was recorded)
+    destination: str | None = None  # the DESTINATION_PREFIX it was copied under (None: before it was recorded)
+    # The consumer object was written between these (the copier's clock around the call that wrote it).
+    written_after: UtcDatetime | None = None
+    written_before: UtcDatetime | None = None
+    # Not stored: the `copied_at` of the entry this copy read before it began (None: there was none). Still
+    # there when this entry is written, it was written before this copy began: replaced, whatever the clocks.
+    replaces: str | None = Field(default=None, exclude=True)
 
-    def holds(self, obj: SourceObject) -> bool:
-        """The same object as a user sees it: same bytes (ETag) and same version (LastModified, which any
-        rewrite moves, headers-only changes included). An entry without LastModified (written before it
-        was recorded) holds nothing: the key is copied once more."""
+    @property
+    def token(self) -> str:
+        """What a later copy remembers of this entry (`replaces`)."""
+        return iso(self.copied_at)
+
+    def same_version(self, other: ManifestEntry) -> bool:
+        return self.etag == other.etag and _second(self.last_modified) == _second(other.last_modified)
+
+    def precedence(self, old: ManifestEntry | None) -> Precedence:
+        """Whether this entry may replace `old`. The manifest must say what the consumer bucket holds, which
+        is what the *later write to the consumer object* left (S3: last writer wins), not the newer source
+        version: a copy of an older version that was slow can land after a copy of the newer one. So entries
+        are ordered by their write windows; two copies of different versions whose windows overlap leave the
+        consumer holding either, and the entry cannot say which (the key is copied again: CONTESTED). The
+        entry this copy read before it began is replaced without comparing clocks (its copy wrote before).
+        An entry written before windows were recorded is ordered by source version."""
+        if old is None or self.same_version(old) or (self.replaces is not None and self.replaces == old.token):
+            return Precedence.WRITE
+        mine, theirs = self._window(), old._window()
+        if mine is None or theirs is None:  # written before windows were recorded: the source version decides
+            if old.last_modified is None or self.last_modified is None or old.last_modified <= self.last_modified:
+                return Precedence.WRITE
+            return Precedence.CONTESTED
+        if theirs[1] + WRITE_CLOCK_MARGIN < mine[0]:
+            return Precedence.WRITE
+        if mine[1] + WRITE_CLOCK_MARGIN < theirs[0]:
+            return Precedence.KEEP
+        return Precedence.CONTESTED
+
+    def _window(self) -> tuple[datetime, datetime] | None:
+        if self.written_after is None or self.written_before is None:
+            return None
+        return self.written_after, self.written_before
+
+    def holds(self, obj: SourceObject, destination: str, previous_destination: str | None = None) -> bool:
+        """The consumer holds this object under `destination`: an entry written for another destination
+        prefix holds nothing; an entry recording none was written for `previous_destination` (the one the
+        sync marker was made for, when the configuration changed since) or else for `destination`. Then the
+        same object as a user sees it: same bytes (ETag) and same version (LastModified, which any rewrite
+        moves, headers-only changes included). An entry without LastModified (written before it was
+        recorded) holds nothing: the key is copied once more."""
+        made_for = self.destination
+        if made_for is None:
+            made_for = destination if previous_destination is None else previous_destination
+        if made_for != destination:
+            return False
         if self.etag != obj.etag or self.last_modified is None:
             return False
         # S3 keeps LastModified to the second; listings and HEAD may render it with or without milliseconds.
         return self.last_modified.replace(microsecond=0) == obj.last_modified.replace(microsecond=0)
+
+
+def _second(moment: datetime | None) -> datetime | None:
+    """S3 keeps LastModified to the second; listings and HEAD may render it with or without milliseconds."""
+    return None if moment is None else moment.replace(microsecond=0)

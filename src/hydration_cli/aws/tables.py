@@ -4,6 +4,7 @@ the failure ledger as the CLI shows it). Run records go through the shared packa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,54 @@ def _decimals(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_start: dict[str, Any] | None  # the key the next page starts after (None: the table is done)
+
+
+SCAN_PAGE_MIN = 100  # items a filtered scan evaluates per request at least (a sparse prefix needs fewer calls)
+
+
 class Tables:
     def __init__(self, client: DynamoDBClient) -> None:
         self._client = client
+
+    def scan_page(
+        self,
+        table: str,
+        key_attribute: str,
+        *,
+        limit: int,
+        start: dict[str, Any] | None = None,
+        key_prefix: tuple[str, str] | None = None,
+    ) -> Page:
+        """Up to `limit` items in the table's order, after the key `start`, reading no further than needed.
+        The next page starts after the last item returned (a scan may start after any item's key)."""
+        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        if key_prefix and key_prefix[1]:
+            kwargs.update(
+                FilterExpression="begins_with(#a, :p)",
+                ExpressionAttributeNames={"#a": key_prefix[0]},
+                ExpressionAttributeValues={":p": {"S": key_prefix[1]}},
+            )
+        items: list[dict[str, Any]] = []
+        exclusive = to_item(start) if start else None
+        while True:
+            wanted = limit - len(items)
+            request = {**kwargs, "Limit": max(wanted, SCAN_PAGE_MIN)}
+            if exclusive:
+                request["ExclusiveStartKey"] = exclusive
+            response = self._client.scan(**request)
+            found = [from_item(item) for item in response.get("Items", [])]
+            if len(found) >= wanted:
+                items += found[:wanted]
+                more = len(found) > wanted or "LastEvaluatedKey" in response
+                return Page(items, {key_attribute: items[-1][key_attribute]} if more else None)
+            items += found
+            exclusive = response.get("LastEvaluatedKey")
+            if not exclusive:
+                return Page(items, None)
 
     def scan(self, table: str, *, key_prefix: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Every item (consistent read), or those whose attribute `key_prefix[0]` begins with `key_prefix[1]`."""
@@ -42,6 +88,12 @@ class Tables:
         for page in self._client.get_paginator("scan").paginate(**kwargs):
             for item in page.get("Items", []):
                 yield from_item(item)
+
+    def get_items(self, table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items with these primary keys that exist (BatchGetItem, consistent reads)."""
+        if not keys:
+            return []
+        return batch_get(self._client, {table: keys}, consistent=True)[table]
 
     def get_by_key(self, table: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         """Items of a table whose partition key is `key`, by key (BatchGetItem, consistent reads)."""

@@ -14,8 +14,8 @@ from hydration_cli.options import command, now
 @click.argument("file", required=False, metavar="[FILE]")
 @command
 def backup(deployment: Deployment, file: str | None) -> BackupWritten | None:
-    """Export the runs, failures and manifest tables to one JSON file (FILE '-': stdout; default
-    s3-hydration-backup-<time>.json). `restore FILE` puts it back."""
+    """Export the runs, books, failures and manifest tables to one JSON file (FILE '-': stdout; default
+    s3-hydration-backup-<time>.json), items as the tables hold them. `restore FILE` puts it back."""
     moment = now()
     result = export(deployment, moment)
     text = result.model_dump_json(indent=1)

@@ -1,42 +1,50 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 import click
-from rich.console import Group as Lines
-from rich.console import RenderableType
 
-from hydration_cli import humanize, live, render
+from hydration_cli import live
+from hydration_cli.commands import dlq_views  # noqa: F401 - registers how the results look
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops import dlq as transfer_dlq
 from hydration_cli.ops import invocations
 from hydration_cli.ops.dlq import DlqPeek, RedriveReport
-from hydration_cli.ops.invocations import InvocationMessage, InvocationPeek, InvocationRedrive
-from hydration_cli.options import DURATION, app_config, command, now
+from hydration_cli.ops.invocations import InvocationPeek, InvocationRedrive
+from hydration_cli.options import (
+    DURATION,
+    app_config,
+    change_options,
+    command,
+    confirm,
+    exit_code_option,
+    now,
+    paging_options,
+    subgroup,
+)
 
 INVOCATION_HELP = "The invocation DLQ (failed planner/finalizer events) instead of the transfer DLQ."
 
 
-@click.group()
+@subgroup()
 def dlq() -> None:
     """The transfer DLQ (one message per failed object) and, with --invocation, the invocation DLQ."""
 
 
 @dlq.command()
-@click.option("--max", "max_messages", type=click.IntRange(1, 1000), default=10, show_default=True)
+@paging_options(10, token=False, maximum=1000)
 @click.option("--invocation", is_flag=True, help=INVOCATION_HELP)
+@exit_code_option("if the DLQ holds messages")
 @command
-def peek(deployment: Deployment, max_messages: int, invocation: bool) -> DlqPeek | InvocationPeek:
-    """Show DLQ messages without consuming them; exit 3 if there are any.
+def peek(deployment: Deployment, max_items: int, invocation: bool) -> DlqPeek | InvocationPeek:
+    """Show DLQ messages without consuming them (SQS cannot page a queue: --max-items of them).
 
     Transfer DLQ: key, run, last error (from the failure ledger), receive count, age. Invocation DLQ: the
     function, the original event and the error Lambda recorded.
     """
     if invocation:
-        return invocations.peek(deployment, max_messages, now())
-    return transfer_dlq.peek(deployment, max_messages, now())
+        return invocations.peek(deployment, max_items, now())
+    return transfer_dlq.peek(deployment, max_items, now())
 
 
 @dlq.command()
@@ -50,7 +58,7 @@ def peek(deployment: Deployment, max_messages: int, invocation: bool) -> DlqPeek
     type=click.Choice(invocations.FUNCTIONS),
     help="--invocation: the function for events whose function cannot be told ({} from a schedule).",
 )
-@click.option("--dry-run", is_flag=True, help="Show what would be redriven; change nothing (exit 3 if any).")
+@change_options
 @click.option("--wait/--no-wait", default=True, show_default=True, help="--all: follow the move task.")
 @click.option("--timeout", type=DURATION, default="10m", show_default=True, help="--all: longest wait.")
 @click.option("--interval", type=DURATION, default="5s", show_default=True, help="--all: poll interval.")
@@ -63,34 +71,60 @@ def redrive(
     invocation: bool,
     message_ids: tuple[str, ...],
     function: str | None,
+    yes: bool,
     dry_run: bool,
     wait: bool,
     timeout: timedelta,
     interval: timedelta,
 ) -> RedriveReport | InvocationRedrive:
-    """Send DLQ messages back. Transfer DLQ: to the transfer queue, per key/prefix (sent first, then
-    deleted, so nothing is lost if interrupted) or --all; messages that are not transfer messages are
-    reported and left. Invocation DLQ (--invocation): each event is invoked again, asynchronously, on its
-    function (per --message-id or --all), then deleted."""
+    """Send DLQ messages back, after showing which and asking (--yes: do not ask). Transfer DLQ: to the
+    transfer queue, per key/prefix (sent first, then deleted, so nothing is lost if interrupted) or --all;
+    messages that are not transfer messages are reported and left. Invocation DLQ (--invocation): each event
+    is invoked again, asynchronously, on its function (per --message-id or --all), then deleted."""
     if invocation:
         if keys or prefix is not None:
             raise click.UsageError("--key and --prefix select transfer messages: use --message-id or --all")
         if all_ == bool(message_ids):
             raise click.UsageError("choose one of --all, --message-id ID")
-        return invocations.redrive(
-            deployment, message_ids=list(message_ids) or None, function=function, dry_run=dry_run, now=now()
-        )
+
+        def replay(preview: bool) -> InvocationRedrive:
+            ids = list(message_ids) or None
+            return invocations.redrive(deployment, message_ids=ids, function=function, dry_run=preview, now=now())
+
+        if dry_run:
+            return replay(True)
+        if not yes:
+            planned = replay(True)
+            if not planned.replayed:
+                return planned
+            confirm(f"Invoke {len(planned.replayed)} event(s) again?", yes=yes, preview=planned)
+        return replay(False)
     if message_ids or function:
         raise click.UsageError("--message-id and --function go with --invocation")
     chosen = [name for name, on in (("--all", all_), ("--key", keys), ("--prefix", prefix is not None)) if on]
     if len(chosen) != 1:
         raise click.UsageError("choose exactly one of --all, --key K, --prefix P")
     if not all_:
-        report = transfer_dlq.redrive(deployment, keys=list(keys) or None, prefix=prefix, dry_run=dry_run, now=now())
+
+        def send_back(preview: bool) -> RedriveReport:
+            selected = list(keys) or None
+            return transfer_dlq.redrive(deployment, keys=selected, prefix=prefix, dry_run=preview, now=now())
+
+        if not dry_run and not yes:
+            to_send = send_back(True)
+            if to_send.selected:
+                confirm(
+                    f"Send {len(to_send.selected)} message(s) back to the transfer queue?", yes=yes, preview=to_send
+                )
+        report = send_back(dry_run)
         if report.missing_keys:
             click.echo(f"Error: not in the transfer DLQ: {', '.join(report.missing_keys)}", err=True)
         return report
 
+    if not dry_run and not yes:
+        planned_all = transfer_dlq.redrive_all(deployment, dry_run=True)
+        if planned_all.move_task is not None:
+            confirm("Move every message of the transfer DLQ back to the transfer queue?", yes=yes, preview=planned_all)
     report = transfer_dlq.redrive_all(deployment, dry_run=dry_run)
     task = report.move_task
     if task is None or dry_run or not wait:
@@ -109,170 +143,3 @@ def redrive(
             ),
         )
     return report
-
-
-# --------------------------------------------------------------------------- transfer DLQ views
-
-
-def _queue_line(name: str, visible: int, in_flight: int, shown: int) -> str:
-    if not visible and not in_flight:
-        return f"the {name} is empty"
-    busy = " (being looked at: try again in a minute)" if in_flight and not visible else ""
-    return f"{name}: {visible:,} visible, {in_flight:,} in flight; showing {shown}{busy}"
-
-
-@render.table_view.register
-def _peek_table(result: DlqPeek) -> RenderableType:
-    head = _queue_line("transfer DLQ", result.visible, result.in_flight, len(result.messages))
-    if not result.messages:
-        return head
-    rows: list[Sequence[object]] = []
-    for m in result.messages:
-        age = humanize.human_duration(m.age_seconds)
-        if not m.valid:
-            rows.append((f"(not a transfer message: {m.problem})", "-", "-", "-", "-", m.receive_count, age))
-        for o in m.objects:
-            f = o.failure
-            rows.append(
-                (
-                    o.key,
-                    m.run_id or "-",
-                    (f.error_code if f else None) or "-",
-                    ((f.error_message if f else None) or "-")[:60],
-                    "-" if f is None or f.attempts is None else f.attempts,
-                    m.receive_count,
-                    age,
-                )
-            )
-    return Lines(head, render.grid(("KEY", "RUN", "ERROR", "MESSAGE", "ATTEMPTS", "RECEIVES", "AGE"), rows))
-
-
-@render.text_rows.register
-def _peek_text(result: DlqPeek) -> Iterable[Sequence[object]]:
-    for m in result.messages:
-        if not m.valid:
-            yield ("INVALID", m.message_id, m.receive_count, m.sent_at, m.problem)
-        for o in m.objects:
-            f = o.failure
-            yield (
-                "OBJECT",
-                o.key,
-                m.run_id,
-                f.error_code if f else None,
-                f.attempts if f else None,
-                m.receive_count,
-                m.sent_at,
-                m.message_id,
-                f.error_message if f else None,
-            )
-
-
-@render.table_view.register
-def _redrive_table(report: RedriveReport) -> RenderableType:
-    task = report.move_task
-    if report.mode == "all":
-        if task is None:
-            return "the transfer DLQ is empty: nothing to redrive"
-        if report.dry_run:
-            return f"dry run: {task.to_move:,} message(s) would move to the transfer queue"
-        done = f"move task {task.task_handle}: {task.status}, {task.moved:,}/{task.to_move or '?'} moved"
-        return done + (f"\nfailure: {task.failure_reason}" if task.failure_reason else "")
-    verb = "would send back" if report.dry_run else "sent back"
-    lines = [f"{verb} {len(report.selected)} message(s) to the transfer queue:"]
-    lines += [f"  {o.key}  (run {m.run_id})" for m in report.selected for o in m.objects]
-    if report.split:
-        lines.append(f"{report.split} message(s) held other keys too: those stay in the DLQ")
-    if report.left:
-        lines.append(f"{report.left} other message(s) left in the DLQ")
-    lines += [f"left alone, not a transfer message: {m.message_id}: {m.problem}" for m in report.invalid]
-    return "\n".join(lines)
-
-
-@render.text_rows.register
-def _redrive_text(report: RedriveReport) -> Iterable[Sequence[object]]:
-    for m in report.selected:
-        for o in m.objects:
-            yield ("REDRIVE", o.key, m.run_id, m.message_id)
-    for m in report.invalid:
-        yield ("INVALID", m.message_id, m.problem)
-    for key in report.missing_keys:
-        yield ("MISSING", key)
-    if report.move_task is not None:
-        t = report.move_task
-        yield ("MOVETASK", t.task_handle, t.status, t.moved, t.to_move, t.failure_reason)
-    yield ("LEFT", report.left)
-
-
-# --------------------------------------------------------------------------- invocation DLQ views
-
-
-def _function(m: InvocationMessage) -> str:
-    return f"{m.function} ({m.function_from})" if m.function else "?"
-
-
-def _payload(m: InvocationMessage) -> str:
-    return json.dumps(m.payload, ensure_ascii=False, separators=(",", ":"))
-
-
-@render.table_view.register
-def _invocation_peek_table(result: InvocationPeek) -> RenderableType:
-    head = _queue_line("invocation DLQ", result.visible, result.in_flight, len(result.messages))
-    if not result.messages:
-        return head
-    rows = [
-        (
-            m.message_id,
-            _function(m),
-            _payload(m),
-            m.error_code or "-",
-            (m.error_message or m.problem or "-")[:80],
-            m.request_id or "-",
-            m.receive_count,
-            humanize.human_duration(m.age_seconds),
-        )
-        for m in result.messages
-    ]
-    headers = ("MESSAGE", "FUNCTION", "EVENT", "ERROR", "ERROR MESSAGE", "REQUEST", "RECEIVES", "AGE")
-    return Lines(head, render.grid(headers, rows))
-
-
-def _invocation_record(kind: str, m: InvocationMessage) -> tuple[object, ...]:
-    return (
-        kind,
-        m.message_id,
-        m.function,
-        _payload(m),
-        m.error_code,
-        m.request_id,
-        m.receive_count,
-        m.sent_at,
-        m.error_message or m.problem,
-    )
-
-
-@render.text_rows.register
-def _invocation_peek_text(result: InvocationPeek) -> Iterable[Sequence[object]]:
-    return [_invocation_record("EVENT", m) for m in result.messages]
-
-
-@render.table_view.register
-def _invocation_redrive_table(report: InvocationRedrive) -> str:
-    verb = "would invoke again" if report.dry_run else "invoked again"
-    lines = [f"{verb} {len(report.replayed)} event(s):"]
-    lines += [f"  {m.message_id}  {_function(m)}  {_payload(m)}" for m in report.replayed]
-    for m in report.unknown:
-        why = m.problem or "its function cannot be told: --function planner|finalizer names it"
-        lines.append(f"left in the DLQ: {m.message_id}  {_payload(m)}: {why}")
-    if report.missing_ids:
-        lines.append(f"not in the invocation DLQ: {', '.join(report.missing_ids)}")
-    if report.left:
-        lines.append(f"{report.left} other message(s) left in the DLQ")
-    return "\n".join(lines)
-
-
-@render.text_rows.register
-def _invocation_redrive_text(report: InvocationRedrive) -> Iterable[Sequence[object]]:
-    yield from (_invocation_record("REPLAYED", m) for m in report.replayed)
-    yield from (_invocation_record("UNKNOWN", m) for m in report.unknown)
-    yield from (("MISSING", message_id) for message_id in report.missing_ids)
-    yield ("LEFT", report.left)

@@ -9,28 +9,36 @@ from rich.console import RenderableType
 from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.failures import FailureList, list_failures
-from hydration_cli.options import command
+from hydration_cli.options import command, exit_code_option, paging_options, subgroup
 
 
-@click.group()
+@subgroup()
 def failures() -> None:
     """The failure ledger: keys whose final copy attempt failed (every run retries them)."""
 
 
 @failures.command("list")
 @click.option("--prefix", metavar="P", help="Only keys under P.")
-@click.option("--limit", "-n", type=click.IntRange(1, 100_000), default=100, show_default=True, help="By key.")
+@paging_options(100)
+@exit_code_option("if the ledger holds any entry (under --prefix)")
 @command
-def list_(deployment: Deployment, prefix: str | None, limit: int) -> FailureList:
-    """Failed keys with their last error, attempts and failure times; exit 3 if there are any."""
-    return list_failures(deployment, prefix=prefix, limit=limit)
+def list_(
+    deployment: Deployment, prefix: str | None, max_items: int, starting_token: dict[str, str] | None
+) -> FailureList:
+    """Failed keys with their last error, attempts and failure times, a page at a time, in the table's order
+    (--starting-token: the next page)."""
+    return list_failures(deployment, prefix=prefix, limit=max_items, start=starting_token)
 
 
 @render.table_view.register
 def _table(result: FailureList) -> RenderableType:
     under = f" under {result.prefix!r}" if result.prefix else ""
-    if not result.total:
-        return f"the failure ledger is empty{under}"
+    if not result.failures:
+        return (
+            f"no more entries in the failure ledger{under}"
+            if result.continued
+            else f"the failure ledger is empty{under}"
+        )
     rows = [
         (
             f.key,
@@ -44,10 +52,7 @@ def _table(result: FailureList) -> RenderableType:
         for f in result.failures
     ]
     table = render.grid(("KEY", "ERROR", "MESSAGE", "ATTEMPTS", "FIRST FAILED", "LAST FAILED", "RUN"), rows)
-    shown = (
-        f"{len(result.failures):,} of {result.total:,}" if len(result.failures) < result.total else f"{result.total:,}"
-    )
-    return Lines(f"{shown} failed key(s){under}", table)
+    return render.paged(Lines(f"{len(result.failures):,} failed key(s){under}", table), result.next_token)
 
 
 @render.text_rows.register
@@ -65,3 +70,5 @@ def _text(result: FailureList) -> Iterable[Sequence[object]]:
             f.force,
             f.error_message,
         )
+    if result.next_token:
+        yield ("NEXTTOKEN", result.next_token)

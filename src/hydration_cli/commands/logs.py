@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import click
 
 from hydration_cli import humanize, render
 from hydration_cli.deployment import SERVICES, Deployment
 from hydration_cli.ops.logs import LogEvent, LogQuery, LogsReport, fetch, follow
-from hydration_cli.options import DURATION, TIME, app_config, command, now
+from hydration_cli.options import DURATION, TIME, app_config, command, now, paging_options
 
 SHOWN_FIELDS = ("key", "error_code", "error", "status", "kind", "keys_enqueued", "failed_count", "receive_count")
 
@@ -19,7 +20,7 @@ SHOWN_FIELDS = ("key", "error_code", "error", "status", "kind", "keys_enqueued",
 @click.option("--errors", is_flag=True, help="Only ERROR lines (ObjectTransferError included).")
 @click.option("--key", metavar="K", help="Only lines about S3 key K (their `key` field; filtered server-side).")
 @click.option("--function", "functions", type=click.Choice(SERVICES), multiple=True, help="Default: all three.")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=500, show_default=True, help="The newest N lines.")
+@paging_options(500, token=False)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C (like aws logs tail).")
 @click.option("--interval", type=DURATION, default="5s", show_default=True, help="--follow: poll interval.")
 @command
@@ -30,7 +31,7 @@ def logs(
     errors: bool,
     key: str | None,
     functions: tuple[str, ...],
-    limit: int,
+    max_items: int,
     follow: bool,
     interval: timedelta,
 ) -> LogsReport | None:
@@ -38,15 +39,17 @@ def logs(
     query = LogQuery(services=functions or SERVICES, run_id=run_id, errors=errors, key=key)
     if follow:
         config = app_config()
-        _follow(deployment, since, query, interval, config.output)
+        _follow(deployment, since, query, interval, config.output, config.query)
         return None
-    report = fetch(deployment, since=since, until=now(), query=query, limit=limit)
+    report = fetch(deployment, since=since, until=now(), query=query, limit=max_items)
     for group in report.missing_log_groups:
         _missing(group)
     if not report.events:
         click.echo("no matching log lines", err=True)
     if report.truncated:
-        click.echo(f"(showing the newest {limit} lines; narrow with --since/--run-id/--key or raise --limit)", err=True)
+        click.echo(
+            f"(showing the newest {max_items} lines; narrow with --since/--run-id/--key or raise --max-items)", err=True
+        )
     return report
 
 
@@ -54,14 +57,16 @@ def _missing(group: str) -> None:
     click.echo(f"note: log group {group} does not exist yet", err=True)
 
 
-def _follow(deployment: Deployment, since: datetime, query: LogQuery, interval: timedelta, output: str) -> None:
+def _follow(
+    deployment: Deployment, since: datetime, query: LogQuery, interval: timedelta, output: str, selection: Any
+) -> None:
     follow(
         deployment,
         since=since,
         query=query,
         interval=max(1.0, interval.total_seconds()),
         sleep=app_config().sleep,
-        on_event=lambda event: render.emit_line(event, output),
+        on_event=lambda event: render.emit_line(event, output, selection),
         on_missing=_missing,
     )
 

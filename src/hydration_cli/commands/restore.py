@@ -11,23 +11,31 @@ from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.restore import RestoreReport
 from hydration_cli.ops.restore import restore as restore_backup
-from hydration_cli.options import command
+from hydration_cli.options import change_options, command, confirm
 
 SHOWN = 20  # items listed per table and action in the table view (text and json list them all)
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing (exit 3 if anything).")
-@click.option("--force", is_flag=True, help="Also overwrite items that are newer in the tables.")
+@click.option("--overwrite-newer", is_flag=True, help="Also overwrite items that are newer in the tables.")
+@change_options
 @command
-def restore(deployment: Deployment, file: Path, dry_run: bool, force: bool) -> RestoreReport:
-    """Put back what `backup` wrote (runs, failure ledger, manifest) into this deployment's tables.
+def restore(deployment: Deployment, file: Path, overwrite_newer: bool, yes: bool, dry_run: bool) -> RestoreReport:
+    """Put back what `backup` wrote into this deployment's tables, after showing what it would write and
+    asking (--yes: do not ask).
 
     Items newer in the tables are kept (compared by their own times: a run's ended_at/started_at, a ledger
-    entry's failed_at, a manifest entry's copied_at) unless --force. The active-run lock is never restored.
+    entry's failed_at, a manifest entry's copied_at) unless --overwrite-newer. The active-run lock is never
+    restored.
     """
-    return restore_backup(deployment, file, dry_run=dry_run, force=force)
+    if not dry_run and not yes:
+        planned = restore_backup(deployment, file, dry_run=True, force=overwrite_newer)
+        writes = sum(c.write for c in planned.tables.values())
+        if not writes:
+            return planned.model_copy(update={"dry_run": False})
+        confirm(f"Write {writes:,} item(s) into the tables?", yes=yes, preview=planned)
+    return restore_backup(deployment, file, dry_run=dry_run, force=overwrite_newer)
 
 
 @render.table_view.register
@@ -35,7 +43,7 @@ def _table(report: RestoreReport) -> RenderableType:
     verb = "would write" if report.dry_run else "wrote"
     head = (
         f"{'dry run: ' if report.dry_run else ''}backup of {report.backup_stack} taken "
-        f"{humanize.when(report.exported_at)}{' (--force)' if report.force else ''}"
+        f"{humanize.when(report.exported_at)}{' (--overwrite-newer)' if report.force else ''}"
     )
     counts = render.grid(
         ("TABLE", "WRITE" if report.dry_run else "WRITTEN", "KEPT (NEWER)", "UNCHANGED", "CHANGED MEANWHILE", "LOCK"),

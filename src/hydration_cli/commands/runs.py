@@ -1,33 +1,48 @@
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 import click
-from rich.console import Group, RenderableType
 
-from hydration.models import RunRecord
-from hydration_cli import humanize, live, render, views
+from hydration_cli import live, views
+from hydration_cli.commands import runs_views  # noqa: F401 - registers how the results look
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.costs import Rates
 from hydration_cli.ops.report import RunReport, report_run
-from hydration_cli.ops.runs import CancelledRun, Progress, RunDetail, RunList, cancel_run, list_runs, show_run
+from hydration_cli.ops.runs import (
+    CancelledRun,
+    CancelPreview,
+    RunDetail,
+    RunList,
+    cancel_run,
+    list_runs,
+    show_run,
+)
 from hydration_cli.ops.watch import Polling, RunWatch, find, follow
-from hydration_cli.options import app_config, command, cost_options, now, watch_options
+from hydration_cli.options import (
+    app_config,
+    change_options,
+    command,
+    confirm,
+    cost_options,
+    now,
+    paging_options,
+    subgroup,
+    watch_options,
+)
 
 
-@click.group()
+@subgroup()
 def runs() -> None:
     """Run records (the runs table)."""
 
 
 @runs.command("list")
-@click.option("--limit", "-n", type=click.IntRange(1, 1000), default=20, show_default=True, help="Newest first.")
+@paging_options(20, maximum=1000)
 @command
-def list_(deployment: Deployment, limit: int) -> RunList:
-    """The most recent runs."""
-    return list_runs(deployment, limit)
+def list_(deployment: Deployment, max_items: int, starting_token: dict[str, str] | None) -> RunList:
+    """The most recent runs, newest first, a page at a time (--starting-token: the next page)."""
+    return list_runs(deployment, max_items, starting_token)
 
 
 @runs.command("show")
@@ -71,19 +86,24 @@ def watch_live(
 @runs.command("cancel")
 @click.argument("run_id")
 @click.option("--reason", default="cancelled by an operator (s3-hydration runs cancel)", show_default=True)
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@change_options
 @command
-def cancel(deployment: Deployment, run_id: str, reason: str, yes: bool) -> CancelledRun:
+def cancel(deployment: Deployment, run_id: str, reason: str, yes: bool, dry_run: bool) -> CancelledRun | CancelPreview:
     """Stop a PLANNING or DRAINING run: it ends CANCELLED and the next run can start.
 
     The planner stops at its next heartbeat (20 s). Keys already queued still drain (they are copied and
     settled in the run's books), but the run never closes and the sync marker stays where it is. A
-    `Run Cancelled` event is published on the default event bus.
+    `Run Cancelled` event is published on the default event bus. --dry-run shows the run, cancels nothing.
     """
-    if not yes:
-        current = show_run(deployment, run_id, now()).progress  # RunNotFoundError for an unknown id
-        click.echo(f"run {run_id}: {views.progress_text(current)}", err=True)
-        click.confirm(f"Cancel run {run_id}? Queued keys still drain; the marker stays", abort=True, err=True)
+    if dry_run or not yes:
+        current = show_run(deployment, run_id, now())  # RunNotFoundError for an unknown id
+        if dry_run:
+            return CancelPreview.model_validate(current, from_attributes=True)
+        confirm(
+            f"Cancel run {run_id}? Queued keys still drain; the marker stays",
+            yes=yes,
+            preview=f"run {run_id}: {views.progress_text(current.progress)}",
+        )
     return cancel_run(deployment, run_id, reason)
 
 
@@ -103,186 +123,3 @@ def report(
     at the public prices shown (us-east-1, on-demand; override with --price NAME=USD).
     """
     return report_run(deployment, run_id, now(), Rates.of(dict(prices), dict(assumptions)))
-
-
-def _took(run: RunRecord) -> str:
-    return humanize.human_duration((run.ended_at - run.started_at).total_seconds()) if run.ended_at else "-"
-
-
-@render.table_view.register
-def _list_table(result: RunList) -> RenderableType:
-    if not result.runs:
-        return "no runs yet"
-    headers = (
-        "RUN",
-        "STATUS",
-        "KIND",
-        "STARTED",
-        "TOOK",
-        "ENQUEUED",
-        "COPIED",
-        "SKIPPED",
-        "VANISHED",
-        "FAILED",
-        "BYTES",
-    )
-    rows = [
-        (
-            r.run_id,
-            render.styled(r.status),
-            r.kind,
-            humanize.when(r.started_at),
-            _took(r),
-            humanize.number(r.keys_enqueued),
-            humanize.number(r.objects_transferred),
-            humanize.number(r.objects_skipped),
-            humanize.number(r.objects_vanished),
-            humanize.number(r.objects_failed),
-            humanize.human_bytes(r.bytes_transferred),
-        )
-        for r in result.runs
-    ]
-    return render.grid(headers, rows)
-
-
-def run_record(r: RunRecord) -> tuple[object, ...]:
-    """The RUN text record (runs list, runs show)."""
-    return (
-        "RUN",
-        r.run_id,
-        r.status,
-        r.kind,
-        r.started_at,
-        r.ended_at,
-        r.keys_enqueued,
-        r.objects_transferred,
-        r.objects_skipped,
-        r.objects_vanished,
-        r.objects_failed,
-        r.bytes_transferred,
-    )
-
-
-@render.text_rows.register
-def _list_text(result: RunList) -> Iterable[Sequence[object]]:
-    return [run_record(r) for r in result.runs]
-
-
-@render.table_view.register
-def _show_table(detail: RunDetail) -> RenderableType:
-    run, moment = detail.run, now()
-    rows: list[tuple[str, object]] = [
-        ("run", run.run_id),
-        ("status", render.styled(run.status)),
-        ("kind", run.kind),
-        ("started", humanize.when(run.started_at, moment)),
-        ("ended", humanize.when(run.ended_at, moment) if run.ended_at else "-"),
-        ("watermark", humanize.when(run.watermark)),
-        ("since", humanize.when(run.since) if run.since else "- (everything)"),
-        ("prefixes", ", ".join(run.prefixes) or "(whole bucket)"),
-        (
-            "enqueued",
-            f"{run.keys_enqueued:,} keys ({run.ledger_keys_enqueued:,} from the failure ledger), "
-            f"{humanize.human_bytes(run.bytes_enqueued)}",
-        ),
-        ("settled", views.run_line(run)),
-        ("progress", views.progress_text(detail.progress)),
-    ]
-    if run.failed_count is not None:
-        rows.append(("ledger", f"{run.failed_count} key(s) in the failure ledger at completion"))
-    if run.error:
-        rows.append(("error", run.error))
-    if run.drift is not None:
-        d = run.drift
-        rows.append(("drift", f"missing {d.missing}, different {d.different}, extra {d.extra}"))
-        for kind in ("missing", "different", "extra"):
-            sample = getattr(d, f"first_{kind}")
-            if sample:
-                rows.append((f"  {kind}", ", ".join(sample)))
-    return render.pairs(rows)
-
-
-def run_and_progress(run: RunRecord, p: Progress) -> Iterable[Sequence[object]]:
-    """The RUN, PROGRESS (and ERROR) text records (`runs show`, `runs watch`)."""
-    yield run_record(run)
-    yield ("PROGRESS", p.keys_settled, p.keys_enqueued, p.bytes_transferred, p.bytes_enqueued, p.eta_seconds)
-    if run.error:
-        yield ("ERROR", run.error)
-
-
-@render.text_rows.register
-def _show_text(detail: RunDetail) -> Iterable[Sequence[object]]:
-    return run_and_progress(detail.run, detail.progress)
-
-
-@render.table_view.register
-def _watch_table(result: RunWatch) -> str:
-    return "\n".join(views.run_end(result.run, result.progress.elapsed_seconds))
-
-
-@render.text_rows.register
-def _watch_text(result: RunWatch) -> Iterable[Sequence[object]]:
-    return run_and_progress(result.run, result.progress)
-
-
-@render.table_view.register
-def _cancel_table(result: CancelledRun) -> str:
-    run = result.run
-    lines = [
-        f"run {run.run_id} {run.status}: {run.keys_settled:,}/{run.keys_enqueued:,} keys settled; "
-        "keys already queued still drain, the sync marker stays"
-    ]
-    if result.event_error:
-        lines.append(f"note: the Run Cancelled event was not published: {result.event_error}")
-    return "\n".join(lines)
-
-
-@render.text_rows.register
-def _cancel_text(result: CancelledRun) -> Iterable[Sequence[object]]:
-    yield run_record(result.run)
-    yield ("EVENT", "Run Cancelled", result.event_error is None, result.event_error)
-
-
-@render.table_view.register
-def _report_table(report: RunReport) -> RenderableType:
-    run = report.run
-    per_second = humanize.number(report.objects_per_second) if report.objects_per_second is not None else "-"
-    rows: list[tuple[str, object]] = [
-        ("run", f"{run.run_id} ({run.kind}, {run.status})"),
-        ("objects", views.run_line(run)),
-        ("listed", f"{run.keys_listed:,} keys ({run.keys_unchanged:,} unchanged: the consumer holds them)"),
-        (
-            "duration",
-            f"{humanize.human_duration(report.duration_seconds)} "
-            f"(planning {humanize.human_duration(report.planning_seconds)}); "
-            f"{humanize.when(run.started_at)} .. {humanize.when(run.ended_at) if run.ended_at else 'still going'}",
-        ),
-        ("throughput", f"{per_second} objects/s, {humanize.human_bytes(report.bytes_per_second)}/s"),
-        ("copies", f"{run.s3_requests:,} S3 requests, {humanize.human_duration(run.copy_ms / 1000)} of copy time"),
-        ("cost", f"about {report.cost.total_usd:.4f} USD (estimated, below)"),
-    ]
-    if run.shards_total:
-        listing = f"{run.list_calls:,} ListObjectsV2 calls listing, {run.probes:,} cutting"
-        rows.insert(3, ("planning", f"{run.shards_total:,} shard(s), {listing}"))
-    if report.deletions or run.deletes_refused:
-        counts = ", ".join(f"{n} {o}" for o, n in sorted(Counter(report.deletions.values()).items()))
-        rows.append(("deletes", f"{counts or 'none'}" + (f" ({run.deletes_refused})" if run.deletes_refused else "")))
-    deleted = [f"  {outcome:<12} {key}" for key, outcome in sorted(report.deletions.items())]
-    return Group(render.pairs(rows), *deleted, "", views.cost_table(report.cost))
-
-
-@render.text_rows.register
-def _report_text(report: RunReport) -> Iterable[Sequence[object]]:
-    yield run_record(report.run)
-    yield (
-        "USAGE",
-        report.duration_seconds,
-        report.planning_seconds,
-        report.objects_per_second,
-        report.bytes_per_second,
-        report.run.s3_requests,
-        report.run.copy_ms,
-    )
-    yield from views.cost_rows(report.cost)
-    for key, outcome in sorted(report.deletions.items()):
-        yield ("DELETE", outcome, key)

@@ -8,10 +8,10 @@ import click
 from hydration_cli import humanize, render, views
 from hydration_cli.commands.runs import watch_live
 from hydration_cli.deployment import Deployment
-from hydration_cli.ops.trigger import TriggerResult, build_request, start
+from hydration_cli.ops.trigger import TriggerResult, build_request, confirm_started, start
 from hydration_cli.ops.trigger import dry_run as plan_dry_run
 from hydration_cli.ops.watch import Polling
-from hydration_cli.options import TIME, app_config, command, now, watch_options
+from hydration_cli.options import TIME, app_config, change_options, command, confirm, now, watch_options
 
 
 @click.command()
@@ -23,7 +23,7 @@ from hydration_cli.options import TIME, app_config, command, now, watch_options
 )
 @click.option("--reconcile", is_flag=True, help="Compare both buckets; copy what is missing or different.")
 @click.option("--force", is_flag=True, help="Copy even what the consumer already holds (not with --reconcile).")
-@click.option("--dry-run", is_flag=True, help="Count what would be enqueued; start nothing (exit 3 if any).")
+@change_options
 @click.option("--wait", is_flag=True, help="Follow the run to its end (runs watch); exit 1 unless it COMPLETED.")
 @watch_options
 @command
@@ -35,14 +35,17 @@ def trigger(
     keys: tuple[str, ...],
     reconcile: bool,
     force: bool,
+    yes: bool,
     dry_run: bool,
     wait: bool,
     timeout: timedelta,
     interval: timedelta,
     start_timeout: timedelta,
 ) -> TriggerResult:
-    """Start a run now (incremental unless told otherwise): the planner is invoked asynchronously, as the
-    schedule does, and the new run's id is printed at once (follow it: runs watch RUN)."""
+    """Start a run now (incremental unless told otherwise), once confirmed (--yes: do not ask): the planner is
+    invoked asynchronously, as the schedule does, and the new run's id is printed once the run exists (follow
+    it: runs watch RUN); exit 1 if it did not start (another run was active). --dry-run asks the planner what
+    the run would enqueue (it lists, enqueues nothing)."""
     modes = [
         name
         for name, on in (
@@ -65,10 +68,14 @@ def trigger(
         config = app_config()
         polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
         return plan_dry_run(deployment, request, polling)
+    confirm(f"Start {'a forced ' if force else 'a '}{request.kind} run now?", yes=yes)
+    config = app_config()
     result = start(deployment, request, now())
+    polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
+    confirm_started(deployment, result, polling)  # exit 1 if the planner refused it (a run was active)
     if not wait or result.run_id is None:
         return result
-    if app_config().output == "table":
+    if config.output == "table":
         click.echo(_started(result), err=True)
     watched = watch_live(deployment, result.run_id, timeout=timeout, interval=interval, start_timeout=start_timeout)
     result.run, result.progress = watched.run, watched.progress

@@ -10,7 +10,7 @@ from rich.console import RenderableType
 from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.uploads import AbortReport, Upload, UploadsReport, abort_uploads, list_uploads
-from hydration_cli.options import DURATION, command, now
+from hydration_cli.options import DURATION, change_options, command, confirm, exit_code_option, now, subgroup
 
 STALE_AFTER = click.option(
     "--stale-after",
@@ -21,7 +21,7 @@ STALE_AFTER = click.option(
 )
 
 
-@click.group()
+@subgroup()
 def uploads() -> None:
     """Multipart uploads in the consumer bucket: copies in progress (parts done, bytes, source version) and
     orphaned uploads."""
@@ -29,9 +29,10 @@ def uploads() -> None:
 
 @uploads.command("list")
 @STALE_AFTER
+@exit_code_option("if an upload is orphaned")
 @command
 def list_(deployment: Deployment, stale_after: timedelta) -> UploadsReport:
-    """Every multipart upload of the consumer bucket, with its copy's progress; exit 3 if any is orphaned."""
+    """Every multipart upload of the consumer bucket, with its copy's progress."""
     return list_uploads(deployment.uploads, now=now(), stale_after=stale_after)
 
 
@@ -41,9 +42,7 @@ def list_(deployment: Deployment, stale_after: timedelta) -> UploadsReport:
     "--key", "keys", multiple=True, metavar="K", help="The upload(s) of key K (repeatable), whatever their state."
 )
 @STALE_AFTER
-@click.option(
-    "--yes", "-y", is_flag=True, help="Abort them; without it, only show what would be aborted (exit 3 if any)."
-)
+@change_options
 @command
 def abort(
     deployment: Deployment,
@@ -51,17 +50,28 @@ def abort(
     keys: tuple[str, ...],
     stale_after: timedelta,
     yes: bool,
+    dry_run: bool,
 ) -> AbortReport:
-    """Abort the orphaned uploads (or those of --key / --older-than) and forget their records. A copy whose
-    upload is aborted is copied again from the start by a later run."""
-    return abort_uploads(
-        deployment.uploads,
-        now=now(),
-        stale_after=stale_after,
-        older_than=older_than,
-        keys=list(keys) or None,
-        dry_run=not yes,
-    )
+    """Abort the orphaned uploads (or those of --key / --older-than) and forget their records, after showing
+    them and asking (--yes: do not ask). A copy whose upload is aborted is copied again from the start by a
+    later run."""
+
+    def abort(preview: bool) -> AbortReport:
+        return abort_uploads(
+            deployment.uploads,
+            now=now(),
+            stale_after=stale_after,
+            older_than=older_than,
+            keys=list(keys) or None,
+            dry_run=preview,
+        )
+
+    if not dry_run and not yes:
+        planned = abort(True)
+        if not planned.selected:
+            return planned
+        confirm(f"Abort {len(planned.selected)} upload(s)?", yes=yes, preview=planned)
+    return abort(dry_run)
 
 
 def _rows(uploads: list[Upload]) -> list[tuple[object, ...]]:
@@ -98,8 +108,7 @@ def _abort_table(result: AbortReport) -> RenderableType:
     ]
     if result.already_gone:
         lines.append(f"{len(result.already_gone)} of them were already gone")
-    if result.dry_run:
-        lines.append("run again with --yes to abort them")
+
     return Lines(*lines)
 
 

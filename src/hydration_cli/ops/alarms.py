@@ -14,8 +14,11 @@ from hydration_cli.deployment import Deployment
 ALARMS = (
     "SyncStaleAlarm",
     "RunNotStartedAlarm",
+    "ReconcileNotStartedAlarm",
+    "InflightUploadPinsMarkerAlarm",
     "LambdaErrorAlarm",
     "LambdaDurationAlarm",
+    "CopierDurationAlarm",
     "DlqDepthAlarm",
     "ObjectsFailedAlarm",
     "BacklogAgeAlarm",

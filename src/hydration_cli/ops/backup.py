@@ -1,4 +1,8 @@
-"""`backup`: the runs, failures and manifest tables as one JSON document (a scan of each table)."""
+"""`backup`: the runs, books, failures and manifest tables as one JSON document (a scan of each table).
+
+Items are written as the table holds them (plain JSON values), whatever their format: a run's books (a task
+per key and the run's counters) are backed up as raw items, so the file follows any change of their layout.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,12 @@ from pydantic import BaseModel
 from hydration_cli.deployment import Deployment
 from hydration_cli.outcome import Result
 
-TABLES = {"runs": "RunsTableName", "failures": "FailuresTableName", "manifest": "ManifestTableName"}
+TABLES = {
+    "runs": "RunsTableName",
+    "books": "BooksTableName",
+    "failures": "FailuresTableName",
+    "manifest": "ManifestTableName",
+}
 
 
 class TableDump(BaseModel):

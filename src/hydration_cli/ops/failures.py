@@ -6,24 +6,34 @@ from __future__ import annotations
 from hydration.models import FailureRecord
 from hydration_cli.deployment import Deployment
 from hydration_cli.outcome import ExitCode, Result
+from hydration_cli.params import encode_token
 
 
 class FailureList(Result):
     prefix: str | None
-    total: int  # entries under the prefix
-    failures: list[FailureRecord]  # the first `limit` of them, by key
+    failures: list[FailureRecord]  # one page, in the table's order
+    next_token: str | None = None  # --starting-token for the next page (None: no more entries)
+    continued: bool = False  # this page follows an earlier one (a --starting-token was given)
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.FOUND if self.total else ExitCode.OK
+        return ExitCode.FOUND if self.failures else ExitCode.OK
 
 
-def list_failures(deployment: Deployment, *, prefix: str | None, limit: int) -> FailureList:
-    """A scan of the ledger (server-side filter on the key prefix), sorted by key."""
-    table = deployment.ledger.table
-    items = deployment.tables.scan(table, key_prefix=("key", prefix or ""))
-    entries = sorted((FailureRecord.model_validate(item) for item in items), key=lambda entry: entry.key)
-    return FailureList(prefix=prefix, total=len(entries), failures=entries[:limit])
+def list_failures(
+    deployment: Deployment, *, prefix: str | None, limit: int, start: dict[str, str] | None = None
+) -> FailureList:
+    """One page of the ledger: a scan that stops at `limit` entries (server-side filter on the key prefix),
+    from `start` (a previous page's next position)."""
+    page = deployment.tables.scan_page(
+        deployment.ledger.table, "key", limit=limit, start=start, key_prefix=("key", prefix or "")
+    )
+    return FailureList(
+        prefix=prefix,
+        failures=[FailureRecord.model_validate(item) for item in page.items],
+        next_token=encode_token(page.next_start),
+        continued=start is not None,
+    )
 
 
 def entries_for(deployment: Deployment, keys: list[str]) -> dict[str, FailureRecord]:

@@ -19,6 +19,7 @@ from hydration_cli.aws.cloudwatch import MetricQuery
 from hydration_cli.deployment import SERVICES, Deployment
 from hydration_cli.ops.alarms import MISSING, alarm_states
 from hydration_cli.ops.metrics import align, period_for
+from hydration_cli.ops.runs import recent_runs
 from hydration_cli.ops.sync import read_raw
 from hydration_cli.outcome import ExitCode, Result
 
@@ -127,7 +128,7 @@ def check_backlog(deployment: Deployment, now: datetime) -> Check:
 
 
 def check_runs(deployment: Deployment, since: datetime) -> Check:
-    recent = [r for r in deployment.runs.list(limit=100) if (r.ended_at or r.started_at) >= since]
+    recent = [r for r in recent_runs(deployment, 100)[0] if (r.ended_at or r.started_at) >= since]
     failed = [f"{r.run_id} {r.status}" for r in recent if r.status in FAILED_RUNS]
     partial = [f"{r.run_id} {r.status}" for r in recent if r.status in PARTIAL_RUNS]
     if failed:

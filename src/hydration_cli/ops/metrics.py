@@ -22,6 +22,11 @@ class MetricSpec:
     service: str  # the Powertools `service` dimension of the function that emits it
     stat: str
     unit: str
+    kind: str | None = None  # the `kind` dimension of a metric emitted per run kind (RunsNotStarted)
+
+    @property
+    def dimensions(self) -> dict[str, str]:
+        return {"service": self.service} | ({"kind": self.kind} if self.kind else {})
 
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -45,6 +50,8 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("DriftDifferent", "planner-worker", "Sum", "Count"),
     MetricSpec("DeletesRefused", "planner-worker", "Sum", "Count"),
     MetricSpec("ObjectsDeleted", "planner-worker", "Sum", "Count"),
+    MetricSpec("OldestInflightUploadAgeSeconds", "planner", "Maximum", "Seconds"),
+    MetricSpec("RunsNotStarted", "planner", "Sum", "Count", kind="reconcile"),  # what ReconcileNotStartedAlarm reads
 )
 
 
@@ -98,7 +105,7 @@ def metrics(deployment: Deployment, since: datetime, until: datetime) -> Metrics
     period = period_for(until - since)
     since, until = align(since, until, period)
     queries = [
-        MetricQuery(f"m{i}", METRICS_NAMESPACE, spec.name, {"service": spec.service}, period, spec.stat)
+        MetricQuery(f"m{i}", METRICS_NAMESPACE, spec.name, spec.dimensions, period, spec.stat)
         for i, spec in enumerate(METRICS)
     ]
     data = deployment.cloudwatch.metric_data(queries, since, until)
@@ -113,7 +120,7 @@ def metrics(deployment: Deployment, since: datetime, until: datetime) -> Metrics
         series.append(
             Series(
                 name=spec.name,
-                service=spec.service,
+                service=spec.service + (f" kind={spec.kind}" if spec.kind else ""),
                 stat=spec.stat,
                 unit=spec.unit,
                 value=_summary(spec.stat, values),

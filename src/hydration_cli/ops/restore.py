@@ -1,10 +1,14 @@
-"""`restore FILE`: put back what `backup` wrote (runs, failure ledger, manifest), never over newer state.
+"""`restore FILE`: put back what `backup` wrote (runs, books, failure ledger, manifest), never over newer
+state.
 
 Each item is compared with the one in the table by its own time: a run by `ended_at` (else `started_at`), a
 ledger entry by `failed_at`, a manifest entry by `copied_at`. An item that is missing from the table, or
 older there, is written; one that is newer (or as new, with other content) in the table is kept, unless
-`force`. Each write is conditional on the table's item being still as it was read, so a function writing
-meanwhile always wins. The active-run lock item is never restored: a restored lock would block every run.
+`force`. A books item (raw: its layout is the books adapter's) has no time of its own: it is written only
+where the table has none, the table's kept otherwise (unless `force`). Each write is conditional on the
+table's item being still as it was read, so a function writing meanwhile always wins. The active-run lock
+item is never restored: a restored lock would block every run. A file without books (an older backup) restores
+the other tables.
 """
 
 from __future__ import annotations
@@ -33,14 +37,18 @@ Action = Literal["write", "keep", "unchanged", "lock", "changed"]
 @dataclass(frozen=True)
 class TableSpec:
     output: str  # the stack output that names the table
-    key: str  # its partition key
-    times: tuple[str, ...]  # the item's own times, latest wins
+    keys: tuple[str, ...]  # its key attributes (partition first)
+    times: tuple[str, ...]  # the item's own times, latest wins (none: the table's item wins)
+
+    def id_of(self, item: dict[str, Any]) -> str:
+        return "/".join(str(item[k]) for k in self.keys)
 
 
 SPECS = {
-    "runs": TableSpec("RunsTableName", "run_id", ("started_at", "ended_at")),
-    "failures": TableSpec("FailuresTableName", "key", ("failed_at",)),
-    "manifest": TableSpec("ManifestTableName", "key", ("copied_at",)),
+    "runs": TableSpec("RunsTableName", ("run_id",), ("started_at", "ended_at")),
+    "books": TableSpec("BooksTableName", ("run_id", "key"), ()),
+    "failures": TableSpec("FailuresTableName", ("key",), ("failed_at",)),
+    "manifest": TableSpec("ManifestTableName", ("key",), ("copied_at",)),
 }
 
 
@@ -48,8 +56,8 @@ class Decision(BaseModel):
     """What happened to one item. write: written (in a dry run: would be); keep: the table's is newer;
     changed: the table's changed while we restored (kept); lock: the active-run lock (never restored)."""
 
-    table: str  # runs | failures | manifest
-    id: str  # run_id or key
+    table: str  # runs | books | failures | manifest
+    id: str  # run_id, key, or run_id/key (books)
     action: Action
     backup_at: datetime | None
     table_at: datetime | None
@@ -100,21 +108,25 @@ def _latest(item: dict[str, Any] | None, times: tuple[str, ...]) -> datetime | N
 
 
 def decide(table: str, spec: TableSpec, item: dict[str, Any], current: dict[str, Any] | None, force: bool) -> Action:
-    if table == "runs" and item.get(spec.key) == LOCK_ID:
+    if table == "runs" and item.get(spec.keys[0]) == LOCK_ID:
         return "lock"
     if current is None:
         return "write"
     if item == current:
         return "unchanged"
+    if not spec.times:  # no time of its own (books): the table's item is the truth
+        return "write" if force else "keep"
     backup_at, table_at = _latest(item, spec.times), _latest(current, spec.times)
     older_in_table = table_at is None or (backup_at is not None and backup_at > table_at)
     return "write" if older_in_table or force else "keep"
 
 
-def _current(deployment: Deployment, spec: TableSpec, table: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if spec.key == "key":
-        return deployment.tables.get_by_key(table, ids)
-    return {str(item[spec.key]): item for item in deployment.tables.scan(table)}
+def _current(
+    deployment: Deployment, spec: TableSpec, table: str, items: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The table's items with the backup's keys, by id (consistent batch reads)."""
+    keys = [{k: item[k] for k in spec.keys} for item in items]
+    return {spec.id_of(found): found for found in deployment.tables.get_items(table, keys)}
 
 
 def _write(
@@ -152,10 +164,10 @@ def restore(deployment: Deployment, path: Path, *, dry_run: bool, force: bool) -
         spec = SPECS[name]
         table = deployment.output(spec.output)
         counts = report.tables[name] = TableCounts(table=table)
-        current = _current(deployment, spec, table, [str(item[spec.key]) for item in dump.items])
+        current = _current(deployment, spec, table, dump.items)
         planned: list[tuple[Decision, dict[str, Any], dict[str, Any] | None]] = []
         for item in dump.items:
-            item_id = str(item[spec.key])
+            item_id = spec.id_of(item)
             existing = current.get(item_id)
             action = decide(name, spec, item, existing, force)
             decision = Decision(
@@ -172,5 +184,5 @@ def restore(deployment: Deployment, path: Path, *, dry_run: bool, force: bool) -
             if action != "unchanged":
                 report.decisions.append(decision)
         if not dry_run:
-            _write(deployment, table, spec.key, planned, counts)
+            _write(deployment, table, spec.keys[0], planned, counts)
     return report

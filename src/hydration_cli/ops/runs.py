@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from hydration.errors import RunNotFoundError
 from hydration.models import TERMINAL, RunKind, RunRecord, RunStatus, Shard, ShardStatus
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import RunNotActiveError
-from hydration_cli.outcome import Result
+from hydration_cli.outcome import ExitCode, Result
+from hydration_cli.params import encode_token
 
 COPIED_ALL = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_FAILURES})  # every enqueued key settled
 
@@ -100,7 +103,8 @@ def progress(run: RunRecord, now: datetime, shards: list[Shard] | None = None) -
 
 
 class RunList(Result):
-    runs: list[RunRecord]
+    runs: list[RunRecord]  # newest first
+    next_token: str | None = None  # --starting-token for the next page (None: no more runs)
 
 
 class RunDetail(Result):
@@ -108,13 +112,41 @@ class RunDetail(Result):
     progress: Progress
 
 
-def list_runs(deployment: Deployment, limit: int) -> RunList:
-    return RunList(runs=deployment.runs.list(limit=limit))
+def recent_runs(
+    deployment: Deployment, limit: int, before: dict[str, str] | None = None
+) -> tuple[list[RunRecord], Any]:
+    """The newest `limit` runs (started before `before`), each with its books' totals, and where the next
+    page starts; read through the runs table's index, a page at a time."""
+    page = deployment.run_index.newest(limit, before)
+    runs = []
+    for run_id in page.run_ids:
+        try:
+            runs.append(deployment.runs.get(run_id))
+        except RunNotFoundError:
+            continue  # expired (TTL) between the index read and the item read
+    return runs, page.next_before
+
+
+def list_runs(deployment: Deployment, limit: int, starting_token: dict[str, str] | None = None) -> RunList:
+    runs, next_before = recent_runs(deployment, limit, starting_token)
+    return RunList(runs=runs, next_token=encode_token(next_before))
 
 
 def show_run(deployment: Deployment, run_id: str, now: datetime) -> RunDetail:
     run = deployment.runs.get(run_id)  # RunNotFoundError for an unknown id
     return RunDetail(run=run, progress=progress(run, now, planning_of(deployment, run)))
+
+
+class CancelPreview(RunDetail):
+    """`runs cancel --dry-run`: the run as it is; nothing cancelled."""
+
+    @property
+    def cancellable(self) -> bool:
+        return self.run.status in (RunStatus.PLANNING, RunStatus.DRAINING)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FOUND if self.cancellable else ExitCode.OK
 
 
 class CancelledRun(Result):

@@ -7,7 +7,7 @@ from datetime import datetime
 from hydration.models import QueueDepth, RunRecord
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.alarms import AlarmState, alarm_states
-from hydration_cli.ops.runs import Progress, planning_of, progress
+from hydration_cli.ops.runs import Progress, planning_of, progress, recent_runs
 from hydration_cli.ops.sync import LastSync, read_raw
 from hydration_cli.outcome import Result
 
@@ -28,7 +28,7 @@ class Status(Result):
 def status(deployment: Deployment, now: datetime) -> Status:
     queues = deployment.queues
     active = deployment.runs.active()
-    recent = deployment.runs.list(limit=1)
+    recent, _ = recent_runs(deployment, 1)
     invocation_dlq = deployment.invocation_dlq_url
     return Status(
         stack=deployment.stack,

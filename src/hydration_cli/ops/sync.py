@@ -10,7 +10,7 @@ from hydration import marker as marker_format
 from hydration.aws import s3 as s3_adapter
 from hydration.errors import MarkerFormatError
 from hydration_cli.deployment import Deployment
-from hydration_cli.outcome import Result
+from hydration_cli.outcome import ExitCode, Result
 
 
 class LastSync(Result):
@@ -28,6 +28,11 @@ class ResetSync(Result):
     deleted: bool
     previous: LastSync
     active_run_id: str | None = None
+    dry_run: bool = False  # nothing deleted: `previous` is what would be
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FOUND if self.dry_run and self.previous.exists else ExitCode.OK
 
 
 def last_sync(deployment: Deployment, now: datetime) -> LastSync:

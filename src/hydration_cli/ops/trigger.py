@@ -1,6 +1,7 @@
 """`trigger`: start a run through the planner, asynchronously as the schedule does, under a run id chosen here
-(so it is known at once and can be followed: hydration_cli.ops.watch); a dry run asks the planner and
-waits for its answer."""
+(so it can be followed: hydration_cli.ops.watch), then confirm it started: the run appears under that id
+within seconds, or the planner recorded it REFUSED (another trigger took the one-active-run lock at the same
+moment) and the caller is told so; a dry run asks the planner and waits for its answer."""
 
 from __future__ import annotations
 
@@ -131,6 +132,17 @@ def start(deployment: Deployment, request: PlannerRequest, now: datetime) -> Tri
     deployment.functions.invoke_async(deployment.function_name("planner"), payload)
     run_id = active.run_id if active is not None else str(request.new_run_id)
     return TriggerResult(payload=payload, kind=request.kind, run_id=run_id, resumed=resumed)
+
+
+def confirm_started(deployment: Deployment, result: TriggerResult, polling: watch.Polling) -> TriggerResult:
+    """Wait (bounded polling) until the run asked for exists; RunNotStartedError if the planner refused it
+    (its record says why and names the active run) or it never appeared."""
+    if result.run_id is None or result.resumed:
+        return result
+    run = deployment.runs.get(watch.find(deployment, result.run_id, polling))
+    if run.status is RunStatus.REFUSED:
+        raise RunNotStartedError(run.error or f"run {run.run_id} was not started: another run is active")
+    return result
 
 
 def follow(

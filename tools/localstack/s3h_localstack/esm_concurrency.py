@@ -14,11 +14,17 @@ gets a poller of its own, built by the same factory (its own SQS and Lambda clie
 The other loops stop with the worker's shutdown event (set on disable, update, delete and LocalStack
 shutdown); ``close()``, which the worker's loop calls when it ends and before it records the new state, waits
 for them to finish their current batch. Other mappings (Kinesis, DynamoDB streams, ...) are left untouched.
+
+How many poll loops of a mapping are still running: ``GET /_s3h/esm-loops`` -> ``{"loops": {uuid: n}}``. An
+update of a mapping (``Enabled=False`` too) replaces its worker: the new one reports ``Disabled`` at once, while
+the old one's loops finish their current receive (and batch) on their own; a test that must know no receive is
+in progress (one that changes the queue's visibility timeout: a receive reads it when it starts) waits for 0.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import threading
@@ -58,6 +64,7 @@ class ConcurrentSqsPoller(Poller):
         loops: int,
         shutdown: threading.Event,
         name: str,
+        uuid: str = "",
     ) -> None:
         # Poller.__init__ is not called: it would build another SQS client; this poller only delegates.
         self.primary = primary
@@ -72,6 +79,8 @@ class ConcurrentSqsPoller(Poller):
         self._name = name
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._primary_running = False  # the worker's own loop, from its first poll until it closes this poller
+        _POLLERS.setdefault(uuid, []).append(self)
 
     @property
     def loops(self) -> int:
@@ -80,18 +89,27 @@ class ConcurrentSqsPoller(Poller):
     def event_source(self) -> str:
         return self.primary.event_source()
 
+    @property
+    def running_loops(self) -> int:
+        with self._lock:
+            return int(self._primary_running) + sum(1 for thread in self._threads if thread.is_alive())
+
     def poll_events(self) -> None:
+        self._primary_running = True
         self._start_other_loops()
         self.primary.poll_events()
 
     def close(self) -> None:
         with self._lock:
-            threads, self._threads = self._threads, []
+            threads = list(self._threads)
         for thread in threads:
             thread.join(JOIN_TIMEOUT_S)
             if thread.is_alive():
                 LOG.warning("Poll loop %s of %s did not stop", thread.name, self.source_arn)
+        with self._lock:
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
         self.primary.close()
+        self._primary_running = False
 
     def _start_other_loops(self) -> None:
         with self._lock:
@@ -130,8 +148,26 @@ class ConcurrentSqsPoller(Poller):
             poller.close()
 
 
+_POLLERS: dict[str, list[ConcurrentSqsPoller]] = {}  # mapping uuid -> its pollers, the replaced ones included
+
+
+def running_loops() -> dict[str, int]:
+    """Per SQS mapping (uuid), how many of its poll loops are running (those of workers an update replaced too)."""
+    counts: dict[str, int] = {}
+    for uuid, pollers in list(_POLLERS.items()):
+        counts[uuid] = sum(poller.running_loops for poller in pollers)
+        _POLLERS[uuid] = [p for p in pollers if p.running_loops or p is pollers[-1]]  # keep the current one
+    return counts
+
+
+def _loops_endpoint(request: Any, **_: Any) -> Any:
+    from localstack.http import Response
+
+    return Response(json.dumps({"loops": running_loops()}), status=200, mimetype="application/json")
+
+
 def install() -> None:
-    """Wraps ``EsmWorkerFactory.get_esm_worker`` (idempotent)."""
+    """Wraps ``EsmWorkerFactory.get_esm_worker`` and adds ``/_s3h/esm-loops`` (idempotent)."""
     original = EsmWorkerFactory.get_esm_worker
     if getattr(original, "s3h_patched", False):
         return
@@ -141,16 +177,19 @@ def install() -> None:
         worker = original(self)
         if type(worker.poller) is not SqsPoller:
             return worker
-        loops = loops_for(self.esm_config)
-        if loops > 1:
-            worker.poller = ConcurrentSqsPoller(
-                primary=worker.poller,
-                new_poller=lambda: original(self).poller,
-                loops=loops,
-                shutdown=worker._shutdown_event,  # set by stop(), delete() and stop_for_shutdown()
-                name=f"event-source-mapping-poller-{worker.uuid}",
-            )
+        worker.poller = ConcurrentSqsPoller(  # one loop too: its loop is counted (running_loops)
+            primary=worker.poller,
+            new_poller=lambda: original(self).poller,
+            loops=loops_for(self.esm_config),
+            shutdown=worker._shutdown_event,  # set by stop(), delete() and stop_for_shutdown()
+            name=f"event-source-mapping-poller-{worker.uuid}",
+            uuid=worker.uuid,
+        )
         return worker
+
+    from localstack.services.edge import ROUTER
+
+    ROUTER.add("/_s3h/esm-loops", endpoint=_loops_endpoint, methods=["GET"])
 
     get_esm_worker.s3h_patched = True  # type: ignore[attr-defined]
     EsmWorkerFactory.get_esm_worker = get_esm_worker  # type: ignore[method-assign]

@@ -471,6 +471,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             crash = _ScheduledCrash(process, fault.after_s) if fault and fault.action == "kill" else None
             if fault and fault.action == "timeout":
                 deadline = min(deadline, time.monotonic() + fault.after_s)
+            ended = faults.REGISTRY.invocation_started(
+                faults.RunningInvocation(fv.id.function_name, request_id, payload.get("payload") or "", process.crash)
+            )
             message: dict[str, Any] | None = {"type": "exit", "code": None} if not sent else None
             while message is None:
                 message = process.next_message(timeout=max(0.0, deadline - time.monotonic()))
@@ -478,6 +481,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                     break
                 if message.get("type") in ("result", "error") and message.get("request_id") != request_id:
                     message = None  # a late answer to an earlier, timed-out invocation
+            ended()
             fired = crash.cancel() if crash else message is None
             if fault and fired:
                 LOG.info("fault %s: %s of %s, request %s", fault.rule.id, fault.action, fv.id.function_name, request_id)

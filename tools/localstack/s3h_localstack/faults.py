@@ -39,6 +39,13 @@ runtime process ``after_ms`` into the invocation (it ends with Runtime.ExitError
 ``timeout`` ends it as if the function's timeout had elapsed then (Sandbox.Timedout, process killed). Rules are
 looked up when an invocation starts, so only invocations started after a rule was added count; ``hits``
 counts the faults that fired (an invocation that ends before ``after_ms`` leaves the rule armed).
+
+Invocations in progress (our executor registers each while it runs), for a kill at a moment the test chooses
+(say, once a delayed request shows the function is inside a copy) rather than a time after the start:
+  GET    /_s3h/lambda-invocations         {"invocations": [{"function", "request_id", "running_ms"}, ...]}
+  POST   /_s3h/lambda-invocations/kill    {"function", "match"?} -> {"killed": N}: SIGKILL to the runtime of
+                                          every running invocation of that function (a name or a regex, full
+                                          match) whose payload matches; each ends with Runtime.ExitError.
 """
 
 from __future__ import annotations
@@ -269,14 +276,67 @@ class LambdaFault:
             self.rule.hits -= 1
 
 
+class RunningInvocation:
+    """An invocation our executor is running; ``kill()`` crashes its runtime unless it has ended already."""
+
+    def __init__(self, function_name: str, request_id: str, payload: str, crash: Callable[[], None]) -> None:
+        self.function_name = function_name
+        self.request_id = request_id
+        self.payload = payload
+        self.started = time.monotonic()
+        self._crash = crash
+        self._lock = threading.Lock()
+        self._ended = False
+
+    def kill(self) -> bool:
+        with self._lock:
+            if self._ended:
+                return False
+            self._crash()
+            return True
+
+    def end(self) -> None:
+        with self._lock:
+            self._ended = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "function": self.function_name,
+            "request_id": self.request_id,
+            "running_ms": round((time.monotonic() - self.started) * 1000),
+        }
+
+
 class Registry:
-    """The rules of this LocalStack process (both kinds share one id space)."""
+    """The rules of this LocalStack process (both kinds share one id space), and the invocations running."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.request_rules: dict[str, RequestRule] = {}
         self.lambda_rules: dict[str, LambdaRule] = {}
+        self.running: dict[int, RunningInvocation] = {}
         self._ids = itertools.count(1)
+
+    def invocation_started(self, invocation: RunningInvocation) -> Callable[[], None]:
+        """Registers a running invocation; returns what to call when it has ended."""
+        with self.lock:
+            self.running[id(invocation)] = invocation
+
+        def ended() -> None:
+            invocation.end()
+            with self.lock:
+                self.running.pop(id(invocation), None)
+
+        return ended
+
+    def kill_running(self, function: re.Pattern[str], match: re.Pattern[str] | None) -> list[RunningInvocation]:
+        with self.lock:
+            chosen = [
+                invocation
+                for invocation in self.running.values()
+                if function.fullmatch(invocation.function_name) and (match is None or match.search(invocation.payload))
+            ]
+        return [invocation for invocation in chosen if invocation.kill()]
 
     def add(self, rules: dict[str, Any], rule: RequestRule | LambdaRule) -> None:
         """Adds ``rule`` to ``rules`` (one of the two kinds), giving it an id if it has none."""
@@ -390,6 +450,29 @@ class _ControlEndpoint:
             if request.method == "DELETE":
                 del self._rules[rule_id]
             return _json(rule.to_json())
+
+
+def _invocations(request: Request, **_: Any) -> Response:
+    with REGISTRY.lock:
+        running = [invocation.to_json() for invocation in REGISTRY.running.values()]
+    return _json({"invocations": running})
+
+
+def _kill_invocations(request: Request, **_: Any) -> Response:
+    try:
+        doc = json.loads(request.get_data(as_text=True) or "null")
+        if not isinstance(doc, dict):
+            raise RuleError("a kill request is a JSON object")
+        function = _regex(doc, "function")
+        if function is None:
+            raise RuleError("function is required (a function name or a regex matching whole names)")
+        match = _regex(doc, "match")
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    killed = REGISTRY.kill_running(function, match)
+    for invocation in killed:
+        LOG.info("killed a running invocation of %s, request %s", invocation.function_name, invocation.request_id)
+    return _json({"killed": len(killed)})
 
 
 # -- applying request rules in the handler chain ---------------------------------------------------------------
@@ -572,6 +655,8 @@ def install() -> None:
         endpoint = _ControlEndpoint(REGISTRY, rules, parse)
         ROUTER.add(path, endpoint=endpoint.collection, methods=["GET", "POST", "DELETE"])
         ROUTER.add(f"{path}/<rule_id>", endpoint=endpoint.item, methods=["GET", "DELETE"])
+    ROUTER.add("/_s3h/lambda-invocations", endpoint=_invocations, methods=["GET"])
+    ROUTER.add("/_s3h/lambda-invocations/kill", endpoint=_kill_invocations, methods=["POST"])
     handlers.serve_custom_service_request_handlers.append(apply_request_faults)
     handlers.run_custom_response_handlers.append(apply_response_faults)
     handlers.serve_custom_service_request_handlers.s3h_faults = True  # type: ignore[attr-defined]
