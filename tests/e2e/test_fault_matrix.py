@@ -30,7 +30,6 @@ from tests.e2e.support import Matrix, leave_quiet
 from tests.faults import Faults
 
 VISIBILITY_SECONDS = 8
-PLANNER_VISIBILITY_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
@@ -234,13 +233,11 @@ def test_duplicate_delivery_of_a_whole_batch(matrix: Matrix, faults: Faults, pre
 @pytest.fixture
 def one_shard(matrix: Matrix) -> Iterator[str]:
     """The planner cases: a prefix run of one shard (PLANNER_SHARDS=1) listed 10 keys a page, handed on every
-    2 pages (its second message is its first hand-on), checkpointed every half second, its lease 10 s; the
-    planner queue's visibility timeout shortened (a killed worker's message comes back after it). Whatever
-    happens, the run ends within those bounds and the finalizer's StalePlanningSeconds (30 s locally)."""
-    sqs = matrix.deployment.client("sqs")
-    url = matrix.deployment.planner_queue_url
-    before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(PLANNER_VISIBILITY_SECONDS)})
+    2 pages (its second message is its first hand-on), checkpointed every half second, its lease 10 s. A
+    shard whose worker died or whose message was lost is sent again by the coordinator once its lease expired
+    and the run went unplanned for StalePlanningSeconds (30 s locally; the finalizer, nudged as `runs watch`
+    does, has it pick the run up): the planner queue's visibility timeout is not in the way, so it is left as
+    deployed. Whatever happens, the run ends within `Bounds.run_end` with those hand-ons and lost shards."""
     env = {
         "PLANNER_SHARDS": "1",
         "LIST_PAGE_SIZE": "10",
@@ -249,10 +246,11 @@ def one_shard(matrix: Matrix) -> Iterator[str]:
         "SHARD_LEASE_SECONDS": "10",
     }
     undo = [matrix.function_env(service, **env) for service in ("planner", "planner-worker")]
-    yield str(matrix.deployment.function_name("planner-worker"))
-    for step in undo:
-        step()
-    sqs.set_queue_attributes(QueueUrl=url, Attributes=before)
+    try:
+        yield str(matrix.deployment.function_name("planner-worker"))
+    finally:
+        for step in undo:
+            step()
 
 
 def _planned_once(matrix: Matrix, run: Any, prefix: str, keys: int) -> None:
@@ -270,7 +268,7 @@ def test_a_planner_worker_killed_mid_shard(matrix: Matrix, faults: Faults, prefi
         matrix.put(f"{prefix}{i:02}.bin")
     faults.add(service="s3", operation="ListObjectsV2", action="delay", delay_ms=3000, skip=2, times=1)
     kill = faults.lambda_fault(function=one_shard, action="kill", after_ms=1500, times=1)
-    run = matrix.run({"prefix": prefix}, timeout=300)
+    run = matrix.run({"prefix": prefix}, timeout=matrix.bounds.run_end(hand_ons=3, lost_shards=1))
     assert faults.hits(kill) == 1
     _planned_once(matrix, run, prefix, 60)
 
@@ -281,7 +279,7 @@ def test_a_shard_hand_on_lost(matrix: Matrix, faults: Faults, prefix: str, one_s
     for i in range(60):
         matrix.put(f"{prefix}{i:02}.bin")
     lost = faults.add(service="sqs", action="drop", match='"shard_id":"s0000"', skip=1, times=1)
-    run = matrix.run({"prefix": prefix}, timeout=300)
+    run = matrix.run({"prefix": prefix}, timeout=matrix.bounds.run_end(hand_ons=2, lost_shards=1))
     assert faults.hits(lost) == 1
     _planned_once(matrix, run, prefix, 60)
 
@@ -292,7 +290,8 @@ def test_a_503_storm_on_listing(matrix: Matrix, faults: Faults, prefix: str, one
     for i in range(30):
         matrix.put(f"{prefix}{i:02}.bin")
     storm = faults.add(service="s3", operation="ListObjectsV2", action="error", status=503, code="SlowDown", times=8)
-    run = matrix.run({"prefix": prefix}, timeout=300)
+    # each refused call retried by botocore after a backoff of at most 20 s (its documented cap)
+    run = matrix.run({"prefix": prefix}, timeout=matrix.bounds.run_end(hand_ons=2) + 8 * 20)
     assert faults.hits(storm) == 8
     faults.clear()
     _planned_once(matrix, run, prefix, 30)

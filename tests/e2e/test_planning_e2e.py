@@ -20,25 +20,23 @@ from urllib.parse import quote_plus
 import pytest
 
 from hydration.models import RunStatus
-from tests.e2e.support import Matrix
+from tests.e2e.support import Matrix, leave_quiet
 from tests.faults import Faults
 
 
 @pytest.fixture(scope="module")
-def matrix(deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> Matrix:
+def matrix(deployment: Any, producer_s3: Any, outputs: dict[str, Any]) -> Iterator[Matrix]:
     the_matrix = Matrix(deployment, producer_s3, outputs)
-    active = deployment.runs.active_run_id()
-    if active:
-        the_matrix.wait(active)  # whatever an earlier test left running
+    leave_quiet(deployment, "the planning cases start", purge_at_once=True)  # whatever an earlier module left
+    the_matrix.forget("pl/")  # what an interrupted session left
     the_matrix.run()  # a marker to start from (the checks read it)
-    return the_matrix
+    yield the_matrix
+    leave_quiet(deployment, "the planning cases end", purge_at_once=False)
 
 
 @pytest.fixture
 def prefix(matrix: Matrix) -> Iterator[str]:
-    active = matrix.deployment.runs.active_run_id()
-    if active:
-        matrix.wait(active)  # a run the inventory rule started from an earlier test's report
+    """The case's own key prefix, forgotten after it (each case starts and ends quiet: `isolated`)."""
     name = f"pl/{uuid.uuid4().hex[:8]}/"
     yield name
     matrix.forget(name)
