@@ -134,7 +134,7 @@ def test_an_inventory_from_another_bucket_is_not_read(inventory: World) -> None:
 
 @pytest.fixture
 def deletes(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
-    cold_start(monkeypatch, DELETE_MODE="hard", MAX_DELETE_COUNT="10", MAX_DELETE_PERCENT="100", LOOKBACK_SECONDS="0")
+    cold_start(monkeypatch, DELETE_MODE="hard", MAX_DELETE_COUNT="10", MAX_DELETE_PERCENT="100")
     for key in ("keep.txt", "gone.txt", "other.txt", "back.txt"):
         put_object(world, key, key.encode())
     assert hydrate(world)["status"] == "COMPLETED"
