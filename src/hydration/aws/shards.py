@@ -60,7 +60,7 @@ class ShardStore(TableStore):
     def _put(self, shard: Shard) -> dict[str, Any]:
         now = datetime.now(UTC)
         shard.created_at = shard.updated_at = now
-        item = shard.model_dump(mode="json", exclude={"run_id", "shard_id"})
+        item = shard.model_dump(mode="json", exclude={"run_id", "shard_id"}, exclude_none=True)
         item |= {"run_id": shards_partition(shard.run_id), "key": shard.shard_id}
         item["ttl"] = int((now + self._ttl).timestamp())
         return {
@@ -233,7 +233,7 @@ class ShardStore(TableStore):
     ) -> dict[str, Any]:
         """The conditional progress write: every progress field (and `sets`), the version moved on, only by
         the worker holding the lease at the version it read."""
-        data = shard.model_dump(mode="json", include=set(PROGRESS)) | (sets or {})
+        data = shard.model_dump(mode="json", include=set(PROGRESS), exclude_none=True) | (sets or {})
         data |= {"version": shard.version + 1, "updated_at": iso(datetime.now(UTC))}
         names = {f"#f{i}": name for i, name in enumerate(data)} | {"#owner": "owner"}
         expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(data)))
