@@ -3,6 +3,10 @@ times from 8 threads, made exactly as the pipeline makes it (the same parameters
 stores where there is one). LocalStack is one process whose CPU is the bench's bottleneck, so these figures
 are the budget a copied object spends; multiplied by the requests per object of a run they give its CPU per
 object (what the copy tables measure as a whole).
+
+And what a run would cost on AWS (`aws_cost`): its books through the same cost model as `runs report`
+(hydration_cli.ops.costs), at the list prices of hydration_cli.ops.prices, per million objects, beside S3
+Batch Replication and DataSync for the same objects.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from bench import data
 from bench.env import Stack, client, cpu_seconds, localstack_pid
 from hydration.aws.dynamo import batch_get
 from hydration.aws.wiring import StateStores
-from hydration.models import ManifestEntry, Outcome, Settlement, Task
+from hydration.models import ManifestEntry, Outcome, RunRecord, Settlement, Sheet, Task
+from hydration_cli.ops.costs import Rates, cost_of
+from hydration_cli.ops.report import work_of
+from hydration_cli.ops.stack import DeployedSettings
 
 THREADS = 8
 
@@ -110,36 +117,43 @@ def measure(stack: Stack, a: data.DataSet, stores: StateStores, objects: int = 4
     return costs
 
 
-def _tasks(run_id: str, samples: list[Any]) -> list[Task]:
+def _sheets(run_id: str, chunk: list[Any], first: int) -> list[Sheet]:
+    """The chunk's keys in sheets of ten (one per transfer message), as the planner opens them."""
     now = datetime.now(UTC)
-    return [
-        Task(run_id=run_id, bucket="bench", key=s.key, size=s.size, etag='"e"', last_modified=now, enqueued_at=now)
-        for s in samples
+    tasks = [
+        Task(run_id=run_id, bucket="bench", key=s.key, size=s.size, etag=f'"{"0" * 32}"', last_modified=now)
+        for s in chunk
     ]
+    return [Sheet.of(run_id, f"{first + i:08d}", "bench", tasks[i * 10 : i * 10 + 10], now) for i in range(10)]
 
 
-def _open(stores: StateStores, run_id: str, chunk: list[Any]) -> None:
-    stores.books.open(run_id, _tasks(run_id, chunk))
+def _open(stores: StateStores, run_id: str, sheets: list[Sheet]) -> None:
+    stores.books.open(run_id, sheets)
 
 
-def _settle(stores: StateStores, run_id: str, chunk: list[Any]) -> None:
-    stores.books.settle(run_id, [Settlement(s.key, Outcome.TRANSFERRED, 1) for s in chunk])
+def _settle(stores: StateStores, run_id: str, sheets: list[Sheet]) -> None:
+    stores.books.settle(
+        run_id,
+        [
+            Settlement(t.key, Outcome.TRANSFERRED, 1, sheet=sheet.id, slot=t.slot)
+            for sheet in sheets
+            for t in sheet.tasks
+        ],
+    )
 
 
 def _books(pid: int, stores: StateStores, samples: list[Any]) -> list[Cost]:
-    """A transaction opens (planner) or settles (copier) 99 tasks and moves a counter item with them."""
+    """A transaction opens (planner) or settles (copier) 100 keys, in 10 sheets of 10 (a copier's batch of 10
+    messages), and moves a counter item with them."""
     run_id = f"bench-costs-{secrets.token_hex(3)}"
-    chunks = [samples[i : i + 99] for i in range(0, len(samples) - 1, 99)]
+    chunks = [_sheets(run_id, samples[i : i + 100], i) for i in range(0, len(samples) - 100, 100)]
     opened = _measure(pid, [partial(_open, stores, run_id, chunk) for chunk in chunks])
-    settled = _measure(
-        pid,
-        [partial(_settle, stores, run_id, chunk) for chunk in chunks],
-    )
+    settled = _measure(pid, [partial(_settle, stores, run_id, chunk) for chunk in chunks])
     n = len(chunks) - 1
     return [
-        Cost("dynamodb.TransactWriteItems", "planner: 99 tasks opened in the books, with their counter", n, 99, opened),
+        Cost("dynamodb.TransactWriteItems", "planner: 10 sheets of 10 keys opened, with their counter", n, 100, opened),
         Cost(
-            "dynamodb.TransactWriteItems", "copier: 99 tasks settled in the books, with their counter", n, 99, settled
+            "dynamodb.TransactWriteItems", "copier: 10 sheets of 10 keys settled, with their counter", n, 100, settled
         ),
     ]
 
@@ -193,3 +207,25 @@ def _queue(pid: int, samples: list[Any]) -> list[Cost]:
     finally:
         sqs.delete_queue(QueueUrl=url)
     return [Cost("sqs.SendMessageBatch", "planner: 10 messages of 10 keys", len(batches) - 1, 100, sent)]
+
+
+def aws_cost(run: RunRecord, settings: dict[str, Any]) -> dict[str, Any]:
+    """The run's cost on AWS, modeled from its books with the deployment's knobs (`Pipeline.settings()`)."""
+    deployed = DeployedSettings(
+        copy_mode=str(settings.get("COPY_MODE") or "server-side"),
+        keys_per_message=int(settings.get("KEYS_PER_MESSAGE") or 10),
+        batch_size=int(settings.get("BatchSize") or 10),
+        copy_concurrency=int(settings.get("COPY_CONCURRENCY") or 32),
+    )
+    work, _ = work_of(run, run.ended_at or datetime.now(UTC))
+    cost = cost_of(work, deployed, Rates.of())
+    objects = max(cost.objects, 1)
+    books = sum(line.quantity for line in cost.lines if line.item.startswith("books:"))
+    return {
+        "usd": cost.total_usd,
+        "per_million_usd": cost.per_million_objects_usd,
+        "dynamodb_write_units_per_object": cost.dynamodb_write_units / objects,
+        "books_write_units_per_object": books / objects,
+        "peers": {peer.name: peer.per_million_objects_usd for peer in cost.peers},
+        "lines": {line.item: line.usd * 1_000_000 / objects for line in cost.lines},
+    }

@@ -22,6 +22,7 @@ from typing import Any
 from botocore.config import Config
 
 from bench import data
+from bench.costs import aws_cost
 from bench.env import (
     RequestLog,
     Stack,
@@ -67,6 +68,7 @@ class PipelineRun:
     localstack_cpu_seconds: float | None
     functions_cpu_seconds: float | None  # the planner's and the copiers' processes (their own CPU)
     requests: Counter[str] = field(default_factory=Counter)
+    aws: dict[str, Any] = field(default_factory=dict)  # its cost on AWS, modeled from its books (bench.costs)
 
     @property
     def close_lag(self) -> float | None:
@@ -317,6 +319,7 @@ class Pipeline:
             localstack_cpu_seconds=cpu,
             functions_cpu_seconds=functions_cpu,
             requests=requests,
+            aws=aws_cost(run, self.settings()),
         )
 
     def _wait_closed(self, run_id: str, deadline: float) -> int:

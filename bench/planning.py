@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.faults import Faults
 
-from bench import data
+from bench import data, report
 from bench.env import cpu_seconds, localstack_pid
 from bench.pipeline import Pipeline
 from bench.report import PlannerResult
@@ -24,9 +24,6 @@ PRODUCER_ACCOUNT = "222222222222"
 
 def listing_contender(workers: int) -> str:
     return f"listing, {workers} worker(s), ListObjectsV2 +{LISTING_DELAY_MS} ms"
-
-
-ENQUEUE_CONTENDER = "planning pass (list, books, SendMessageBatch)"
 
 
 def planned(pipeline: Pipeline, run_id: str, timeout: float = 900) -> RunRecord:
@@ -96,10 +93,11 @@ def enqueue_pass(pipeline: Pipeline, ds: data.DataSet) -> PlannerResult:
         invoked_at = time.time()
         answer = pipeline.invoke(pipeline.planner_name, {"prefix": ds.prefix})
         run = planned(pipeline, str(answer["run_id"]))
-        row = PlannerResult(keys=run.keys_enqueued, contender=ENQUEUE_CONTENDER)
+        row = PlannerResult(keys=run.keys_enqueued, contender=report.ENQUEUE_RUN)
         row.seconds.append(planning_seconds(run, invoked_at))
         if ls and cpu_before is not None:
-            row.extra["localstack_cpu_ms_per_key"] = 1000 * (cpu_seconds(ls) - cpu_before) / max(1, run.keys_enqueued)
+            row.localstack_cpu_per_key_ms = 1000 * (cpu_seconds(ls) - cpu_before) / max(1, run.keys_enqueued)
+            row.extra["localstack_cpu_ms_per_key"] = row.localstack_cpu_per_key_ms
         pipeline.abandon(run.run_id)
         return row
     finally:

@@ -69,6 +69,7 @@ class PlannerResult:
     seconds: list[float] = field(default_factory=list)
     peak_rss_mb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # localstack_cpu_ms_per_key, rows_per_core_second, ...
+    localstack_cpu_per_key_ms: float | None = None
 
     @property
     def median(self) -> float:
@@ -218,6 +219,27 @@ def planner_table(results: list[PlannerResult]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+def aws_table(results: list[Result]) -> str:
+    """What each pipeline row's latest run would cost on AWS, per million objects (modeled from its books)."""
+    head = (
+        "| set | contender | USD per million objects | S3 Batch Replication | DataSync | DynamoDB WRU/object "
+        "| of which the books |\n|---|---|--:|--:|--:|--:|--:|\n"
+    )
+    rows = []
+    for r in results:
+        runs = r.extra.get("runs") or []
+        aws = runs[-1].get("aws") if runs else None
+        if r.kind != PIPELINE or not aws or aws.get("per_million_usd") is None:
+            continue
+        peers = aws["peers"]
+        rows.append(
+            f"| {r.dataset} | {r.contender} | {aws['per_million_usd']:.2f} "
+            f"| {_fmt(peers.get('S3 Batch Replication'), 2)} | {_fmt(peers.get('DataSync (Basic mode)'), 2)} "
+            f"| {aws['dynamodb_write_units_per_object']:.2f} | {aws['books_write_units_per_object']:.2f} |"
+        )
+    return head + "\n".join(rows) + "\n" if rows else ""
+
+
 def describe_settings(settings: dict[str, Any], pollers: int) -> str:
     copier = f"{settings.get('COPY_CONCURRENCY')} copies in flight per invocation"
     threshold = int(settings.get("MULTIPART_THRESHOLD_BYTES") or 0) // MIB
@@ -264,6 +286,7 @@ def closing_lines(
             cpu.append(f"{dataset} {pipe_cpu:,.2f} vs {loop_cpu:,.2f} ms ({pipe_cpu / loop_cpu:.2f}x)")
     if cpu:
         lines.append("CPU per object (LocalStack + functions), pipeline vs the raw CopyObject loop: " + ", ".join(cpu))
+    lines += _books_lines(results, default_pipeline, planner)
     one = reference(results, "A", "pipeline server-side, 1 poller")
     default = reference(results, "A", default_pipeline)
     if one is not None and default is not None:
@@ -344,6 +367,39 @@ def _cpu_per_object(result: Result) -> float | None:
     if result.localstack_cpu_per_object_ms is None or result.client_cpu_per_object_ms is None:
         return None
     return result.localstack_cpu_per_object_ms + result.client_cpu_per_object_ms
+
+
+def _books_lines(results: list[Result], default_pipeline: str, planner: list[PlannerResult]) -> list[str]:
+    """DynamoDB write units and the AWS cost per object of set A (from the run's books), the enqueue pass."""
+    lines = []
+    pipe = reference(results, "A", default_pipeline)
+    runs = pipe.extra.get("runs") if pipe is not None else None
+    aws = runs[-1].get("aws") if runs else None
+    if aws and aws.get("per_million_usd") is not None:
+        peers = aws["peers"]
+        replication = peers.get("S3 Batch Replication")
+        units, books, usd = (
+            aws["dynamodb_write_units_per_object"],
+            aws["books_write_units_per_object"],
+            aws["per_million_usd"],
+        )
+        lines.append(
+            f"A DynamoDB write units per object (on AWS, from the run's books): {units:.2f} ({books:.2f} books)"
+        )
+        lines.append(
+            f"A cost per million objects on AWS (list prices, from the run's books): pipeline {usd:.2f}"
+            f" USD; S3 Batch Replication {_fmt(replication, 2)} USD "
+            f"({aws['per_million_usd'] / replication:.2f}x); DataSync {_fmt(peers.get('DataSync (Basic mode)'), 2)} USD"
+            if replication
+            else f"A cost per million objects on AWS: pipeline {aws['per_million_usd']:.2f} USD"
+        )
+    enqueue = next((p for p in planner if p.contender == ENQUEUE_RUN and p.seconds), None)
+    if enqueue is not None:
+        lines.append(
+            f"planner enqueue pass: {enqueue.keys_per_second:,.0f} keys/s, LocalStack CPU "
+            f"{_fmt(enqueue.localstack_cpu_per_key_ms, 3)} ms per key"
+        )
+    return lines
 
 
 def machine() -> str:

@@ -470,6 +470,14 @@ class Bench:
                 "",
                 report.costs_table(self.costs),
             ]
+        aws = report.aws_table(self.results)
+        if aws:
+            lines += [
+                "### What the pipeline's runs would cost on AWS (modeled from their books at list prices; "
+                "hydration_cli.ops.prices)",
+                "",
+                aws,
+            ]
         if self.planner:
             lines += ["### Planner (data set C)", "", report.planner_table(self.planner)]
         if profile := self.meta.get("profile"):

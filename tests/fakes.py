@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hydration.errors import RunAlreadyActiveError, RunNotFoundError
+from hydration.errors import CheckpointMovedError, RunAlreadyActiveError, RunNotFoundError
 from hydration.marker import Marker
 from hydration.models import (
     Books,
     FailureRecord,
     ManifestEntry,
-    Outcome,
+    Origin,
     Precedence,
     QueueDepth,
     RunRecord,
@@ -27,6 +28,7 @@ from hydration.models import (
     Shard,
     ShardMessage,
     ShardStatus,
+    Sheet,
     Task,
 )
 
@@ -151,57 +153,107 @@ class FakeSqs:
 
 
 class FakeBooks:
-    """The books port: tasks per (run, key), counted once when opened and once when settled."""
+    """The books port, as the books table keeps it: sheets of slots, claims, counters. A transaction is atomic
+    (under one lock): a claim that exists leaves its key out of its sheet, an existing sheet raises, an `also`
+    that does not hold raises CheckpointMovedError and nothing is written; a slot settles once, if it names
+    the key. `open_faults`/`settle_faults`: callables run before a transaction commits (raise to fail it)."""
 
     def __init__(self) -> None:
-        self.tasks: dict[tuple[str, str], Task] = {}
-        self.costs: dict[str, tuple[int, int]] = {}  # run_id -> (s3_requests, copy_ms)
-        self._lock = threading.Lock()
+        self.sheets: dict[tuple[str, str], Sheet] = {}
+        self.claims: set[tuple[str, str]] = set()
+        self.totals: dict[str, dict[str, int]] = {}
+        self.open_faults: list[Callable[[], None]] = []
+        self.settle_faults: list[Callable[[], None]] = []
+        self._lock = threading.RLock()
 
-    def open(self, run_id: str, tasks: list[Task]) -> list[Task]:
-        created = []
-        with self._lock:
-            for task in tasks:
-                if (run_id, task.key) not in self.tasks:
-                    self.tasks[(run_id, task.key)] = task
-                    created.append(task)
-        return created
+    def _count(self, run_id: str, counts: dict[str, int]) -> None:
+        totals = self.totals.setdefault(run_id, {})
+        for name, n in counts.items():
+            totals[name] = totals.get(name, 0) + n
 
-    def settle(self, run_id: str, settlements: list[Settlement]) -> list[str]:
-        settled = []
+    def open(self, run_id: str, sheets: Sequence[Sheet], *, also: Sequence[Any] = ()) -> list[Sheet]:
         with self._lock:
-            for key, outcome, nbytes, requests, copy_ms in settlements:
-                task = self.tasks.get((run_id, key))
-                if task is None or task.outcome is not None:
+            if self.open_faults:
+                self.open_faults.pop(0)()
+            named = [t.key for sheet in sheets for t in sheet.tasks if t.claimed]
+            ids = [sheet.id for sheet in sheets]
+            if len(set(named)) < len(named) or len(set(ids)) < len(ids):
+                raise ValueError("ValidationException: two actions of a transaction on one item")
+            claimed = {t.key for sheet in sheets for t in sheet.tasks if t.claimed and (run_id, t.key) in self.claims}
+            kept = [left for sheet in sheets if (left := sheet.without(claimed)) is not None]
+            exists = any((run_id, sheet.id) in self.sheets for sheet in kept)
+            if not all(action.holds() for action in also) or (exists and also):
+                raise CheckpointMovedError(f"run {run_id}: the checkpoint moved")
+            if exists:
+                raise RuntimeError("a sheet id exists")
+            for sheet in kept:
+                self.sheets[(run_id, sheet.id)] = sheet
+                self.claims |= {(run_id, t.key) for t in sheet.tasks if t.claimed}
+            for action in also:
+                action.apply()
+            self._count(
+                run_id,
+                {
+                    "keys_enqueued": sum(len(s.tasks) for s in kept),
+                    "bytes_enqueued": sum(t.size for s in kept for t in s.tasks),
+                    "ledger_keys_enqueued": sum(1 for s in kept for t in s.tasks if t.origin is Origin.LEDGER),
+                    "sheets": len(kept),
+                    "claims": sum(1 for s in kept for t in s.tasks if t.claimed),
+                    "book_transactions": 1 if kept else 0,
+                },
+            )
+            return kept
+
+    def settle(self, run_id: str, settlements: Sequence[Settlement]) -> list[Settlement]:
+        with self._lock:
+            if self.settle_faults:
+                self.settle_faults.pop(0)()
+            settled: list[Settlement] = []
+            for s in settlements:
+                sheet = self.sheets.get((run_id, s.sheet or ""))
+                if sheet is None or s.slot is None or s.slot >= len(sheet.tasks) or s.slot in sheet.outcomes:
                     continue
-                self.tasks[(run_id, key)] = task.model_copy(update={"outcome": outcome, "size": nbytes or task.size})
-                settled.append(key)
-                self._add_costs(run_id, requests, copy_ms)
-        return settled
+                if sheet.tasks[s.slot].key != s.key:
+                    continue
+                outcomes = sheet.outcomes | {s.slot: s.outcome}
+                self.sheets[(run_id, sheet.id)] = sheet.model_copy(
+                    update={"outcomes": outcomes, "settled_at": datetime.now(UTC)}
+                )
+                settled.append(s)
+                self._count(
+                    run_id,
+                    {
+                        s.outcome.counter: 1,
+                        "bytes_transferred": s.bytes,
+                        "s3_requests": s.requests,
+                        "copy_ms": s.copy_ms,
+                    },
+                )
+            if settled:
+                self._count(run_id, {"sheet_settles": len({s.sheet for s in settled}), "book_transactions": 1})
+            return settled
 
     def add_costs(self, run_id: str, *, requests: int, copy_ms: int) -> None:
         with self._lock:
-            self._add_costs(run_id, requests, copy_ms)
+            self._count(run_id, {"s3_requests": requests, "copy_ms": copy_ms})
 
-    def _add_costs(self, run_id: str, requests: int, copy_ms: int) -> None:
-        before = self.costs.get(run_id, (0, 0))
-        self.costs[run_id] = (before[0] + requests, before[1] + copy_ms)
+    def run_sheets(self, run_id: str) -> list[Sheet]:
+        return [sheet for (r, _), sheet in sorted(self.sheets.items()) if r == run_id]
+
+    def tasks(self, run_id: str) -> dict[str, list[Task]]:
+        """Every key of the run's books: its tasks (a key opened twice would show twice)."""
+        found: dict[str, list[Task]] = {}
+        for sheet in self.run_sheets(run_id):
+            for task in sheet.settled_tasks():
+                found.setdefault(task.key, []).append(task)
+        return found
 
     def unsettled(self, run_id: str) -> Iterator[Task]:
-        return iter([t for (r, _), t in list(self.tasks.items()) if r == run_id and t.outcome is None])
+        return iter([task for sheet in self.run_sheets(run_id) for task in sheet.unsettled()])
 
     def counters(self, run_id: str) -> Books:
-        mine = [t for (r, _), t in self.tasks.items() if r == run_id]
-        counts = {o.counter: sum(1 for t in mine if t.outcome is o) for o in Outcome}
-        transferred = [t for t in mine if t.outcome is Outcome.TRANSFERRED]
-        return Books(
-            keys_enqueued=len(mine),
-            bytes_enqueued=sum(t.size for t in mine),
-            bytes_transferred=sum(t.size for t in transferred),
-            s3_requests=self.costs.get(run_id, (0, 0))[0],
-            copy_ms=self.costs.get(run_id, (0, 0))[1],
-            **counts,
-        )
+        totals = self.totals.get(run_id, {})
+        return Books(**{name: totals.get(name, 0) for name in Books.COUNTERS})
 
 
 class FakeRuns:
@@ -238,6 +290,9 @@ class FakeRuns:
         self.runs[run.run_id] = run.model_copy(deep=True)
         return True
 
+    def planning_check(self, run: RunRecord) -> FakePlanningCheck:
+        return FakePlanningCheck(self, run.run_id)
+
     def heartbeat(self, run: RunRecord) -> bool:
         with self._guard:
             stored = self.runs[run.run_id]
@@ -248,7 +303,7 @@ class FakeRuns:
 
     def finish_planning(self, run: RunRecord) -> bool:
         """The run item's condition: still planning, cut, and no shard open (the totals come with it)."""
-        from hydration.aws.runs import PLANNING_TOTALS
+        from hydration.aws.planning import PLANNING_TOTALS
 
         with self._guard:
             stored = self.runs[run.run_id]
@@ -500,6 +555,9 @@ class FakeShards:
         with self._guard:
             return self._write(shard, lease_until=until)
 
+    def checkpoint_action(self, shard: Shard, expected: int, until: datetime) -> FakeShardCheckpoint:
+        return FakeShardCheckpoint(self, shard.model_copy(update={"version": expected}, deep=True), until)
+
     def hand_on(self, shard: Shard) -> bool:
         with self._guard:
             shard.hand_ons += 1
@@ -582,3 +640,35 @@ class FakeShardQueue:
 
     def depth(self) -> QueueDepth:
         return QueueDepth(visible=len(self.messages), in_flight=0, delayed=0)
+
+
+@dataclass
+class FakeShardCheckpoint:
+    """A shard's checkpoint action, as FakeBooks.open writes it with its sheets."""
+
+    shards: FakeShards
+    shard: Shard  # at the version it expects
+    until: datetime
+
+    def holds(self) -> bool:
+        with self.shards._guard:
+            stored = self.shards._stored(self.shard)
+            return stored is not None and stored.owner == self.shard.owner and stored.version == self.shard.version
+
+    def apply(self) -> None:
+        with self.shards._guard:
+            self.shards._write(self.shard, lease_until=self.until)
+
+
+@dataclass
+class FakePlanningCheck:
+    """The runs table's ConditionCheck (the run still PLANNING), as FakeBooks.open checks it."""
+
+    runs: FakeRuns
+    run_id: str
+
+    def holds(self) -> bool:
+        return self.runs.runs[self.run_id].status is RunStatus.PLANNING
+
+    def apply(self) -> None:
+        pass

@@ -163,6 +163,7 @@ class Batch:
             PartsMessage(
                 run_id=record.body.run_id,
                 bucket=record.body.bucket,
+                sheet=record.body.sheet,
                 object=version,
                 upload_id=handoff.upload_id,
                 parts=parts[start : start + size],
@@ -188,7 +189,9 @@ class Batch:
         )
 
     def _again(self, record: TransferRecord, obj: ObjectRef) -> TransferMessage:
-        return TransferMessage(run_id=record.body.run_id, bucket=record.body.bucket, objects=[obj])
+        """The object alone in a new message, with its sheet and slot."""
+        body = record.body
+        return TransferMessage(run_id=body.run_id, bucket=body.bucket, sheet=body.sheet, objects=[obj])
 
     def _request(self, record: TransferRecord, obj: ObjectRef, held: ManifestEntry | None = None) -> CopyRequest:
         """The copy of this object; `held`: the manifest's entry for this very version (copied again by force),

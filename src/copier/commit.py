@@ -3,10 +3,11 @@ of any run whose books now balance.
 
 1. re-enqueues (keys alone after a failure or a split; copies handed on; fanned-out parts): a message that
    could not be re-enqueued is delivered again instead;
-2. manifest entries of what landed, each where it says what the consumer holds; a key two copies of
-   different versions wrote at once goes to the failure ledger (the next run copies it again);
-3. ledger entries of what failed for good (before the key settles as failed);
-4. the books: each key that reached an outcome settled once in its run (a transaction per 99 keys);
+2. manifest entries of what landed, each where it says what the consumer holds;
+3. ledger entries of what failed for good (before the key settles as failed), and of keys two copies of
+   different versions wrote at once (ConcurrentCopy: settled as failed, the next run copies them again);
+4. the books: each key that reached an outcome settled once in its run, in its sheet's slot (one conditional
+   update per sheet, the batch's sheets in one transaction per run);
 5. ledger clears for keys that landed (conditional on the entry read at the start of the batch);
 6. the cost (S3 requests, copy time) of copies that go on in other messages, added to their run's books;
 7. closes: a run in which this batch settled keys and whose books now balance.
@@ -35,9 +36,9 @@ def commit(batch: Batch, request_id: str) -> set[str]:
     again = _requeue(batch)
     now = deps.clock()
     landed = [d for d in batch.done if d.step is Step.TRANSFERRED and d.result is not None]
+    contested: list[ManifestEntry] = []
     if landed:
         contested = deps.manifest.put_many([_entry(d, now, batch.settings.destination_prefix) for d in landed])
-        _contested(batch, landed, contested, now)
     for done in (d for d in batch.done if d.step is Step.FAILED):
         deps.ledger.record(
             FailureRecord.of(
@@ -50,6 +51,7 @@ def commit(batch: Batch, request_id: str) -> set[str]:
                 failed_at=now,
             )
         )
+    _contested(batch, landed, contested, now)
     settled_in = _settle(batch)
     _clear_ledger(batch)
     _add_costs(batch)
@@ -60,22 +62,24 @@ def commit(batch: Batch, request_id: str) -> set[str]:
 
 def _requeue(batch: Batch) -> set[str]:
     outgoing: list[Outgoing] = []
-    handed: dict[tuple[str, str, str], list[ObjectRef]] = {}
+    handed: dict[tuple[str, str, str | None, str], list[ObjectRef]] = {}
     for done in batch.done:
         if done.step is Step.REQUEUE:
             after_failure = bool(done.error_code)
             obj = done.obj.model_copy(update={"attempts": done.obj.attempts + 1}) if after_failure else done.obj
-            message = TransferMessage(run_id=done.run_id, bucket=done.bucket, objects=[obj])
+            message = TransferMessage(run_id=done.run_id, bucket=done.bucket, sheet=done.sheet, objects=[obj])
             delay = min(900, batch.delay(obj.attempts)) if after_failure else 0
             outgoing.append(Outgoing(message.to_body(), delay, tag=done.message_id))
         elif done.step is Step.CONTINUE:
             for follow in done.then:
                 if isinstance(follow, TransferMessage) and len(follow.objects) == 1:
-                    handed.setdefault((done.run_id, done.bucket, done.message_id), []).append(follow.objects[0])
+                    handed.setdefault((done.run_id, done.bucket, done.sheet, done.message_id), []).append(
+                        follow.objects[0]
+                    )
                 else:
                     outgoing.append(Outgoing(follow.to_body(), 0, tag=done.message_id))
-    for (run_id, bucket, message_id), objects in handed.items():  # handed-on objects, packed again
-        for message in pack(run_id, bucket, objects, batch.settings.keys_per_message):
+    for (run_id, bucket, sheet, message_id), objects in handed.items():  # handed-on objects, packed again
+        for message in pack(run_id, bucket, objects, batch.settings.keys_per_message, sheet):
             outgoing.append(Outgoing(message.to_body(), 0, tag=message_id))
     if not outgoing:
         return set()
@@ -86,20 +90,27 @@ def _requeue(batch: Batch) -> set[str]:
 
 
 def _settle(batch: Batch) -> list[str]:
-    """Settle the keys that reached an outcome, per run; the runs in which something settled now."""
+    """Settle the keys that reached an outcome, per run, each in its sheet's slot; the runs in which something
+    settled now. A key of a message from before sheets settles nothing (its run's books cannot be read)."""
     per_run: dict[str, list[Settlement]] = {}
     for done in batch.done:
         outcome = done.step.outcome
-        if outcome is not None:
-            result = done.result
-            settlement = Settlement(
-                done.obj.key,
-                outcome,
-                bytes=result.bytes if result else done.landed_bytes,
-                requests=result.requests if result else 0,
-                copy_ms=round(done.seconds * 1000),
-            )
-            per_run.setdefault(done.run_id, []).append(settlement)
+        if outcome is None:
+            continue
+        if done.sheet is None or done.obj.slot is None:
+            logger.warning("a message without a sheet settles nothing", key=done.obj.key, run_id=done.run_id)
+            continue
+        result = done.result
+        settlement = Settlement(
+            done.obj.key,
+            outcome,
+            bytes=result.bytes if result else done.landed_bytes,
+            requests=result.requests if result else 0,
+            copy_ms=round(done.seconds * 1000),
+            sheet=done.sheet,
+            slot=done.obj.slot,
+        )
+        per_run.setdefault(done.run_id, []).append(settlement)
     settled_in: list[str] = []
     for run_id, settlements in per_run.items():
         settled = batch.deps.books.settle(run_id, settlements)
@@ -158,10 +169,12 @@ def _close(batch: Batch, run_id: str, request_id: str) -> None:
 def _contested(batch: Batch, landed: list[Done], contested: list[ManifestEntry], now: datetime) -> None:
     """Two copies of different versions of a key wrote the consumer object at the same time (a redelivery
     while the producer rewrote it): S3 kept one, nobody knows which. The key goes to the failure ledger,
-    forced, so the next run copies it again (and the marker stays before it)."""
+    forced, so the next run copies it again (and the marker stays before it), and settles as failed: the
+    books say what the ledger says (its copy's bytes and requests still count as cost)."""
     by_key = {d.obj.key: d for d in landed}
     for entry in contested:
         done = by_key[entry.key]
+        done.step, done.error_code = Step.FAILED, "ConcurrentCopy"
         logger.warning("ConcurrentCopy", key=entry.key, run_id=done.run_id, etag=entry.etag)
         written = entry.last_modified or done.obj.last_modified
         # the version this copy wrote (not necessarily the listed one: the source may have changed since)

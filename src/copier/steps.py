@@ -56,6 +56,11 @@ class Done:
         return self.record.body.bucket
 
     @property
+    def sheet(self) -> str | None:
+        """The object's sheet in its run's books (None: a message from before sheets, which settles nothing)."""
+        return self.record.body.sheet
+
+    @property
     def message_id(self) -> str:
         return self.record.messageId
 

@@ -34,6 +34,7 @@ from hydration.models import (
     RunRecord,
     RunStatus,
     Settlement,
+    Task,
     TransferMessage,
     parse_message,
 )
@@ -124,30 +125,36 @@ def _pass(run: RunRecord, deps: FinalizerDeps, claimant: str) -> FinalizeResult:
 
 
 def _sweep_unsettled(run: RunRecord, deps: FinalizerDeps) -> tuple[int, bool]:
-    """Put every key of the run that never settled in the failure ledger and settle it as failed. Returns how
-    many, and whether all of them could be."""
+    """Put every key of the run that never settled in the failure ledger and settle it as failed, a sheet at a
+    time (its keys in the ledger first, then its slots settled in one update). Returns how many, and whether
+    all of them could be."""
     swept, complete = 0, True
     now = deps.clock()
+    by_sheet: dict[str | None, list[Task]] = {}
     for task in deps.books.unsettled(run.run_id):
-        logger.error("UnsettledKey", key=task.key, run_id=run.run_id, origin=task.origin)
+        by_sheet.setdefault(task.sheet, []).append(task)
+    for sheet, tasks in by_sheet.items():
         try:
-            deps.closing.ledger.record(
-                FailureRecord.of(
-                    task,
-                    bucket=task.bucket,
-                    run_id=run.run_id,
-                    error_code="Unsettled",
-                    error_message=(
-                        "enqueued but never settled: its message expired, was dead-lettered without a ledger "
-                        "entry, or was never sent"
-                    ),
-                    attempts=0,
-                    failed_at=now,
+            for task in tasks:
+                logger.error("UnsettledKey", key=task.key, run_id=run.run_id, origin=task.origin, sheet=sheet)
+                deps.closing.ledger.record(
+                    FailureRecord.of(
+                        task,
+                        bucket=task.bucket,
+                        run_id=run.run_id,
+                        error_code="Unsettled",
+                        error_message=(
+                            "enqueued but never settled: its message expired, was dead-lettered without a ledger "
+                            "entry, or was never sent"
+                        ),
+                        attempts=0,
+                        failed_at=now,
+                    )
                 )
-            )
-            swept += len(deps.books.settle(run.run_id, [Settlement(task.key, Outcome.FAILED)]))
+            settlements = [Settlement(t.key, Outcome.FAILED, sheet=t.sheet, slot=t.slot) for t in tasks]
+            swept += len(deps.books.settle(run.run_id, settlements))
         except Exception:
-            logger.exception("could not sweep an unsettled key", key=task.key)
+            logger.exception("could not sweep the unsettled keys of a sheet", sheet=sheet, keys=len(tasks))
             complete = False
     if swept:
         metrics.add_metric(name="UnsettledKeysSwept", unit=MetricUnit.Count, value=swept)

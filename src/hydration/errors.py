@@ -73,3 +73,9 @@ class SourceChangedError(HydrationError):
         super().__init__(f"source object {key!r} changed since it was listed (expected ETag {expected_etag})")
         self.key = key
         self.expected_etag = expected_etag
+
+
+class CheckpointMovedError(HydrationError):
+    """A planning checkpoint did not hold: the run left PLANNING (an operator cancelled it), or another
+    invocation planning the same run moved its checkpoint. Nothing of the transaction was written; the
+    invocation stops and sends nothing more."""

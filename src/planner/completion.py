@@ -59,7 +59,8 @@ def _sum(run: RunRecord, shards: list[Shard]) -> None:
             for kind, keys in shard.first_drift.items():
                 sample: list[str] = getattr(drift, f"first_{kind}")
                 sample += keys
-    for name in ("keys_listed", "keys_selected", "bytes_selected", "keys_unchanged", "ledger_keys_enqueued"):
+    summed = ("keys_listed", "keys_selected", "bytes_selected", "keys_unchanged", "ledger_keys_enqueued", "checkpoints")
+    for name in summed:
         setattr(run, name, getattr(totals, name))
     run.list_calls, run.probes = totals.list_calls, run.probes + totals.probes
     run.deletes_seen, run.objects_deleted = totals.deletes_seen, totals.objects_deleted

@@ -59,6 +59,7 @@ class Budget:
         self._max_pages = max_pages
         self._heartbeat_seconds = heartbeat_seconds
         self._last_beat = time.monotonic()
+        self.beat: Callable[[], None] | None = None
         self.pages = 0
 
     @classmethod

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from hydration.aws.inventory import read_rows, verified
 from hydration.inventory import Row, inventory_time
-from hydration.models import Origin
+from hydration.models import Origin, SourceObject
 from planner import selecting
 from planner.known import LedgerRange, ManifestReads
 from planner.work import ShardWork, Walked
@@ -76,20 +76,34 @@ def _rule(since: datetime | None, window: timedelta) -> Callable[[Row], bool]:
 def _handle(
     work: ShardWork, batch: list[Row], wanted: Callable[[Row], bool], ledger: LedgerRange, reads: ManifestReads
 ) -> None:
+    """Decide the batch's rows, then hand them over in order, the shard's `rows_done` and counts moved past
+    each row before its key is (a checkpoint cut at any row saves exactly what was handed over)."""
     shard, run = work.shard, work.run
-    if run.prefixes == [""]:  # every row is in scope: only the selected ones' keys are decoded
-        shard.keys_listed += len(batch)
-        candidates = [row for row in batch if wanted(row)]
-    else:
-        in_scope = [row for row in batch if any(row.key.startswith(prefix) for prefix in run.prefixes)]
-        shard.keys_listed += len(in_scope)
-        candidates = [row for row in in_scope if wanted(row)]
-    selected = [obj for obj in map(Row.source_object, candidates) if obj.key != work.excluded and obj.key not in ledger]
-    shard.rows_done += len(batch)
-    shard.rows_read += len(batch)
-    shard.keys_selected += len(selected)
-    shard.bytes_selected += sum(obj.size for obj in selected)
+    everything = run.prefixes == [""]
+    rows: list[tuple[bool, SourceObject | None]] = []  # per row: in scope, the object if selected
+    for row in batch:
+        in_scope = everything or any(row.key.startswith(prefix) for prefix in run.prefixes)
+        obj = row.source_object() if in_scope and wanted(row) else None  # only the selected rows' keys decoded
+        if obj is not None and (obj.key == work.excluded or obj.key in ledger):
+            obj = None
+        rows.append((in_scope, obj))
+    position = iter(rows)
+
+    def past(key: str | None) -> None:
+        """Every row up to the one selected for `key` (None: the rest of the batch) handed over."""
+        for in_scope, obj in position:
+            shard.rows_done += 1
+            shard.rows_read += 1
+            shard.keys_listed += in_scope
+            if obj is not None:
+                shard.keys_selected += 1
+                shard.bytes_selected += obj.size
+                if key is not None and obj.key == key:
+                    return
+
+    selected = [obj for _, obj in rows if obj is not None]
     if run.dry_run:
         selecting.sample(work, selected)
     else:
-        selecting.enqueue_changed(work, selected, reads, Origin.LISTING)
+        selecting.enqueue_changed(work, selected, reads, Origin.LISTING, past)
+    past(None)

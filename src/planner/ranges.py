@@ -90,10 +90,11 @@ def _hand_upper_on(work: ShardWork, point: str) -> Shard:
         bounds=shard.bounds,
         dispatched_at=deps.clock(),
     )
-    work.enqueue.flush()  # the position written with the split is one whose keys are all enqueued
+    work.flushed()  # the position written with the split is one whose keys are all enqueued
     shard.upto = point
     if not deps.shards.split(shard, upper):
         raise ShardLostError(f"shard {shard.shard_id}: lease lost while splitting")
+    work.enqueue.generation = shard.version  # the split wrote the shard: the next checkpoint expects it
     logger.info("shard split", shard_id=shard.shard_id, new_shard=upper.shard_id, at=point)
     if deps.dispatch(shard.run_id, [upper.shard_id]):
         logger.error("could not send the new shard's message; the finalizer sends it again", shard_id=upper.shard_id)

@@ -30,11 +30,13 @@ def walk_keys(work: ShardWork) -> Walked:
             return None
         return SourceObject(key=key, size=found.size, etag=found.etag, last_modified=found.last_modified)
 
+    after = shard.position  # a retried shard resumes after the last key it handed over, in key order
+    todo = sorted(key for key in wanted if after is None or key > after)
     with ThreadPoolExecutor(max_workers=HEADS_IN_FLIGHT, thread_name_prefix="head") as pool:
-        found = sorted((obj for obj in pool.map(head, shard.keys) if obj is not None), key=lambda o: o.key)
+        found = [obj for obj in pool.map(head, todo) if obj is not None]
     ledger = LedgerRange.read(deps.ledger, lambda key: key in wanted and work.run.in_scope(key))
     with ManifestReads(deps.held) as reads:
-        selecting.interval(work, found, ledger.between(None, None), reads, origin=Origin.REQUEST)
+        selecting.interval(work, found, ledger.between(after, None), reads, origin=Origin.REQUEST)
     return Walked.DONE
 
 

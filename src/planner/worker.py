@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from hydration.errors import CheckpointMovedError
 from hydration.inventory import InventoryError
 from hydration.models import RunStatus, ShardMessage, ShardSource, ShardStatus
 from hydration.observability import MetricUnit, logger, metrics, tracer
@@ -46,26 +47,33 @@ def work(message: ShardMessage, deps: PlannerDeps, budget: Budget, *, owner: str
         logger.info("shard held by another worker; this message is a duplicate", holder=shard.owner)
         return "busy"
     settings = deps.settings
+    job = ShardWork(run, claimed, deps, budget)
     with Enqueue(
         run.run_id,
         settings.producer_bucket,
         deps.books,
         deps.ledger,
         deps.queue,
+        checkpoint=job,
+        generation=claimed.version,
         concurrency=settings.enqueue_concurrency,
         clock=deps.clock,
     ) as enqueue:
-        job = ShardWork(run, claimed, deps, budget, enqueue)
+        job.enqueue = enqueue
         try:
             walked = WALKS[claimed.source](job)
-            enqueue.flush()
-        except ShardLostError as lost:
+            job.flushed()
+        except (ShardLostError, CheckpointMovedError) as lost:  # another worker holds it, or the run stopped
             logger.warning("shard lost", reason=str(lost))
+            enqueue.drain()
             return "lost"
         except InventoryError as refused:  # the report is not what its manifest says: no retry helps
+            enqueue.drain()
             _give_up(job, refused)
             return "refused"
         except Exception as exc:
+            enqueue.drain()
+            job.shard.version = enqueue.generation  # what the checkpoints that committed wrote
             if last_attempt:
                 _give_up(job, exc)
             else:  # its message is retried: the next worker resumes from the last checkpoint

@@ -158,17 +158,21 @@ def test_restore_force_overwrites_newer_state(deployed: Deployed, run_cli, tmp_p
 def test_restore_keeps_the_tables_books_items_unless_told(deployed: Deployed, run_cli, tmp_path: Path) -> None:
     # Given a backup, and then one books item changed in the table (books items have no time of their own)
     target = backed_up(deployed, run_cli, tmp_path)
-    [task] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
-    put_item(deployed.world.books_table, {**task, "changed": "in the table"})
+
+    def sheet_of_a() -> dict[str, Any]:  # the books item (a sheet: a message's keys) that holds data/a.txt
+        [sheet] = [
+            i for i in raw_items(deployed.world.books_table) if ["data/a.txt"] in [e[:1] for e in i.get("objects", [])]
+        ]
+        return sheet
+
+    put_item(deployed.world.books_table, {**sheet_of_a(), "changed": "in the table"})
     # When restored, Then the table's item is kept
     kept = json_out(run_cli("restore", str(target), "--yes", "--output", "json"))
     assert kept["tables"]["books"]["keep"] == 1
-    [now] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
-    assert now["changed"] == "in the table"
+    assert sheet_of_a()["changed"] == "in the table"
     # and with --overwrite-newer the backup's is written
     assert run_cli("restore", str(target), "--yes", "--overwrite-newer").exit_code == 0
-    [now] = [i for i in raw_items(deployed.world.books_table) if i["key"] == "data/a.txt"]
-    assert "changed" not in now
+    assert "changed" not in sheet_of_a()
 
 
 def test_a_backup_without_books_restores_the_other_tables(deployed: Deployed, run_cli, tmp_path: Path) -> None:
@@ -230,3 +234,50 @@ def test_restore_does_not_overwrite_an_item_written_meanwhile(deployed: Deployed
     # Then the restore keeps the copier's entry and says so
     assert [(d.id, d.action) for d in report.decisions] == [("k", "changed")]
     assert table_items(deployed.world.failures_table)["k"]["failed_at"] == "2024-05-04T00:00:00Z"
+
+
+def test_a_run_restored_from_a_backup_taken_mid_run_settles_on_and_counts_each_key_once(
+    deployed: Deployed, run_cli, tmp_path: Path, monkeypatch
+) -> None:
+    """The books' sheets through `backup` (plain JSON) and `restore`: a run backed up with one sheet settled
+    and two pending, its books table lost and restored, settles on: the pending keys once each, the settled
+    ones not again (a duplicate delivery after the restore counts nothing), and closes COMPLETED."""
+    from hydration.models import Outcome, Settlement
+    from tests.cli.conftest import copy_some
+    from tests.integration.harness import run_copier
+
+    # Given a run of five keys, two per message (three sheets), of which one message was copied
+    monkeypatch.setenv("KEYS_PER_MESSAGE", "2")
+    deployed.drain_on_finalize = False
+    put_objects(deployed.world, *(f"data/{k}.txt" for k in "abcde"))
+    assert run_cli("trigger", "--yes").exit_code == 0
+    books = deployed.world.stores.books
+    [run_id] = [r.run_id for r in deployed.world.stores.runs.list()]
+    copy_some(deployed.world, 1)
+    settled = [s for s in books.sheets(run_id) if not s.pending]
+    assert [len(s.outcomes) for s in settled] == [2]
+    assert books.counters(run_id).keys_settled == 2
+    # backed up, then the books table lost
+    target = tmp_path / "backup.json"
+    assert run_cli("backup", str(target)).exit_code == 0
+    db = boto3.client("dynamodb", region_name=REGION)
+    for item in raw_items(deployed.world.books_table):
+        db.delete_item(
+            TableName=deployed.world.books_table, Key=to_item({"run_id": item["run_id"], "key": item["key"]})
+        )
+    assert books.counters(run_id).keys_enqueued == 0
+    # When it is restored
+    result = run_cli("restore", str(target), "--yes")
+    assert result.exit_code == 0, result.output
+    # Then the settled sheet's keys count nothing again (a duplicate delivery after the restore)
+    [sheet] = settled
+    again = [Settlement(t.key, Outcome.TRANSFERRED, bytes=4, sheet=sheet.id, slot=t.slot) for t in sheet.tasks]
+    assert books.settle(run_id, again) == []
+    # and the copier settles the rest, each key once, and closes the run
+    run_copier(deployed.world)
+    run = deployed.world.stores.runs.get(run_id)
+    assert (run.status, run.keys_enqueued, run.keys_settled, run.objects_transferred) == ("COMPLETED", 5, 5, 5)
+    assert run.bytes_transferred == 5 * len(b"data")
+    assert list(books.unsettled(run_id)) == []
+    landed = {e["key"] for e in table_items(deployed.world.manifest_table).values()}
+    assert landed == {f"data/{k}.txt" for k in "abcde"}

@@ -26,7 +26,7 @@ def test_a_million_small_objects_is_bound_by_planning(deployed: Deployed, run_cl
         "multipart": False,
         "parts": 1,
         "writes": 1,
-        "reads": 0,
+        "reads": 1,  # the pinned HEAD
         "seconds": pytest.approx(per_object),
     }
     time = out["time"]
@@ -38,10 +38,42 @@ def test_a_million_small_objects_is_bound_by_planning(deployed: Deployed, run_cl
     assert time["total_seconds"] == pytest.approx(1000 + per_object)
     assert time["bound"] == "planning (listing and enqueueing): copies keep pace with the planner"
     lines = {line["item"]: line["quantity"] for line in out["cost"]["lines"]}
-    assert lines["copy requests (COPY)"] == 10**6
+    assert lines["copies: PUT, COPY, UploadPartCopy"] == 10**6
+    assert lines["copies: HEAD, GET"] == 10**6
     assert lines["listing (LIST)"] == 1000 + 1
     assert lines["send, receive, delete"] == 3 * 10**4  # 100,000 messages, 10 per request
     assert out["cost"]["total_usd"] == pytest.approx(sum(line["usd"] for line in out["cost"]["lines"]))
+
+
+def test_a_million_small_objects_cost_about_what_batch_replication_does(deployed: Deployed, run_cli) -> None:
+    """The books at their write units (a sheet of ten 30-byte keys: one unit, opened and settled once, in
+    transactions) and KMS with S3 Bucket Keys: within 1.1x of S3 Batch Replication's published price for the
+    same million objects ($1 per million, a job, one PUT each)."""
+    out = json_out(run_cli("estimate", "--objects", "1000000", "--bytes", "16GiB", "--output", "json"))
+    cost = out["cost"]
+    lines = {line["item"]: line["quantity"] for line in cost["lines"]}
+    assert lines["books: sheets opened"] == 2 * 100_000  # 100,000 sheets of 829 bytes, 2 units each in a transaction
+    assert lines["books: sheets settled"] == 2 * 100_000  # 933 bytes once settled: still one unit
+    assert lines["data keys (S3 Bucket Keys)"] == pytest.approx(20_000)  # 2 per object, 99 % saved
+    assert cost["dynamodb_write_units"] / 10**6 == pytest.approx(1.43, abs=0.01)  # books 0.42, manifest 1
+    replication = {peer["name"]: peer for peer in cost["peers"]}["S3 Batch Replication"]
+    assert replication["per_million_objects_usd"] == pytest.approx(0.25 + 1 + 5 + 0.06)
+    assert cost["per_million_objects_usd"] <= 1.1 * replication["per_million_objects_usd"]
+    # Without S3 Bucket Keys, KMS alone would be 6 USD a million (2 requests per object at 0.03 per 10,000)
+    plain = json_out(
+        run_cli(
+            "estimate",
+            "--objects",
+            "1000000",
+            "--bytes",
+            "16GiB",
+            "--assume",
+            "bucket-key-reduction=0",
+            "--output",
+            "json",
+        )
+    )["cost"]
+    assert plain["total_usd"] - cost["total_usd"] == pytest.approx(6 - 0.06)
 
 
 def test_fast_copies_are_bound_by_s3s_request_rate(deployed: Deployed, run_cli) -> None:
@@ -88,7 +120,7 @@ def test_the_deployed_parameters_are_used(deployed: Deployed, run_cli) -> None:
     assert (out["shape"]["writes"], out["shape"]["reads"]) == (1, 1)
     assert out["shape"]["seconds"] == pytest.approx(2 * (LATENCY + 10**6 / THROUGHPUT))  # GET, then PUT
     items = [line["item"] for line in out["cost"]["lines"]]
-    assert items[:2] == ["copy reads (GET)", "copy writes (PUT)"]
+    assert items[:2] == ["copies: PUT, COPY, UploadPartCopy", "copies: HEAD, GET"]
 
 
 def test_from_a_dry_run_of_the_producer_bucket(deployed: Deployed, run_cli) -> None:

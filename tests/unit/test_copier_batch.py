@@ -15,13 +15,14 @@ from copier.service import CopierDeps, handle_batch
 from hydration.closing import Closing
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, HandoffReason, PartsOutcome
 from hydration.errors import ObjectTransferError, SourceVanishedError
-from hydration.models import ObjectRef, PartsMessage, RunKind, RunRecord, RunStatus, Task, TransferMessage
+from hydration.models import ObjectRef, PartsMessage, RunKind, RunRecord, RunStatus, Sheet, Task, TransferMessage
 from hydration.settings import CopierSettings
 from tests.fakes import FakeEvents, FakeLedger, FakeManifest, FakeMarker, FakeRuns
 from tests.integration.harness import FakeContext
 
 LISTED = datetime(2026, 11, 1, 6, tzinfo=UTC)
 RUN = "run-1"
+SHEET = "00000001.00"
 
 
 class FakeTransfer:
@@ -107,7 +108,11 @@ class World:
                 shards_cut=True,  # its shards are all done: finish_planning may move it on
             )
         )
-        self.runs.books.open(RUN, [Task(run_id=RUN, bucket="producer", **self.ref(k).model_dump()) for k in keys])
+        tasks = [
+            Task(run_id=RUN, bucket="producer", **ObjectRef(**self.ref(k).model_dump()).model_dump()) for k in keys
+        ]
+        self.slots = {key: slot for slot, key in enumerate(keys)}  # one sheet holds the run's keys
+        self.runs.books.open(RUN, [Sheet.of(RUN, SHEET, "producer", tasks, LISTED)])
         self.runs.finish_planning(self.runs.get(RUN))
         self.deps = CopierDeps(
             settings=CopierSettings(
@@ -137,9 +142,9 @@ class World:
             pool=ThreadPoolExecutor(max_workers=4),
         )
 
-    @staticmethod
-    def ref(key: str, **extra: Any) -> ObjectRef:
-        return ObjectRef(key=key, size=7, etag=f'"{key}"', last_modified=LISTED, **extra)
+    def ref(self, key: str, **extra: Any) -> ObjectRef:
+        slot = getattr(self, "slots", {}).get(key)
+        return ObjectRef(key=key, size=7, etag=f'"{key}"', last_modified=LISTED, slot=slot, **extra)
 
     def record(self, message: TransferMessage | PartsMessage, receive_count: int = 1, mid: str = "") -> dict[str, Any]:
         mid = mid or f"m-{'-'.join(message.keys)}"
@@ -161,7 +166,7 @@ class World:
         }
 
     def objects(self, *keys: str) -> TransferMessage:
-        return TransferMessage(run_id=RUN, bucket="producer", objects=[self.ref(k) for k in keys])
+        return TransferMessage(run_id=RUN, bucket="producer", sheet=SHEET, objects=[self.ref(k) for k in keys])
 
     def copy(self, *records: dict[str, Any], remaining_ms: int = 900_000) -> list[str]:
         context = FakeContext(function_name="copier", remaining_ms=remaining_ms)
@@ -233,7 +238,9 @@ def test_a_held_version_is_skipped_unless_forced() -> None:
         world.manifest.entries[key] = ManifestEntry(
             key=key, etag=f'"{key}"', last_modified=LISTED, size=7, copied_at=LISTED, checksum=f"CRC32:{key}"
         )
-    forced = TransferMessage(run_id=RUN, bucket="producer", objects=[world.ref("a"), world.ref("b", force=True)])
+    forced = TransferMessage(
+        run_id=RUN, bucket="producer", sheet=SHEET, objects=[world.ref("a"), world.ref("b", force=True)]
+    )
     assert world.copy(world.record(forced)) == []
     assert world.transfer.copied == ["b"]
     # the version is the one the manifest holds: its recorded checksum verifies the copy, no HEAD needed
@@ -384,3 +391,70 @@ def test_parts_that_never_start_fail_the_key_visibly_after_max_stalled_handoffs(
     assert world.transfer.aborted == ["huge"]
     run = world.runs.get(RUN)
     assert (run.status, run.objects_failed) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
+
+
+def test_a_key_re_enqueued_alone_keeps_its_sheet_and_slot_and_settles_there_once() -> None:
+    world = World(["a", "b", "c"])
+    world.transfer.failing["b"] = "SlowDown"
+    assert world.copy(world.record(world.objects("a", "b", "c"))) == []
+    ((body, _),) = world.queue.sent
+    assert (body["sheet"], [(o["key"], o["slot"]) for o in body["objects"]]) == (SHEET, [("b", 1)])
+    del world.transfer.failing["b"]
+    again = world.record(TransferMessage.model_validate(body), mid="again")
+    assert world.copy(again) == []
+    assert world.copy(again) == []  # delivered twice: counted once
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_transferred, run.sheet_settles) == (RunStatus.COMPLETED, 3, 2)
+
+
+def test_a_split_message_keeps_the_sheet_and_slots(caplog: pytest.LogCaptureFixture) -> None:
+    world = World(["a", "b"])
+    assert world.copy(world.record(world.objects("a", "b"), receive_count=2)) == []
+    assert sorted((b["sheet"], o["key"], o["slot"]) for b, _ in world.queue.sent for o in b["objects"]) == [
+        (SHEET, "a", 0),
+        (SHEET, "b", 1),
+    ]
+
+
+def test_a_message_from_before_sheets_is_copied_but_settles_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """A version 2 message (a DLQ outlives an upgrade): its key is copied; its run's books cannot be read, so
+    it settles nothing and says so."""
+    world = World(["a"])
+    old = json.dumps({"v": 2, "kind": "objects", "run_id": RUN, "bucket": "producer", "objects": [
+        {"key": "a", "size": 7, "etag": '"a"', "last_modified": "2026-11-01T06:00:00Z", "version_id": None,
+         "force": False, "attempts": 0}]})  # fmt: skip
+    record = {**world.record(world.objects("a")), "body": old}
+    assert world.copy(record) == []
+    assert world.transfer.copied == ["a"]
+    assert world.runs.get(RUN).keys_settled == 0
+    assert "a message without a sheet settles nothing" in caplog.text
+
+
+def test_a_key_two_copies_of_different_versions_wrote_at_once_settles_as_failed_with_its_ledger_entry() -> None:
+    """Main's ConcurrentCopy (two copies of different versions wrote the consumer object at once: S3 kept one,
+    nobody knows which) puts the key in the ledger, forced; in the books it settles as failed, so that the run's
+    books say what its ledger says (it settled as transferred before)."""
+    from datetime import timedelta
+
+    from hydration.models import ManifestEntry
+
+    world = World(["a"])
+    copy = world.transfer.copy
+
+    def another_copy_writes_meanwhile(request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
+        now = datetime.now(UTC)
+        world.manifest.entries["a"] = ManifestEntry(
+            key="a", etag='"a2"', last_modified=LISTED + timedelta(seconds=5), size=8, copied_at=now,
+            written_after=now, written_before=now,
+        )  # fmt: skip
+        return copy(request, deadline)
+
+    world.transfer.copy = another_copy_writes_meanwhile  # type: ignore[method-assign]
+    assert world.copy(world.record(world.objects("a"))) == []
+    failure = world.ledger.get("a")
+    assert failure is not None
+    assert (failure.error_code, failure.force) == ("ConcurrentCopy", True)
+    assert world.manifest.entries["a"].etag == '"a2"'  # the entry is left alone: it holds nothing for this copy
+    run = world.runs.get(RUN)
+    assert (run.keys_settled, run.objects_transferred, run.objects_failed) == (1, 0, 1)
+    assert (run.status, run.failed_count) == (RunStatus.COMPLETED_WITH_FAILURES, 1)

@@ -19,6 +19,7 @@ from hydration.models import (
     RunKind,
     RunRecord,
     RunStatus,
+    Sheet,
     Task,
     TransferMessage,
 )
@@ -27,6 +28,7 @@ from tests.fakes import FakeEvents, FakeLedger, FakeManifest, FakeMarker, FakeRu
 
 START = datetime(2026, 11, 1, 6, tzinfo=UTC)
 EMPTY = QueueDepth(visible=0, in_flight=0, delayed=0)
+SHEET = "00000001.00"
 
 
 class World:
@@ -50,7 +52,9 @@ class World:
             )
         )
         tasks = [Task(run_id="r", bucket="producer", key=k, size=1, etag='"e"', last_modified=START) for k in keys]
-        self.runs.books.open("r", tasks)
+        self.slots = {key: slot for slot, key in enumerate(keys)}
+        if tasks:
+            self.runs.books.open("r", [Sheet.of("r", SHEET, "producer", tasks, START)])
         if planned:
             self.runs.finish_planning(self.runs.get("r"))
         self.deps = FinalizerDeps(
@@ -96,7 +100,7 @@ def test_a_run_waits_while_its_queue_holds_messages() -> None:
 
 def test_unsettled_keys_are_swept_only_after_two_empty_readings_an_interval_apart() -> None:
     world = World(["a", "b"], confirm=60)
-    world.runs.books.settle("r", [_settled("a")])
+    world.runs.books.settle("r", [_settled("a", world.slots["a"])])
     assert world.finalize().action == "confirming"
     world.now += timedelta(seconds=30)
     assert world.finalize().action == "confirming"
@@ -155,7 +159,7 @@ def test_the_marker_write_failing_leaves_the_run_for_the_next_pass() -> None:
     assert world.finalize().status == "COMPLETED"
 
 
-def _settled(key: str) -> Any:
+def _settled(key: str, slot: int) -> Any:
     from hydration.models import Outcome, Settlement
 
-    return Settlement(key, Outcome.TRANSFERRED, 1)
+    return Settlement(key, Outcome.TRANSFERRED, 1, sheet=SHEET, slot=slot)

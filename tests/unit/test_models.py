@@ -10,13 +10,17 @@ from pydantic import ValidationError
 from hydration.errors import InvalidRequestError
 from hydration.models import (
     MAX_BODY_BYTES,
+    Books,
     ObjectRef,
+    Outcome,
+    PartsMessage,
     PlannerRequest,
     RunKind,
     TransferMessage,
     describe_validation_error,
     pack,
     parse_finalizer_event,
+    parse_message,
     parse_planner_event,
 )
 
@@ -118,6 +122,29 @@ def test_the_first_message_format_is_still_read() -> None:
     first = {"v": 1, "run_id": "r1", "bucket": "producer", "force": True, **_object(key="old")}
     message = TransferMessage.model_validate(first)
     assert [(o.key, o.force) for o in message.objects] == [("old", True)]
+
+
+def test_a_message_names_its_sheet_and_each_object_its_slot() -> None:
+    """Version 3: the sheet the message's keys were opened in, each object's place in it; both survive a
+    round trip, and a version 2 body (no sheet) is still read."""
+    v3 = TransferMessage.model_validate(_message([_object(slot=3), _object(key="b", slot=0)], v=3, sheet="00000007.02"))
+    again = TransferMessage.model_validate_json(v3.to_body())
+    assert (again.v, again.sheet, [o.slot for o in again.objects]) == (3, "00000007.02", [3, 0])
+    v2 = TransferMessage.model_validate(_message())
+    assert (v2.v, v2.sheet, v2.objects[0].slot) == (2, None, None)
+    parts = PartsMessage(run_id="r1", bucket="producer", sheet="s", object=v3.objects[0], upload_id="u", parts=[1])
+    assert (parse_message(parts.to_body()).sheet, parse_message(parts.to_body()).objects[0].slot) == ("s", 3)
+    with pytest.raises(ValidationError) as caught:
+        TransferMessage.model_validate(_message([_object(slot=-1)], v=3, sheet="s"))
+    assert describe_validation_error(caught.value).startswith("objects.0.slot:")
+
+
+def test_every_outcome_has_its_counter_in_the_books() -> None:
+    """A new outcome is one enum member and its `objects_<outcome>` field: the books count it, and it counts as
+    settled."""
+    assert {o.counter for o in Outcome} == {name for name in Books.COUNTERS if name.startswith("objects_")}
+    books = Books(**{o.counter: 1 for o in Outcome})
+    assert books.keys_settled == len(Outcome)
 
 
 def test_pack_keeps_messages_within_the_count_and_the_body_limit() -> None:

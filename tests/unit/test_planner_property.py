@@ -128,7 +128,7 @@ def test_a_key_that_cannot_be_enqueued_fails_alone_and_the_run_goes_on() -> None
     entry = world.ledger.get("k05")
     assert entry is not None
     assert entry.error_code == "EnqueueFailed"
-    assert world.runs.books.tasks[(run.run_id, "k05")].outcome is Outcome.FAILED
+    assert [task.outcome for task in world.runs.books.tasks(run.run_id)["k05"]] == [Outcome.FAILED]
 
 
 def test_the_watermark_stays_before_a_multipart_upload_in_flight() -> None:

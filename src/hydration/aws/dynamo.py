@@ -103,17 +103,23 @@ def retry_conflicts[T](call: Callable[[], T]) -> T:
 
 
 Built = list[tuple[Hashable | None, dict[str, Any]]]
+# What a failed condition teaches: the ids to exclude, from the action's id and its cancellation reason (with
+# the item as it was, for an action that asked ReturnValuesOnConditionCheckFailure=ALL_OLD). It may raise.
+Explain = Callable[[Hashable, dict[str, Any]], frozenset[Hashable]]
 
 
-def transact(client: DynamoDBClient, build: Callable[[frozenset[Hashable]], Built]) -> frozenset[Hashable]:
+def transact(
+    client: DynamoDBClient, build: Callable[[frozenset[Hashable]], Built], explain: Explain | None = None
+) -> frozenset[Hashable]:
     """Run one TransactWriteItems (at most 100 actions) exactly once, whatever the retries.
 
     `build(excluded)` returns the actions as `(id, action)` pairs. An action with an id may fail its
-    condition (a task already settled, a duplicate): the transaction is then cancelled, that id is excluded
-    and `build` is called again (so a counter in the same transaction can be lowered to match); an action
-    without an id must hold, else the error is raised. A ClientRequestToken per attempt makes a retried call
-    (botocore retries a lost response) idempotent. TransactionConflict and throttling cancellations are
-    retried with backoff. Returns the excluded ids.
+    condition (a task already settled, a duplicate): the transaction is then cancelled, the ids `explain`
+    names (by default the action's own) are excluded and `build` is called again (so a counter in the same
+    transaction can be lowered to match); an action without an id must hold, else the error is raised, as it
+    is when a failure teaches nothing new. A ClientRequestToken per attempt makes a retried call (botocore
+    retries a lost response) idempotent. TransactionConflict and throttling cancellations are retried with
+    backoff. Returns the excluded ids.
     """
     excluded: frozenset[Hashable] = frozenset()
     attempt = 0
@@ -131,16 +137,64 @@ def transact(client: DynamoDBClient, build: Callable[[frozenset[Hashable]], Buil
             if error_code(exc) != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons", [])
-            failed = [actions[i][0] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            failed = [
+                (actions[i][0], dict(r)) for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"
+            ]
             if failed:
-                if any(ident is None for ident in failed):
+                if any(ident is None for ident, _ in failed):
                     raise
-                excluded = excluded | frozenset(failed)
+                learned: frozenset[Hashable] = frozenset()
+                for ident, reason in failed:
+                    learned |= explain(ident, reason) if explain is not None else frozenset({ident})
+                if learned <= excluded:
+                    raise
+                excluded = excluded | learned
                 continue
             if attempt >= CONFLICT_ATTEMPTS:
                 raise
             _backoff(attempt)  # TransactionConflict, throttling: the same actions again, later
             attempt += 1
+
+
+# --------------------------------------------------------------------------- item sizes (what a write costs)
+#
+# DynamoDB bills a write by the item's size, 1 unit per KB started (2 in a transaction), and sizes an item as
+# documented in "DynamoDB item sizes and formats" (docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+# CapacityUnitCalculations.html): a name's UTF-8 bytes plus its value's; a string its UTF-8 bytes; a number 1
+# byte per two significant digits plus 1; a boolean or null 1 byte; a list or map 3 bytes plus 1 byte per
+# element plus the elements (a map's names included).
+
+WRITE_UNIT_BYTES = 1024
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """The size DynamoDB bills an item at (its attributes in the low-level format)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def write_units(item: dict[str, Any]) -> int:
+    """Write units of one write of the item outside a transaction (twice that inside one)."""
+    return max(1, -(-item_size(item) // WRITE_UNIT_BYTES))
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    kind, content = next(iter(value.items()))
+    if kind == "S":
+        return len(content.encode())
+    if kind == "N":
+        digits = content.lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(content)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in content)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _value_size(element) for name, element in content.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: element}) for element in content)
+    raise ValueError(f"unknown attribute type {kind}")
 
 
 def batch_get(

@@ -22,6 +22,7 @@ from hydration.aws.dynamo import (
     to_item,
     values,
 )
+from hydration.aws.planning import finish_clauses, planning_check
 from hydration.errors import RunAlreadyActiveError, RunNotFoundError
 from hydration.models import RunRecord, RunStatus, iso
 
@@ -29,19 +30,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 LOCK_ID = "ACTIVE"
-# The planning totals, summed from the run's shards when the last one is done (`finish_planning`).
-PLANNING_TOTALS = (
-    "keys_listed",
-    "keys_selected",
-    "bytes_selected",
-    "keys_unchanged",
-    "ledger_keys_enqueued",
-    "list_calls",
-    "probes",
-    "shards_total",
-    "deletes_seen",
-    "objects_deleted",
-)
 
 
 class RunStore(TableStore):
@@ -165,28 +153,20 @@ class RunStore(TableStore):
             planning=RunStatus.PLANNING.value,
         )
 
+    def planning_check(self, run: RunRecord) -> dict[str, Any]:
+        """A TransactWriteItems ConditionCheck: the run is still PLANNING (`hydration.aws.planning`)."""
+        return planning_check(self._table, run.run_id)
+
     def finish_planning(self, run: RunRecord) -> bool:
         """PLANNING -> DRAINING once every shard of the run is done (a dry run: -> COMPLETED, it has nothing to
         drain), with the planning totals summed from its shards. False if a shard is still open or the run
         left PLANNING."""
-        named: dict[str, Any] = {name: getattr(run, name) for name in PLANNING_TOTALS}
-        named |= {"sample_keys": run.sample_keys, "heartbeat_at": iso(datetime.now(UTC))}
-        clauses = [f"{name} = :{name}" for name in named]
-        if run.drift is not None:
-            clauses.append("drift = :drift")
-            named["drift"] = run.drift.model_dump(mode="json")
-        if run.deletes_refused is not None:
-            clauses.append("deletes_refused = :deletes_refused")
-            named["deletes_refused"] = run.deletes_refused
-        to = RunStatus.COMPLETED if run.dry_run else RunStatus.DRAINING
-        if run.dry_run:
-            clauses.append("ended_at = :heartbeat_at")
+        expression, named = finish_clauses(run)
         return self._update(
             run.run_id,
-            "SET #s = :to, planning_complete = :t, " + ", ".join(clauses),
+            expression,
             "#s = :planning AND shards_cut = :t AND shards_open = :zero",
             {},
-            to=to.value,
             planning=RunStatus.PLANNING.value,
             t=True,
             zero=0,

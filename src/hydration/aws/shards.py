@@ -150,6 +150,12 @@ class ShardStore(TableStore):
         """Record the shard's progress and renew its lease (the worker holds it, at the version it read)."""
         return self._write(shard, sets={"lease_until": iso(until)})
 
+    def checkpoint_action(self, shard: Shard, expected: int, until: datetime) -> dict[str, Any]:
+        """A TransactWriteItems action for `books.open`'s `also`: the shard's progress (its position, the next
+        listing's StartAfter, and its counts) as version `expected + 1`, the lease renewed, if the worker
+        still holds it at version `expected`: the checkpoint that commits with the sheets it covers."""
+        return self._update(shard.model_copy(update={"version": expected}), sets={"lease_until": iso(until)})
+
     def hand_on(self, shard: Shard) -> bool:
         """Record the progress and give the lease up: the next worker starts where this one stopped."""
         shard.hand_ons += 1

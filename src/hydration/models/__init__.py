@@ -13,6 +13,7 @@ from hydration.models.messages import (
     SourceObject,
     TransferMessage,
     TransferRecord,
+    body_cost,
     encode,
     pack,
     parse_message,
@@ -35,7 +36,16 @@ from hydration.models.shards import (
     ShardSource,
     ShardStatus,
 )
-from hydration.models.state import FailureRecord, ManifestEntry, Origin, Outcome, Precedence, Settlement, Task
+from hydration.models.state import (
+    FailureRecord,
+    ManifestEntry,
+    Origin,
+    Outcome,
+    Precedence,
+    Settlement,
+    Sheet,
+    Task,
+)
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -69,12 +79,14 @@ __all__ = [
     "ShardRecord",
     "ShardSource",
     "ShardStatus",
+    "Sheet",
     "SourceObject",
     "Task",
     "TransferMessage",
     "TransferRecord",
     "UtcDatetime",
     "as_utc",
+    "body_cost",
     "describe_validation_error",
     "encode",
     "iso",

@@ -4,7 +4,10 @@ object's multipart upload to copy (its fan-out).
 A body is JSON with ASCII escapes, so any S3 key travels (SQS accepts only part of Unicode: U+FFFE, U+FFFF
 and most control characters are refused in a raw body). One message carries up to `KEYS_PER_MESSAGE`
 objects; a key that fails is re-enqueued alone, so a key that keeps failing ends in the DLQ alone.
-The first format (one object per message, `"v": 1`) is still read: messages in a DLQ outlive upgrades.
+Since `"v": 3` a message names its sheet in the run's books (`sheet`: the books item its keys were opened in)
+and each object its `slot` there; a key re-enqueued alone, split off or handed on keeps both, so whichever
+message carries it settles that slot. The earlier formats (`"v": 1`, one object per message; `"v": 2`, no
+sheet) are still read: messages in a DLQ outlive upgrades (an old message settles nothing in the books).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class ObjectRef(SourceObject):
     force: bool = Field(default=False, description="copy even if the manifest says this version is there")
     attempts: int = Field(default=0, ge=0, description="failed attempts in earlier messages")
     stalled: int = Field(default=0, ge=0, description="hand-ons in a row of a multipart copy that made no progress")
+    slot: int | None = Field(default=None, ge=0, description="its place in the message's sheet (v3)")
 
 
 class TransferMessage(BaseModel):
@@ -47,10 +51,11 @@ class TransferMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    v: Literal[2] = 2
+    v: Literal[2, 3] = 3
     kind: Literal["objects"] = "objects"
     run_id: str = Field(min_length=1)
     bucket: str = Field(min_length=3, max_length=63)
+    sheet: str | None = Field(default=None, min_length=1, max_length=100, description="its sheet in the books (v3)")
     objects: list[ObjectRef] = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -77,20 +82,31 @@ def encode(message: BaseModel) -> str:
     return json.dumps(message.model_dump(mode="json", exclude_defaults=False), ensure_ascii=True, separators=(",", ":"))
 
 
-def pack(run_id: str, bucket: str, objects: list[ObjectRef], per_message: int) -> list[TransferMessage]:
-    """Objects into messages of at most `per_message` objects and MAX_BODY_BYTES each, in order."""
+def body_cost(obj: ObjectRef) -> int:
+    """What an object adds to a message body (its JSON and a separator)."""
+    return len(json.dumps(obj.model_dump(mode="json"), ensure_ascii=True)) + 1
+
+
+BODY_ROOM = MAX_BODY_BYTES - 500  # the objects of one message, at most (the rest: run id, bucket, sheet)
+
+
+def pack(
+    run_id: str, bucket: str, objects: list[ObjectRef], per_message: int, sheet: str | None = None
+) -> list[TransferMessage]:
+    """Objects into messages of at most `per_message` objects and MAX_BODY_BYTES each, in order (objects of one
+    sheet: a copier re-packs the objects of a message that go on)."""
     messages: list[TransferMessage] = []
     batch: list[ObjectRef] = []
     size = 0
     for obj in objects:
-        cost = len(json.dumps(obj.model_dump(mode="json"), ensure_ascii=True)) + 1
-        if batch and (len(batch) >= per_message or size + cost > MAX_BODY_BYTES - 500):
-            messages.append(TransferMessage(run_id=run_id, bucket=bucket, objects=batch))
+        cost = body_cost(obj)
+        if batch and (len(batch) >= per_message or size + cost > BODY_ROOM):
+            messages.append(TransferMessage(run_id=run_id, bucket=bucket, sheet=sheet, objects=batch))
             batch, size = [], 0
         batch.append(obj)
         size += cost
     if batch:
-        messages.append(TransferMessage(run_id=run_id, bucket=bucket, objects=batch))
+        messages.append(TransferMessage(run_id=run_id, bucket=bucket, sheet=sheet, objects=batch))
     return messages
 
 
@@ -100,11 +116,12 @@ class PartsMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    v: Literal[2] = 2
+    v: Literal[2, 3] = 3
     kind: Literal["parts"] = "parts"
     run_id: str = Field(min_length=1)
     bucket: str = Field(min_length=3, max_length=63)
-    object: ObjectRef  # the version being copied
+    sheet: str | None = Field(default=None, min_length=1, max_length=100, description="its sheet in the books (v3)")
+    object: ObjectRef  # the version being copied (with its slot)
     upload_id: str = Field(min_length=1)
     parts: list[int] = Field(min_length=1)
 

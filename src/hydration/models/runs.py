@@ -78,10 +78,12 @@ def bound_for(key: str, since: datetime | None, bounds: list[Bound]) -> datetime
 
 class Books(BaseModel):
     """A run's books: every key it enqueued is settled exactly once (counted by the books table's
-    transactions, so duplicates and retries never count twice)."""
+    transactions, so duplicates and retries never count twice). Outcome counters are `objects_<outcome>`
+    (`Outcome.counter`); the last five count the books' own writes (what they cost: `runs report`)."""
 
     keys_enqueued: int = 0
     bytes_enqueued: int = 0
+    ledger_keys_enqueued: int = 0  # of keys_enqueued: re-enqueued from the failure ledger
     objects_transferred: int = 0
     objects_skipped: int = 0
     objects_vanished: int = 0
@@ -89,26 +91,25 @@ class Books(BaseModel):
     bytes_transferred: int = 0
     s3_requests: int = 0  # made by the copies (what a run cost)
     copy_ms: int = 0  # time the copies took, summed
+    sheets: int = 0  # books items opened (one per message)
+    sheet_bytes: int = 0  # their sizes as DynamoDB counts them, summed
+    sheet_settles: int = 0  # conditional updates that settled slots of a sheet
+    claims: int = 0  # claim items (a ledger or requested key: opened once per run)
+    book_transactions: int = 0  # transactions that moved the counters (each writes one counter item)
 
-    COUNTERS: ClassVar[tuple[str, ...]] = (
-        "keys_enqueued",
-        "bytes_enqueued",
-        "objects_transferred",
-        "objects_skipped",
-        "objects_vanished",
-        "objects_failed",
-        "bytes_transferred",
-        "s3_requests",
-        "copy_ms",
-    )
+    COUNTERS: ClassVar[tuple[str, ...]]  # every field above: each is the sum of the run's counter items
+    OUTCOME_PREFIX: ClassVar[str] = "objects_"  # `Outcome.counter`: one field per outcome, nothing else
 
     @property
     def keys_settled(self) -> int:
-        return self.objects_transferred + self.objects_skipped + self.objects_vanished + self.objects_failed
+        return sum(getattr(self, name) for name in self.COUNTERS if name.startswith(self.OUTCOME_PREFIX))
 
     @property
     def keys_unsettled(self) -> int:
         return max(0, self.keys_enqueued - self.keys_settled)
+
+
+Books.COUNTERS = tuple(Books.model_fields)
 
 
 class RunRecord(Books):
@@ -143,6 +144,7 @@ class RunRecord(Books):
     deletes_seen: int = 0  # consumer keys found absent from the producer
     objects_deleted: int = 0
     deletes_refused: str | None = None  # why this run deleted nothing although it had candidates
+    checkpoints: int = 0  # planning checkpoints written with sheets (summed from its shards)
     inflight_uploads: int = 0  # multipart uploads in flight in the producer bucket when the listing started
     held_back_by: str | None = None  # the key of the oldest of them, when it holds the watermark back
     scope: Scope | None = None  # the configured scope the run covers (None: a run started before it was recorded)

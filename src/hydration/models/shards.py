@@ -67,6 +67,7 @@ class ShardCounts(BaseModel):
     deletes_seen: int = 0  # consumer keys absent from the producer (delete candidates sighted)
     objects_deleted: int = 0
     deletes_kept: int = 0  # candidates the producer still answered for (HEAD 200): never deleted
+    checkpoints: int = 0  # books transactions its workers opened with its checkpoint
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "keys_listed",
@@ -85,6 +86,7 @@ class ShardCounts(BaseModel):
         "deletes_seen",
         "objects_deleted",
         "deletes_kept",
+        "checkpoints",
     )
 
     def add(self, other: ShardCounts) -> None:

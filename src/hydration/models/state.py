@@ -1,4 +1,4 @@
-"""What the state tables hold per key: the books' tasks, the failure ledger and the manifest."""
+"""What the state tables hold per key: the books' sheets and their tasks, the failure ledger and the manifest."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, Field
 
 from hydration.models.common import S3Key, UtcDatetime, iso
-from hydration.models.messages import ObjectRef, SourceObject
+from hydration.models.messages import ObjectRef, SourceObject, TransferMessage
 
 
 class Origin(StrEnum):
@@ -19,6 +19,14 @@ class Origin(StrEnum):
     LEDGER = "ledger"  # re-enqueued from the failure ledger
     RECONCILE = "reconcile"  # missing or different in the consumer bucket
     REQUEST = "request"  # named by the operator (trigger --key)
+
+    @property
+    def claimed(self) -> bool:
+        """Opened with a claim on the key in the run's books (one small item), so that the run opens it once
+        whichever of its passes reaches it: the failure ledger's keys (the listing may reach them too) and an
+        operator's keys (a list without a position to resume from). The listing's and reconcile's own keys
+        need none: the checkpoint that commits with their sheets says where to resume."""
+        return self in (Origin.LEDGER, Origin.REQUEST)
 
 
 class Outcome(StrEnum):
@@ -35,17 +43,20 @@ class Outcome(StrEnum):
 
 
 class Settlement(NamedTuple):
-    """A key's outcome in a run, with what its copy cost (counted in the run's books)."""
+    """A key's outcome in a run, with what its copy cost (counted in the run's books); `sheet` and `slot` say
+    where the run's books hold the key (its message names them)."""
 
     key: str
     outcome: Outcome
     bytes: int = 0  # transferred
     requests: int = 0  # S3 requests the copy made
     copy_ms: int = 0  # time spent copying it
+    sheet: str | None = None
+    slot: int | None = None
 
 
 class Task(SourceObject):
-    """One key of a run's books: enqueued once, settled once."""
+    """One key of a run's books (a slot of a sheet): enqueued once, settled once."""
 
     run_id: str
     bucket: str  # the producer bucket
@@ -54,6 +65,78 @@ class Task(SourceObject):
     enqueued_at: UtcDatetime | None = None
     outcome: Outcome | None = None
     settled_at: UtcDatetime | None = None
+    sheet: str | None = None
+    slot: int | None = None
+    claim: bool = False  # opened with a claim whatever its origin (not stored: it matters when opened)
+
+    @property
+    def claimed(self) -> bool:
+        return self.claim or self.origin.claimed
+
+    def ref(self) -> ObjectRef:
+        """The task as a message entry (its slot included), without validating again."""
+        return ObjectRef.model_construct(
+            key=self.key,
+            size=self.size,
+            etag=self.etag,
+            last_modified=self.last_modified,
+            version_id=self.version_id,
+            force=self.force,
+            attempts=0,
+            slot=self.slot,
+        )
+
+
+class Sheet(BaseModel):
+    """One transfer message's keys in a run's books: opened once with its keys (their slots are their places
+    in `tasks`), each slot settled once; `pending` slots are not settled yet."""
+
+    run_id: str
+    id: str
+    bucket: str  # the producer bucket
+    tasks: list[Task]
+    enqueued_at: UtcDatetime
+    outcomes: dict[int, Outcome] = {}
+    settled_at: UtcDatetime | None = None
+
+    @classmethod
+    def of(cls, run_id: str, sheet_id: str, bucket: str, tasks: list[Task], enqueued_at: datetime) -> Sheet:
+        slotted = [
+            task.model_copy(update={"sheet": sheet_id, "slot": slot, "run_id": run_id, "bucket": bucket})
+            for slot, task in enumerate(tasks)
+        ]
+        return cls(run_id=run_id, id=sheet_id, bucket=bucket, tasks=slotted, enqueued_at=enqueued_at)
+
+    @property
+    def pending(self) -> int:
+        return len(self.tasks) - len(self.outcomes)
+
+    def without(self, keys: set[str]) -> Sheet | None:
+        """The sheet without these keys (slots numbered again), or None if nothing is left."""
+        kept = [task for task in self.tasks if task.key not in keys]
+        if len(kept) == len(self.tasks):
+            return self
+        return Sheet.of(self.run_id, self.id, self.bucket, kept, self.enqueued_at) if kept else None
+
+    def unsettled(self) -> list[Task]:
+        return [task for task in self.tasks if task.slot not in self.outcomes]
+
+    def settled_tasks(self) -> list[Task]:
+        """Every task with its outcome (None: not settled) and the sheet's last settle time."""
+        return [
+            task.model_copy(
+                update={
+                    "outcome": self.outcomes.get(slot),
+                    "settled_at": self.settled_at if slot in self.outcomes else None,
+                }
+            )
+            for slot, task in enumerate(self.tasks)
+        ]
+
+    def message(self) -> TransferMessage:
+        return TransferMessage(
+            run_id=self.run_id, bucket=self.bucket, sheet=self.id, objects=[t.ref() for t in self.tasks]
+        )
 
 
 class FailureRecord(SourceObject):

@@ -2,8 +2,8 @@
 concurrency and S3's, Lambda's and SQS's limits, from a dry-run listing or from given totals.
 
 The time model, per object of the average size (every object is taken to be that size):
-- requests: server-side, 1 CopyObject (a multipart copy: CreateMultipartUpload, one UploadPartCopy per part,
-  CompleteMultipartUpload, and a HEAD); stream mode adds the GETs;
+- requests: server-side, a pinned HEAD and 1 CopyObject (a multipart copy: CreateMultipartUpload, one
+  UploadPartCopy per part, CompleteMultipartUpload, and a HEAD); stream mode GETs instead;
 - time: `copy-request-ms` per request round (a multipart copy has PARTS_IN_FLIGHT parts in flight) plus
   its bytes at `copy-mib-per-second` per request (twice in stream mode: in and out of the copier);
 - copies in flight: MaximumConcurrency copier invocations x CopyConcurrency copies each (fewer when an
@@ -103,7 +103,7 @@ def shape_of(objects: int, nbytes: int, settings: DeployedSettings, rates: Rates
         multipart=False,
         parts=1,
         writes=1,
-        reads=1 if stream else 0,
+        reads=1,  # the pinned HEAD (server-side) or GET (stream) that reads the source's checksum
         seconds=passes * (latency + size / throughput),
     )
 
@@ -205,6 +205,7 @@ def estimate(
         keys_enqueued=objects,
         keys_settled=objects,
         objects_transferred=objects,
+        bytes_transferred=nbytes,
         s3_requests=objects * (shape.writes + shape.reads),
         copy_seconds=objects * shape.seconds,
         planner_seconds=time.planning_seconds,

@@ -38,10 +38,17 @@ def work_of(run: RunRecord, now: datetime) -> tuple[Work, float]:
         keys_settled=run.keys_settled,
         objects_transferred=run.objects_transferred,
         objects_failed=run.objects_failed,
+        bytes_transferred=run.bytes_transferred,
         s3_requests=run.s3_requests,
         copy_seconds=run.copy_ms / 1000,
         planner_seconds=max(0.0, (planned_until - run.started_at).total_seconds()),
         run_seconds=duration,
+        sheets=run.sheets,
+        sheet_bytes=run.sheet_bytes,
+        sheet_settles=run.sheet_settles,
+        claims=run.claims,
+        book_transactions=run.book_transactions,
+        checkpoints=run.checkpoints,
     )
     return work, duration
 
