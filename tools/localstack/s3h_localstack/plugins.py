@@ -16,9 +16,7 @@
   compares raw keys with ``StartAfter`` and the continuation token, as S3 does (UTF-8 binary order), over a
   sorted index of the bucket's keys (``s3h_localstack.listing_index``).
 - ``localstack.hooks.on_infra_start`` ``s3h_sqs_esm_concurrency``: SQS event source mappings run several poll
-  loops at once, as AWS does (``s3h_localstack.esm_concurrency``); and an asynchronous invocation received while
-  its function's configuration changes is handled, not dropped for the function's timeout
-  (``s3h_localstack.async_invoke``).
+  loops at once, as AWS does (``s3h_localstack.esm_concurrency``).
 - ``localstack.hooks.on_infra_start`` ``s3h_fault_injection``: the tests' fault rules, their control endpoint
   ``/_s3h/faults`` and the request handlers applying them (``s3h_localstack.faults``).
 """
@@ -209,10 +207,9 @@ def s3_list_in_key_order() -> None:
 
 @hooks.on_infra_start()
 def sqs_esm_concurrency() -> None:
-    from s3h_localstack import async_invoke, esm_concurrency
+    from s3h_localstack import esm_concurrency
 
     esm_concurrency.install()
-    async_invoke.install()  # the Lambda pollers' other half: asynchronous invocations (see its module)
 
 
 @hooks.on_infra_start()
