@@ -59,3 +59,16 @@ def faults() -> Iterator[Faults]:
     """Faults injected from the test side into every client the functions build (tests/moto_faults.py)."""
     with inject() as registry:
         yield registry
+
+
+@pytest.fixture
+def restores_held() -> Iterator[None]:
+    """moto restores an archived object at once; here a restore stays in progress until the test completes it
+    (moto's state manager, model `s3::keyrestore`, advanced by hand)."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(model_name="s3::keyrestore", transition={"progression": "manual", "times": 10**9})
+    try:
+        yield
+    finally:
+        state_manager.unset_transition(model_name="s3::keyrestore")

@@ -397,8 +397,22 @@ class FakeLedger:
         self.scans = 0  # reads of the whole ledger
 
     def __iter__(self) -> Iterator[FailureRecord]:
+        """As the adapter: the retryable entries only (archived keys without a restore requested are left)."""
         self.scans += 1
+        return iter([f for f in self.failures.values() if f.retryable])
+
+    def archived(self) -> Iterator[FailureRecord]:
+        return iter([f for f in self.failures.values() if f.archived])
+
+    def entries(self) -> Iterator[FailureRecord]:
         return iter(list(self.failures.values()))
+
+    def request_restore(self, key: str, at: datetime) -> FailureRecord | None:
+        found = self.failures.get(key)
+        if found is None or not found.archived:
+            return None
+        self.failures[key] = found.model_copy(update={"restore_requested_at": at})
+        return self.failures[key]
 
     def record(self, failure: FailureRecord) -> None:
         first = self.failures[failure.key].first_failed_at if failure.key in self.failures else failure.failed_at

@@ -6,7 +6,7 @@ Per object (docs/architecture.md):
   by a copy of the same run (an earlier delivery copied it and died before settling it), it settles as
   transferred;
 - a source gone since listing settles as vanished; one changed since listing is copied in its current
-  version (the transfer layer does it);
+  version (the transfer layer does it); one archived (a restore needed) settles as archived, not retried;
 - a failure in a message of several keys re-enqueues that key alone (after its backoff); a failure in a
   one-key message is retried by SQS (after its backoff) and, on its final receive, written to the failure
   ledger and settled as failed (its multipart upload aborted) before the message moves to the DLQ;
@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING
 
 from copier.steps import Done, Step
 from hydration.copying import CopyRequest, Deadline, Handoff, HandoffReason, PartsOutcome
-from hydration.errors import ChecksumMismatchError, HydrationError, ObjectTransferError, SourceVanishedError
+from hydration.errors import (
+    ChecksumMismatchError,
+    HydrationError,
+    ObjectTransferError,
+    SourceArchivedError,
+    SourceVanishedError,
+)
 from hydration.models import ManifestEntry, ObjectRef, PartsMessage, TransferMessage, TransferRecord
 from hydration.observability import MetricUnit, logger, metrics, traced_key
 
@@ -97,6 +103,8 @@ class Batch:
         except SourceVanishedError:
             logger.warning("ObjectVanished", key=obj.key, run_id=record.body.run_id)
             return Done(record, obj, Step.VANISHED)
+        except SourceArchivedError as exc:
+            return self._archived(record, obj, exc)
         except Exception as exc:
             return self._failed(record, obj, request, exc)
         seconds = time.perf_counter() - started
@@ -127,6 +135,8 @@ class Batch:
         except SourceVanishedError:
             logger.warning("ObjectVanished", key=obj.key, run_id=message.run_id)
             return Done(record, obj, Step.VANISHED)
+        except SourceArchivedError as exc:
+            return self._archived(record, obj, exc)
         except Exception as exc:
             return self._failed(record, obj, request, exc)
         seconds = time.perf_counter() - started
@@ -237,6 +247,19 @@ class Batch:
                 logger.warning("could not abort the key's multipart upload", key=obj.key, exc_info=True)
         return done
 
+    @staticmethod
+    def _archived(record: TransferRecord, obj: ObjectRef, exc: SourceArchivedError) -> Done:
+        """An archived source settles at once (no retry can read it before a restore): ledger, archived."""
+        logger.warning(
+            "ObjectArchived",
+            key=obj.key,
+            run_id=record.body.run_id,
+            storage_class=exc.storage_class,
+            archive_status=exc.archive_status,
+            restore_in_progress=exc.restoring,
+        )
+        return Done(record, obj, Step.ARCHIVED, error_code="InvalidObjectState", error=str(exc), archived=exc)
+
     def _backoff(self, done: Done) -> None:
         """Bring a failed message back after its backoff; after its final attempt at once, so that SQS moves it
         to the DLQ on the next receive instead of after a whole visibility timeout."""
@@ -263,6 +286,7 @@ class Batch:
             (Step.TRANSFERRED, "ObjectsTransferred"),
             (Step.SKIPPED, "ObjectsSkipped"),
             (Step.VANISHED, "ObjectsVanished"),
+            (Step.ARCHIVED, "ObjectsArchived"),
             (Step.FAILED, "ObjectsFailed"),
         ):
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[step])

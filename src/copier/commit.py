@@ -4,8 +4,8 @@ of any run whose books now balance.
 1. re-enqueues (keys alone after a failure or a split; copies handed on; fanned-out parts): a message that
    could not be re-enqueued is delivered again instead;
 2. manifest entries of what landed, each where it says what the consumer holds;
-3. ledger entries of what failed for good (before the key settles as failed), and of keys two copies of
-   different versions wrote at once (ConcurrentCopy: settled as failed, the next run copies them again);
+3. ledger entries of what failed for good or is archived (before the key settles), and of keys two copies
+   of different versions wrote at once (ConcurrentCopy: settled as failed, the next run copies them again);
 4. the books: each key that reached an outcome settled once in its run, in its sheet's slot (one conditional
    update per sheet, the batch's sheets in one transaction per run);
 5. ledger clears for keys that landed (conditional on the entry read at the start of the batch);
@@ -22,7 +22,7 @@ from copier.steps import Done, Step
 from hydration.aws.queue import Outgoing
 from hydration.closing import close_if_balanced
 from hydration.errors import HydrationError
-from hydration.models import FailureRecord, ManifestEntry, ObjectRef, Settlement, TransferMessage, pack
+from hydration.models import Archive, FailureRecord, ManifestEntry, ObjectRef, Settlement, TransferMessage, pack
 from hydration.observability import logger
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def commit(batch: Batch, request_id: str) -> set[str]:
     contested: list[ManifestEntry] = []
     if landed:
         contested = deps.manifest.put_many([_entry(d, now, batch.settings.destination_prefix) for d in landed])
-    for done in (d for d in batch.done if d.step is Step.FAILED):
+    for done in (d for d in batch.done if d.step in (Step.FAILED, Step.ARCHIVED)):
         deps.ledger.record(
             FailureRecord.of(
                 done.obj,
@@ -49,6 +49,7 @@ def commit(batch: Batch, request_id: str) -> set[str]:
                 error_message=done.error,
                 attempts=done.obj.attempts + done.receive_count,
                 failed_at=now,
+                archive=_archive(batch, done, now),
             )
         )
     _contested(batch, landed, contested, now)
@@ -193,6 +194,20 @@ def _contested(batch: Batch, landed: list[Done], contested: list[ManifestEntry],
                 failed_at=now,
             )
         )
+
+
+def _archive(batch: Batch, done: Done, now: datetime) -> Archive | None:
+    """An archived key's entry: where S3 keeps it, and whether a restore is in progress (then runs re-enqueue
+    it until it lands: the restore's request time is kept). No restore running (never requested, or expired):
+    runs leave it alone until `failures restore`."""
+    found = done.archived
+    if found is None:
+        return None
+    restoring_since: datetime | None = None
+    if found.restoring:
+        earlier = batch.failures.get(done.obj.key)
+        restoring_since = earlier.restore_requested_at if earlier and earlier.restore_requested_at else now
+    return Archive(found.storage_class, found.archive_status, restoring_since)
 
 
 def _entry(done: Done, now: datetime, destination: str) -> ManifestEntry:

@@ -9,6 +9,7 @@ from enum import StrEnum
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hydration.copying import CopyResult
+from hydration.errors import SourceArchivedError
 from hydration.models import ObjectRef, Outcome, PartsMessage, TransferMessage, TransferRecord
 
 
@@ -16,6 +17,7 @@ class Step(StrEnum):
     TRANSFERRED = "transferred"
     SKIPPED = "skipped"
     VANISHED = "vanished"
+    ARCHIVED = "archived"  # the source needs a restore: ledger (marked archived), settled as archived
     FAILED = "failed"  # final: ledger, settled as failed
     RETRY = "retry"  # a one-key (or parts) message that SQS delivers again after its backoff
     REQUEUE = "requeue"  # re-enqueued alone: a failed key of a multi-key message, or a split
@@ -28,6 +30,7 @@ class Step(StrEnum):
             Step.TRANSFERRED: Outcome.TRANSFERRED,
             Step.SKIPPED: Outcome.SKIPPED,
             Step.VANISHED: Outcome.VANISHED,
+            Step.ARCHIVED: Outcome.ARCHIVED,
             Step.FAILED: Outcome.FAILED,
         }.get(self)
 
@@ -46,6 +49,7 @@ class Done:
     then: list[TransferMessage | PartsMessage] = field(default_factory=list)  # CONTINUE: the messages to send
     written: tuple[datetime, datetime] | None = None  # TRANSFERRED: the copy wrote the consumer object in between
     replaces: str | None = None  # TRANSFERRED: the manifest entry read before the copy began (its token)
+    archived: SourceArchivedError | None = None  # ARCHIVED: where the source is, a restore in progress
 
     @property
     def run_id(self) -> str:

@@ -1,13 +1,14 @@
 """Closing a run: the accounting rule and the marker rule, in one place.
 
 - Accounting: a run closes when planning has finished and its books balance (every key it enqueued has
-  settled: transferred, skipped, vanished, or failed with the key in the failure ledger). Whoever settles
-  the last key (a copier), the planner (a run with nothing left to copy) or the finalizer closes it, at
-  once; one closer wins a conditional claim.
+  settled: transferred, skipped, vanished, archived (in the ledger, marked so), or failed with the key in
+  the failure ledger). Whoever settles the last key (a copier), the planner (a run with nothing left to
+  copy) or the finalizer closes it, at once; one closer wins a conditional claim.
 - Marker: it moves to the run's watermark (the listing's start, or the start of the oldest multipart upload
-  in flight then), never past the oldest key in the failure ledger within the run's scope, and only for runs
-  that cover the whole configured scope; it records that scope. A run whose books cannot be balanced ends
-  INCOMPLETE and does not move it.
+  in flight then), never past the oldest failed key in the failure ledger within the run's scope (archived
+  keys are a named settlement: listed, not held, not failures), and only for runs that cover the whole
+  configured scope; it records that scope. A run whose books cannot be balanced ends INCOMPLETE and does not
+  move it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def finish(run: RunRecord, closing: Closing, claimant: str, *, incomplete: bool 
     """Write the marker (unless the run is INCOMPLETE or does not cover the scope) and end the run; the caller
     holds the claim. If anything fails the claim is released, so the next pass tries again."""
     try:
-        failures = [f for f in closing.ledger if run.in_scope(f.key)]  # a narrowed scope leaves the others out
+        # The ledger's retryable entries (archived keys are a named settlement, not failures: a restore-requested
+        # one is re-enqueued by every run until it lands, and holds nothing); a narrowed scope leaves others out.
+        failures = [f for f in closing.ledger if run.in_scope(f.key) and not f.archived]
         now = closing.clock()
         marker_at: datetime | None = None
         if incomplete:

@@ -31,6 +31,8 @@ abort(request, upload_id=None)
 
 Errors and what the caller does:
 - SourceVanishedError: settle the key as vanished; its upload is already aborted.
+- SourceArchivedError: the source needs a restore (its storage class, tier, and whether a restore is running
+  are on the error); settle the key as archived, never retry it; its upload is already aborted.
 - ChecksumMismatchError (an ObjectTransferError): the copy did not match its source; the upload is already
   aborted, so a retry starts afresh. From `copy_parts` it means the key failed: later calls for that upload
   answer `upload_gone`.

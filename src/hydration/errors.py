@@ -66,6 +66,22 @@ class SourceVanishedError(HydrationError):
         self.key = key
 
 
+class SourceArchivedError(HydrationError):
+    """The source is in an archive storage class or access tier (S3: InvalidObjectState; moto:
+    ObjectNotInActiveTierError): no copy can read it before a restore. Settled as archived, never retried."""
+
+    def __init__(
+        self, key: str, storage_class: str | None = None, archive_status: str | None = None, restoring: bool = False
+    ) -> None:
+        where = " ".join(part for part in (storage_class, archive_status) if part) or "an archive storage class"
+        state = "its restore is still in progress" if restoring else "restore it to copy it (failures restore)"
+        super().__init__(f"source object {key!r} is archived in {where}: {state}")
+        self.key = key
+        self.storage_class = storage_class
+        self.archive_status = archive_status
+        self.restoring = restoring
+
+
 class SourceChangedError(HydrationError):
     """The source object's ETag no longer matches the listed one (PreconditionFailed)."""
 

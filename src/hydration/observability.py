@@ -33,6 +33,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "ObjectsSkipped",
         "ObjectsFailed",
         "ObjectsVanished",
+        "ObjectsArchived",
         "ObjectsRetried",
         "BytesTransferred",
         "CopyLatency",

@@ -25,6 +25,7 @@ from hydration.aws.wiring import StateStores
 from hydration_cli.aws.cloudwatch import CloudWatch
 from hydration_cli.aws.functions import FunctionInvoker, LambdaInvoker
 from hydration_cli.aws.logs import LogGroups
+from hydration_cli.aws.producer import ProducerObjects, assumed_s3, function_environment
 from hydration_cli.aws.queues import Queues
 from hydration_cli.aws.run_index import RunIndex
 from hydration_cli.aws.stacks import StackInfo, Stacks
@@ -108,6 +109,18 @@ class Deployment:
         """The consumer bucket's multipart uploads and the uploads table."""
         table = UploadStore(self.client("dynamodb"), self.output("UploadsTableName"))
         return ConsumerUploads(self.client("s3"), self.bucket, table)
+
+    @cached_property
+    def producer(self) -> ProducerObjects:
+        """The producer bucket through the producer role: the stack's ProducerRoleArn and ExternalId, or, as
+        the stack keeps the ExternalId NoEcho (described as ****), the copier's own settings."""
+        role, external_id = self.parameter("ProducerRoleArn", ""), self.parameter("ExternalId", "")
+        if not role or not external_id or set(external_id) == {"*"}:
+            env = function_environment(self.client("lambda"), self.function_name("copier"))
+            role, external_id = env.get("PRODUCER_ROLE_ARN", role), env.get("EXTERNAL_ID", "")
+        if not role:
+            raise StackOutputMissingError(self.stack, "ProducerRoleArn (parameter)")
+        return ProducerObjects(assumed_s3(self.session, role, external_id, _config("s3")))
 
     @cached_property
     def functions(self) -> FunctionInvoker:

@@ -56,7 +56,7 @@ def watch_view(p: RunProgress) -> RenderableType:
         (
             "outcomes",
             f"{p.objects_transferred:,} transferred, {p.objects_skipped:,} skipped, {p.objects_vanished:,} vanished, "
-            f"{p.objects_failed:,} failed",
+            f"{p.objects_archived:,} archived, {p.objects_failed:,} failed",
         ),
         ("bytes", f"{human_bytes(p.bytes_transferred)} of {human_bytes(p.bytes_enqueued)}"),
         ("rate", f"{rate}  {keys_rate}"),
@@ -74,13 +74,18 @@ def run_end(run: RunRecord, elapsed: float | None) -> list[str]:
         lines.append(f"error: {run.error}")
     if run.failed_count:
         lines.append(f"{run.failed_count} key(s) in the failure ledger: s3-hydration failures list")
+    if run.objects_archived:
+        lines.append(
+            f"{run.objects_archived} key(s) archived (a restore is needed): s3-hydration failures list --archived"
+        )
     return lines
 
 
 def run_line(run: RunRecord) -> str:
+    archived = f"{run.objects_archived:,} archived, " if run.objects_archived else ""
     return (
         f"{run.objects_transferred:,} transferred, {run.objects_skipped:,} skipped, "
-        f"{run.objects_vanished:,} vanished, {run.objects_failed:,} failed "
+        f"{run.objects_vanished:,} vanished, {archived}{run.objects_failed:,} failed "
         f"of {run.keys_enqueued:,} keys enqueued; {human_bytes(run.bytes_transferred)} copied"
     )
 

@@ -149,12 +149,16 @@ PARAMETERS = {
     "FinalizerMemorySize": "256",
     "StalePlanningSeconds": "1800",
 }
+# parameters without a default in the template: the producer role `failures restore` assumes
+ACCESS = {"ProducerRoleArn": World.role_arn, "ExternalId": "test-external-id"}
 
 
 def _stack_template(outputs: dict[str, str]) -> str:
     return json.dumps(
         {
-            "Parameters": {name: {"Type": "String", "Default": value} for name, value in PARAMETERS.items()},
+            "Parameters": {
+                name: {"Type": "String", "Default": value} for name, value in {**PARAMETERS, **ACCESS}.items()
+            },
             "Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{PREFIX}-alarms"}}},
             "Outputs": {name: {"Value": value} for name, value in outputs.items()},
         }

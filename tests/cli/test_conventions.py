@@ -16,7 +16,7 @@ from hydration_cli.main import cli
 from tests.cli.conftest import Deployed, json_out, put_objects, record_failure
 
 # The commands that change state (AWS resources or the deployment's tables): each takes --yes and --dry-run.
-CHANGES_STATE = {"trigger", "runs cancel", "reset-sync", "dlq redrive", "uploads abort", "restore"}
+CHANGES_STATE = {"trigger", "runs cancel", "reset-sync", "dlq redrive", "uploads abort", "restore", "failures restore"}
 
 
 def _commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
@@ -118,7 +118,7 @@ def test_one_page_size_option(deployed: Deployed) -> None:
     spellings = {opt for command in COMMANDS.values() for opt in _options(command)}
     assert not spellings & {"--limit", "-n", "--max"}
     paged = {name for name, command in COMMANDS.items() if "--max-items" in _options(command)}
-    assert paged == {"runs list", "failures list", "dlq peek", "logs"}
+    assert paged == {"runs list", "failures list", "failures restore", "dlq peek", "logs"}
     tokens = {name for name, command in COMMANDS.items() if "--starting-token" in _options(command)}
     assert tokens == {"runs list", "failures list"}
 

@@ -61,7 +61,9 @@ def test_failures_list_after_a_failed_run_exits_3(deployed: Deployed, run_cli, f
     assert result.exit_code == 3, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "1 failed key(s)"
-    assert lines[1].split() == ["KEY", "ERROR", "MESSAGE", "ATTEMPTS", "FIRST", "FAILED", "LAST", "FAILED", "RUN"]
+    assert lines[1].split() == [
+        "KEY", "ERROR", "MESSAGE", "ATTEMPTS", "FIRST", "FAILED", "LAST", "FAILED", "RUN", "ARCHIVED"
+    ]  # fmt: skip
     row = re.split(r"\s{2,}", lines[3])
     message = "AccessDenied: injected AccessDenied (key 'data/bad.txt')"
     assert row[:4] == ["data/bad.txt", "AccessDenied", message, "4"]
@@ -138,9 +140,10 @@ def test_failures_text_records(deployed: Deployed, run_cli) -> None:
     result = run_cli("--output", "text", "failures", "list")
     assert result.exit_code == 0
     fields = ["AccessDenied", "5", "None", "2024-05-01T06:00:00Z", "r-1", "listing", "False"]
+    not_archived = ["False", "None", "None"]  # archived, storage class, archive status
     assert text_records(result) == [
-        ["FAILURE", "data/a.txt", *fields, "Access Denied on data/a.txt"],
-        ["FAILURE", "data/b.txt", *fields, "two\\tlines\\nhere"],
+        ["FAILURE", "data/a.txt", *fields, "Access Denied on data/a.txt", *not_archived],
+        ["FAILURE", "data/b.txt", *fields, "two\\tlines\\nhere", *not_archived],
     ]
 
 

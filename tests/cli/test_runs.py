@@ -21,14 +21,15 @@ def test_runs_list_and_show_after_a_run(deployed: Deployed, run_cli) -> None:
     assert table.exit_code == 0
     header, dashes, row = table.stdout.splitlines()
     assert header.split() == [
-        "RUN", "STATUS", "KIND", "STARTED", "TOOK", "ENQUEUED", "COPIED", "SKIPPED", "VANISHED", "FAILED", "BYTES"
+        "RUN", "STATUS", "KIND", "STARTED", "TOOK", "ENQUEUED", "COPIED", "SKIPPED", "VANISHED", "ARCHIVED", "FAILED",
+            "BYTES",
     ]  # fmt: skip
     assert set(dashes) == {"-", " "}
     assert row.split()[:3] == [run_id, "COMPLETED", "incremental"]
-    assert re.split(r"\s{2,}", row)[-6:] == ["2", "2", "0", "0", "0", "8 B"]
+    assert re.split(r"\s{2,}", row)[-7:] == ["2", "2", "0", "0", "0", "0", "8 B"]
     [record] = text_records(run_cli("runs", "list", "--output", "text"))
     assert record[:4] == ["RUN", run_id, "COMPLETED", "incremental"]
-    assert record[6:] == ["2", "2", "0", "0", "0", "8"]
+    assert record[6:] == ["2", "2", "0", "0", "0", "8", "0"]  # ..., bytes, archived
 
     shown = run_cli("runs", "show", run_id)
     assert shown.exit_code == 0, shown.output

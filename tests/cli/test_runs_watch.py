@@ -192,7 +192,7 @@ def test_the_live_view_shows_keys_bytes_rate_eta_and_failures(deployed: Deployed
     assert bar == "settled   " + "━" * 24  # half of the bar (the rest is blank without colour)
     assert lines == [
         "keys      2 settled of 4 enqueued, 6 listed (done)",
-        "outcomes  1 transferred, 0 skipped, 0 vanished, 1 failed",
+        "outcomes  1 transferred, 0 skipped, 0 vanished, 0 archived, 1 failed",
         "bytes     1.0 KiB of 4.0 KiB",
         "rate      102 B/s  0.2 keys/s",
         "ETA       10s",

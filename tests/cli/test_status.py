@@ -86,6 +86,6 @@ def test_status_text_records(deployed: Deployed, run_cli) -> None:
     assert records[0] == ["STACK", "s3-hydration-consumer", "consumer-data"]
     assert records[1] == ["LASTSYNC", "False", "None", "None", "None"]
     assert ["QUEUE", "transfer-dlq", "0", "0", "0"] in records
-    assert ["LEDGER", "0"] in records
+    assert ["LEDGER", "0", "0"] in records
     assert ["ALARM", "DlqDepthAlarm", "ALARM", "s3-hydration-DlqDepthAlarm"] in records
     assert all(record[0] != "ACTIVERUN" for record in records)

@@ -454,9 +454,14 @@ def test_no_allow_statement_grants_a_wildcard_action_or_resource(
     assert checked > 5
 
 
-def test_producer_role_trust_requires_external_id_and_organisation(producer: dict[str, Any]) -> None:
-    trust = producer["Resources"]["ProducerAccessRole"]["Properties"]["AssumeRolePolicyDocument"]
-    assert trust["Statement"], "empty trust policy"
+OPERATORS = "arn:aws:iam::111111111111:role/ops-a,arn:aws:iam::111111111111:role/ops-b"
+
+
+@pytest.mark.parametrize("operators", ["", OPERATORS], ids=["functions-only", "restore-operators"])
+def test_producer_role_trust_requires_external_id_and_organisation(producer: dict[str, Any], operators: str) -> None:
+    role = Evaluator(producer, {"RestoreOperatorArns": operators}).resources()["ProducerAccessRole"]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]
+    assert len(trust["Statement"]) == (2 if operators else 1)
     for statement in trust["Statement"]:
         assert statement["Effect"] == "Allow"
         assert statement["Action"] == "sts:AssumeRole"
@@ -466,6 +471,21 @@ def test_producer_role_trust_requires_external_id_and_organisation(producer: dic
         assert condition["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "OrganisationId"}
         principals = condition["ArnEquals"]["aws:PrincipalArn"]
         assert len(principals) == 2
+    if operators:
+        assert trust["Statement"][1]["Condition"]["ArnEquals"]["aws:PrincipalArn"] == OPERATORS.split(",")
+
+
+@pytest.mark.parametrize("operators", ["", OPERATORS], ids=["functions-only", "restore-operators"])
+def test_the_producer_role_may_restore_archived_objects_only_for_restore_operators(
+    producer: dict[str, Any], operators: str
+) -> None:
+    params = {"ProducerBucket": "src-bucket", "TransferPrefix": "data/", "RestoreOperatorArns": operators}
+    (policy,) = Evaluator(producer, params).resources()["ProducerAccessRole"]["Properties"]["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert ("RestoreArchivedObjects" in by_sid) == bool(operators)
+    if operators:
+        assert by_sid["RestoreArchivedObjects"]["Action"] == "s3:RestoreObject"
+        assert by_sid["RestoreArchivedObjects"]["Resource"]["Fn::Sub"][0].endswith("/${TransferPrefix}*")
 
 
 def test_producer_trusts_exactly_the_consumer_planner_and_copier_roles(

@@ -14,7 +14,7 @@ import pytest
 from copier.service import CopierDeps, handle_batch
 from hydration.closing import Closing
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, HandoffReason, PartsOutcome
-from hydration.errors import ObjectTransferError, SourceVanishedError
+from hydration.errors import ObjectTransferError, SourceArchivedError, SourceVanishedError
 from hydration.models import ObjectRef, PartsMessage, RunKind, RunRecord, RunStatus, Sheet, Task, TransferMessage
 from hydration.settings import CopierSettings
 from tests.fakes import FakeEvents, FakeLedger, FakeManifest, FakeMarker, FakeRuns
@@ -37,12 +37,15 @@ class FakeTransfer:
         self.aborted: list[str] = []
         self.stalled: set[str] = set()  # keys whose parts never fit the time left: no part starts
         self.requests: list[CopyRequest] = []
+        self.archived: dict[str, bool] = {}  # key -> a restore in progress
 
     def copy(self, request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
         key = request.source_key
         self.requests.append(request)
         if key in self.vanished:
             raise SourceVanishedError(key)
+        if key in self.archived:
+            raise SourceArchivedError(key, "DEEP_ARCHIVE", None, restoring=self.archived[key])
         if key in self.failing:
             raise ObjectTransferError(key, self.failing[key], "injected")
         if key in self.fanned_out:
@@ -458,3 +461,91 @@ def test_a_key_two_copies_of_different_versions_wrote_at_once_settles_as_failed_
     run = world.runs.get(RUN)
     assert (run.keys_settled, run.objects_transferred, run.objects_failed) == (1, 0, 1)
     assert (run.status, run.failed_count) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
+
+
+# ---------------------------------------------------------------------- archived sources (issue 15)
+
+EARLIER = datetime(2026, 10, 30, 6, tzinfo=UTC)
+
+
+def _archived_world(*keys: str) -> World:
+    world = World(list(keys))
+    world.runs.runs[RUN].watermark = datetime(2026, 11, 2, 6, tzinfo=UTC)  # the keys are older than the run
+    return world
+
+
+def test_an_archived_source_settles_archived_at_once_and_the_run_completes_past_it() -> None:
+    world = _archived_world("a", "cold")
+    world.transfer.archived["cold"] = False
+    assert world.copy(world.record(world.objects("a", "cold"))) == []  # nothing retried, nothing re-enqueued
+    assert world.queue.sent == []
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_transferred, run.objects_archived, run.objects_failed) == (
+        RunStatus.COMPLETED,
+        1,
+        1,
+        0,
+    )
+    assert (run.keys_settled, run.failed_count) == (2, 0)
+    assert world.marker.writes[-1].synced_to == run.watermark  # the marker passes the archived key
+    entry = world.ledger.get("cold")
+    assert entry is not None
+    assert (entry.archived, entry.storage_class, entry.restore_requested_at) == (True, "DEEP_ARCHIVE", None)
+    assert entry.error_code == "InvalidObjectState"
+    assert list(world.ledger) == []  # not re-enqueued by runs
+    assert [f.key for f in world.ledger.archived()] == ["cold"]
+
+
+def test_an_archived_key_of_a_one_key_message_is_not_retried_by_sqs() -> None:
+    world = _archived_world("cold")
+    world.transfer.archived["cold"] = False
+    assert world.copy(world.record(world.objects("cold"))) == []
+    assert world.queue.visibility == {"rh-m-cold": 60}  # the heartbeat's hold only: no retry backoff
+    assert world.runs.get(RUN).status is RunStatus.COMPLETED
+
+
+def test_a_restore_still_in_progress_settles_archived_again_and_keeps_the_request() -> None:
+    world = _archived_world("cold")
+    requested = datetime(2026, 11, 1, 7, tzinfo=UTC)
+    world.ledger.record(_failure("cold").model_copy(update={"archived": True, "restore_requested_at": requested}))
+    world.transfer.archived["cold"] = True
+    assert world.copy(world.record(world.objects("cold"))) == []
+    entry = world.ledger.get("cold")
+    assert entry is not None
+    assert (entry.archived, entry.restore_requested_at) == (True, requested)
+    assert "restore is still in progress" in entry.error_message
+    assert [f.key for f in world.ledger] == ["cold"]  # the next run tries it again
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_archived, run.objects_failed) == (RunStatus.COMPLETED, 1, 0)
+
+
+def test_a_restore_that_is_no_longer_running_leaves_the_key_to_the_operator_again() -> None:
+    world = _archived_world("cold")
+    requested = datetime(2026, 10, 1, tzinfo=UTC)  # expired, or never started
+    world.ledger.record(_failure("cold").model_copy(update={"archived": True, "restore_requested_at": requested}))
+    world.transfer.archived["cold"] = False
+    assert world.copy(world.record(world.objects("cold"))) == []
+    entry = world.ledger.get("cold")
+    assert entry is not None
+    assert (entry.archived, entry.restore_requested_at) == (True, None)
+    assert list(world.ledger) == []
+
+
+def test_a_restored_key_lands_and_leaves_the_ledger() -> None:
+    world = _archived_world("cold")
+    restored = _failure("cold").model_copy(update={"archived": True, "restore_requested_at": EARLIER})
+    world.ledger.record(restored)
+    assert world.copy(world.record(world.objects("cold"))) == []
+    assert world.ledger.get("cold") is None
+    assert "cold" in world.manifest.entries
+    run = world.runs.get(RUN)
+    assert (run.status, run.objects_transferred, run.objects_archived) == (RunStatus.COMPLETED, 1, 0)
+
+
+def test_a_key_that_fails_otherwise_holds_the_marker_unlike_an_archived_one() -> None:
+    world = _archived_world("x")
+    world.transfer.failing["x"] = "AccessDenied"
+    assert world.copy(world.record(world.objects("x"), receive_count=3)) == ["m-x"]
+    run = world.runs.get(RUN)
+    assert run.status is RunStatus.COMPLETED_WITH_FAILURES
+    assert world.marker.writes[-1].synced_to == LISTED  # held before the failed key

@@ -179,3 +179,18 @@ def test_a_rerun_reads_the_manifest_once_per_100_keys_and_enqueues_only_the_ledg
     assert world.sqs.keys() == ["k007"]
     assert world.sent_objects()[0]["force"] is True
     assert (run.keys_unchanged, run.ledger_keys_enqueued) == (249, 1)
+
+
+def test_archived_ledger_keys_are_re_enqueued_only_once_a_restore_was_requested() -> None:
+    """The planner re-enqueues what the ledger port yields: failures and archived keys whose restore was
+    requested; an archived key without one costs the run no request (issue 15)."""
+    cold = failure("cold").model_copy(update={"archived": True, "storage_class": "GLACIER"})
+    thawing = failure("thawing").model_copy(update={"archived": True, "restore_requested_at": BASE})
+    ledger = FakeLedger([failure("failed"), cold, thawing])
+    listing = {"new": (1, '"e"', BASE + timedelta(days=29))}
+    world = Planning(FakeListingS3(listing), ledger=ledger)
+    world.start(PlannerRequest())
+    world.drain()
+    assert sorted(world.sqs.keys()) == ["failed", "new", "thawing"]
+    assert world.run().ledger_keys_enqueued == 2
+    assert [f.key for f in ledger.archived()] == ["cold", "thawing"]  # still listed

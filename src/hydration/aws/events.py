@@ -34,6 +34,7 @@ def run_detail(run: RunRecord) -> dict[str, object]:
         "objects_transferred": run.objects_transferred,
         "objects_skipped": run.objects_skipped,
         "objects_vanished": run.objects_vanished,
+        "objects_archived": run.objects_archived,
         "objects_failed": run.objects_failed,
         "bytes_transferred": run.bytes_transferred,
         "failed_count": run.failed_count,

@@ -3,6 +3,11 @@
 Every run re-enqueues them (with the `force` they were first asked with) and the marker never moves past
 the oldest of them. An entry is cleared only by a copy of its version or a newer one, and only if it is
 still the entry that copy read (a newer failure written meanwhile stays).
+
+Archived entries (`archived`: the source needs a restore) are kept apart: iterating the ledger (what runs
+re-enqueue, what holds the marker) yields only retryable entries (`FailureRecord.retryable`: failures, and
+archived keys whose restore was requested); `archived()` lists the archived ones; `request_restore` marks
+one restore-requested, so that the next run copies it.
 """
 
 from __future__ import annotations
@@ -19,17 +24,23 @@ def _item(failure: FailureRecord) -> dict[str, Any]:
     data = failure.model_dump(mode="json", exclude={"failed_at", "first_failed_at", "last_modified"})
     data["failed_at"] = iso(failure.failed_at)
     data["last_modified"] = iso(failure.last_modified)
+    data["restore_requested_at"] = iso(failure.restore_requested_at) if failure.restore_requested_at else None
     return data
 
 
 class FailureLedger(TableStore):
     def record(self, failure: FailureRecord) -> None:
-        """Write (or overwrite) the key's entry; `first_failed_at` keeps the first failure's time."""
+        """Write (or overwrite) the key's entry; `first_failed_at` keeps the first failure's time; attributes
+        without a value are removed (an entry archived before and failing otherwise now is no longer)."""
         data = _item(failure)
-        names = {f"#a{i}": name for i, name in enumerate(data) if name != "key"}
-        named = {f"a{i}": data[name] for i, name in enumerate(data) if name != "key"}
-        expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i, name in enumerate(data) if name != "key")
+        kept = {name: value for name, value in data.items() if name != "key" and value is not None}
+        gone = [name for name, value in data.items() if value is None]
+        names = {f"#a{i}": name for i, name in enumerate(kept)} | {f"#r{i}": name for i, name in enumerate(gone)}
+        named = {f"a{i}": value for i, value in enumerate(kept.values())}
+        expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(kept)))
         expression += ", first_failed_at = if_not_exists(first_failed_at, :first)"
+        if gone:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(gone)))
         self._db.update_item(
             TableName=self._table,
             Key=to_item({"key": failure.key}),
@@ -72,13 +83,41 @@ class FailureLedger(TableStore):
         item = self._db.get_item(TableName=self._table, Key=to_item({"key": key}), ConsistentRead=True).get("Item")
         return FailureRecord.model_validate(from_item(item)) if item else None
 
+    def request_restore(self, key: str, at: datetime) -> FailureRecord | None:
+        """Mark an archived entry restore-requested (runs re-enqueue it from now on); the entry, or None if
+        the key has no archived entry (it landed, or failed otherwise, meanwhile)."""
+        updated = conditional(
+            lambda: self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"key": key}),
+                UpdateExpression="SET restore_requested_at = :at",
+                ConditionExpression="archived = :yes",
+                ExpressionAttributeValues=values(at=iso(at), yes=True),
+                ReturnValues="ALL_NEW",
+            )
+        )
+        return FailureRecord.model_validate(from_item(updated["Attributes"])) if updated else None
+
     def __iter__(self) -> Iterator[FailureRecord]:
+        """The entries runs re-enqueue and that hold the marker: every one but the archived keys no restore
+        was requested for (a scan: they are read, not requested)."""
+        return (failure for failure in self.entries() if failure.retryable)
+
+    def archived(self) -> Iterator[FailureRecord]:
+        return (failure for failure in self.entries() if failure.archived)
+
+    def entries(self) -> Iterator[FailureRecord]:
+        """Every entry, archived ones included."""
         for page in self._db.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
             for item in page.get("Items", []):
                 yield FailureRecord.model_validate(from_item(item))
 
-    def count(self) -> int:
+    def count(self, *, archived: bool = False) -> int:
+        """Every entry, or (`archived`) the archived ones."""
+        only: dict[str, Any] = {}
+        if archived:
+            only = {"FilterExpression": "archived = :yes", "ExpressionAttributeValues": values(yes=True)}
         total = 0
-        for page in self._db.get_paginator("scan").paginate(TableName=self._table, Select="COUNT"):
+        for page in self._db.get_paginator("scan").paginate(TableName=self._table, Select="COUNT", **only):
             total += page.get("Count", 0)
         return total

@@ -37,6 +37,7 @@ from hydration.models.shards import (
     ShardStatus,
 )
 from hydration.models.state import (
+    Archive,
     FailureRecord,
     ManifestEntry,
     Origin,
@@ -51,6 +52,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_KEY_BYTES",
     "TERMINAL",
+    "Archive",
     "Books",
     "Bound",
     "Drift",

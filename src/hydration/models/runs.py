@@ -87,6 +87,7 @@ class Books(BaseModel):
     objects_transferred: int = 0
     objects_skipped: int = 0
     objects_vanished: int = 0
+    objects_archived: int = 0  # settled archived: in the ledger, marked archived (not failures)
     objects_failed: int = 0
     bytes_transferred: int = 0
     s3_requests: int = 0  # made by the copies (what a run cost)

@@ -35,6 +35,7 @@ class Outcome(StrEnum):
     TRANSFERRED = "transferred"
     SKIPPED = "skipped"  # the consumer already holds this version
     VANISHED = "vanished"  # the source is gone
+    ARCHIVED = "archived"  # the source is in an archive storage class or tier: in the ledger, marked archived
     FAILED = "failed"  # final: the key is in the failure ledger
 
     @property
@@ -53,6 +54,15 @@ class Settlement(NamedTuple):
     copy_ms: int = 0  # time spent copying it
     sheet: str | None = None
     slot: int | None = None
+
+
+class Archive(NamedTuple):
+    """Where an archived source is, as S3 answered, for its ledger entry (`FailureRecord.of`)."""
+
+    storage_class: str | None
+    archive_status: str | None
+    restore_requested_at: datetime | None  # a restore is in progress (requested then, or found running)
+    archived: bool = True
 
 
 class Task(SourceObject):
@@ -141,7 +151,11 @@ class Sheet(BaseModel):
 
 class FailureRecord(SourceObject):
     """A key in the failure ledger: it failed for good in a run; every later run re-enqueues it (with the
-    `force` it was first asked with) until a copy of this version or a newer one lands."""
+    `force` it was first asked with) until a copy of this version or a newer one lands.
+
+    An archived entry (`archived`: the source is in GLACIER, DEEP_ARCHIVE or an Intelligent-Tiering archive
+    tier, which no copy can read before a restore) is listed, not retried: runs re-enqueue it only once a
+    restore was requested (`restore_requested_at`, `failures restore`), and it never holds the marker."""
 
     bucket: str
     run_id: str
@@ -152,6 +166,15 @@ class FailureRecord(SourceObject):
     attempts: int
     failed_at: UtcDatetime
     first_failed_at: UtcDatetime | None = None
+    archived: bool = False
+    storage_class: str | None = None  # archived: S3's StorageClass (GLACIER, DEEP_ARCHIVE, INTELLIGENT_TIERING)
+    archive_status: str | None = None  # archived in Intelligent-Tiering: ARCHIVE_ACCESS or DEEP_ARCHIVE_ACCESS
+    restore_requested_at: UtcDatetime | None = None  # archived: a restore is requested or in progress
+
+    @property
+    def retryable(self) -> bool:
+        """Runs re-enqueue it: a failure, or an archived key whose restore was requested."""
+        return not self.archived or self.restore_requested_at is not None
 
     @classmethod
     def of(
@@ -165,6 +188,7 @@ class FailureRecord(SourceObject):
         attempts: int,
         failed_at: datetime,
         origin: Origin = Origin.LISTING,
+        archive: Archive | None = None,
     ) -> FailureRecord:
         return cls(
             bucket=bucket,
@@ -175,6 +199,7 @@ class FailureRecord(SourceObject):
             error_message=error_message[:1000],
             attempts=attempts,
             failed_at=failed_at,
+            **(archive._asdict() if archive is not None else {}),
             **obj.model_dump(include=set(SourceObject.model_fields)),
         )
 

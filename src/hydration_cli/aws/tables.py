@@ -48,15 +48,24 @@ class Tables:
         limit: int,
         start: dict[str, Any] | None = None,
         key_prefix: tuple[str, str] | None = None,
+        flag: str | None = None,
     ) -> Page:
-        """Up to `limit` items in the table's order, after the key `start`, reading no further than needed.
-        The next page starts after the last item returned (a scan may start after any item's key)."""
+        """Up to `limit` items in the table's order, after the key `start`, reading no further than needed
+        (`key_prefix`: only items whose attribute begins so; `flag`: only items whose boolean attribute is
+        true). The next page starts after the last item returned (a scan may start after any item's key)."""
         kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        filters: list[str] = []
+        names: dict[str, str] = {}
+        known: dict[str, Any] = {}
         if key_prefix and key_prefix[1]:
+            filters.append("begins_with(#a, :p)")
+            names["#a"], known[":p"] = key_prefix[0], {"S": key_prefix[1]}
+        if flag:
+            filters.append("#f = :t")
+            names["#f"], known[":t"] = flag, {"BOOL": True}
+        if filters:
             kwargs.update(
-                FilterExpression="begins_with(#a, :p)",
-                ExpressionAttributeNames={"#a": key_prefix[0]},
-                ExpressionAttributeValues={":p": {"S": key_prefix[1]}},
+                FilterExpression=" AND ".join(filters), ExpressionAttributeNames=names, ExpressionAttributeValues=known
             )
         items: list[dict[str, Any]] = []
         exclusive = to_item(start) if start else None

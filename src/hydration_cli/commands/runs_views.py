@@ -33,6 +33,7 @@ def _list_table(result: RunList) -> RenderableType:
         "COPIED",
         "SKIPPED",
         "VANISHED",
+        "ARCHIVED",
         "FAILED",
         "BYTES",
     )
@@ -47,6 +48,7 @@ def _list_table(result: RunList) -> RenderableType:
             humanize.number(r.objects_transferred),
             humanize.number(r.objects_skipped),
             humanize.number(r.objects_vanished),
+            humanize.number(r.objects_archived),
             humanize.number(r.objects_failed),
             humanize.human_bytes(r.bytes_transferred),
         )
@@ -70,6 +72,7 @@ def run_record(r: RunRecord) -> tuple[object, ...]:
         r.objects_vanished,
         r.objects_failed,
         r.bytes_transferred,
+        r.objects_archived,  # last: the fields before it keep their places
     )
 
 

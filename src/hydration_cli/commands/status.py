@@ -40,7 +40,8 @@ def _table(s: Status) -> RenderableType:
     rows.append(("transfer DLQ", views.queue_text(s.transfer_dlq)))
     if s.invocation_dlq is not None:
         rows.append(("invocation DLQ", views.queue_text(s.invocation_dlq)))
-    rows.append(("failure ledger", f"{s.failure_ledger:,} key(s)"))
+    archived = f", {s.archived_keys:,} of them archived (failures list --archived)" if s.archived_keys else ""
+    rows.append(("failure ledger", f"{s.failure_ledger:,} key(s){archived}"))
     rows += [(f"alarm {a.alarm}", render.styled(a.state)) for a in s.alarms]
     return render.pairs(rows)
 
@@ -60,6 +61,6 @@ def _text(s: Status) -> Iterable[Sequence[object]]:
     for name, depth in queues:
         if depth is not None:
             yield ("QUEUE", name, depth.visible, depth.in_flight, depth.delayed)
-    yield ("LEDGER", s.failure_ledger)
+    yield ("LEDGER", s.failure_ledger, s.archived_keys)
     for a in s.alarms:
         yield ("ALARM", a.alarm, a.state, a.name)

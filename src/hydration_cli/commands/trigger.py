@@ -125,4 +125,5 @@ def _text(result: TriggerResult) -> Iterable[Sequence[object]]:
             run.objects_vanished,
             run.objects_failed,
             run.bytes_transferred,
+            run.objects_archived,  # last: the fields before it keep their places
         )

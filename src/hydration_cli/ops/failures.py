@@ -1,5 +1,6 @@
 """The failure ledger as the operator sees it: every key whose last attempt in some run failed for good
-(every later run retries it), with its error, attempts, first and last failure, run, origin and force."""
+(every later run retries it), with its error, attempts, first and last failure, run, origin and force, and
+the archived keys (their source needs a restore: where S3 keeps it, whether a restore was requested)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,22 @@ class FailureList(Result):
 
 
 def list_failures(
-    deployment: Deployment, *, prefix: str | None, limit: int, start: dict[str, str] | None = None
+    deployment: Deployment,
+    *,
+    prefix: str | None,
+    limit: int,
+    start: dict[str, str] | None = None,
+    archived: bool = False,
 ) -> FailureList:
-    """One page of the ledger: a scan that stops at `limit` entries (server-side filter on the key prefix),
-    from `start` (a previous page's next position)."""
+    """One page of the ledger: a scan that stops at `limit` entries (server-side filters on the key prefix
+    and, with `archived`, on archived entries), from `start` (a previous page's next position)."""
     page = deployment.tables.scan_page(
-        deployment.ledger.table, "key", limit=limit, start=start, key_prefix=("key", prefix or "")
+        deployment.ledger.table,
+        "key",
+        limit=limit,
+        start=start,
+        key_prefix=("key", prefix or ""),
+        flag="archived" if archived else None,
     )
     return FailureList(
         prefix=prefix,

@@ -167,12 +167,11 @@ def check_last_sync(deployment: Deployment, now: datetime, max_age: timedelta) -
 
 def check_ledger(deployment: Deployment) -> Check:
     size = deployment.ledger.count()
-    return Check(
-        name="failure-ledger",
-        status="warn" if size else "ok",
-        detail=f"{size} key(s) whose last attempt failed (every run retries them)",
-        value=size,
-    )
+    archived = deployment.ledger.count(archived=True) if size else 0
+    detail = f"{size - archived} key(s) whose last attempt failed (every run retries them)"
+    if archived:
+        detail += f", {archived} archived (a restore is needed: failures restore)"
+    return Check(name="failure-ledger", status="warn" if size else "ok", detail=detail, value=size)
 
 
 def health(deployment: Deployment, since: datetime, now: datetime, max_sync_age: timedelta) -> HealthReport:

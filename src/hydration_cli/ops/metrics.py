@@ -37,6 +37,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("ObjectsTransferred", "copier", "Sum", "Count"),
     MetricSpec("ObjectsSkipped", "copier", "Sum", "Count"),
     MetricSpec("ObjectsVanished", "copier", "Sum", "Count"),
+    MetricSpec("ObjectsArchived", "copier", "Sum", "Count"),
     MetricSpec("ObjectsFailed", "copier", "Sum", "Count"),
     MetricSpec("ObjectsRetried", "copier", "Sum", "Count"),
     MetricSpec("BytesTransferred", "copier", "Sum", "Bytes"),

@@ -31,6 +31,7 @@ class Progress(BaseModel):
     objects_transferred: int
     objects_skipped: int
     objects_vanished: int
+    objects_archived: int
     objects_failed: int
     bytes_enqueued: int
     bytes_transferred: int
@@ -87,6 +88,7 @@ def progress(run: RunRecord, now: datetime, shards: list[Shard] | None = None) -
         objects_transferred=run.objects_transferred,
         objects_skipped=run.objects_skipped,
         objects_vanished=run.objects_vanished,
+        objects_archived=run.objects_archived,
         objects_failed=run.objects_failed,
         bytes_enqueued=run.bytes_enqueued,
         bytes_transferred=run.bytes_transferred,

@@ -22,7 +22,8 @@ class Status(Result):
     transfer_dlq: QueueDepth
     invocation_dlq: QueueDepth | None
     alarms: list[AlarmState]
-    failure_ledger: int
+    failure_ledger: int  # every entry, archived ones included
+    archived_keys: int = 0  # of them: archived sources (a restore is needed)
 
 
 def status(deployment: Deployment, now: datetime) -> Status:
@@ -41,4 +42,5 @@ def status(deployment: Deployment, now: datetime) -> Status:
         invocation_dlq=queues.depth(invocation_dlq) if invocation_dlq else None,
         alarms=alarm_states(deployment),
         failure_ledger=deployment.ledger.count(),
+        archived_keys=deployment.ledger.count(archived=True),
     )

@@ -11,7 +11,8 @@ Both write SSE-KMS under the consumer key (bucket key on) and keep content heade
 Pinning. Every request for the source names the version asked for, and every HEAD and GET answer is checked
 to be of it, as is a HEAD just before a multipart upload is completed (`source`). A source that changed is
 copied in its current version (HEAD, re-pin, at most CHANGED_RETRIES times); one that vanished raises
-SourceVanishedError.
+SourceVanishedError; one archived (InvalidObjectState: GLACIER, DEEP_ARCHIVE, Intelligent-Tiering archive
+tiers) raises SourceArchivedError, with what one HEAD says of it (class, tier, a restore in progress).
 
 Integrity (`hydration.settings.Verification`; docs/large-objects.md says what each check proves). A copy
 carries a full-object CRC in the algorithm of its source's full-object checksum, so that the two compare

@@ -14,7 +14,7 @@ from hydration.aws.transfer.setup import Setup
 from hydration.aws.transfer.single import copy_single, fits
 from hydration.aws.transfer.source import Calls
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, PartsOutcome
-from hydration.errors import ObjectTransferError, SourceChangedError
+from hydration.errors import ObjectTransferError, SourceArchivedError, SourceChangedError
 from hydration.observability import logger
 from hydration.parts import MAX_SINGLE_COPY
 from hydration.settings import CopyMode, Verification
@@ -61,6 +61,12 @@ class Copier:
 
     def copy(self, request: CopyRequest, deadline: Deadline) -> CopyResult | Handoff:
         calls = Calls(self._setup.producer)
+        try:
+            return self._copy(request, deadline, calls)
+        except SourceArchivedError as exc:  # one HEAD says where it is and whether a restore is running
+            raise calls.archived(request, exc) from exc
+
+    def _copy(self, request: CopyRequest, deadline: Deadline, calls: Calls) -> CopyResult | Handoff:
         for _ in range(CHANGED_RETRIES + 1):
             try:
                 if fits(self._setup, request, deadline):
@@ -85,7 +91,12 @@ class Copier:
         self, request: CopyRequest, upload_id: str, part_numbers: tuple[int, ...], deadline: Deadline
     ) -> PartsOutcome:
         calls = Calls(self._setup.producer)
-        outcome = multipart_copy.copy_parts(self._setup, request, upload_id, part_numbers, deadline, calls, self.copy)
+        try:
+            outcome = multipart_copy.copy_parts(
+                self._setup, request, upload_id, part_numbers, deadline, calls, self.copy
+            )
+        except SourceArchivedError as exc:
+            raise calls.archived(request, exc) from exc
         if outcome.result is not None:
             return outcome
         restarted = outcome.handoff.requests if outcome.handoff else 0  # counted by the `copy` that restarted

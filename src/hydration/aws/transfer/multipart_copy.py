@@ -1,8 +1,8 @@
 """Multipart copies, above the multipart threshold, from start to end over as many calls as they take:
 `copy` (open or resume the key's upload, hand its parts out at the fan-out threshold, else copy parts while
 the deadline allows and complete), `copy_parts` (some parts of a fanned-out upload; the call that finds all
-of them in completes it) and `abort`. An upload whose source changed or vanished is discarded; one that S3
-lost is forgotten and started again."""
+of them in completes it) and `abort`. An upload whose source changed, vanished or is archived is discarded;
+one that S3 lost is forgotten and started again."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from hydration.aws.transfer.inflight import RecordGoneError, copy_in_flight
 from hydration.aws.transfer.source import Calls
 from hydration.aws.transfer.upload import discard, handoff, open_upload
 from hydration.copying import CopyRequest, CopyResult, Deadline, Handoff, HandoffReason, PartsOutcome
-from hydration.errors import InvalidRequestError, ObjectTransferError, SourceChangedError, SourceVanishedError
+from hydration.errors import (
+    InvalidRequestError,
+    ObjectTransferError,
+    SourceArchivedError,
+    SourceChangedError,
+    SourceVanishedError,
+)
 from hydration.observability import logger
 from hydration.parts import PartPlan, complete_seconds
 
@@ -41,7 +47,7 @@ def copy(setup: Setup, request: CopyRequest, deadline: Deadline, calls: Calls) -
         result = complete(setup, request, record, deadline, calls)
         if result is None and deadline.remaining_seconds() >= complete_seconds(record.part_count):
             progressed = True  # another call holds the completion's claim: a lease, bounded in time
-    except (SourceChangedError, SourceVanishedError):
+    except (SourceChangedError, SourceVanishedError, SourceArchivedError):
         discard(setup, record)
         raise
     except multipart.UploadGoneError as exc:
@@ -95,7 +101,7 @@ def copy_parts(
             return PartsOutcome(upload_gone=True)
         logger.warning("multipart upload aborted outside the copier; starting again", key=request.dest_key)
         return _restarted(restart, request, deadline)
-    except SourceVanishedError:
+    except (SourceVanishedError, SourceArchivedError):
         discard(setup, record)
         raise
 

@@ -26,7 +26,13 @@ from hydration.aws import multipart
 from hydration.aws import s3 as s3_adapter
 from hydration.checksums import DEFAULT_ALGORITHM, Checksum, CrcAlgorithm
 from hydration.copying import CopyRequest, CopyResult
-from hydration.errors import ChecksumMismatchError, ObjectTransferError, SourceChangedError, SourceVanishedError
+from hydration.errors import (
+    ChecksumMismatchError,
+    ObjectTransferError,
+    SourceArchivedError,
+    SourceChangedError,
+    SourceVanishedError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -35,6 +41,11 @@ if TYPE_CHECKING:
     from hydration.aws.uploads import UploadRecord
 
 SOURCE_GONE_CODES: Final = s3_adapter.NOT_FOUND_CODES | {"NoSuchVersion"}
+# An archived source, not restored: S3 and LocalStack answer CopyObject, UploadPartCopy and GetObject with 403
+# InvalidObjectState (its StorageClass and, in Intelligent-Tiering, AccessTier in the error); moto answers
+# CopyObject with ObjectNotInActiveTierError, the code S3's API model documents for it.
+SOURCE_ARCHIVED_CODES: Final = frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"})
+RESTORE_IN_PROGRESS: Final = 'ongoing-request="true"'  # HeadObject's Restore (x-amz-restore) while restoring
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,9 @@ def translate(exc: ClientError, request: CopyRequest) -> Exception:
         return SourceChangedError(request.source_key, request.etag)
     if code == multipart.NO_SUCH_UPLOAD:
         return multipart.UploadGoneError(request.dest_key)
+    if code in SOURCE_ARCHIVED_CODES:
+        answer: dict[str, Any] = {**exc.response.get("Error", {}), **exc.response}  # modeled fields: top level
+        return SourceArchivedError(request.source_key, answer.get("StorageClass"), answer.get("AccessTier"))
     return ObjectTransferError(request.source_key, code, str(exc.response.get("Error", {}).get("Message", exc)))
 
 
@@ -198,6 +212,24 @@ class Calls:
             request.source_bucket,
             request.source_key,
             request.version_id,
+        )
+
+    def archived(self, request: CopyRequest, refused: SourceArchivedError) -> SourceArchivedError:
+        """An archived source as a HEAD describes it (HEAD reads any storage class): its StorageClass, its
+        Intelligent-Tiering ArchiveStatus, and whether a restore is in progress (Restore). The refusal as it
+        came if the HEAD fails."""
+        extra = {"VersionId": request.version_id} if request.version_id else {}
+        try:
+            response = self.send(
+                request, self._producer.head_object, Bucket=request.source_bucket, Key=request.source_key, **extra
+            )
+        except Exception:
+            return refused
+        return SourceArchivedError(
+            request.source_key,
+            response.get("StorageClass") or refused.storage_class,
+            response.get("ArchiveStatus") or refused.archive_status,
+            restoring=RESTORE_IN_PROGRESS in (response.get("Restore") or ""),
         )
 
     def current(self, request: CopyRequest) -> CopyRequest:

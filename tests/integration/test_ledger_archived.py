@@ -1,0 +1,63 @@
+"""The failure ledger's archived entries on moto's DynamoDB: what runs iterate (retryable entries only), what
+`archived()` lists, a restore request, and an archived key that later fails otherwise."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hydration.models import Archive, FailureRecord, ObjectRef
+from tests.integration.harness import World
+
+WHEN = datetime(2026, 11, 1, 6, tzinfo=UTC)
+
+
+def _entry(key: str, archive: Archive | None = None) -> FailureRecord:
+    obj = ObjectRef(key=key, size=4, etag='"e"', last_modified=WHEN)
+    return FailureRecord.of(
+        obj,
+        bucket="producer",
+        run_id="r-1",
+        error_code="InvalidObjectState" if archive else "AccessDenied",
+        error_message="x",
+        attempts=1,
+        failed_at=WHEN,
+        archive=archive,
+    )
+
+
+def test_runs_iterate_failures_and_requested_restores_only(world: World) -> None:
+    ledger = world.stores.ledger
+    ledger.record(_entry("failed.txt"))
+    ledger.record(_entry("cold.bin", Archive("GLACIER", None, None)))
+    ledger.record(_entry("tiered.bin", Archive("INTELLIGENT_TIERING", "ARCHIVE_ACCESS", None)))
+
+    assert sorted(f.key for f in ledger) == ["failed.txt"]
+    assert sorted((f.key, f.storage_class, f.archive_status) for f in ledger.archived()) == [
+        ("cold.bin", "GLACIER", None),
+        ("tiered.bin", "INTELLIGENT_TIERING", "ARCHIVE_ACCESS"),
+    ]
+    assert (ledger.count(), ledger.count(archived=True)) == (3, 2)
+
+    requested = ledger.request_restore("cold.bin", WHEN)
+    assert requested is not None
+    assert requested.restore_requested_at == WHEN
+    assert sorted(f.key for f in ledger) == ["cold.bin", "failed.txt"]
+    assert ledger.request_restore("failed.txt", WHEN) is None  # not archived: nothing to restore
+    assert ledger.request_restore("nowhere", WHEN) is None
+
+
+def test_an_archived_key_that_fails_otherwise_is_no_longer_archived(world: World) -> None:
+    ledger = world.stores.ledger
+    ledger.record(_entry("cold.bin", Archive("GLACIER", None, WHEN)))
+    ledger.record(_entry("cold.bin"))  # restored (or rewritten), then refused for another reason
+
+    entry = ledger.get("cold.bin")
+    assert entry is not None
+    assert (entry.archived, entry.storage_class, entry.restore_requested_at, entry.error_code) == (
+        False,
+        None,
+        None,
+        "AccessDenied",
+    )
+    assert [f.key for f in ledger] == ["cold.bin"]
+    assert ledger.count(archived=True) == 0
