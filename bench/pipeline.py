@@ -51,7 +51,7 @@ class PipelineRun:
     run_id: str
     status: str
     seconds: float  # planner invoked -> run closed (the run record's ended_at)
-    planned_seconds: float  # planner invoked -> the planner answered (planning complete)
+    planned_seconds: float  # planner invoked -> planning complete (its last shard done)
     first_copy_seconds: float | None  # planner invoked -> LocalStack answered the first data write
     last_copy_seconds: float | None  # planner invoked -> the last data write landed
     last_settled_seconds: float | None  # planner invoked -> the last key settled in the books
@@ -100,6 +100,7 @@ class Pipeline:
         )
         self._saved_env: dict[str, dict[str, str]] = {}
         self._saved_esm: dict[str, Any] | None = None
+        self._saved_planner_esm: int | None = None
         self._enabled = True  # the deployment enables the mapping
         self._warm_ids: set[str] = set()  # invocations of the warm-up (their REPORT lines are not the runs')
 
@@ -112,6 +113,22 @@ class Pipeline:
     @property
     def planner_name(self) -> str:
         return self.outputs["PlannerFunctionName"]
+
+    @property
+    def planner_worker_name(self) -> str:
+        return self.outputs["PlannerWorkerFunctionName"]
+
+    def configure_planner_esm(self, concurrency: int) -> None:
+        """The planner queue's event source: at most `concurrency` workers at once (restored by `restore`)."""
+        (mapping,) = self.lambda_.list_event_source_mappings(FunctionName=self.planner_worker_name)[
+            "EventSourceMappings"
+        ]
+        if self._saved_planner_esm is None:
+            self._saved_planner_esm = (mapping["ScalingConfig"] or {}).get("MaximumConcurrency")
+        self.lambda_.update_event_source_mapping(
+            UUID=mapping["UUID"], Enabled=True, ScalingConfig={"MaximumConcurrency": concurrency}
+        )
+        time.sleep(2.5)  # the old worker's loops end after their current (empty) poll (configure_esm)
 
     def invoke(self, function: str, payload: dict[str, Any]) -> Any:
         response = self.lambda_.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
@@ -185,6 +202,9 @@ class Pipeline:
             saved = self._saved_esm
             self.configure_esm(**saved)
             self._saved_esm = None
+        if self._saved_planner_esm is not None:
+            self.configure_planner_esm(self._saved_planner_esm)
+            self._saved_planner_esm = None
 
     def _wait_updated(self, function: str) -> None:
         deadline = time.monotonic() + 60
@@ -204,7 +224,7 @@ class Pipeline:
 
         with ThreadPoolExecutor(max_workers=environments) as pool:
             list(pool.map(one, range(environments)))
-        self.invoke(self.planner_name, {"prefix": "zz-warm/", "dry_run": True})
+        self.invoke(self.planner_name, {"prefix": "zz-warm/", "dry_run": True})  # the coordinator's environment
 
     # ------------------------------------------------------------------ state between runs
 
@@ -257,7 +277,6 @@ class Pipeline:
         offset = self.log.mark()
         invoked_at = time.time()
         plan = self.invoke(self.planner_name, payload)
-        planned = time.time() - invoked_at
         if not plan.get("started"):
             raise RuntimeError(f"no run started: {plan}")
         run_id = str(plan["run_id"])
@@ -271,6 +290,7 @@ class Pipeline:
         # everything below reads after the window: the bench's reads are not counted
         run = self.stores.runs.get(run_id)
         ended = run.ended_at.timestamp() if run.ended_at else time.time()
+        planned = (run.heartbeat_at.timestamp() if run.heartbeat_at else ended) - invoked_at
         writes = sorted(window.times(*DATA_WRITES[:-1]) + _data_puts(window, run))
         reports = self._reports(invoked_at)
         settled = [t.settled_at.timestamp() for t in self.stores.books.tasks(run_id) if t.settled_at]

@@ -65,9 +65,10 @@ class Result:
 @dataclass
 class PlannerResult:
     keys: int
-    contender: str  # planner dry run | planner enqueue | boto3 paginator | bare HTTP
+    contender: str  # planner dry run | planner enqueue | boto3 paginator | bare HTTP | listing, N workers | ...
     seconds: list[float] = field(default_factory=list)
     peak_rss_mb: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # localstack_cpu_ms_per_key, rows_per_core_second, ...
     localstack_cpu_per_key_ms: float | None = None
 
     @property
@@ -208,12 +209,11 @@ def costs_table(costs: list[Any]) -> str:
 
 def planner_table(results: list[PlannerResult]) -> str:
     head = (
-        "| keys | contender | seconds (median) | runs | keys/s | peak RSS MB | LS CPU ms/key |\n"
-        "|--:|---|--:|--:|--:|--:|--:|\n"
+        "| keys | contender | seconds (median) | runs | keys/s | peak RSS MB | notes |\n|--:|---|--:|--:|--:|--:|---|\n"
     )
     rows = [
         f"| {r.keys:,} | {r.contender} | {_fmt(r.median, 2)} | {len(r.seconds)} | {_fmt(r.keys_per_second, 0)} "
-        f"| {_fmt(r.peak_rss_mb, 0)} | {_fmt(r.localstack_cpu_per_key_ms, 3)} |"
+        f"| {_fmt(r.peak_rss_mb, 0)} | {', '.join(f'{k} {_fmt(v, 2)}' for k, v in r.extra.items())} |"
         for r in results
     ]
     return head + "\n".join(rows) + "\n"
@@ -322,6 +322,43 @@ def closing_lines(
             speeds.append(f"{keys:,} keys {mine.keys_per_second / theirs.keys_per_second:.2f}x")
     if speeds:
         lines.append("planner keys/s vs the boto3 paginator: " + ", ".join(speeds))
+    lines += planning_lines(planner)
+    return lines
+
+
+def planning_lines(planner: list[PlannerResult]) -> list[str]:
+    """Sharded planning: the listing's speed-up with workers (goal: 8 workers >= 5x one), the enqueue rate,
+    an inventory report's reading rate (goals: >= 300,000 rows/s per core, <= 512 MB)."""
+    lines = []
+    listing = {p.contender: p for p in planner if p.contender.startswith("listing, ") and p.seconds}
+    one = next((p for name, p in listing.items() if name.startswith("listing, 1 worker")), None)
+    if one is not None:
+        ups = [
+            f"{name.split(',')[1].strip()} {_fmt(one.median / p.median, 2)}x"
+            for name, p in listing.items()
+            if p is not one
+        ]
+        eight = next((p for name, p in listing.items() if name.startswith("listing, 8 workers")), None)
+        goal = (
+            ""
+            if eight is None
+            else f" (goal 8 workers >= 5x: {'met' if one.median / eight.median >= 5 else 'NOT met'})"
+        )
+        lines.append(f"listing {one.keys:,} keys, 300 ms a page: 1 worker {one.median:.1f} s; " + ", ".join(ups) + goal)
+    for p in planner:
+        if p.contender.startswith("planning pass") and p.seconds:
+            cpu = p.extra.get("localstack_cpu_ms_per_key")
+            lines.append(
+                f"planning pass: {_fmt(p.keys_per_second, 0)} keys enqueued/s"
+                + (f", LocalStack CPU {cpu:.2f} ms per key" if cpu is not None else "")
+            )
+        if p.contender.startswith("inventory") and p.extra:
+            rate, rss = p.extra.get("rows_per_core_second", 0.0), p.peak_rss_mb or 0.0
+            lines.append(
+                f"inventory report, {p.keys:,} rows: {rate:,.0f} rows/s per core (goal >= 300,000: "
+                f"{'met' if rate >= 300_000 else 'NOT met'}), peak RSS {rss:.0f} MB (goal <= 512: "
+                f"{'met' if rss <= 512 else 'NOT met'})"
+            )
     return lines
 
 

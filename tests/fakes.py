@@ -21,9 +21,13 @@ from hydration.models import (
     ManifestEntry,
     Origin,
     Precedence,
+    QueueDepth,
     RunRecord,
     RunStatus,
     Settlement,
+    Shard,
+    ShardMessage,
+    ShardStatus,
     Sheet,
     Task,
 )
@@ -38,7 +42,9 @@ class FakeListingS3:
     ) -> None:
         self.objects = objects
         self.uploads = uploads or {}
-        self.list_calls = 0
+        self.list_calls = 0  # every ListObjectsV2 call
+        self.probes = 0  # those of one key
+        self.discoveries = 0  # those with a delimiter
 
     def get_paginator(self, name: str) -> Any:
         if name == "list_multipart_uploads":
@@ -53,9 +59,18 @@ class FakeListingS3:
         MaxKeys: int = 1000,
         ContinuationToken: str | None = None,
         StartAfter: str | None = None,
+        Delimiter: str | None = None,
     ) -> dict[str, Any]:
-        """One page: keys after StartAfter, from the (opaque) position the continuation token names."""
+        """One page: keys after StartAfter, from the (opaque) position the continuation token names; with a
+        Delimiter, the common prefixes one level down (one page, as the planner asks for)."""
         self.list_calls += 1
+        if Delimiter:
+            self.discoveries += 1
+            tails = [k[len(Prefix) :] for k in self.objects if k.startswith(Prefix)]
+            below = sorted({tail.split(Delimiter, 1)[0] for tail in tails if Delimiter in tail})
+            return {"CommonPrefixes": [{"Prefix": Prefix + p + Delimiter} for p in below[:1000]]}
+        if MaxKeys == 1:
+            self.probes += 1
         keys = sorted(k for k in self.objects if k.startswith(Prefix) and (StartAfter is None or k > StartAfter))
         start = int(ContinuationToken or 0)
         chunk = keys[start : start + MaxKeys]
@@ -241,34 +256,15 @@ class FakeBooks:
         return Books(**{name: totals.get(name, 0) for name in Books.COUNTERS})
 
 
-@dataclass
-class FakeCheckpoint:
-    """The runs table's checkpoint action, as FakeBooks.open writes it with its sheets."""
-
-    runs: FakeRuns
-    run: RunRecord
-    expected: int
-
-    def holds(self) -> bool:
-        stored = self.runs.runs[self.run.run_id]
-        return stored.status is RunStatus.PLANNING and stored.checkpoints == self.expected
-
-    def apply(self) -> None:
-        self.runs.runs[self.run.run_id] = self.run.model_copy(
-            update={"checkpoints": self.expected + 1, "heartbeat_at": datetime.now(UTC)}, deep=True
-        )
-        self.runs.checkpoints.append(self.run.model_copy(update={"checkpoints": self.expected + 1}, deep=True))
-
-
 class FakeRuns:
     """The runs port in memory, its counters read from a FakeBooks."""
 
     def __init__(self, books: FakeBooks | None = None) -> None:
         self.books = books or FakeBooks()
         self.runs: dict[str, RunRecord] = {}
-        self.checkpoints: list[RunRecord] = []  # every checkpoint written, in order
         self.lock: str | None = None
         self.claims: dict[str, tuple[str, datetime]] = {}
+        self._guard = threading.RLock()
 
     def get(self, run_id: str) -> RunRecord:
         if run_id not in self.runs:
@@ -279,6 +275,9 @@ class FakeRuns:
         return self.get(self.lock) if self.lock else None
 
     def create(self, run: RunRecord) -> None:
+        if run.dry_run:
+            self.runs[run.run_id] = run.model_copy(deep=True)
+            return
         if self.lock:
             active = self.runs[self.lock]
             raise RunAlreadyActiveError(active.run_id, active.status.value)
@@ -291,24 +290,60 @@ class FakeRuns:
         self.runs[run.run_id] = run.model_copy(deep=True)
         return True
 
-    def checkpoint_action(self, run: RunRecord, expected: int) -> FakeCheckpoint:
-        return FakeCheckpoint(self, run.model_copy(deep=True), expected)
+    def planning_check(self, run: RunRecord) -> FakePlanningCheck:
+        return FakePlanningCheck(self, run.run_id)
+
+    def heartbeat(self, run: RunRecord) -> bool:
+        with self._guard:
+            stored = self.runs[run.run_id]
+            if stored.status is not RunStatus.PLANNING:
+                return False
+            stored.heartbeat_at = datetime.now(UTC)
+            return True
 
     def finish_planning(self, run: RunRecord) -> bool:
-        stored = self.runs[run.run_id]
-        if stored.status is not RunStatus.PLANNING or stored.checkpoints != run.checkpoints:
+        """The run item's condition: still planning, cut, and no shard open (the totals come with it)."""
+        from hydration.aws.planning import PLANNING_TOTALS
+
+        with self._guard:
+            stored = self.runs[run.run_id]
+            if stored.status is not RunStatus.PLANNING or not stored.shards_cut or stored.shards_open:
+                return False
+            for name in (*PLANNING_TOTALS, "sample_keys", "drift", "deletes_refused"):
+                setattr(stored, name, getattr(run, name))
+            stored.status = RunStatus.COMPLETED if stored.dry_run else RunStatus.DRAINING
+            stored.planning_complete = True
+            if stored.dry_run:
+                stored.ended_at = datetime.now(UTC)
+            return True
+
+    def shard_counters(self, run_id: str, opened: int, *, cut: bool = False, probes: int = 0) -> bool:
+        """What ShardStore does to the run item in its transactions (call under the guard)."""
+        stored = self.runs[run_id]
+        if stored.status is not RunStatus.PLANNING or stored.shards_cut is cut:  # cut once; then only when cut
             return False
-        self.runs[run.run_id] = run.model_copy(
-            update={"status": RunStatus.DRAINING, "planning_complete": True, "cursor": None}, deep=True
-        )
+        stored.shards_cut = True
+        stored.shards_open += opened
+        stored.shards_total += max(opened, 0)
+        if cut:
+            stored.probes = probes
         return True
 
     def fail(self, run_id: str, error: str) -> bool:
-        if self.runs[run_id].status is not RunStatus.PLANNING:
-            return False
-        self.runs[run_id] = self.runs[run_id].model_copy(update={"status": RunStatus.FAILED, "error": error})
-        self.release_lock(run_id)
-        return True
+        with self._guard:
+            if self.runs[run_id].status is not RunStatus.PLANNING:
+                return False
+            self.runs[run_id] = self.runs[run_id].model_copy(update={"status": RunStatus.FAILED, "error": error})
+            self.release_lock(run_id)
+            return True
+
+    def cancel(self, run_id: str, reason: str) -> bool:
+        with self._guard:
+            if not self.runs[run_id].status.active:
+                return False
+            self.runs[run_id] = self.runs[run_id].model_copy(update={"status": RunStatus.CANCELLED, "error": reason})
+            self.release_lock(run_id)
+            return True
 
     def release_lock(self, run_id: str) -> None:
         if self.lock == run_id:
@@ -463,3 +498,191 @@ class RecordingContinuation:
 
     def continue_run(self, run_id: str) -> None:
         self.run_ids.append(run_id)
+
+
+class FakeShards:
+    """The shards port in memory, with the adapter's conditions: a write needs the lease and the version read;
+    creating, splitting and finishing move the run's counters on the FakeRuns in the same step."""
+
+    def __init__(self, runs: FakeRuns, clock: Any = None) -> None:
+        self.runs = runs
+        self.shards: dict[tuple[str, str], Shard] = {}
+        self.kept: dict[str, list[str]] = {}
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._guard = runs._guard
+
+    def _stored(self, shard: Shard) -> Shard | None:
+        return self.shards.get((shard.run_id, shard.shard_id))
+
+    def cut(self, run_id: str, shards: list[Shard], probes: int = 0) -> bool:
+        with self._guard:
+            if any((run_id, s.shard_id) in self.shards for s in shards):
+                return False
+            if not self.runs.shard_counters(run_id, len(shards), cut=True, probes=probes):
+                return False
+            for shard in shards:
+                self.shards[(run_id, shard.shard_id)] = shard.model_copy(deep=True)
+            return True
+
+    def add(self, shard: Shard) -> bool:
+        with self._guard:
+            if self._stored(shard) is not None or not self.runs.shard_counters(shard.run_id, 1):
+                return False
+            self.shards[(shard.run_id, shard.shard_id)] = shard.model_copy(deep=True)
+            return True
+
+    def get(self, run_id: str, shard_id: str) -> Shard | None:
+        with self._guard:
+            found = self.shards.get((run_id, shard_id))
+            return found.model_copy(deep=True) if found is not None else None
+
+    def of_run(self, run_id: str) -> list[Shard]:
+        with self._guard:
+            return [s.model_copy(deep=True) for (r, _), s in sorted(self.shards.items()) if r == run_id]
+
+    def open_count(self, run_id: str) -> int:
+        return self.runs.runs[run_id].shards_open
+
+    def claim(self, shard: Shard, owner: str, until: datetime) -> Shard | None:
+        with self._guard:
+            stored = self._stored(shard)
+            now = self.clock()
+            if stored is None or stored.status is not ShardStatus.OPEN:
+                return None
+            if stored.owner not in (None, owner) and stored.lease_until is not None and stored.lease_until >= now:
+                return None
+            stored.owner, stored.lease_until, stored.version = owner, until, stored.version + 1
+            return stored.model_copy(deep=True)
+
+    def _write(self, shard: Shard, **changes: Any) -> bool:
+        """The conditional progress write (call under the guard)."""
+        stored = self._stored(shard)
+        if stored is None or stored.owner != shard.owner or stored.version != shard.version:
+            return False
+        shard.version += 1
+        for name, value in changes.items():
+            setattr(shard, name, value)
+        self.shards[(shard.run_id, shard.shard_id)] = shard.model_copy(deep=True)
+        return True
+
+    def save(self, shard: Shard, until: datetime) -> bool:
+        with self._guard:
+            return self._write(shard, lease_until=until)
+
+    def checkpoint_action(self, shard: Shard, expected: int, until: datetime) -> FakeShardCheckpoint:
+        return FakeShardCheckpoint(self, shard.model_copy(update={"version": expected}, deep=True), until)
+
+    def hand_on(self, shard: Shard) -> bool:
+        with self._guard:
+            shard.hand_ons += 1
+            return self._write(shard, owner=None, lease_until=None, dispatched_at=self.clock())
+
+    def release(self, shard: Shard) -> bool:
+        with self._guard:
+            stored = self._stored(shard)
+            if stored is None or stored.owner != shard.owner or stored.version != shard.version:
+                return False
+            stored.owner = stored.lease_until = None
+            return True
+
+    def split(self, shard: Shard, upper: Shard) -> bool:
+        with self._guard:
+            shard.splits += 1
+            stored = self._stored(shard)
+            if stored is None or stored.owner != shard.owner or stored.version != shard.version:
+                return False
+            if self._stored(upper) is not None or not self.runs.shard_counters(shard.run_id, 1):
+                return False
+            self.shards[(upper.run_id, upper.shard_id)] = upper.model_copy(deep=True)
+            return self._write(shard)
+
+    def finish(self, shard: Shard) -> bool:
+        with self._guard:
+            stored = self._stored(shard)
+            if stored is None or stored.owner != shard.owner or stored.version != shard.version:
+                return False
+            if not self.runs.shard_counters(shard.run_id, -1):
+                return False
+            return self._write(shard, status=ShardStatus.DONE, owner=None, lease_until=None)
+
+    def fail(self, shard: Shard, error: str) -> bool:
+        with self._guard:
+            stored = self._stored(shard)
+            if stored is None or stored.status is not ShardStatus.OPEN:
+                return False
+            stored.status, stored.error = ShardStatus.FAILED, error
+            return True
+
+    def mark_dispatched(self, shard: Shard, now: datetime, quiet: timedelta) -> bool:
+        with self._guard:
+            stored = self._stored(shard)
+            if stored is None or stored.status is not ShardStatus.OPEN:
+                return False
+            if stored.dispatched_at is not None and stored.dispatched_at >= now - quiet:
+                return False
+            stored.dispatched_at = now
+            return True
+
+    def boundaries(self, scope: str) -> list[str]:
+        return list(self.kept.get(scope, []))
+
+    def remember(self, scope: str, points: list[str], run_id: str) -> None:
+        self.kept[scope] = list(points)
+
+
+class FakeShardQueue:
+    """The planner workers' queue: shard messages in a list (the test decides the order they are worked in);
+    shard ids in `lose` are dropped once (a message lost), as if sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[ShardMessage] = []
+        self.sent = 0
+        self.lose: set[str] = set()
+        self.delays: list[int] = []
+
+    def __call__(self, run_id: str, shard_ids: list[str]) -> list[str]:
+        for shard_id in shard_ids:
+            self.sent += 1
+            if shard_id in self.lose:
+                self.lose.discard(shard_id)
+                continue
+            self.messages.append(ShardMessage(run_id=run_id, shard_id=shard_id))
+        return []
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        self.delays.append(seconds)
+
+    def depth(self) -> QueueDepth:
+        return QueueDepth(visible=len(self.messages), in_flight=0, delayed=0)
+
+
+@dataclass
+class FakeShardCheckpoint:
+    """A shard's checkpoint action, as FakeBooks.open writes it with its sheets."""
+
+    shards: FakeShards
+    shard: Shard  # at the version it expects
+    until: datetime
+
+    def holds(self) -> bool:
+        with self.shards._guard:
+            stored = self.shards._stored(self.shard)
+            return stored is not None and stored.owner == self.shard.owner and stored.version == self.shard.version
+
+    def apply(self) -> None:
+        with self.shards._guard:
+            self.shards._write(self.shard, lease_until=self.until)
+
+
+@dataclass
+class FakePlanningCheck:
+    """The runs table's ConditionCheck (the run still PLANNING), as FakeBooks.open checks it."""
+
+    runs: FakeRuns
+    run_id: str
+
+    def holds(self) -> bool:
+        return self.runs.runs[self.run_id].status is RunStatus.PLANNING
+
+    def apply(self) -> None:
+        pass

@@ -112,7 +112,8 @@ class Faults:
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                return json.loads(response.read() or b"{}")  # type: ignore[no-any-return]
+                answer: dict[str, Any] = json.loads(response.read() or b"{}")
+                return answer
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")
             with contextlib.suppress(ValueError, KeyError, TypeError):

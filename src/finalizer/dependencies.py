@@ -27,4 +27,7 @@ def deps() -> FinalizerDeps:
         planner=PlannerContinuation(clients.lambda_(), settings.planner_function_name)
         if settings.planner_function_name
         else None,
+        planner_queue_depth=partial(queue.depth, sqs, settings.planner_queue_url)
+        if settings.planner_queue_url
+        else None,
     )

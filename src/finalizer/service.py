@@ -8,8 +8,10 @@ handles what does not settle by itself:
   run closes with the marker bounded by them; if they cannot all be, the run ends INCOMPLETE and the
   marker stays;
 - the transfer DLQ: every key found there is in the failure ledger;
-- a planning run whose planner stopped (no heartbeat for STALE_PLANNING_SECONDS): its planner is invoked
-  again to continue from the checkpoint;
+- a planning run that nobody plans any more: no worker has shown it is alive for STALE_PLANNING_SECONDS,
+  or its shards are cut and the planner workers' queue is empty (nothing queued, nothing in flight: a
+  shard's message was lost, or the worker that finished the last shard stopped before completing the
+  planning): the coordinator is invoked to pick it up (`continue_run`);
 - the sync marker's age, published on every pass (the "sync is stale" alarm reads it).
 """
 
@@ -51,6 +53,7 @@ class FinalizerDeps:
     queue_depth: Callable[[], QueueDepth]
     dlq_bodies: Callable[[int], Iterable[str]] | None = None  # up to N bodies of the transfer DLQ, left there
     planner: Continuation | None = None
+    planner_queue_depth: Callable[[], QueueDepth] | None = None  # the planner workers' queue
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -84,8 +87,10 @@ def _pass(run: RunRecord, deps: FinalizerDeps, claimant: str) -> FinalizeResult:
     settings = deps.settings
     now = deps.clock()
     if run.status is RunStatus.PLANNING:
-        if deps.planner is not None and now - run.heartbeat() > timedelta(seconds=settings.stale_planning_seconds):
-            logger.warning("planning stopped without a heartbeat; continuing it", heartbeat_at=run.heartbeat())
+        stale = now - run.heartbeat() > timedelta(seconds=settings.stale_planning_seconds)
+        idle = run.shards_cut and deps.planner_queue_depth is not None and deps.planner_queue_depth().empty
+        if deps.planner is not None and (stale or idle):
+            logger.warning("nobody plans this run; picking it up", heartbeat_at=run.heartbeat(), stale=stale)
             deps.planner.continue_run(run.run_id)
             return answer("resumed-planning")
         return answer("planning", message="planning not finished")

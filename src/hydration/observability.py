@@ -48,6 +48,8 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "SyncAgeSeconds",
         "DriftMissing",
         "DriftDifferent",
+        "DeletesRefused",
+        "ObjectsDeleted",
         "OldestInflightUploadAgeSeconds",
         "RunsNotStarted",
     }

@@ -35,6 +35,14 @@ class Verification(StrEnum):
     NONE = "none"  # no request made only to verify: the pinned version and S3's own checks in transit
 
 
+class DeleteMode(StrEnum):
+    """Guarded delete propagation (docs/architecture.md, "Guarded deletes"): off by default."""
+
+    OFF = "off"
+    SOFT = "soft"  # moved under TRASH_PREFIX (the bucket's lifecycle rule expires it)
+    HARD = "hard"
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -89,11 +97,35 @@ class PlannerSettings(_Producer):
     # Every multipart upload in flight holds the marker back, however old; one that holds it for longer than
     # this is logged as a warning naming its key (InflightUploadPinsMarkerAlarm fires over the same time).
     inflight_upload_alarm_seconds: int = Field(default=86400, ge=0)
+    # A run from an inventory report selects multipart objects from `since` minus this: a multipart object's
+    # LastModified is its upload's start, and one completed after the report was made is in no report yet.
+    inventory_multipart_window_seconds: int = Field(default=7 * 86400, ge=0)
+    # Sharded planning (docs/architecture.md, "Planning in shards"): the planner workers' queue, how many
+    # shards a run is first cut into, after how many pages of a shard its worker splits it (while fewer
+    # shards than that are open), how long a worker's lease on its shard lasts without a checkpoint, and
+    # the planner queue's maxReceiveCount (a shard failing on its last receive fails the run).
+    planner_queue_url: str = Field(min_length=1)
+    planner_shards: int = Field(default=64, ge=1, le=99)
+    shard_split_pages: int = Field(default=2, ge=1)
+    shard_lease_seconds: int = Field(default=120, ge=10)
+    planner_max_receive_count: int = Field(default=5, ge=1, le=1000)
+    # S3 Inventory as the source (opt-in): where the producer's reports are delivered (the consumer's
+    # inventory bucket) and under which prefix the reports of this producer bucket's configuration live.
+    inventory_bucket: str | None = None
+    # Guarded delete propagation (off by default).
+    delete_mode: DeleteMode = DeleteMode.OFF
+    max_delete_count: int = Field(default=1000, ge=0)
+    max_delete_percent: float = Field(default=1.0, ge=0, le=100)
+    trash_prefix: str = Field(default="_s3_hydration_trash/", min_length=1)
 
     @property
     def connection_pool(self) -> int:
         """HTTP connections of the SQS client: the enqueue threads, each with a call in flight and a spare."""
         return self.enqueue_concurrency * 2
+
+    @property
+    def deletes(self) -> bool:
+        return self.delete_mode is not DeleteMode.OFF
 
     @field_validator("transfer_prefixes", mode="before")
     @classmethod
@@ -166,6 +198,8 @@ class CopierSettings(_Producer):
 
 class FinalizerSettings(_Base):
     transfer_queue_url: str = Field(min_length=1)
+    planner_queue_url: str | None = None  # shards whose message was lost are sent again when it is empty
+    shard_lease_seconds: int = Field(default=120, ge=10)
     transfer_dlq_url: str | None = None  # swept on every pass: each key found there is in the ledger
     planner_function_name: str | None = None  # a planning run whose planner died is continued through it
     drain_confirm_seconds: int = Field(default=60, ge=0)

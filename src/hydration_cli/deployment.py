@@ -19,6 +19,7 @@ from hydration.aws.events import RunEvents
 from hydration.aws.ledger import FailureLedger
 from hydration.aws.manifest import Manifest
 from hydration.aws.runs import RunStore
+from hydration.aws.shards import ShardStore
 from hydration.aws.uploads import UploadStore
 from hydration.aws.wiring import StateStores
 from hydration_cli.aws.cloudwatch import CloudWatch
@@ -152,6 +153,10 @@ class Deployment:
         return self.stores.books
 
     @property
+    def shards(self) -> ShardStore:
+        return self.stores.shards
+
+    @property
     def ledger(self) -> FailureLedger:
         return self.stores.ledger
 
@@ -203,8 +208,19 @@ class Deployment:
         """The stacks' ResourcePrefix (alarm names start with it); the dashboard carries the same name."""
         return self._stack.parameters.get("ResourcePrefix") or self.output("DashboardName")
 
+    @property
+    def planner_queue_url(self) -> str | None:
+        """The planner workers' queue (a deployment from before sharded planning has none)."""
+        return self.outputs.get("PlannerQueueUrl") or None
+
     def function_name(self, service: str) -> str:
-        return self.output(f"{service.capitalize()}FunctionName")
+        """`planner`, `planner-worker`, `copier`, `finalizer` -> the deployed function's name."""
+        return self.output(f"{_logical(service)}FunctionName")
 
     def log_group(self, service: str) -> str:
-        return self.outputs.get(f"{service.capitalize()}LogGroupName") or (f"/aws/lambda/{self.function_name(service)}")
+        return self.outputs.get(f"{_logical(service)}LogGroupName") or (f"/aws/lambda/{self.function_name(service)}")
+
+
+def _logical(service: str) -> str:
+    """`planner-worker` -> `PlannerWorker`: how the stack's outputs name a function."""
+    return "".join(part.capitalize() for part in service.split("-"))

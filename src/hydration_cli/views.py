@@ -20,9 +20,18 @@ if TYPE_CHECKING:
     from hydration_cli.ops.sync import LastSync
 
 
+def planning_text(p: RunProgress) -> str:
+    """`shards 3/8 done, 2 in flight, 5,100 keys/s listed`."""
+    rate = f", {number(p.keys_listed_per_second)} keys/s listed" if p.keys_listed_per_second else ""
+    in_flight = f", {p.shards_in_flight} in flight" if not p.planning_complete else ""
+    return f"shards {p.shards_done}/{p.shards_total} done{in_flight}{rate}"
+
+
 def progress_text(p: RunProgress, *, with_bar: bool = True) -> str:
-    """`[####----] 120/400 keys, 1,200 listed  1.2 GiB/3.0 GiB  35.0 MiB/s  2.1 keys/s  ETA 2m10s  DRAINING`."""
-    planning = f", {p.keys_listed:,} listed" + ("" if p.planning_complete else " (planning)")
+    """`[####----] 120/400 keys, 1,200 listed (planning: shards 3/8 done, 2 in flight, 5,100 keys/s listed)
+    1.2 GiB/3.0 GiB  35.0 MiB/s  2.1 keys/s  ETA 2m10s  DRAINING`."""
+    sharded = f": {planning_text(p)}" if p.shards_total else ""
+    planning = f", {p.keys_listed:,} listed" + ("" if p.planning_complete else f" (planning{sharded})")
     rate = f"{human_bytes(p.bytes_per_second)}/s" if p.bytes_per_second else "-/s"
     keys_rate = f"{p.keys_per_second:.1f} keys/s" if p.keys_per_second else "- keys/s"
     eta = f"ETA {human_duration(p.eta_seconds)}" if p.eta_seconds is not None else "ETA -"
@@ -43,6 +52,7 @@ def watch_view(p: RunProgress) -> RenderableType:
     rows: list[tuple[str, object]] = [
         ("run", Text.assemble(f"{p.run_id}  {p.kind}  ", styled(p.status), f"  {human_duration(p.elapsed_seconds)}")),
         ("keys", f"{p.keys_settled:,} settled of {p.keys_enqueued:,} enqueued, {p.keys_listed:,} listed ({planning})"),
+        *([("planning", planning_text(p))] if p.shards_total else []),
         (
             "outcomes",
             f"{p.objects_transferred:,} transferred, {p.objects_skipped:,} skipped, {p.objects_vanished:,} vanished, "

@@ -1,5 +1,5 @@
-"""What a planning invocation works with: its dependencies, and its budget (when to checkpoint, when to
-show it is alive)."""
+"""What the planner's coordinator and workers work with: their dependencies, and a worker's budget (when to
+checkpoint, when to hand its shard on)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from hydration.closing import Closing
-from hydration.ports import Books, Continuation, Held, Ledger, Lookup, Runs
+from hydration.errors import HydrationError
+from hydration.ports import Books, Continuation, Deletions, Dispatch, Held, Ledger, Runs, Shards
 from hydration.settings import PlannerSettings
 from planner.enqueue import Queue
 
@@ -25,19 +26,25 @@ class PlannerDeps:
     consumer_s3: S3Client
     runs: Runs
     books: Books
+    shards: Shards
     ledger: Ledger
-    lookup: Lookup
-    queue: Queue
+    held: Held  # the manifest's entries (the ledger is read per shard)
+    queue: Queue  # the transfer queue
+    dispatch: Dispatch  # the planner workers' queue
     closing: Closing
     continuation: Continuation
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    held: Held | None = None  # the manifest alone; without it `lookup` reads the ledger too, every page
+    deletions: Deletions | None = None  # guarded delete propagation (DELETE_MODE soft or hard)
+
+
+class ShardLostError(HydrationError):
+    """This worker can no longer write its shard (its lease passed to another worker, or the run stopped
+    planning: an operator cancelled it, or another shard failed)."""
 
 
 class Budget:
-    """When to checkpoint (too little invocation time left, or, in tests, a page budget spent), and a
-    heartbeat every `heartbeat_seconds` of listing (`beat`: the enqueue writes a checkpoint with what it has):
-    it shows the planner is alive, and a checkpoint that no longer holds tells it the run was cancelled."""
+    """A worker's invocation: it hands its shard on when too little time is left (or, in tests, after a page
+    budget), and checkpoints every `heartbeat_seconds` of work (which renews its lease)."""
 
     def __init__(
         self,
@@ -55,12 +62,6 @@ class Budget:
         self.beat: Callable[[], None] | None = None
         self.pages = 0
 
-    def page_done(self) -> None:
-        self.pages += 1
-        if self.beat is not None and time.monotonic() - self._last_beat >= self._heartbeat_seconds:
-            self._last_beat = time.monotonic()
-            self.beat()
-
     @classmethod
     def of(cls, settings: PlannerSettings, remaining_ms: Callable[[], int]) -> Budget:
         return cls(
@@ -70,8 +71,25 @@ class Budget:
             heartbeat_seconds=settings.heartbeat_seconds,
         )
 
+    def page_done(self) -> None:
+        self.pages += 1
+
     @property
     def exhausted(self) -> bool:
         if self._max_pages and self.pages >= self._max_pages:
             return True
         return self._remaining_ms is not None and self._remaining_ms() < self._margin_ms
+
+    @property
+    def room_for_another(self) -> bool:
+        """The page after this one will be worked here (so fetching it ahead is not wasted)."""
+        if self._max_pages and self.pages + 1 >= self._max_pages:
+            return False
+        return not self.exhausted
+
+    def beat_due(self) -> bool:
+        """Time to checkpoint (and renew the lease)."""
+        if time.monotonic() - self._last_beat < self._heartbeat_seconds:
+            return False
+        self._last_beat = time.monotonic()
+        return True

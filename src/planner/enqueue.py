@@ -1,12 +1,13 @@
 """The planner's enqueue pipeline: keys into the run's books first, then onto the transfer queue.
 
 Keys are packed into sheets, one per transfer message (KEYS_PER_MESSAGE keys, 200 kB). Up to MAX_ACTIONS
-sheets and claims are opened in one books transaction together with the planning checkpoint that covers
-them: where the walk stands after the last of them (`Progress`: the walkers move it before they hand a key
-over) and what it counted. So a resumed planning starts exactly after what was opened: no key is opened twice
-and none is skipped, without an item per key. The transactions go one at a time, in order, each checkpoint
-expecting the one before: another invocation planning the same run, or a cancelled run, stops this one
-(CheckpointMovedError) before anything more is written or sent. The messages of opened sheets are sent on a
+sheets and claims are opened in one books transaction together with the checkpoint that covers them (a
+planner worker's: its shard's position, the `StartAfter` of its next listing, and its counts, as of the last
+key handed over: the walkers move them before they hand a key over). So a resumed shard starts exactly after
+what was opened: no key is opened twice and none is skipped, without an item per key. The transactions go
+one at a time, in order, each checkpoint expecting the one before (number `generation`; the sheets of
+checkpoint n are named after it): another worker holding the shard stops this one (CheckpointMovedError)
+before anything more is written or sent. The messages of opened sheets are sent on a
 few threads; a message that cannot be sent (SQS refuses it, or keeps failing) fails its keys one by one: each
 goes to the failure ledger and settles as failed, so the run goes on and the next run retries them.
 """
@@ -19,29 +20,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hydration.aws.queue import Outgoing, send_messages
-from hydration.models import (
-    FailureRecord,
-    ListingCursor,
-    ObjectRef,
-    Origin,
-    Outcome,
-    RunRecord,
-    Settlement,
-    Sheet,
-    Task,
-    body_cost,
-)
+from hydration.models import FailureRecord, ObjectRef, Origin, Outcome, Settlement, Sheet, Task, body_cost
 from hydration.models.messages import BODY_ROOM
 from hydration.observability import logger
-from hydration.ports import Books, Ledger, Runs
+from hydration.ports import Books, Ledger
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-MAX_ACTIONS = 97  # sheets and claims per transaction (a put adds at most 2: with the counter and checkpoint, 100)
+# sheets and claims per transaction (a put adds at most 2: with the counter and the checkpoint's 2 actions, 100)
+MAX_ACTIONS = 96
 MAX_TRANSACTION_BYTES = 3_000_000  # of sheets per transaction (DynamoDB's limit is 4 MB)
 SEND_GROUP = 10  # messages per SendMessageBatch
 
@@ -62,20 +53,22 @@ class EnqueueTotals:
     from_ledger: int = 0
 
 
-@dataclass
-class Progress:
-    """Where the walk stands, as of the last key handed over, and what it counted up to there."""
+class Checkpoint(Protocol):
+    """What a checkpoint saves, and how (`books.open`'s `also`)."""
 
-    prefix_index: int = 0
-    start_after: str | None = None
-    keys_done: int = 0
-    keys_listed: int = 0
-    keys_unchanged: int = 0
+    @property
+    def prefix(self) -> str:
+        """Of the sheet ids: unique in the run."""
+        ...
 
-    @classmethod
-    def of(cls, run: RunRecord) -> Progress:
-        cursor = run.cursor or ListingCursor()
-        return cls(cursor.prefix_index, cursor.start_after, cursor.keys_done, run.keys_listed, run.keys_unchanged)
+    def snapshot(self) -> Any:
+        """Where the walk stands now (taken on the walker's thread when a checkpoint is cut)."""
+        ...
+
+    def actions(self, snapshot: Any, expected: int) -> list[Any]:
+        """The write of `snapshot` as checkpoint number `expected + 1`, if number `expected` is the last one (and
+        the conditions it needs: at most 2 actions)."""
+        ...
 
 
 class Enqueue:
@@ -84,25 +77,25 @@ class Enqueue:
 
     def __init__(
         self,
-        run: RunRecord,
+        run_id: str,
         bucket: str,
         books: Books,
-        runs: Runs,
         ledger: Ledger,
         queue: Queue,
         *,
+        checkpoint: Checkpoint,
+        generation: int,
         concurrency: int,
         clock: Callable[[], datetime],
     ) -> None:
-        self._run = run
+        self._run_id = run_id
         self._bucket = bucket
         self._books = books
-        self._runs = runs
         self._ledger = ledger
         self._queue = queue
         self._clock = clock
-        self.progress = Progress.of(run)
-        self._generation = run.checkpoints  # the last checkpoint written
+        self._checkpoint = checkpoint
+        self.generation = generation  # the last checkpoint written
         self._opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="open")  # in order, one at a time
         self._senders = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="enqueue")
         self._max_in_flight = concurrency * 2
@@ -132,7 +125,7 @@ class Enqueue:
         if claimed and obj.key in self._claims:
             return  # claimed already in this transaction (a listed ledger key, then the ledger's pass)
         task = Task.model_construct(
-            run_id=self._run.run_id,
+            run_id=self._run_id,
             bucket=self._bucket,
             key=obj.key,
             size=obj.size,
@@ -161,34 +154,21 @@ class Enqueue:
         if len(self._sheets) + len(self._claims) >= MAX_ACTIONS or self._bytes >= MAX_TRANSACTION_BYTES:
             self.checkpoint()
 
-    def snapshot(self) -> RunRecord:
-        """The run as the last key handed over leaves it: the cursor, the counts, the checkpoints written."""
-        p = self.progress
-        drift = self._run.drift.model_copy(deep=True) if self._run.drift is not None else None
-        return self._run.model_copy(
-            update={
-                "cursor": ListingCursor(prefix_index=p.prefix_index, start_after=p.start_after, keys_done=p.keys_done),
-                "keys_listed": p.keys_listed,
-                "keys_unchanged": p.keys_unchanged,
-                "drift": drift,
-                "checkpoints": self._generation,
-            }
-        )
-
     def checkpoint(self) -> None:
         """Open what was put so far, with a checkpoint at the current progress (in the order of the calls)."""
         self._raise()
         sheets, self._sheets, self._sheet_bytes, self._claims, self._bytes = self._sheets, [], 0, set(), 0
         while len(self._opening) >= 2:
             self._opening.popleft().result()
-        self._opening.append(self._opener.submit(self._open, sheets, self.snapshot()))
+        self._opening.append(self._opener.submit(self._open, sheets, self._checkpoint.snapshot()))
 
-    def flush(self) -> RunRecord:
-        """Checkpoint, wait until everything is opened and sent; the run as checkpointed. Raises what failed."""
+    def flush(self) -> int:
+        """Checkpoint, wait until everything is opened and sent; the last checkpoint's number. Raises what
+        failed."""
         self.checkpoint()
         self.drain(raising=True)
         self._raise()
-        return self.snapshot()
+        return self.generation
 
     def drain(self, *, raising: bool = False) -> None:
         """Wait for what is in flight: the sheets opened are sent (a send whose failure could not be written
@@ -201,7 +181,7 @@ class Enqueue:
             except Exception:
                 if raising:
                     raise
-                logger.exception("a message could not be sent nor its keys failed", run_id=self._run.run_id)
+                logger.exception("a message could not be sent nor its keys failed", run_id=self._run_id)
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -209,21 +189,23 @@ class Enqueue:
 
     # ------------------------------------------------------------------ the opener's side (one thread)
 
-    def _open(self, groups: list[list[Task]], checkpoint: RunRecord) -> None:
+    def _open(self, groups: list[list[Task]], snapshot: Any) -> None:
         if self._error is not None:
             return  # a checkpoint before this one failed: this one would not hold either
-        expected = self._generation
+        expected = self.generation
         now = self._clock()
-        run_id = self._run.run_id
+        run_id = self._run_id
+        prefix = self._checkpoint.prefix
         sheets = [
-            Sheet.of(run_id, f"{expected + 1:08d}.{i:02d}", self._bucket, tasks, now) for i, tasks in enumerate(groups)
+            Sheet.of(run_id, f"{prefix}{expected + 1:08d}.{i:02d}", self._bucket, tasks, now)
+            for i, tasks in enumerate(groups)
         ]
         try:
-            opened = self._books.open(run_id, sheets, also=[self._runs.checkpoint_action(checkpoint, expected)])
-        except BaseException as exc:  # a books write that failed fails the planning (CheckpointMovedError: stops it)
+            opened = self._books.open(run_id, sheets, also=self._checkpoint.actions(snapshot, expected))
+        except BaseException as exc:  # a books write that failed fails the shard (CheckpointMovedError: lost)
             self._error = exc
             return
-        self._generation = expected + 1
+        self.generation = expected + 1
         with self._lock:
             self.totals.opened += sum(len(sheet.tasks) for sheet in opened)
             self.totals.bytes += sum(task.size for sheet in opened for task in sheet.tasks)
@@ -256,7 +238,7 @@ class Enqueue:
             )
         if unsent:
             self._books.settle(
-                self._run.run_id,
+                self._run_id,
                 [Settlement(task.key, Outcome.FAILED, sheet=task.sheet, slot=task.slot) for task, _ in unsent],
             )
         with self._lock:

@@ -1,4 +1,5 @@
-"""Planner Lambda: EventBridge schedule or manual invoke -> one run planned (see service.py)."""
+"""Planner Lambda (the coordinator): EventBridge schedule or manual invoke -> a run started and cut into
+shards for the planner workers (see coordinator.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from hydration.errors import InvalidRequestError
 from hydration.models import new_run_id, parse_planner_event
 from hydration.observability import logger, metrics, tracer
 from planner import dependencies
-from planner.context import Budget
-from planner.service import plan
+from planner.coordinator import plan
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -25,6 +25,5 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.error("rejected planner payload; no run started", error=str(exc))
         raise
     deps = dependencies.deps(context.invoked_function_arn)
-    budget = Budget.of(deps.settings, context.get_remaining_time_in_millis)
     run_id = request.continue_run or request.new_run_id or new_run_id(datetime.now(UTC))
-    return plan(request, deps, budget, run_id=run_id, request_id=context.aws_request_id).model_dump(mode="json")
+    return plan(request, deps, run_id=run_id, request_id=context.aws_request_id).model_dump(mode="json")

@@ -30,6 +30,7 @@ from tests.integration.harness import (
     replace_continuation,
     run_copier,
     run_event_source_mapping,
+    run_planner_workers,
 )
 
 # moto as AWS behaves where the CLI relies on it (uploads' initiation times, ...), as the moto tier has it.
@@ -111,6 +112,7 @@ class InProcessInvoker:
         with contextlib.redirect_stdout(io.StringIO()):
             if function_name == FUNCTIONS["planner"]:
                 answer = planner_handler(payload, FakeContext(function_name=function_name))
+                run_planner_workers(self._deployed.world)  # the planner queue's event source, meanwhile
             elif function_name == FUNCTIONS["finalizer"]:
                 if self._deployed.copier_messages_per_nudge is not None:
                     copy_some(self._deployed.world, self._deployed.copier_messages_per_nudge)

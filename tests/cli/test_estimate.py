@@ -133,7 +133,8 @@ def test_from_a_dry_run_of_the_producer_bucket(deployed: Deployed, run_cli) -> N
     assert first == "objects     3, 12 B (average 4 B; the planner's dry run of a full run (3 keys listed))"
     assert re.search(r"^time\s+about \d+s$", result.stdout, re.MULTILINE)
     assert "limits:" in result.stdout
-    assert deployed.world.stores.runs.list() == []
+    assert [run.dry_run for run in deployed.world.stores.runs.list()] == [True]  # its record only
+    assert deployed.world.stores.runs.active() is None
 
 
 def test_text_records(deployed: Deployed, run_cli) -> None:

@@ -35,7 +35,7 @@ def test_metrics_json_sums_the_window(deployed: Deployed, run_cli) -> None:
     put("ObjectsTransferred", "copier", 5)
     put("ObjectsTransferred", "copier", 7, ago=timedelta(hours=3))
     put("ObjectsTransferred", "copier", 100, ago=timedelta(hours=30))  # outside the window
-    put("KeysEnqueued", "planner", 12)
+    put("KeysEnqueued", "planner-worker", 12)  # the planner workers enqueue
     put("ObjectsFailed", "planner", 99)  # wrong service dimension: not ours
     out = json_out(run_cli("metrics", "--output", "json"))
     series = {s["name"]: s for s in out["series"]}

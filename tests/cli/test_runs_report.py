@@ -189,3 +189,29 @@ def test_report_of_a_run_just_made(deployed: Deployed, run_cli) -> None:
     assert lines["books: sheets settled"] == 2
     assert out["run"]["objects_transferred"] == 1
     assert (out["run"]["sheets"], out["run"]["sheet_settles"], out["run"]["checkpoints"]) == (1, 1, 1)
+
+
+def test_report_shows_the_planning_and_every_deletion(deployed: Deployed, known_run: RunRecord, run_cli) -> None:
+    """A sharded run's planning (its shards, its listing calls) and its guarded deletions, each with what
+    became of it."""
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=deployed.world.runs_table,
+        Key={"run_id": {"S": RUN_ID}},
+        UpdateExpression="SET shards_total = :s, list_calls = :l, probes = :p",
+        ExpressionAttributeValues={":s": {"N": "4"}, ":l": {"N": "6"}, ":p": {"N": "3"}},
+    )
+    deletions = deployed.world.stores.deletions
+    deletions.settle(RUN_ID, "old/a.txt", "deleted")
+    deletions.settle(RUN_ID, "old/b.txt", "kept")
+
+    table = run_cli("runs", "report", RUN_ID)
+    text = run_cli("runs", "report", RUN_ID, "--output", "text")
+
+    assert table.exit_code == 0, table.output
+    assert "planning    4 shard(s), 6 ListObjectsV2 calls listing, 3 cutting" in table.stdout
+    assert "deletes     1 deleted, 1 kept" in table.stdout
+    assert re.search(r"^  deleted\s+old/a.txt$", table.stdout, re.MULTILINE)
+    assert [r for r in text_records(text) if r[0] == "DELETE"] == [
+        ["DELETE", "deleted", "old/a.txt"],
+        ["DELETE", "kept", "old/b.txt"],
+    ]

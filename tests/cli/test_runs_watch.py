@@ -92,6 +92,28 @@ def test_watch_follows_a_run_the_schedule_started(deployed: Deployed, run_cli) -
     assert out["progress"]["keys_settled"] == 2
 
 
+def test_watch_finds_a_run_that_started_and_ended_between_two_polls(deployed: Deployed, run_cli) -> None:
+    """A short run (its workers list side by side) can start and end between two polls: the watch still
+    finds it, as the run started since the watch began."""
+    import contextlib
+    import io
+
+    from tests.integration.harness import run_copier
+
+    deployed.defer_async = True
+    put_objects(deployed.world, "data/a.txt")
+    InProcessInvoker(deployed).invoke_async(FUNCTIONS["planner"], SCHEDULED_EVENT)
+
+    def whole_run(_seconds: float) -> None:
+        deployed.run_pending()
+        with contextlib.redirect_stdout(io.StringIO()):  # the copier's log lines are not the CLI's output
+            run_copier(deployed.world)  # the copier that settles the last key closes the run
+
+    result = run_cli("runs", "watch", "--interval", "0", "--output", "json", sleep=whole_run)
+    assert result.exit_code == 0, result.output
+    assert (json_out(result)["run"]["status"], json_out(result)["run"]["objects_transferred"]) == ("COMPLETED", 1)
+
+
 def test_watch_exits_1_for_a_run_that_ends_with_failures(deployed: Deployed, run_cli, faults: Faults) -> None:
     faults.add("s3.CopyObject", "^data/bad.txt$", code="AccessDenied", status=403)
     put_objects(deployed.world, "data/good.txt", "data/bad.txt")
@@ -175,3 +197,24 @@ def test_the_live_view_shows_keys_bytes_rate_eta_and_failures(deployed: Deployed
         "rate      102 B/s  0.2 keys/s",
         "ETA       10s",
     ]
+
+
+def test_a_planning_run_shows_its_shards_and_listing_rate() -> None:
+    """While a run plans, its shards' live counts: done of all (cut and split), in flight (a worker holds the
+    lease), and the keys its workers listed a second."""
+    from datetime import timedelta
+
+    from hydration.models import RunRecord, Shard, ShardStatus
+
+    started = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
+    now = started + timedelta(seconds=10)
+    run = RunRecord(run_id="r", status=RunStatus.PLANNING, kind=RunKind.FULL, watermark=started, started_at=started)
+    shards = [
+        Shard(run_id="r", shard_id="s0000", status=ShardStatus.DONE, keys_listed=30_000),
+        Shard(run_id="r", shard_id="s0001", keys_listed=15_000, owner="w", lease_until=now + timedelta(seconds=60)),
+        Shard(run_id="r", shard_id="s0001-1", keys_listed=5_000, owner="dead", lease_until=now - timedelta(seconds=1)),
+    ]
+    p = progress(run, now, shards)
+    assert (p.shards_total, p.shards_done, p.shards_in_flight, p.keys_listed) == (3, 1, 1, 50_000)
+    assert views.planning_text(p) == "shards 1/3 done, 1 in flight, 5,000 keys/s listed"
+    assert "50,000 listed (planning: shards 1/3 done, 1 in flight, 5,000 keys/s listed)" in views.progress_text(p)

@@ -218,7 +218,10 @@ def test_dry_run_exits_3_when_keys_are_pending_and_enqueues_nothing(deployed: De
     assert result.exit_code == 3, result.output
     assert result.stdout == "dry run (incremental): 2 key(s), 8 B would be enqueued\n  data/a.txt\n  data/b.txt\n"
     assert queue_objects(deployed.world) == []
-    assert deployed.world.stores.runs.list() == []
+    # the dry run's record (its workers listed the bucket as a run's do), which took no lock and moved nothing
+    (dry,) = deployed.world.stores.runs.list()
+    assert (dry.dry_run, dry.status, dry.keys_selected, dry.keys_enqueued) == (True, RunStatus.COMPLETED, 2, 0)
+    assert deployed.world.stores.runs.active() is None
 
 
 def test_dry_run_with_nothing_to_copy_exits_0(deployed: Deployed, run_cli) -> None:
@@ -233,8 +236,9 @@ def test_dry_run_text_records(deployed: Deployed, run_cli) -> None:
     put_objects(deployed.world, "data/a.txt")
     result = run_cli("trigger", "--dry-run", "--output", "text")
     assert result.exit_code == 0
+    (dry,) = deployed.world.stores.runs.list()
     assert text_records(result) == [
-        ["PLAN", "None", "incremental", "True", "False", "1", "4"],
+        ["PLAN", dry.run_id, "incremental", "True", "False", "1", "4"],
         ["KEY", "data/a.txt"],
     ]
 

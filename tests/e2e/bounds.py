@@ -7,6 +7,7 @@ test never asserts that it was fast (speed is measured by `make bench`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,10 @@ class Bounds:
     batching_window: int
     drain_confirm: int
     stale_planning: int
+    planner_worker_timeout: int = 60
+    planner_shards: int = 1  # PLANNER_SHARDS: the most shards a run has (cut, then split)
+    planner_concurrency: int = 1  # the planner workers' event source's MaximumConcurrency
+    shard_lease: int = 120  # SHARD_LEASE_SECONDS
     claim_stale: int = int(CLAIM_STALE_AFTER.total_seconds())
 
     @classmethod
@@ -47,6 +52,10 @@ class Bounds:
         copier_timeout, copier = config("copier")
         _, finalizer = config("finalizer")
         _, planner = config("planner")
+        worker_timeout, worker = config("planner-worker")
+        (workers,) = lam.list_event_source_mappings(FunctionName=deployment.function_name("planner-worker"))[
+            "EventSourceMappings"
+        ]
         (mapping,) = lam.list_event_source_mappings(FunctionName=deployment.function_name("copier"))[
             "EventSourceMappings"
         ]
@@ -65,6 +74,10 @@ class Bounds:
             stale_planning=int(
                 planner.get("STALE_PLANNING_SECONDS", _default(PlannerSettings, "stale_planning_seconds"))
             ),
+            planner_worker_timeout=worker_timeout,
+            planner_shards=int(worker.get("PLANNER_SHARDS", _default(PlannerSettings, "planner_shards"))),
+            planner_concurrency=int(workers.get("ScalingConfig", {}).get("MaximumConcurrency", 1000)),
+            shard_lease=int(worker.get("SHARD_LEASE_SECONDS", _default(PlannerSettings, "shard_lease_seconds"))),
         )
 
     # ------------------------------------------------------------------ the pieces
@@ -95,16 +108,38 @@ class Bounds:
         is taken over once the claim is stale."""
         return self.claim_stale + 2 * self.drain_confirm + FINALIZER_TIMEOUT_SECONDS
 
+    @property
+    def planner_delivery(self) -> int:
+        """A shard message is received and its worker's invocation ends (the worker's timeout at most)."""
+        return 1 + self.planner_worker_timeout
+
+    def planning(self, *, hand_ons: int = 0, lost_shards: int = 0) -> int:
+        """A run's planning: its shards (at most PLANNER_SHARDS) worked MaximumConcurrency at a time, `hand_ons`
+        more deliveries one after the other; a shard whose worker died or whose message was lost is sent again
+        once its lease expired and nobody planned the run for STALE_PLANNING_SECONDS (the finalizer has the
+        coordinator pick it up), whatever the planner queue's visibility timeout."""
+        rounds = math.ceil(self.planner_shards / max(1, self.planner_concurrency)) + hand_ons
+        seconds = rounds * self.planner_delivery
+        recovery = max(self.shard_lease, self.stale_planning) + FINALIZER_TIMEOUT_SECONDS + self.planner_delivery
+        return seconds + lost_shards * recovery
+
     # ------------------------------------------------------------------ what tests wait for
 
     def run_end(
-        self, *, deliveries: int = 2, crashes: int = 0, before_heartbeat: bool = True, failing_keys: bool = False
+        self,
+        *,
+        deliveries: int = 2,
+        crashes: int = 0,
+        before_heartbeat: bool = True,
+        failing_keys: bool = False,
+        hand_ons: int = 0,
+        lost_shards: int = 0,
     ) -> int:
-        """A run's end, after the planner answered: its messages delivered `deliveries` times one after the other
-        (the first, then a split or a hand-on; a large copy, once per invocation it takes), each crash's batch
-        back and delivered twice (split into one-key messages, then copied), the retries of keys that fail, and
-        the close."""
-        seconds = deliveries * self.delivery + self.close
+        """A run's end, after the planner answered: its planning (`planning`), its messages delivered
+        `deliveries` times one after the other (the first, then a split or a hand-on; a large copy, once per
+        invocation it takes), each crash's batch back and delivered twice (split into one-key messages, then
+        copied), the retries of keys that fail, and the close."""
+        seconds = self.planning(hand_ons=hand_ons, lost_shards=lost_shards) + deliveries * self.delivery + self.close
         seconds += crashes * (self.comeback(before_heartbeat=before_heartbeat) + 2 * self.delivery)
         if failing_keys:
             seconds += self.retries

@@ -258,13 +258,13 @@ class Matrix:
 
 def running_invocations(deployment: Any, faults: Faults) -> list[dict[str, Any]]:
     """The deployment's function invocations running now (our Lambda executor's registry)."""
-    names = {deployment.function_name(service) for service in ("planner", "copier", "finalizer")}
+    names = {deployment.function_name(service) for service in ("planner", "planner-worker", "copier", "finalizer")}
     return [invocation for invocation in faults.running() if invocation["function"] in names]
 
 
 def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
-    """No active run, no message on the transfer queue, no function running: what every e2e test starts from and
-    ends with. An active run is cancelled (its marker stays); what is left on the queue is consumed, or, when
+    """No active run, no message on the transfer or planner queue, no function running: what every e2e test starts
+    from and ends with. An active run is cancelled (its marker stays); what is left on a queue is consumed, or, when
     `purge_at_once` (a test that failed: its leftovers are not worth waiting for) or once a crashed batch had
     time to come back (`Bounds.quiet`), purged. Returns what it had to do, for the log. Raises if the
     deployment does not become quiet within the bounds (the test that left it so errors, not the next)."""
@@ -277,31 +277,42 @@ def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
     bounds = Bounds.of(deployment)
     started = time.monotonic()
     purge_after = 0 if purge_at_once else bounds.quiet
-    give_up = purge_after + bounds.delivery + SLACK_SECONDS  # what runs when the queue is purged finishes
+    # what runs when the queues are purged finishes
+    give_up = purge_after + max(bounds.delivery, bounds.planner_delivery) + SLACK_SECONDS
     sqs = deployment.client("sqs")
+    # The planner workers' queue too: a cancelled run's shard messages are consumed (their run has ended), a
+    # killed worker's comes back after the queue's visibility timeout (its shard was sent again meanwhile).
+    queues = [url for url in (deployment.transfer_queue_url, deployment.planner_queue_url) if url]
     while True:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=deployment.transfer_queue_url,
+        depths = {url: _depth(sqs, url) for url in queues}
+        left = sum(sum(int(v) for v in attributes.values()) for attributes in depths.values())
+        running = running_invocations(deployment, faults)
+        if not left and not running and deployment.runs.active_run_id() is None:
+            return done
+        elapsed = time.monotonic() - started
+        for url, attributes in depths.items():
+            if any(int(v) for v in attributes.values()) and elapsed >= purge_after:
+                sqs.purge_queue(QueueUrl=url)
+                done.append(f"purged {url.rsplit('/', 1)[-1]} ({attributes})")
+        if elapsed > give_up:
+            raise AssertionError(
+                f"the deployment did not become quiet within {give_up} s ({why}): {depths}, running {running}, "
+                f"active run {deployment.runs.active_run_id()}"
+            )
+        time.sleep(0.5)
+
+
+def _depth(sqs: Any, url: str) -> dict[str, str]:
+    return dict(
+        sqs.get_queue_attributes(
+            QueueUrl=url,
             AttributeNames=[
                 "ApproximateNumberOfMessages",
                 "ApproximateNumberOfMessagesNotVisible",
                 "ApproximateNumberOfMessagesDelayed",
             ],
         )["Attributes"]
-        left = sum(int(v) for v in attributes.values())
-        running = running_invocations(deployment, faults)
-        if not left and not running and deployment.runs.active_run_id() is None:
-            return done
-        elapsed = time.monotonic() - started
-        if left and elapsed >= purge_after:
-            sqs.purge_queue(QueueUrl=deployment.transfer_queue_url)
-            done.append(f"purged {left} message(s) ({attributes})")
-        if elapsed > give_up:
-            raise AssertionError(
-                f"the deployment did not become quiet within {give_up} s ({why}): {attributes}, running {running}, "
-                f"active run {deployment.runs.active_run_id()}"
-            )
-        time.sleep(0.5)
+    )
 
 
 def forget_runs(deployment: Any, run_ids: set[str]) -> list[str]:

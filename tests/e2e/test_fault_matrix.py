@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -230,40 +230,71 @@ def test_duplicate_delivery_of_a_whole_batch(matrix: Matrix, faults: Faults, pre
     matrix.assert_all_landed(prefix)
 
 
-def test_planner_stopped_mid_listing_and_resumed(matrix: Matrix, faults: Faults, prefix: str) -> None:
-    """The planner is killed while it lists (its second page is slow). Its run stays PLANNING until its
-    heartbeat is stale; then the next trigger (here) or the finalizer continues it from its checkpoint."""
-    for i in range(40):
-        matrix.put(f"{prefix}{i:02}.bin")
-    undo = matrix.function_env("planner", LIST_PAGE_SIZE="10", HEARTBEAT_SECONDS="1")
+@pytest.fixture
+def one_shard(matrix: Matrix) -> Iterator[str]:
+    """The planner cases: a prefix run of one shard (PLANNER_SHARDS=1) listed 10 keys a page, handed on every
+    2 pages (its second message is its first hand-on), checkpointed every half second, its lease 10 s. A
+    shard whose worker died or whose message was lost is sent again by the coordinator once its lease expired
+    and the run went unplanned for StalePlanningSeconds (30 s locally; the finalizer, nudged as `runs watch`
+    does, has it pick the run up): the planner queue's visibility timeout is not in the way, so it is left as
+    deployed. Whatever happens, the run ends within `Bounds.run_end` with those hand-ons and lost shards."""
+    env = {
+        "PLANNER_SHARDS": "1",
+        "LIST_PAGE_SIZE": "10",
+        "MAX_PAGES_PER_INVOCATION": "2",
+        "HEARTBEAT_SECONDS": "0.5",
+        "SHARD_LEASE_SECONDS": "10",
+    }
+    undo = [matrix.function_env(service, **env) for service in ("planner", "planner-worker")]
     try:
-        planner = matrix.deployment.function_name("planner")
-        faults.add(service="s3", operation="ListObjectsV2", action="delay", delay_ms=8000, skip=1, times=1)
-        faults.lambda_fault(function=planner, action="kill", after_ms=6000, times=1)
-        from hydration_cli.errors import FunctionInvocationError
-
-        with pytest.raises(FunctionInvocationError, match=r"Runtime\.ExitError"):
-            matrix.start()
-        run_id = matrix.deployment.runs.active_run_id()
-        assert run_id is not None
-        assert matrix.deployment.runs.get(run_id).status is RunStatus.PLANNING
-        # A trigger before the heartbeat is stale starts nothing; after it, it continues the stopped run.
-        assert matrix.deployment.functions.invoke(planner, {})["started"] is False
-        stale = timedelta(seconds=matrix.bounds.stale_planning)
-        heartbeat = matrix.deployment.runs.get(run_id).heartbeat_at
-        assert heartbeat is not None
-        poll(
-            lambda: datetime.now(UTC) - heartbeat > stale,
-            timeout=stale.total_seconds() + SLACK_SECONDS,
-            what="the stopped planner's heartbeat to be stale",
-        )
-        assert matrix.start() == run_id
-        run = matrix.wait(run_id)
+        yield str(matrix.deployment.function_name("planner-worker"))
     finally:
-        undo()
-    assert run.status is RunStatus.COMPLETED
-    assert run.keys_settled == run.keys_enqueued >= 40
+        for step in undo:
+            step()
+
+
+def _planned_once(matrix: Matrix, run: Any, prefix: str, keys: int) -> None:
+    """Every key of the case landed, each counted once in the run's books."""
+    assert run.status is RunStatus.COMPLETED, run
+    assert (run.keys_listed, run.keys_enqueued, run.keys_settled, run.objects_transferred) == (keys,) * 4
     matrix.assert_all_landed(prefix)
+
+
+def test_a_planner_worker_killed_mid_shard(matrix: Matrix, faults: Faults, prefix: str, one_shard: str) -> None:
+    """A worker is killed while it lists (a slow page keeps it busy): its shard stays leased until the lease
+    expires, then its message comes back (or the finalizer has the coordinator send it again) and the next
+    worker resumes from the last checkpoint. Wherever the kill lands, nothing is enqueued twice."""
+    for i in range(60):
+        matrix.put(f"{prefix}{i:02}.bin")
+    faults.add(service="s3", operation="ListObjectsV2", action="delay", delay_ms=3000, skip=2, times=1)
+    kill = faults.lambda_fault(function=one_shard, action="kill", after_ms=1500, times=1)
+    run = matrix.run({"prefix": prefix}, timeout=matrix.bounds.run_end(hand_ons=3, lost_shards=1))
+    assert faults.hits(kill) == 1
+    _planned_once(matrix, run, prefix, 60)
+
+
+def test_a_shard_hand_on_lost(matrix: Matrix, faults: Faults, prefix: str, one_shard: str) -> None:
+    """The shard's first hand-on message is lost (answered as sent, never delivered): the planner queue is
+    empty while the run still has an open shard; the finalizer has the coordinator send it again."""
+    for i in range(60):
+        matrix.put(f"{prefix}{i:02}.bin")
+    lost = faults.add(service="sqs", action="drop", match='"shard_id":"s0000"', skip=1, times=1)
+    run = matrix.run({"prefix": prefix}, timeout=matrix.bounds.run_end(hand_ons=2, lost_shards=1))
+    assert faults.hits(lost) == 1
+    _planned_once(matrix, run, prefix, 60)
+
+
+def test_a_503_storm_on_listing(matrix: Matrix, faults: Faults, prefix: str, one_shard: str) -> None:
+    """S3 answers 503 SlowDown to 8 listings in a row: botocore's adaptive retries back off (and slow the
+    planner's client down) and the run goes on."""
+    for i in range(30):
+        matrix.put(f"{prefix}{i:02}.bin")
+    storm = faults.add(service="s3", operation="ListObjectsV2", action="error", status=503, code="SlowDown", times=8)
+    # each refused call retried by botocore after a backoff of at most 20 s (its documented cap)
+    run = matrix.run({"prefix": prefix}, timeout=matrix.bounds.run_end(hand_ons=2) + 8 * 20)
+    assert faults.hits(storm) == 8
+    faults.clear()
+    _planned_once(matrix, run, prefix, 30)
 
 
 def test_two_finalizers_at_once(matrix: Matrix, faults: Faults, prefix: str) -> None:
@@ -317,11 +348,12 @@ def test_partial_send_message_batch_failure(matrix: Matrix, faults: Faults, pref
         service="sqs", operation="SendMessageBatch", match=f"{prefix}1.bin", action="partial_batch_failure", times=2
     )
     faults.add(service="sqs", operation="SendMessageBatch", match=f"{prefix}4.bin", action="partial_batch_failure")
-    undo = matrix.function_env("planner", KEYS_PER_MESSAGE="1", ENQUEUE_ATTEMPTS="3")
+    undo = [matrix.function_env(s, KEYS_PER_MESSAGE="1", ENQUEUE_ATTEMPTS="3") for s in ("planner", "planner-worker")]
     try:
         run = matrix.run()
     finally:
-        undo()
+        for step in undo:
+            step()
     assert (run.status, run.objects_failed) == (RunStatus.COMPLETED_WITH_FAILURES, 1)
     failure = matrix.deployment.ledger.get(f"{prefix}4.bin")
     assert failure is not None
@@ -427,6 +459,8 @@ def test_messages_lost_from_the_queue_are_swept_into_the_ledger(matrix: Matrix, 
         bound = matrix.bounds.delivery + SLACK_SECONDS
         poll(lambda: faults.esm_loops().get(esm, 0) == 0, timeout=bound, what="the mapping's poll loops to stop")
         run_id = matrix.start()
+        # the planner workers enqueue: once the run's planning is complete, every message is on the queue
+        poll(lambda: matrix.deployment.runs.get(run_id).planning_complete, timeout=120, what="planning complete")
         matrix.deployment.client("sqs").purge_queue(QueueUrl=matrix.deployment.transfer_queue_url)
     finally:
         lam.update_event_source_mapping(UUID=esm, Enabled=True)

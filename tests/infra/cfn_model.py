@@ -268,7 +268,7 @@ def doc_metric_names() -> set[str]:
 
 def doc_function_environment() -> dict[str, set[str]]:
     """function -> the variables docs/architecture.md gives it (the 'Function environment' table)."""
-    env: dict[str, set[str]] = {"planner": set(), "copier": set(), "finalizer": set()}
+    env: dict[str, set[str]] = {"planner": set(), "planner-worker": set(), "copier": set(), "finalizer": set()}
     for row in re.findall(r"^\| `([A-Z_]+)` \| ([^|]+) \|", doc_section("Function environment"), re.M):
         variable, functions = row
         targets = env if functions.strip() == "all" else [f.strip() for f in functions.split(",")]

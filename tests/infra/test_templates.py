@@ -112,7 +112,7 @@ EXTRA_DIMENSIONS = {"RunsNotStarted": {"kind"}}
 def test_custom_metrics_carry_the_powertools_service_dimension(consumer: dict[str, Any]) -> None:
     for where, metric, dims in _s3hydration_metrics(consumer):
         assert set(dims) == {"service", *EXTRA_DIMENSIONS.get(metric, ())}, (where, metric, dims)
-        assert dims["service"] in {*SERVICES, RUN_SERVICE}, (where, metric, dims)
+        assert dims["service"] in {*SERVICES, "planner-worker", RUN_SERVICE}, (where, metric, dims)
 
 
 def test_run_metrics_carry_the_runs_dimension_whoever_closes_the_run(consumer: dict[str, Any]) -> None:
@@ -405,7 +405,7 @@ def test_run_incomplete_alarm_reads_the_run_level_metric(consumer: dict[str, Any
     assert (props["MetricName"], props["Dimensions"]) == ("RunsIncomplete", [{"Name": "service", "Value": RUN_SERVICE}])
 
 
-def test_lambda_error_alarm_sums_all_three_functions(consumer: dict[str, Any]) -> None:
+def test_lambda_error_alarm_sums_every_function(consumer: dict[str, Any]) -> None:
     queries = consumer["Resources"]["LambdaErrorAlarm"]["Properties"]["Metrics"]
     (expression,) = [q for q in queries if "Expression" in q]
     assert expression["Expression"].startswith("SUM(")
@@ -414,7 +414,7 @@ def test_lambda_error_alarm_sums_all_three_functions(consumer: dict[str, Any]) -
         for q in queries
         if "MetricStat" in q and q["MetricStat"]["Metric"]["MetricName"] == "Errors"
     }
-    assert functions == set(FUNCTIONS.values())
+    assert functions == {*FUNCTIONS.values(), "PlannerWorkerFunction"}
 
 
 def test_planner_duration_alarm_fires_at_13_minutes(consumer: dict[str, Any]) -> None:
@@ -609,11 +609,16 @@ def test_consumer_bucket_denies_plain_http(consumer: dict[str, Any]) -> None:
 
 
 def test_each_function_logs_only_to_its_own_log_group(consumer: dict[str, Any]) -> None:
+    """The planner's role is the coordinator's and the planner workers': their two log groups."""
     for service in SERVICES:
         role = consumer["Resources"][f"{service.capitalize()}Role"]
         (policy,) = role["Properties"]["Policies"]
         (logs,) = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "OwnLogGroup"]
-        assert logs["Resource"]["Fn::Sub"].endswith(f":log-group:/aws/lambda/${{ResourcePrefix}}-{service}:*")
+        groups = [resource["Fn::Sub"] for resource in as_list(logs["Resource"])]
+        own = [service, "planner-worker"] if service == "planner" else [service]
+        assert [g.rsplit(":log-group:", 1)[1] for g in groups] == [
+            f"/aws/lambda/${{ResourcePrefix}}-{n}:*" for n in own
+        ]
 
 
 # ------------------------------------------------------------------------------------------ queues
@@ -671,16 +676,21 @@ def test_transfer_queue_redrives_to_a_14_day_dlq(consumer: dict[str, Any]) -> No
 
 def test_every_queue_is_encrypted(consumer: dict[str, Any]) -> None:
     queues = _resources_of(consumer, "AWS::SQS::Queue")
-    assert set(queues) == {"TransferQueue", "TransferDlq", "InvocationDlq"}
+    assert set(queues) == {"TransferQueue", "TransferDlq", "InvocationDlq", "PlannerQueue", "PlannerDlq"}
     for name, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
     assert consumer["Resources"]["InvocationDlq"]["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
     assert consumer["Resources"]["InvocationDlq"]["Properties"]["QueueName"] == {"Fn::Sub": "${ResourcePrefix}-dlq"}
 
 
+def _event_source(consumer: dict[str, Any], function: str) -> dict[str, Any]:
+    mappings = _resources_of(consumer, "AWS::Lambda::EventSourceMapping").values()
+    (esm,) = [m for m in mappings if m["Properties"]["FunctionName"] == {"Ref": function}]
+    return dict(esm["Properties"])
+
+
 def test_copier_event_source_reports_batch_item_failures(consumer: dict[str, Any]) -> None:
-    (esm,) = _resources_of(consumer, "AWS::Lambda::EventSourceMapping").values()
-    props = esm["Properties"]
+    props = _event_source(consumer, "CopierFunction")
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": ["TransferQueue", "Arn"]}
     assert props["FunctionName"] == {"Ref": "CopierFunction"}
@@ -691,6 +701,69 @@ def test_copier_event_source_reports_batch_item_failures(consumer: dict[str, Any
     # and the last batch of a run settles and closes it in one books transaction (docs/benchmark.md).
     assert (parameters["BatchSize"]["Default"], parameters["MaximumBatchingWindowInSeconds"]["Default"]) == (10, 1)
     assert parameters["KeysPerMessage"]["Default"] == 10
+
+
+def test_planner_workers_take_one_shard_each_from_their_own_queue(consumer: dict[str, Any]) -> None:
+    """The planner queue's event source: one shard an invocation, at most PlannerConcurrency at once; its
+    visibility timeout six worker timeouts; a shard failing its fifth receive goes to the planner DLQ, and the
+    worker knows which receive is the last (it fails the shard and the run then)."""
+    props = _event_source(consumer, "PlannerWorkerFunction")
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["PlannerQueue", "Arn"]}
+    assert (props["BatchSize"], props["FunctionResponseTypes"]) == (1, ["ReportBatchItemFailures"])
+    assert props["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "PlannerConcurrency"}
+    parameters = consumer["Parameters"]
+    assert (parameters["PlannerConcurrency"]["Default"], parameters["PlannerShards"]["Default"]) == (32, 64)
+    assert parameters["PlannerShards"]["MaxValue"] == 99  # the first cut is one transaction
+    queue = consumer["Resources"]["PlannerQueue"]["Properties"]
+    worker = consumer["Resources"]["PlannerWorkerFunction"]["Properties"]
+    assert queue["VisibilityTimeout"]["Fn::FindInMap"][1] == {"Ref": "PlannerWorkerTimeout"}
+    assert worker["Timeout"] == {
+        "Fn::FindInMap": ["PlannerWorkerTimeouts", {"Ref": "PlannerWorkerTimeout"}, "FunctionTimeout"]
+    }
+    for key, row in consumer["Mappings"]["PlannerWorkerTimeouts"].items():
+        assert row["FunctionTimeout"] == int(key)
+        assert row["QueueVisibilityTimeout"] >= 6 * row["FunctionTimeout"], key
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["PlannerDlq", "Arn"]}
+    assert (
+        str(queue["RedrivePolicy"]["maxReceiveCount"])
+        == worker["Environment"]["Variables"]["PLANNER_MAX_RECEIVE_COUNT"]
+    )
+    assert worker["Handler"] == "planner.worker_handler.lambda_handler"
+    assert worker["Role"] == {"Fn::GetAtt": ["PlannerRole", "Arn"]}
+    assert consumer["Resources"]["PlannerWorkerFunction"]["DependsOn"] == "PlannerWorkerLogGroup"
+
+
+def test_inventory_reports_start_runs_and_only_the_producer_bucket_writes_them(consumer: dict[str, Any]) -> None:
+    resources = consumer["Resources"]
+    for name in ("InventoryBucket", "InventoryBucketPolicy", "InventoryReportRule", "InventoryReportPermission"):
+        assert resources[name]["Condition"] == "InventoryOn", name
+    assert consumer["Parameters"]["InventoryEnabled"]["Default"] == "false"
+    (allow,) = [
+        s
+        for s in resources["InventoryBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert allow["Action"] == "s3:PutObject"
+    assert set(allow["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
+    assert set(allow["Condition"]["ArnLike"]) == {"aws:SourceArn"}
+    rule = resources["InventoryReportRule"]["Properties"]
+    assert rule["EventPattern"]["detail"]["object"]["key"] == [{"suffix": "manifest.checksum"}]
+    assert rule["Targets"][0]["InputTransformer"]["InputTemplate"] == '{"inventory": "s3://<bucket>/<key>"}'
+    bucket = resources["InventoryBucket"]["Properties"]
+    assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+
+
+def test_guarded_deletes_are_off_by_default_and_capped(consumer: dict[str, Any]) -> None:
+    parameters = consumer["Parameters"]
+    assert parameters["DeleteMode"]["Default"] == "off"
+    assert (parameters["MaxDeleteCount"]["Default"], parameters["MaxDeletePercent"]["Default"]) == (1000, 1)
+    planner = consumer["Resources"]["PlannerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    deletes = [s for s in planner if "Fn::If" in s and s["Fn::If"][0] == "DeletesOn"]
+    assert {s["Fn::If"][1]["Sid"] for s in deletes} == {"GuardedDeletes", "ForgetDeletedKeys"}
+    rules = consumer["Resources"]["ConsumerBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (trash,) = [r["Fn::If"][1] for r in rules if "Fn::If" in r]
+    assert (trash["Prefix"], trash["ExpirationInDays"]) == ("_s3_hydration_trash/", {"Ref": "TrashExpirationDays"})
 
 
 def test_planner_and_finalizer_failures_go_to_the_invocation_dlq(consumer: dict[str, Any]) -> None:
@@ -724,7 +797,7 @@ def test_functions_run_the_documented_handlers(consumer: dict[str, Any]) -> None
 
 def test_function_environment_matches_the_contract(consumer: dict[str, Any]) -> None:
     documented = doc_function_environment()
-    for service, logical in FUNCTIONS.items():
+    for service, logical in {**FUNCTIONS, "planner-worker": "PlannerWorkerFunction"}.items():
         variables = consumer["Resources"][logical]["Properties"]["Environment"]["Variables"]
         assert set(variables) - {"LOG_LEVEL"} == documented[service], service
         assert variables["POWERTOOLS_SERVICE_NAME"] == service
@@ -755,6 +828,7 @@ def test_schedules_and_runbook_names(consumer: dict[str, Any]) -> None:
         "PlannerSchedule",
         "FinalizerSchedule",
         "ReconcileSchedule",
+        "InventoryReportRule",
     }
     reconcile = resources["ReconcileSchedule"]["Properties"]
     assert reconcile["Targets"][0]["Input"] == '{"reconcile": true}'
@@ -820,8 +894,9 @@ def test_consumer_bucket_and_key(consumer: dict[str, Any]) -> None:
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    (lifecycle,) = bucket["LifecycleConfiguration"]["Rules"]
+    lifecycle, trash = bucket["LifecycleConfiguration"]["Rules"]
     assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert trash["Fn::If"][0] == "TrashExpires"  # soft deletes expire (test_guarded_deletes_...)
     assert consumer["Resources"]["ConsumerKey"]["Properties"]["EnableKeyRotation"] is True
 
 

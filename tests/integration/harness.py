@@ -45,6 +45,7 @@ class World:
     consumer_bucket: str = "consumer-data"
     queue_url: str = ""
     dlq_url: str = ""
+    planner_queue_url: str = ""
     kms_key_arn: str = ""
     runs_table: str = "s3h-runs"
     books_table: str = "s3h-books"
@@ -72,6 +73,8 @@ class World:
             "EXTERNAL_ID": "test-external-id",
             "TRANSFER_QUEUE_URL": self.queue_url,
             "TRANSFER_DLQ_URL": self.dlq_url,
+            "PLANNER_QUEUE_URL": self.planner_queue_url,
+            "PLANNER_MAX_RECEIVE_COUNT": str(self.max_receive_count),
             "RUNS_TABLE": self.runs_table,
             "BOOKS_TABLE": self.books_table,
             "UPLOADS_TABLE": self.uploads_table,
@@ -115,6 +118,9 @@ def create_world(world: World) -> World:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": world.max_receive_count}),
         },
     )["QueueUrl"]
+    world.planner_queue_url = sqs.create_queue(QueueName="s3h-planner", Attributes={"VisibilityTimeout": "60"})[
+        "QueueUrl"
+    ]
     db = boto3.client("dynamodb", region_name=REGION)
     for table, keys in (
         (world.runs_table, ["run_id"]),
@@ -188,6 +194,8 @@ def run_event_source_mapping(
     max_polls: int = 500,
     *,
     drain: bool = True,
+    url: str | None = None,
+    function_name: str = "s3-hydration-copier",
     remaining_ms: int = 900_000,
 ) -> PollResult:
     """Poll the transfer queue like Lambda's ESM: call the copier, delete what succeeded, and make the
@@ -199,13 +207,12 @@ def run_event_source_mapping(
     from tests.moto_faults import InjectedCrash
 
     sqs = world.sqs
-    queue_arn = sqs.get_queue_attributes(QueueUrl=world.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    url = url or world.queue_url
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     result = PollResult()
     for _ in range(max_polls):
         received = sqs.receive_message(
-            QueueUrl=world.queue_url,
+            QueueUrl=url,
             MaxNumberOfMessages=batch_size,
             AttributeNames=["All"],
             VisibilityTimeout=60,
@@ -214,7 +221,7 @@ def run_event_source_mapping(
             return result
         result.invocations += 1
         try:
-            context = FakeContext(function_name="s3-hydration-copier", remaining_ms=remaining_ms)
+            context = FakeContext(function_name=function_name, remaining_ms=remaining_ms)
             response = handler(sqs_event(received, queue_arn), context)
         except InjectedCrash:
             result.crashes += 1
@@ -227,10 +234,10 @@ def run_event_source_mapping(
             with contextlib.suppress(sqs.exceptions.ReceiptHandleIsInvalid, sqs.exceptions.MessageNotInflight):
                 if message["MessageId"] in failed:
                     sqs.change_message_visibility(
-                        QueueUrl=world.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                     )
                 else:
-                    sqs.delete_message(QueueUrl=world.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     if not drain:
         return result
     raise AssertionError("the queue did not drain")
@@ -270,10 +277,52 @@ def purge(world: World) -> None:
 # --------------------------------------------------------------------------- the three functions
 
 
-def invoke_planner(payload: Any, **context: Any) -> dict[str, Any]:
+def invoke_planner(payload: Any, *, drain: bool = True, **context: Any) -> dict[str, Any]:
+    """The coordinator's answer; with `drain`, the planner workers then work every shard message (as the
+    planner queue's event source would) and the answer's planning figures are the run's once they are done."""
     from planner.handler import lambda_handler
 
-    return lambda_handler(payload, FakeContext(function_name="s3-hydration-planner", **context))
+    answer = lambda_handler(payload, FakeContext(function_name="s3-hydration-planner", **context))
+    if not drain or not answer.get("run_id"):
+        return answer
+    run_planner_workers(world_of_env())
+    run = World().stores.runs.get(answer["run_id"]).model_dump(mode="json")
+    figures = ("status", "keys_listed", "keys_unchanged", "ledger_keys_enqueued", "drift", "sample_keys")
+    answer |= {name: run[name] for name in figures}
+    answer |= {"shards": run["shards_total"], "enqueue_failed": run["objects_failed"]}
+    answer["keys_enqueued"] = run["keys_selected"] if run["dry_run"] else run["keys_enqueued"]
+    answer["bytes_enqueued"] = run["bytes_selected"] if run["dry_run"] else run["bytes_enqueued"]
+    return answer
+
+
+def world_of_env() -> World:
+    """The moto world the functions' environment names (the queues' URLs)."""
+    import os
+
+    return World(
+        queue_url=os.environ["TRANSFER_QUEUE_URL"],
+        dlq_url=os.environ.get("TRANSFER_DLQ_URL", ""),
+        planner_queue_url=os.environ["PLANNER_QUEUE_URL"],
+    )
+
+
+def run_planner_workers(
+    world: World, max_polls: int = 2000, *, drain: bool = True, remaining_ms: int = 900_000
+) -> PollResult:
+    """The planner queue's event source: one shard message per worker invocation, until the queue is empty
+    (`drain=False`: `max_polls` polls and no more)."""
+    from planner.worker_handler import lambda_handler
+
+    return run_event_source_mapping(
+        world,
+        lambda_handler,
+        batch_size=1,
+        max_polls=max_polls,
+        drain=drain,
+        url=world.planner_queue_url,
+        function_name="s3-hydration-planner-worker",
+        remaining_ms=remaining_ms,
+    )
 
 
 def invoke_finalizer(payload: Any | None = None) -> dict[str, Any]:

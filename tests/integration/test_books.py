@@ -15,7 +15,7 @@ import pytest
 from hydration.aws.dynamo import item_size, to_item
 from hydration.aws.sheets import sheet_item
 from hydration.errors import CheckpointMovedError
-from hydration.models import Origin, Outcome, RunKind, RunRecord, RunStatus, Settlement, Sheet, Task
+from hydration.models import Origin, Outcome, RunKind, RunRecord, RunStatus, Settlement, Shard, Sheet, Task
 from tests.integration.harness import REGION, World
 
 T0 = datetime(2026, 11, 1, 6, 0, 7, tzinfo=UTC)
@@ -89,21 +89,33 @@ def test_a_claimed_key_is_opened_once_per_run_and_left_out_of_a_later_sheet(worl
 
 
 def test_sheets_and_a_checkpoint_commit_together_or_not_at_all(world: World) -> None:
-    books, runs = world.stores.books, world.stores.runs
+    """A planner worker's checkpoint (its shard's progress at the version it holds, and the run still
+    planning) commits with the sheets it covers, or nothing does."""
+    books, runs, shards = world.stores.books, world.stores.runs, world.stores.shards
     run = _planning_run(world)
-    moved = runs.checkpoint_action(run, expected=0)
-    books.open(RUN, [_sheet("00000001.00", "a")], also=[moved])
-    assert runs.get(RUN).checkpoints == 1
-    # Another invocation read the run before that checkpoint: its transaction writes nothing at all
-    stale = runs.checkpoint_action(run, expected=0)
+    assert shards.cut(RUN, [Shard(run_id=RUN, shard_id="s0000")])
+    shard = shards.claim(Shard(run_id=RUN, shard_id="s0000"), "worker-1", datetime(2099, 1, 1, tzinfo=UTC))
+    assert shard is not None
+    until = datetime(2099, 1, 1, tzinfo=UTC)
+
+    def checkpoint(expected: int, position: str) -> list[Any]:
+        at = shard.model_copy(update={"position": position})
+        return [shards.checkpoint_action(at, expected, until), runs.planning_check(run)]
+
+    version = shard.version
+    books.open(RUN, [_sheet("s0000.00000001.00", "a")], also=checkpoint(version, "a"))
+    stored = shards.get(RUN, "s0000")
+    assert stored is not None
+    assert (stored.version, stored.position) == (version + 1, "a")
+    # Another worker read the shard before that checkpoint: its transaction writes nothing at all
     with pytest.raises(CheckpointMovedError):
-        books.open(RUN, [_sheet("00000001.01", "b")], also=[stale])
+        books.open(RUN, [_sheet("s0000.00000001.01", "b")], also=checkpoint(version, "b"))
     assert [t.key for t in books.tasks(RUN)] == ["a"]
     assert books.counters(RUN).keys_enqueued == 1
     # A cancelled run takes no checkpoint either
     runs.cancel(RUN, "operator")
     with pytest.raises(CheckpointMovedError):
-        books.open(RUN, [_sheet("00000002.00", "c")], also=[runs.checkpoint_action(run, expected=1)])
+        books.open(RUN, [_sheet("s0000.00000002.00", "c")], also=checkpoint(version + 1, "c"))
     assert books.counters(RUN).keys_enqueued == 1
 
 

@@ -1,6 +1,6 @@
-"""The planner's listing (`hydration.aws.listing.list_pages`, `iter_objects`) against botocore's own parse, on moto:
-the same keys (URL-encoded on the wire, however awkward), sizes, ETags and times, page by page, and the
-continuation tokens a checkpoint resumes from."""
+"""The planner's listing (`hydration.aws.listing`) against botocore's own parse, on moto: the same keys
+(URL-encoded on the wire, however awkward), sizes, ETags and times, page by page; a listing resumed after
+any key (StartAfter, what a checkpoint records); probes and delimiter discovery."""
 
 from __future__ import annotations
 
@@ -38,10 +38,23 @@ def _seed(world: World, keys: list[str]) -> Any:
     return s3
 
 
+def _all_pages(s3: Any, bucket: str, prefix: str, page_size: int) -> list[Any]:
+    pages = []
+    with source_listing.Pager(s3, bucket, prefix, page_size) as pager:
+        after: str | None = None
+        while True:
+            page = pager.page(after)
+            pages.append(page)
+            if not page.truncated:
+                return pages
+            after = page.last_key
+            pager.ahead(after)  # the next page in flight while this one is worked
+
+
 def test_pages_hold_what_botocore_parses_from_the_same_listing(world: World) -> None:
     keys = AWKWARD + [f"many/{i:04}" for i in range(23)]
     s3 = _seed(world, keys)
-    pages = list(source_listing.list_pages(s3, world.producer_bucket, "", page_size=7))
+    pages = _all_pages(s3, world.producer_bucket, "", 7)
 
     expected = _paginated(s3, world.producer_bucket, "")
     got = [obj for page in pages for obj in page.objects]
@@ -50,7 +63,7 @@ def test_pages_hold_what_botocore_parses_from_the_same_listing(world: World) -> 
     ]
     assert sorted(o.key for o in got) == sorted(keys)
     assert all(len(page.objects) == 7 for page in pages[:-1])
-    assert [bool(page.next_token) for page in pages] == [True] * (len(pages) - 1) + [False]
+    assert [page.truncated for page in pages] == [True] * (len(pages) - 1) + [False]
     # the pages came through the lean parse, not botocore's (which the same client still does for others)
     source_listing._LEAN.active = True
     try:
@@ -62,23 +75,23 @@ def test_pages_hold_what_botocore_parses_from_the_same_listing(world: World) -> 
     assert len(s3.list_objects_v2(Bucket=world.producer_bucket, MaxKeys=3)["Contents"]) == 3
 
 
-def test_a_listing_resumes_after_the_last_key_it_handled(world: World) -> None:
-    keys = [f"p/{i:03}" for i in range(30)]
-    s3 = _seed(world, keys)
-    first = source_listing.list_pages(s3, world.producer_bucket, "p/", page_size=4)
-    seen = [obj.key for obj in next(first).objects]
-    seen += [obj.key for obj in next(first).objects][:3]  # the checkpoint names a key in the middle of a page
-    first.close()  # the listing stops (the invocation checkpoints); the page in flight is dropped
-    rest = [
-        obj.key
-        for page in source_listing.list_pages(s3, world.producer_bucket, "p/", start_after=seen[-1], page_size=4)
-        for obj in page.objects
-    ]
-    assert seen + rest == keys
-
-
-def test_iter_objects_starts_after_a_key_and_keeps_the_key_order(world: World) -> None:
+def test_a_listing_resumes_after_the_last_key_it_listed(world: World) -> None:
+    """A checkpoint is the last key listed (StartAfter): any worker resumes exactly after it, whatever the
+    key (a space, a plus sign, a percent sign, non-ASCII)."""
     s3 = _seed(world, AWKWARD)
     ordered = sorted(AWKWARD)
-    got = [obj.key for obj in source_listing.iter_objects(s3, world.producer_bucket, "", start_after=ordered[2])]
-    assert got == ordered[3:]
+    for stop in range(len(ordered)):
+        with source_listing.Pager(s3, world.producer_bucket, "", 3) as pager:
+            rest = [obj.key for obj in pager.page(ordered[stop]).objects]
+        assert rest == ordered[stop + 1 : stop + 4]
+
+
+def test_probes_and_discovery_find_where_keys_are(world: World) -> None:
+    s3 = _seed(world, [*AWKWARD, "b/1", "b/2", "c/x/1"])
+    bucket = world.producer_bucket
+    assert source_listing.first_key_after(s3, bucket, "", "b/1") == "b/2"
+    assert source_listing.first_key_after(s3, bucket, "", max(AWKWARD)) is None
+    assert source_listing.first_key_after(s3, bucket, "b/", None) == "b/1"
+    assert source_listing.common_prefixes(s3, bucket, "") == ["a/", "b/", "c/", "trailing/"]
+    first = source_listing.first_page(s3, bucket, "", 2)
+    assert (first.truncated, first.last_key) == (True, sorted([*AWKWARD, "b/1", "b/2", "c/x/1"])[1])

@@ -10,7 +10,7 @@ import pytest
 from hydration import MARKER_KEY
 from hydration.aws.runs import RunStore
 from hydration.marker import parse
-from hydration.models import RunStatus, iso
+from hydration.models import RunStatus, ShardStatus, iso
 from tests.integration.harness import (
     World,
     cold_start,
@@ -21,6 +21,7 @@ from tests.integration.harness import (
     put_object,
     queue_objects,
     run_copier,
+    run_planner_workers,
 )
 
 
@@ -41,41 +42,41 @@ def _drop_messages(world: World) -> None:
     world.sqs.purge_queue(QueueUrl=world.queue_url)
 
 
-def test_listing_is_checkpointed_and_continued_across_invocations(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cold_start(monkeypatch, LIST_PAGE_SIZE="3", MAX_PAGES_PER_INVOCATION="2")
+def test_a_shard_is_handed_on_across_invocations(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold_start(monkeypatch, LIST_PAGE_SIZE="3", MAX_PAGES_PER_INVOCATION="2", PLANNER_SHARDS="1")
     keys = [f"p/{i:03}" for i in range(20)]
     for key in keys:
         put_object(world, key, b"x")
 
-    result = invoke_planner({})
-    invocations = 1
-    while result["continued"]:
-        assert world.continued[-1] == result["run_id"]  # the planner asked for its own continuation
-        stored = _runs(world).get(result["run_id"])
-        assert stored.status is RunStatus.PLANNING
-        assert stored.cursor is not None
-        assert stored.cursor.start_after in keys  # StartAfter: the last key handled, in the books with its sheet
-        assert stored.keys_listed == keys.index(stored.cursor.start_after) + 1
-        # Meanwhile a new trigger starts nothing.
-        assert invoke_planner({})["started"] is False
-        result = invoke_planner({"continue_run": result["run_id"]})
+    planned = invoke_planner({}, drain=False)
+    assert (planned["status"], planned["shards"]) == ("PLANNING", 1)
+    invocations = 0
+    while run_planner_workers(world, max_polls=1, drain=False).invocations:
         invocations += 1
+        run = _runs(world).get(planned["run_id"])
+        (shard,) = world.stores.shards.of_run(planned["run_id"])
+        if run.status is RunStatus.PLANNING:
+            assert shard.status is ShardStatus.OPEN
+            assert shard.position == keys[6 * invocations - 1]  # 2 pages of 3 keys an invocation
+            assert shard.owner is None  # handed on: the lease given up
+            assert invoke_planner({}, drain=False)["started"] is False  # meanwhile a new trigger starts nothing
 
     assert invocations == 4  # 20 keys, 3 a page, 2 pages an invocation
     assert sorted(m["key"] for m in queue_objects(world)) == keys  # each exactly once
-    assert _runs(world).get(result["run_id"]).keys_enqueued == 20
+    run = _runs(world).get(planned["run_id"])
+    assert (run.status, run.keys_enqueued, run.keys_listed, run.shards_total) == (RunStatus.DRAINING, 20, 20, 1)
+    assert run.list_calls == 7  # ceil(20 / 3) pages: nothing listed twice across the hand-ons
 
 
-def test_the_time_budget_checkpoints_too(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    cold_start(monkeypatch, LIST_PAGE_SIZE="2")
+def test_the_time_budget_hands_a_shard_on_too(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold_start(monkeypatch, LIST_PAGE_SIZE="2", PLANNER_SHARDS="1")
     for i in range(5):
         put_object(world, f"k{i}", b"x")
-    result = invoke_planner({}, remaining_ms=30_000)  # less than the 60 s margin: checkpoint after a page
-    assert result["continued"] is True
-    assert result["keys_enqueued"] == 2
-    assert result["keys_listed"] == 2
+    planned = invoke_planner({}, drain=False)
+    run_planner_workers(world, max_polls=1, drain=False, remaining_ms=30_000)  # below the 60 s margin
+    (shard,) = world.stores.shards.of_run(planned["run_id"])
+    assert (shard.status, shard.keys_listed, shard.position, shard.hand_ons) == (ShardStatus.OPEN, 2, "k1", 1)
+    assert sorted(m["key"] for m in queue_objects(world)) == ["k0", "k1"]
 
 
 def test_reconcile_finds_missing_and_different_keys(world: World) -> None:
@@ -218,8 +219,8 @@ def test_the_finalizer_never_closes_a_run_still_planning(world: World, monkeypat
     cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1", DRAIN_CONFIRM_SECONDS="0")
     put_object(world, "a", b"a")
     put_object(world, "b", b"b")
-    planned = invoke_planner({})
-    assert planned["continued"]
+    invoke_planner({}, drain=False)
+    run_planner_workers(world, max_polls=1, drain=False)  # one page, then the shard is handed on
     run_copier(world)  # the queue is empty, the books balance so far, but the listing is not finished
     assert invoke_finalizer()["action"] == "planning"
     assert _marker(world) is None
@@ -262,34 +263,56 @@ def _age_heartbeat(world: World, run_id: str) -> None:
     )
 
 
+def _lose_shard_messages(world: World, run_id: str) -> None:
+    """The planner queue loses its messages; the shards were last sent an hour ago."""
+    world.sqs.purge_queue(QueueUrl=world.planner_queue_url)
+    for shard in world.stores.shards.of_run(run_id):
+        boto3.client("dynamodb").update_item(
+            TableName=world.books_table,
+            Key={"run_id": {"S": f"{run_id}#shards"}, "key": {"S": shard.shard_id}},
+            UpdateExpression="SET dispatched_at = :h",
+            ExpressionAttributeValues={":h": {"S": iso(datetime.now(UTC) - timedelta(hours=1))}},
+        )
+
+
 def test_a_stale_planning_run_is_resumed_by_the_next_trigger(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1", STALE_PLANNING_SECONDS="60")
     put_object(world, "a", b"a")
     put_object(world, "b", b"b")
-    planned = invoke_planner({})
-    assert planned["continued"]
-    _age_heartbeat(world, planned["run_id"])  # the continuation never arrived
+    planned = invoke_planner({}, drain=False)
+    run_planner_workers(world, max_polls=1, drain=False)  # "a" enqueued, the shard handed on
+    _lose_shard_messages(world, planned["run_id"])  # the hand-on never arrives
+    _age_heartbeat(world, planned["run_id"])
     cold_start(monkeypatch, MAX_PAGES_PER_INVOCATION="0")
 
     resumed = invoke_planner({})
 
     assert resumed["run_id"] == planned["run_id"]
     assert sorted(m["key"] for m in queue_objects(world)) == ["a", "b"]
+    assert _runs(world).get(planned["run_id"]).status is RunStatus.DRAINING
 
 
-def test_a_stale_planning_run_is_continued_by_the_finalizer(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_whose_shard_messages_were_lost_is_picked_up_by_the_finalizer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner queue is empty (nothing queued, nothing in flight) while the run still has open shards:
+    their messages were lost. The finalizer has the coordinator pick the run up."""
     cold_start(monkeypatch, LIST_PAGE_SIZE="1", MAX_PAGES_PER_INVOCATION="1", PLANNER_FUNCTION_NAME="planner")
     put_object(world, "a", b"a")
     put_object(world, "b", b"b")
-    planned = invoke_planner({})
-    _age_heartbeat(world, planned["run_id"])
+    planned = invoke_planner({}, drain=False)
     invoked: list[str] = []
     from finalizer import dependencies as finalizer_handler
 
     finalizer_handler.deps().planner = type("Recorder", (), {"continue_run": staticmethod(invoked.append)})()
+    assert invoke_finalizer()["action"] == "planning"  # its shard's message is waiting: nothing to do
+    _lose_shard_messages(world, planned["run_id"])
 
     assert invoke_finalizer()["action"] == "resumed-planning"
     assert invoked == [planned["run_id"]]
+    resumed = invoke_planner({"continue_run": planned["run_id"]})
+    assert resumed["status"] == "DRAINING"
+    assert sorted(m["key"] for m in queue_objects(world)) == ["a", "b"]
 
 
 def test_a_retried_planner_invocation_resumes_its_own_run(world: World) -> None:

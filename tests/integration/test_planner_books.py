@@ -1,28 +1,55 @@
-"""The planner's books on moto: sheets opened in the transaction of the checkpoint that covers them, so a run
-opens each key once whatever invocation plans it, dies or races another; the message names its sheet."""
+"""The planner's books on moto: sheets opened in the transaction of the shard checkpoint that covers them, so a
+run opens each key once whatever worker plans a shard, dies or races another; the message names its sheet."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+import boto3
 import pytest
 
-from hydration.models import RunStatus
+from hydration.models import RunStatus, Shard, ShardMessage
+from planner.enqueue import MAX_ACTIONS
 from tests.integration.harness import (
+    REGION,
     World,
     cold_start,
     invoke_planner,
     put_object,
     queue_messages,
     queue_objects,
+    run_planner_workers,
 )
-from tests.moto_faults import Faults, InjectedCrash
+from tests.moto_faults import Faults
 
 OPEN = r"'s#"  # a books transaction that opens sheets (their sort keys)
 
 
 def _book_keys(world: World, run_id: str) -> Counter[str]:
     return Counter(task.key for task in world.stores.books.tasks(run_id))
+
+
+def _the_shard(world: World, run_id: str) -> Shard:
+    (shard,) = world.stores.shards.of_run(run_id)
+    return shard
+
+
+def _lease_runs_out(world: World, shard: Shard) -> None:
+    """The worker holding the shard is taken for dead: its lease is over (as if its time had passed)."""
+    from hydration.aws.shards import shards_partition
+
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=world.books_table,
+        Key={"run_id": {"S": shards_partition(shard.run_id)}, "key": {"S": shard.shard_id}},
+        UpdateExpression="SET lease_until = :past",
+        ExpressionAttributeValues={":past": {"S": "2000-01-01T00:00:00+00:00"}},
+    )
+
+
+def _deliver_again(world: World, shard: Shard) -> None:
+    """The shard's message, delivered again (it came back, or the coordinator sent it again)."""
+    body = ShardMessage(run_id=shard.run_id, shard_id=shard.shard_id).to_body()
+    world.sqs.send_message(QueueUrl=world.planner_queue_url, MessageBody=body)
 
 
 def test_messages_name_their_sheet_and_each_object_its_slot(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,58 +68,57 @@ def test_messages_name_their_sheet_and_each_object_its_slot(world: World, monkey
 def test_a_planner_killed_between_two_transactions_resumes_after_what_it_opened(
     world: World, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first transaction (its sheets and the checkpoint after them) commits, the invocation dies before the
-    second: the run resumes after exactly what was opened. Nothing is opened twice, nothing is skipped."""
-    cold_start(monkeypatch, LIST_PAGE_SIZE="4", KEYS_PER_MESSAGE="1", STALE_PLANNING_SECONDS="60")
-    keys = [f"k{i:03}" for i in range(150)]  # 150 sheets of one key: two transactions (97 a transaction)
+    """The first transaction (its sheets and the shard's checkpoint after them) commits, the worker dies before
+    the second: the shard resumes after exactly what was opened. Nothing is opened twice, nothing is skipped."""
+    cold_start(monkeypatch, LIST_PAGE_SIZE="4", KEYS_PER_MESSAGE="1", PLANNER_SHARDS="1")
+    keys = [f"k{i:03}" for i in range(150)]  # 150 sheets of one key: two transactions (96 a transaction)
     for key in keys:
         put_object(world, key, b"x")
     faults.add("dynamodb.TransactWriteItems", OPEN, action="crash", skip=1, times=1)
-    with pytest.raises(InjectedCrash):
-        invoke_planner({})
+    planned = invoke_planner({})  # the worker crashes; its message comes back while the dead worker's lease holds
     (run,) = world.stores.runs.list()
-    assert run.status is RunStatus.PLANNING
-    assert (run.keys_enqueued, run.checkpoints) == (97, 1)
-    assert run.cursor is not None
-    assert run.cursor.start_after == keys[96]  # the checkpoint names the last key its transaction opened
-    assert run.keys_listed == 97
+    assert (planned["status"], run.status) == ("PLANNING", RunStatus.PLANNING)
+    shard = _the_shard(world, run.run_id)
+    assert (run.keys_enqueued, shard.checkpoints) == (MAX_ACTIONS, 1)
+    assert shard.position == keys[MAX_ACTIONS - 1]  # the checkpoint names the last key its transaction opened
+    assert shard.keys_listed == MAX_ACTIONS
 
-    resumed = invoke_planner({"continue_run": run.run_id})
+    _lease_runs_out(world, shard)
+    _deliver_again(world, shard)
+    run_planner_workers(world)
 
-    assert resumed["status"] == "DRAINING"
+    run = world.stores.runs.get(run.run_id)
+    assert run.status is RunStatus.DRAINING
     assert _book_keys(world, run.run_id) == Counter(keys)  # each exactly once
-    assert world.stores.runs.get(run.run_id).keys_listed == 150
-    assert Counter(o["key"] for o in queue_objects(world)) == Counter(keys[:97] + keys[97:])  # sent once each
+    assert run.keys_listed == 150
+    assert Counter(o["key"] for o in queue_objects(world)) == Counter(keys)  # sent once each
 
 
-def test_two_invocations_planning_one_run_open_each_key_once(
+def test_two_workers_planning_one_shard_open_each_key_once(
     world: World, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A continuation arrives while the invocation it was meant to replace still runs (a planner thought
-    stale): the one whose checkpoint commits first goes on; the other's transaction does not hold, and it
-    stops before writing or sending anything."""
-    cold_start(monkeypatch, LIST_PAGE_SIZE="5", MAX_PAGES_PER_INVOCATION="1", KEYS_PER_MESSAGE="2")
+    """A worker taken for dead (its lease ran out) is still working when another takes its shard over: the one
+    whose checkpoint commits first goes on; the other's transaction does not hold, and it stops before writing
+    or sending anything."""
+    cold_start(monkeypatch, LIST_PAGE_SIZE="5", KEYS_PER_MESSAGE="2", PLANNER_SHARDS="1")
     keys = [f"k{i:02}" for i in range(12)]
     for key in keys:
         put_object(world, key, b"x")
-    first = invoke_planner({})
-    assert first["continued"]
-    cold_start(monkeypatch, MAX_PAGES_PER_INVOCATION="0")
-    run_id = first["run_id"]
-    rival: list[dict] = []
-    # When the second invocation is about to commit its first transaction, a third one plans the whole run
-    faults.add(
-        "dynamodb.TransactWriteItems",
-        OPEN,
-        action="call",
-        times=1,
-        before=lambda: rival.append(invoke_planner({"continue_run": run_id})),
-    )
+    run_id = invoke_planner({}, drain=False)["run_id"]
+    shard = _the_shard(world, run_id)
+    rival: list[object] = []
 
-    late = invoke_planner({"continue_run": run_id})
+    def take_over() -> None:  # when the first worker is about to commit its first transaction
+        _lease_runs_out(world, shard)
+        _deliver_again(world, shard)
+        rival.append(run_planner_workers(world))
 
-    assert rival[0]["status"] == "DRAINING"
-    assert "checkpoint moved" in late["message"]
+    faults.add("dynamodb.TransactWriteItems", OPEN, action="call", times=1, before=take_over)
+
+    late = run_planner_workers(world)
+
+    assert len(rival) == 1  # the other worker planned the shard to its end
+    assert late.responses == [{"batchItemFailures": []}]  # the late worker stopped (its shard lost), no retry
     assert _book_keys(world, run_id) == Counter(keys)
     assert Counter(o["key"] for o in queue_objects(world)) == Counter(keys)
     run = world.stores.runs.get(run_id)
@@ -102,7 +128,7 @@ def test_two_invocations_planning_one_run_open_each_key_once(
 def test_a_cancelled_run_stops_its_planner_at_the_next_checkpoint(
     world: World, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cold_start(monkeypatch, LIST_PAGE_SIZE="2", KEYS_PER_MESSAGE="1")
+    cold_start(monkeypatch, LIST_PAGE_SIZE="2", KEYS_PER_MESSAGE="1", PLANNER_SHARDS="1")
     for i in range(200):
         put_object(world, f"k{i:03}", b"x")
     runs = world.stores.runs
@@ -115,5 +141,5 @@ def test_a_cancelled_run_stops_its_planner_at_the_next_checkpoint(
     result = invoke_planner({})
     assert result["status"] == "CANCELLED"
     run = runs.get(result["run_id"])
-    assert run.keys_enqueued == 97  # the first transaction's; the second did not hold
-    assert len(queue_objects(world)) == 97
+    assert run.keys_enqueued == MAX_ACTIONS  # the first transaction's; the second did not hold
+    assert len(queue_objects(world)) == MAX_ACTIONS

@@ -19,6 +19,7 @@ from tests.integration.harness import (
     invoke_planner,
     put_object,
     run_copier,
+    run_planner_workers,
 )
 from tests.integration.producer_times import complete_upload, start_upload
 from tests.moto_faults import Faults, InjectedCrash
@@ -44,6 +45,7 @@ def test_a_planner_retried_before_its_first_page_keeps_the_hold_back(world: Worl
     with pytest.raises(InjectedCrash):
         lambda_handler({}, context)
     retried = lambda_handler({}, context)
+    run_planner_workers(world)  # the planner queue's event source: the run's shards
     run_copier(world)
     invoke_finalizer({"run_id": retried["run_id"]})
     # Then the run completed with the marker before the upload's start

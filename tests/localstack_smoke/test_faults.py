@@ -200,6 +200,39 @@ def test_send_message_batch_fails_the_matching_entries_only(faults, client):
     assert faults.hits(rule) == 3
 
 
+def test_dropped_entries_are_answered_as_sent_and_never_arrive(faults, client):
+    # Given a rule dropping the entries whose body mentions "lost" (a message lost on its way)
+    sqs = client("sqs")
+    url = make_queue(sqs)
+    rule = faults.add(service="sqs", action="drop", match="lost", times=1)
+    bodies = ["kept", "lost/1", "lost/2"]
+
+    # When a batch of three is sent
+    result = sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)]
+    )
+
+    # Then every entry is answered as sent, but only the first "lost" one was dropped (times=1)
+    assert sorted(e["Id"] for e in result["Successful"]) == ["0", "1", "2"]
+    assert result.get("Failed", []) == []
+    assert received_bodies(sqs, url, expected=2) == ["kept", "lost/2"]
+    assert faults.hits(rule) == 1
+
+
+def test_a_hidden_key_is_left_out_of_listings_and_nothing_else(faults, client, bucket, aws):
+    # Given three objects and a rule hiding one key from ListObjectsV2
+    for key in ("a", "b c", "d"):
+        aws("s3").put_object(Bucket=bucket, Key=key, Body=b"x")
+    rule = faults.add(service="s3", action="hide", match="^b c$")
+    s3 = client("s3")
+
+    # Then listings miss it, while the object is still there for a HEAD
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["a", "d"]
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 2
+    assert s3.head_object(Bucket=bucket, Key="b c")["ContentLength"] == 1
+    assert faults.hits(rule) == 2
+
+
 def test_delete_message_batch_can_fail_entries_by_message_body(faults, client):
     # Given two received messages and a rule failing the deletion of the one whose body mentions "sticky"
     sqs = client("sqs")

@@ -1,7 +1,8 @@
-"""The books' promise, as a property: whatever the interleaving of planner invocations (checkpointed, killed
-between two of their transactions, resumed), of deliveries (duplicated, split into one-key messages, settled
-in any grouping and order, some lost and swept by the finalizer), each selected key is opened once in the
-run's books and counted once when it settles, and the books balance once every key has an outcome."""
+"""The books' promise, as a property: whatever the interleaving of planner worker invocations (checkpointed,
+killed between two of their transactions, their shard taken over once its lease ran out, handed on, split),
+of deliveries (duplicated, split into one-key messages, settled in any grouping and order, some lost and swept
+by the finalizer), each selected key is opened once in the run's books and counted once when it settles, and
+the books balance once every key has an outcome."""
 
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ from hypothesis import strategies as st
 import planner.enqueue
 from finalizer.service import _sweep_unsettled
 from hydration.models import Outcome, PlannerRequest, RunStatus, Settlement
-from planner.context import Budget
-from planner.service import plan
-from tests.fakes import FakeLedger, FakeListingS3, FakeManifest, FakeRuns, FakeSqs, RecordingContinuation
-from tests.unit.test_planner_property import BASE, _deps, _failure, _settings
+from tests.fakes import FakeLedger, FakeListingS3, FakeManifest, FakeRuns
+from tests.unit.planning import BASE, Planning, failure
+from tests.unit.planning import settings as planner_settings
 
 OUTCOMES = [Outcome.TRANSFERRED, Outcome.SKIPPED, Outcome.VANISHED, Outcome.FAILED]
 
@@ -80,37 +80,38 @@ def _interleave(
     data: st.DataObject,
 ) -> None:
     listing = {key: (1, f'"{i}"', BASE + timedelta(seconds=i)) for i, key in enumerate(sorted(keys))}
-    ledger = FakeLedger([_failure(key) for key in failed])
-    runs, sqs = FakeRuns(), FakeSqs()
-    config = _settings(
-        list_page_size=page_size, max_pages_per_invocation=pages_per_invocation, keys_per_message=keys_per_message
+    ledger = FakeLedger([failure(key) for key in failed])
+    config = planner_settings(
+        list_page_size=page_size,
+        keys_per_message=keys_per_message,
+        planner_shards=data.draw(st.sampled_from([1, 2, 4])),
+        shard_split_pages=1,
+        heartbeat_seconds=1e-9 if beat else 3600,
     )
-    deps = _deps(
-        FakeListingS3(listing), sqs, runs, RecordingContinuation(), config, ledger, FakeManifest(ledger=ledger)
-    )
-    books = runs.books
+    world = Planning(FakeListingS3(listing), config, ledger=ledger, manifest=FakeManifest(ledger=ledger))
+    runs, sqs, books = world.runs, world.sqs, world.runs.books
 
-    # The planner: invocations that a kill may stop between two of their transactions, each continued from
-    # the run's checkpoint (as the finalizer or the next trigger continue a stopped planner)
+    # The planner workers: invocations that a kill may stop between two of their transactions; a killed
+    # worker's shard message comes back, and the next worker takes the shard over once its lease ran out
     def kill() -> None:
         raise Killed
 
-    request = PlannerRequest(full=True)
     run_id = "run-0"
-    for invocation in range(200):
+    world.start(PlannerRequest(full=True), run_id=run_id)
+    invocation = 0
+    while world.shard_queue.messages:
+        message = world.shard_queue.messages[0]
         if invocation < len(kills):
             books.open_faults = [lambda: None] * kills[invocation] + [kill]
-        budget = Budget(None, 60, pages_per_invocation, heartbeat_seconds=0 if beat else 3600)
         try:
-            result = plan(request, deps, budget, run_id=run_id, request_id=f"req-{invocation}")
+            world.work_one(0, pages_per_invocation)
         except Killed:
-            request = PlannerRequest(continue_run=run_id)
-            continue
+            world.shard_queue.messages.append(message)
+            world.now += timedelta(seconds=config.shard_lease_seconds + 1)
         finally:
             books.open_faults = []
-        if not result.continued:
-            break
-        request = PlannerRequest(continue_run=run_id)
+        invocation += 1
+        assert invocation < 1000, "the planner queue does not drain"
     run = runs.get(run_id)
     assert run.status is RunStatus.DRAINING
     expected = sorted(set(listing) | failed)

@@ -103,7 +103,12 @@ class World:
         self.queue = FakeQueue()
         self.runs.create(
             RunRecord(
-                run_id=RUN, status=RunStatus.PLANNING, kind=RunKind.INCREMENTAL, watermark=LISTED, started_at=LISTED
+                run_id=RUN,
+                status=RunStatus.PLANNING,
+                kind=RunKind.INCREMENTAL,
+                watermark=LISTED,
+                started_at=LISTED,
+                shards_cut=True,  # its shards are all done: finish_planning may move it on
             )
         )
         tasks = [

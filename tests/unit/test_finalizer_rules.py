@@ -43,7 +43,12 @@ class World:
         self.planner = RecordingContinuation()
         self.runs.create(
             RunRecord(
-                run_id="r", status=RunStatus.PLANNING, kind=RunKind.INCREMENTAL, watermark=START, started_at=START
+                run_id="r",
+                status=RunStatus.PLANNING,
+                kind=RunKind.INCREMENTAL,
+                watermark=START,
+                started_at=START,
+                shards_cut=True,  # its shards are all done: finish_planning may move it on
             )
         )
         tasks = [Task(run_id="r", bucket="producer", key=k, size=1, etag='"e"', last_modified=START) for k in keys]

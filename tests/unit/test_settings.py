@@ -19,6 +19,7 @@ BASE = {
     "TRANSFER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111111111111/transfer",
     "CONSUMER_KMS_KEY_ID": "arn:aws:kms:us-east-1:111111111111:key/abc",
     "UPLOADS_TABLE": "uploads",
+    "PLANNER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111111111111/planner",
 }
 
 

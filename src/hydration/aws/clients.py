@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 _lock = threading.RLock()
 
 
-def client_config(pool: int = 50) -> Config:
-    # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
+def client_config(pool: int = 50, *, adaptive: bool = False) -> Config:
+    # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx. The adaptive mode
+    # (the planner's listing) also slows the client's own request rate down while S3 answers 503 SlowDown.
     return Config(
-        retries={"mode": "standard", "max_attempts": 6},
+        retries={"mode": "adaptive", "max_attempts": 10} if adaptive else {"mode": "standard", "max_attempts": 6},
         max_pool_connections=pool,
         connect_timeout=5,
         read_timeout=120,
@@ -116,8 +117,10 @@ def assumed_role_session(role_arn: str, external_id: str, session_name: str) -> 
 
 
 @cache
-def producer_s3(role_arn: str, external_id: str, session_name: str, pool: int = 50) -> S3Client:
+def producer_s3(
+    role_arn: str, external_id: str, session_name: str, pool: int = 50, *, adaptive: bool = False
+) -> S3Client:
     """S3 client signed with the producer role's credentials, cached for the container's lifetime."""
     session = assumed_role_session(role_arn, external_id, session_name)
     with _lock:
-        return session.client("s3", config=client_config(pool))
+        return session.client("s3", config=client_config(pool, adaptive=adaptive))

@@ -1,12 +1,13 @@
-"""Listing the producer bucket: ListObjectsV2 page by page (with the next page in flight and a lean parse of
-each page), every object after a key (reconcile), and the multipart uploads in flight (the watermark)."""
+"""Listing a bucket: ListObjectsV2 page by page after a key (with the next page in flight and a lean parse of
+each page), probes and delimiter discovery (where to cut the key space), and the multipart uploads in
+flight (the watermark)."""
 
 from __future__ import annotations
 
 import threading
 import weakref
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -22,37 +23,77 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Page:
     objects: list[SourceObject]
-    next_token: str | None
+    truncated: bool  # more keys follow under the prefix (the next page starts after the last of these)
+
+    @property
+    def last_key(self) -> str | None:
+        return self.objects[-1].key if self.objects else None
 
 
-def list_pages(
-    client: S3Client, bucket: str, prefix: str, start_after: str | None = None, page_size: int = 1000
-) -> Iterator[Page]:
-    """ListObjectsV2, one page at a time (memory stays one page, plus the next one in flight), from the key
-    after `start_after`.
+class Pager:
+    """ListObjectsV2 under a prefix, page by page, each page starting after the last key of the one before
+    (`StartAfter`: a position that a checkpoint can record and any worker can resume from, unlike a
+    continuation token). The caller asks for the next page to be fetched while it works on the current one
+    (`ahead`), and only when it will read it, so no page is listed for nothing. Pages are parsed by
+    `_lean_listing` rather than botocore's model walk."""
 
-    A caller checkpoints the last key it handled and resumes with it as `start_after` (S3's StartAfter: a
-    position any invocation can resume from, unlike a continuation token, and one a listing can be split at).
-    The request for the next page is sent while the caller works on the current one; pages are parsed by
-    `_lean_listing` rather than botocore's model walk.
-    """
-    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
-    if start_after:
-        params["StartAfter"] = start_after
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list") as prefetch:
-        pending = prefetch.submit(_list_page, client, params, None)
-        while True:
-            page = pending.result()
-            if page.next_token:
-                pending = prefetch.submit(_list_page, client, params, page.next_token)
-            yield page
-            if not page.next_token:
-                return
+    def __init__(self, client: S3Client, bucket: str, prefix: str, page_size: int = 1000) -> None:
+        self._client = client
+        self._params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="list")
+        self._pending: tuple[str | None, Future[Page]] | None = None
+        self.calls = 0
+
+    def __enter__(self) -> Pager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def ahead(self, start_after: str | None) -> None:
+        """Start fetching the page after `start_after` (the next `page(start_after)` waits for it)."""
+        if self._pending is None or self._pending[0] != start_after:
+            self.calls += 1
+            self._pending = (start_after, self._pool.submit(_list_page, self._client, self._params, start_after))
+
+    def page(self, start_after: str | None) -> Page:
+        """The page of keys after `start_after` (None: from the prefix's first key)."""
+        self.ahead(start_after)
+        assert self._pending is not None
+        future = self._pending[1]
+        self._pending = None
+        return future.result()
 
 
-def _list_page(client: S3Client, params: dict[str, Any], token: str | None) -> Page:
+def first_page(client: S3Client, bucket: str, prefix: str, page_size: int = 1000) -> Page:
+    """The prefix's first page: whether it fits in one page (not truncated), and where that page ends."""
+    return _list_page(client, {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}, None)
+
+
+def first_key_after(client: S3Client, bucket: str, prefix: str, start_after: str | None) -> str | None:
+    """A probe: the first key under the prefix after `start_after` (a one-key ListObjectsV2), or None."""
+    page = _list_page(client, {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1}, start_after)
+    return page.last_key
+
+
+def first_keys_after(client: S3Client, bucket: str, prefix: str, points: list[str]) -> list[str | None]:
+    """Probes side by side: the first key under the prefix after each point (None where there is none)."""
+    if len(points) <= 1:
+        return [first_key_after(client, bucket, prefix, point) for point in points]
+    with ThreadPoolExecutor(max_workers=min(8, len(points)), thread_name_prefix="probe") as pool:
+        return list(pool.map(lambda point: first_key_after(client, bucket, prefix, point), points))
+
+
+def common_prefixes(client: S3Client, bucket: str, prefix: str, delimiter: str = "/") -> list[str]:
+    """Delimiter discovery: the common prefixes one level below `prefix` (one ListObjectsV2 call, up to 1000
+    of them, in S3's order)."""
+    response: Any = client.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter=delimiter, MaxKeys=1000)
+    return [item["Prefix"] for item in response.get("CommonPrefixes", [])]
+
+
+def _list_page(client: S3Client, params: dict[str, Any], start_after: str | None) -> Page:
     lean = _lean_listing(client)
-    call = dict(params, ContinuationToken=token) if token else params
+    call = dict(params, StartAfter=start_after) if start_after else params
     _LEAN.active = lean
     try:
         response: Any = client.list_objects_v2(**call)
@@ -63,8 +104,7 @@ def _list_page(client: S3Client, params: dict[str, Any], token: str | None) -> P
         objects = [
             _source_object(i["Key"], i["Size"], i["ETag"], i["LastModified"]) for i in response.get("Contents", [])
         ]
-    truncated = response.get("IsTruncated")
-    return Page(objects=objects, next_token=response.get("NextContinuationToken") if truncated else None)
+    return Page(objects=objects, truncated=bool(response.get("IsTruncated")))
 
 
 def _source_object(key: str, size: int, etag: str, last_modified: datetime) -> SourceObject:
@@ -77,7 +117,7 @@ def _source_object(key: str, size: int, etag: str, last_modified: datetime) -> S
 #
 # botocore parses a ListObjectsV2 page by walking the service model for every element and dateutil for every
 # LastModified: about 0.1 ms per key, most of a listing's client CPU (py-spy on the planner). For the calls
-# list_pages makes, `_parse_listing` reads the body once with ElementTree and takes the four fields the
+# the Pager makes, `_parse_listing` reads the body once with ElementTree and takes the four fields the
 # planner needs, then hands botocore an empty body (nothing left to walk); the rest of the call (signing,
 # retries, errors, botocore's check for an error in a 200 answer) is botocore's. Any other call on the same
 # client, and any body that is not a ListBucketResult, is parsed by botocore as usual.
@@ -127,9 +167,6 @@ def _parse_listing(response_dict: dict[str, Any], customized_response_dict: dict
         )
     customized_response_dict[_LEAN_OBJECTS] = objects
     customized_response_dict["IsTruncated"] = root.findtext(_S3_NS + "IsTruncated") == "true"
-    token = root.findtext(_S3_NS + "NextContinuationToken")
-    if token:
-        customized_response_dict["NextContinuationToken"] = token
     response_dict["body"] = b""  # botocore's parser has nothing left to walk
 
 
@@ -149,17 +186,3 @@ def inflight_uploads(client: S3Client, bucket: str, prefix: str) -> Iterator[Inf
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for upload in page.get("Uploads", []):
             yield InflightUpload(upload["Key"], upload["Initiated"], upload.get("UploadId", ""))
-
-
-def iter_objects(client: S3Client, bucket: str, prefix: str, start_after: str | None = None) -> Iterator[SourceObject]:
-    """Every object under a prefix in key order, starting after a key (a reconcile checkpoint)."""
-    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-    if start_after:
-        params["StartAfter"] = start_after
-    token: str | None = None
-    while True:
-        page = _list_page(client, params, token)
-        yield from page.objects
-        if not page.next_token:
-            return
-        token = page.next_token

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hydration.models import QueueDepth
+from hydration.models import QueueDepth, ShardMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -99,6 +99,24 @@ class TransferQueue:
             self._client.delete_message_batch(
                 QueueUrl=self._url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
             )
+
+
+class ShardQueue:
+    """The planner workers' queue: one message per shard (`Dispatch`); returns the shard ids not sent."""
+
+    def __init__(self, client: SQSClient, url: str) -> None:
+        self._client = client
+        self._url = url
+
+    def __call__(self, run_id: str, shard_ids: list[str]) -> list[str]:
+        messages = [Outgoing(body=ShardMessage(run_id=run_id, shard_id=i).to_body(), tag=i) for i in shard_ids]
+        return [str(message.tag) for message, _ in send_messages(self._client, self._url, messages)]
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        retry_later(self._client, self._url, receipt_handle, seconds)
+
+    def depth(self) -> QueueDepth:
+        return depth(self._client, self._url)
 
 
 def depth(client: SQSClient, queue_url: str) -> QueueDepth:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from hydration.aws.books import BooksStore
-from hydration.aws.checkpoints import checkpoint_action, expecting, planning_clauses
 from hydration.aws.dynamo import (
     TableStore,
     conditional,
@@ -23,6 +22,7 @@ from hydration.aws.dynamo import (
     to_item,
     values,
 )
+from hydration.aws.planning import finish_clauses, planning_check
 from hydration.errors import RunAlreadyActiveError, RunNotFoundError
 from hydration.models import RunRecord, RunStatus, iso
 
@@ -79,9 +79,13 @@ class RunStore(TableStore):
     # ------------------------------------------------------------------ lifecycle
 
     def create(self, run: RunRecord) -> None:
-        """Take the lock and write the run, atomically; RunAlreadyActiveError if a run holds the lock."""
+        """Take the lock and write the run, atomically; RunAlreadyActiveError if a run holds the lock. A dry
+        run takes no lock (it changes nothing): it is written alone."""
         lock = {"run_id": LOCK_ID, "active_run_id": run.run_id, "since": iso(run.started_at)}
-        item = run.model_dump(mode="json", exclude=set(RunRecord.COUNTERS))
+        item = to_item(run.model_dump(mode="json", exclude=set(RunRecord.COUNTERS)))
+        if run.dry_run:
+            self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(run_id)")
+            return
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -95,7 +99,7 @@ class RunStore(TableStore):
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": to_item(item),
+                            "Item": item,
                             "ConditionExpression": "attribute_not_exists(run_id)",
                         }
                     },
@@ -138,24 +142,34 @@ class RunStore(TableStore):
             request["ExpressionAttributeNames"] = names
         return conditional(lambda: retry_conflicts(lambda: self._db.update_item(**request))) is not None
 
-    def checkpoint_action(self, run: RunRecord, expected: int) -> dict[str, Any]:
-        """A TransactWriteItems action: where planning stands, as checkpoint number `expected + 1`
-        (`hydration.aws.checkpoints`); the planner writes it with the sheets it covers."""
-        return checkpoint_action(self._table, run, expected)
-
-    def finish_planning(self, run: RunRecord) -> bool:
-        """PLANNING -> DRAINING: every selected key is in the books and its message was sent. False if the run
-        is no longer planning, or another invocation checkpointed it since `run.checkpoints`."""
-        clauses, named = planning_clauses(run)
+    def heartbeat(self, run: RunRecord) -> bool:
+        """Record that planning is alive; False if the run is no longer planning."""
         return self._update(
             run.run_id,
-            "SET #s = :draining, planning_complete = :t, " + clauses + " REMOVE #c",
-            "#s = :planning AND " + expecting(run.checkpoints),
-            {"#c": "cursor"},
-            draining=RunStatus.DRAINING.value,
+            "SET heartbeat_at = :now",
+            "#s = :planning",
+            {},
+            now=iso(datetime.now(UTC)),
+            planning=RunStatus.PLANNING.value,
+        )
+
+    def planning_check(self, run: RunRecord) -> dict[str, Any]:
+        """A TransactWriteItems ConditionCheck: the run is still PLANNING (`hydration.aws.planning`)."""
+        return planning_check(self._table, run.run_id)
+
+    def finish_planning(self, run: RunRecord) -> bool:
+        """PLANNING -> DRAINING once every shard of the run is done (a dry run: -> COMPLETED, it has nothing to
+        drain), with the planning totals summed from its shards. False if a shard is still open or the run
+        left PLANNING."""
+        expression, named = finish_clauses(run)
+        return self._update(
+            run.run_id,
+            expression,
+            "#s = :planning AND shards_cut = :t AND shards_open = :zero",
+            {},
             planning=RunStatus.PLANNING.value,
             t=True,
-            expected=run.checkpoints,
+            zero=0,
             **named,
         )
 

@@ -53,6 +53,14 @@ def delete(client: S3Client, bucket: str, key: str) -> None:
     client.delete_object(Bucket=bucket, Key=key)
 
 
+def move_to_trash(client: S3Client, bucket: str, key: str, trash_key: str, kms_key_id: str | None) -> None:
+    """A soft delete: the object copied under the trash prefix (SSE-KMS under the consumer key, its
+    metadata kept; s3transfer's managed copy, in parts above its threshold), then deleted."""
+    extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
+    client.copy({"Bucket": bucket, "Key": key}, bucket, trash_key, ExtraArgs=extra)
+    client.delete_object(Bucket=bucket, Key=key)
+
+
 # --------------------------------------------------------------------------- object attributes
 
 

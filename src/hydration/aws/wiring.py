@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 
 from hydration.aws import clients
 from hydration.aws.books import BooksStore
+from hydration.aws.deletions import DeletionStore
 from hydration.aws.events import RunEvents
 from hydration.aws.ledger import FailureLedger
 from hydration.aws.manifest import Manifest
 from hydration.aws.runs import RunStore
 from hydration.aws.s3 import MarkerObject
+from hydration.aws.shards import ShardStore
 from hydration.closing import Closing
 from hydration.models import FailureRecord, ManifestEntry
 
@@ -29,6 +31,8 @@ class StateStores:
     books: BooksStore
     ledger: FailureLedger
     manifest: Manifest
+    shards: ShardStore
+    deletions: DeletionStore
 
     @classmethod
     def of(
@@ -40,6 +44,8 @@ class StateStores:
             books=book_store,
             ledger=FailureLedger(db, failures),
             manifest=Manifest(db, manifest),
+            shards=ShardStore(db, books, runs, ttl_days),
+            deletions=DeletionStore(db, books, manifest, ttl_days),
         )
 
     def lookup(self, keys: Iterable[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:

@@ -26,16 +26,15 @@ from hydration.models.requests import (
     parse_planner_event,
 )
 from hydration.models.results import FinalizeResult, PlanResult, new_run_id
-from hydration.models.runs import (
-    TERMINAL,
-    Books,
-    Bound,
-    Drift,
-    ListingCursor,
-    QueueDepth,
-    RunRecord,
-    RunStatus,
-    Scope,
+from hydration.models.runs import TERMINAL, Books, Bound, Drift, QueueDepth, RunRecord, RunStatus, Scope
+from hydration.models.shards import (
+    InventoryFile,
+    Shard,
+    ShardCounts,
+    ShardMessage,
+    ShardRecord,
+    ShardSource,
+    ShardStatus,
 )
 from hydration.models.state import (
     Archive,
@@ -60,7 +59,7 @@ __all__ = [
     "FailureRecord",
     "FinalizeResult",
     "FinalizerRequest",
-    "ListingCursor",
+    "InventoryFile",
     "ManifestEntry",
     "ObjectRef",
     "Origin",
@@ -76,6 +75,12 @@ __all__ = [
     "S3Key",
     "Scope",
     "Settlement",
+    "Shard",
+    "ShardCounts",
+    "ShardMessage",
+    "ShardRecord",
+    "ShardSource",
+    "ShardStatus",
     "Sheet",
     "SourceObject",
     "Task",

@@ -37,6 +37,11 @@ class PlannerRequest(BaseModel):
     since: UtcDatetime | None = None
     keys: list[S3Key] | None = Field(default=None, min_length=1, max_length=MAX_REQUEST_KEYS)
     reconcile: bool = False
+    inventory: str | None = Field(
+        default=None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.+/)?manifest\.(json|checksum)$",
+        description="a run from this S3 Inventory report (its manifest.json or manifest.checksum)",
+    )
     force: bool = Field(default=False, description="copy the selected keys even where the manifest holds them")
     dry_run: bool = False
     new_run_id: str | None = Field(
@@ -51,7 +56,9 @@ class PlannerRequest(BaseModel):
         modes = [name for name in ("full", "prefix", "since", "keys", "reconcile") if getattr(self, name)]
         if len(modes) > 1:
             raise ValueError(f"choose at most one of full, prefix, since, keys, reconcile (got {', '.join(modes)})")
-        if self.continue_run and (modes or self.dry_run or self.force or self.new_run_id):
+        if self.inventory and set(modes) - {"full"}:
+            raise ValueError(f"inventory: a run from a report covers the whole scope, not with {', '.join(modes)}")
+        if self.continue_run and (modes or self.dry_run or self.force or self.new_run_id or self.inventory):
             raise ValueError("continue_run cannot be combined with other fields")
         if self.force and self.reconcile:
             raise ValueError("force: a reconcile run already copies whatever differs")

@@ -35,6 +35,7 @@ class PlanResult(BaseModel):
     enqueue_failed: int = 0
     continued: bool = False
     dry_run: bool = False
+    shards: int = 0  # the shards the run was cut into (so far)
     sample_keys: list[str] = []
     drift: Drift | None = None
     refused_run_id: str | None = None  # not started (`run_id` is the active run): recorded as REFUSED if asked for

@@ -30,15 +30,6 @@ class RunStatus(StrEnum):
 TERMINAL = frozenset(status for status in RunStatus if not status.active)
 
 
-class ListingCursor(BaseModel):
-    """Where a checkpointed planning resumes: everything before it is in the books (the checkpoint commits in
-    the same transaction as the sheets it covers), nothing after it is."""
-
-    prefix_index: int = 0  # len(prefixes): the listing is done
-    start_after: str | None = None  # the last key handled in that prefix (ListObjectsV2's StartAfter)
-    keys_done: int = 0  # a keys run: the requested keys handled
-
-
 class Drift(BaseModel):
     """What a reconcile run found."""
 
@@ -135,11 +126,26 @@ class RunRecord(Books):
     prefixes: list[str] = Field(default_factory=list)
     keys: list[str] = Field(default_factory=list)  # kind "keys": the keys asked for
     force: bool = False
-    cursor: ListingCursor | None = None
+    dry_run: bool = False  # lists and counts, enqueues nothing (ends COMPLETED when its shards are done)
+    inventory: str | None = None  # an inventory run: the report's manifest.json (s3://bucket/key)
     planning_complete: bool = False
+    # Planning in shards (their totals are summed into the run when the last one is done).
+    shards_cut: bool = False
+    shards_open: int = 0
+    shards_total: int = 0
     keys_listed: int = 0  # listed in scope (planner)
+    keys_selected: int = 0  # selected by the run's rule (a dry run's count)
+    bytes_selected: int = 0
     keys_unchanged: int = 0  # selected, but the consumer already holds that version: not enqueued
-    checkpoints: int = 0  # planning checkpoints written (each with the sheets it covers): the next one expects it
+    ledger_keys_enqueued: int = 0
+    list_calls: int = 0  # ListObjectsV2 calls that listed keys
+    probes: int = 0  # ListObjectsV2 calls that found where to cut (discovery, probes)
+    sample_keys: list[str] = Field(default_factory=list)  # a dry run's first selected keys
+    previous_listing: str | None = None  # guarded deletes: the last run whose listing was complete
+    deletes_seen: int = 0  # consumer keys found absent from the producer
+    objects_deleted: int = 0
+    deletes_refused: str | None = None  # why this run deleted nothing although it had candidates
+    checkpoints: int = 0  # planning checkpoints written with sheets (summed from its shards)
     inflight_uploads: int = 0  # multipart uploads in flight in the producer bucket when the listing started
     held_back_by: str | None = None  # the key of the oldest of them, when it holds the watermark back
     scope: Scope | None = None  # the configured scope the run covers (None: a run started before it was recorded)

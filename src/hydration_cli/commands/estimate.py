@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 import click
 from rich.console import Group, RenderableType
@@ -10,7 +11,8 @@ from hydration_cli.deployment import Deployment
 from hydration_cli.ops.costs import Rates
 from hydration_cli.ops.estimate import Estimate
 from hydration_cli.ops.estimate import estimate as compute
-from hydration_cli.options import SIZE, command, cost_options
+from hydration_cli.ops.watch import Polling
+from hydration_cli.options import SIZE, app_config, command, cost_options, watch_options
 
 
 @click.command()
@@ -19,6 +21,7 @@ from hydration_cli.options import SIZE, command, cost_options
     "--bytes", "nbytes", type=SIZE, metavar="B", help="Their total size: 5000000000, 750GiB, 2TB (with --objects)."
 )
 @cost_options
+@watch_options
 @command
 def estimate(
     deployment: Deployment,
@@ -26,6 +29,9 @@ def estimate(
     nbytes: int | None,
     prices: tuple[tuple[str, float], ...],
     assumptions: tuple[tuple[str, float], ...],
+    timeout: timedelta,
+    interval: timedelta,
+    start_timeout: timedelta,
 ) -> Estimate:
     """How long a full hydration takes on AWS and what it costs, before you start it.
 
@@ -36,7 +42,10 @@ def estimate(
     """
     if (objects is None) != (nbytes is None):
         raise click.UsageError("give both --objects and --bytes, or neither (then a dry run lists the bucket)")
-    return compute(deployment, Rates.of(dict(prices), dict(assumptions)), objects=objects, nbytes=nbytes)
+    config = app_config()
+    polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
+    rates = Rates.of(dict(prices), dict(assumptions))
+    return compute(deployment, rates, objects=objects, nbytes=nbytes, polling=polling)
 
 
 @render.table_view.register

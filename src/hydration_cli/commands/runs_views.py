@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from rich.console import Group, RenderableType
@@ -191,7 +192,14 @@ def _report_table(report: RunReport) -> RenderableType:
         ("copies", f"{run.s3_requests:,} S3 requests, {humanize.human_duration(run.copy_ms / 1000)} of copy time"),
         ("cost", f"about {report.cost.total_usd:.4f} USD (estimated, below)"),
     ]
-    return Group(render.pairs(rows), "", views.cost_table(report.cost))
+    if run.shards_total:
+        listing = f"{run.list_calls:,} ListObjectsV2 calls listing, {run.probes:,} cutting"
+        rows.insert(3, ("planning", f"{run.shards_total:,} shard(s), {listing}"))
+    if report.deletions or run.deletes_refused:
+        counts = ", ".join(f"{n} {o}" for o, n in sorted(Counter(report.deletions.values()).items()))
+        rows.append(("deletes", f"{counts or 'none'}" + (f" ({run.deletes_refused})" if run.deletes_refused else "")))
+    deleted = [f"  {outcome:<12} {key}" for key, outcome in sorted(report.deletions.items())]
+    return Group(render.pairs(rows), *deleted, "", views.cost_table(report.cost))
 
 
 @render.text_rows.register
@@ -207,3 +215,5 @@ def _report_text(report: RunReport) -> Iterable[Sequence[object]]:
         report.run.copy_ms,
     )
     yield from views.cost_rows(report.cost)
+    for key, outcome in sorted(report.deletions.items()):
+        yield ("DELETE", outcome, key)

@@ -65,7 +65,9 @@ def trigger(
         full=full, prefix=prefix, since=since, keys=list(keys), reconcile=reconcile, force=force, dry_run=dry_run
     )
     if dry_run:
-        return plan_dry_run(deployment, request)
+        config = app_config()
+        polling = Polling(timeout, interval.total_seconds(), start_timeout, config.clock, config.sleep)
+        return plan_dry_run(deployment, request, polling)
     confirm(f"Start {'a forced ' if force else 'a '}{request.kind} run now?", yes=yes)
     config = app_config()
     result = start(deployment, request, now())

@@ -27,6 +27,8 @@ ALARMS = (
     "DlqRetentionRiskAlarm",
     "RunIncompleteAlarm",
     "CopierThrottlesAlarm",
+    "PlannerDlqDepthAlarm",
+    "DeletesRefusedAlarm",
 )
 MISSING = "MISSING"
 

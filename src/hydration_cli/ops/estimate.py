@@ -20,11 +20,13 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from hydration.models import PlannerRequest, RunKind
+from hydration.models import PlannerRequest, RunKind, RunStatus
 from hydration_cli.deployment import Deployment
+from hydration_cli.errors import RunNotStartedError
 from hydration_cli.ops.costs import Cost, Rates, Work, copier_invocations, cost_of
 from hydration_cli.ops.stack import MIB, DeployedSettings, deployed_settings
 from hydration_cli.ops.trigger import ask_planner
+from hydration_cli.ops.watch import Polling
 from hydration_cli.outcome import Result
 
 S3_WRITES_PER_SECOND = 3500  # PUT/COPY/POST/DELETE per second per partitioned prefix
@@ -69,9 +71,12 @@ class Estimate(Result):
     cost: Cost
 
 
-def from_dry_run(deployment: Deployment) -> tuple[int, int, int]:
-    """(objects, bytes, keys listed) a full run would copy into an empty consumer bucket: the planner's dry run."""
-    plan = ask_planner(deployment, PlannerRequest(full=True, dry_run=True))
+def from_dry_run(deployment: Deployment, polling: Polling) -> tuple[int, int, int]:
+    """(objects, bytes, keys listed) a full run would copy into an empty consumer bucket: the planner's dry run
+    (its workers list the bucket side by side, as a run's do)."""
+    plan = ask_planner(deployment, PlannerRequest(full=True, dry_run=True), polling)
+    if plan.status != RunStatus.COMPLETED:
+        raise RunNotStartedError(f"the dry run {plan.run_id} did not finish listing: {plan.message}")
     return plan.keys_enqueued, plan.bytes_enqueued, plan.keys_listed
 
 
@@ -174,11 +179,18 @@ def _notes(shape: ObjectShape, time: TimeEstimate, settings: DeployedSettings, r
 
 
 def estimate(
-    deployment: Deployment, rates: Rates, *, objects: int | None = None, nbytes: int | None = None
+    deployment: Deployment,
+    rates: Rates,
+    *,
+    objects: int | None = None,
+    nbytes: int | None = None,
+    polling: Polling | None = None,
 ) -> Estimate:
-    """From the given totals, or (none given) from the planner's dry run of a full run."""
+    """From the given totals, or (none given) from the planner's dry run of a full run (followed with
+    `polling`)."""
     if objects is None or nbytes is None:
-        objects, nbytes, listed = from_dry_run(deployment)
+        assert polling is not None, "a dry run is followed until its listing is done"
+        objects, nbytes, listed = from_dry_run(deployment, polling)
         source: Literal["dry-run", "given"] = "dry-run"
     else:
         listed, source = objects, "given"

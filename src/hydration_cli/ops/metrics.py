@@ -30,9 +30,9 @@ class MetricSpec:
 
 
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("KeysEnqueued", "planner", "Sum", "Count"),
-    MetricSpec("BytesEnqueued", "planner", "Sum", "Bytes"),
-    MetricSpec("KeysEnqueueFailed", "planner", "Sum", "Count"),
+    MetricSpec("KeysEnqueued", "planner-worker", "Sum", "Count"),
+    MetricSpec("BytesEnqueued", "planner-worker", "Sum", "Bytes"),
+    MetricSpec("KeysEnqueueFailed", "planner-worker", "Sum", "Count"),
     MetricSpec("RunsStarted", "planner", "Sum", "Count"),
     MetricSpec("ObjectsTransferred", "copier", "Sum", "Count"),
     MetricSpec("ObjectsSkipped", "copier", "Sum", "Count"),
@@ -47,8 +47,10 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("RunsIncomplete", "runs", "Sum", "Count"),
     MetricSpec("UnsettledKeysSwept", "finalizer", "Sum", "Count"),
     MetricSpec("SyncAgeSeconds", "finalizer", "Maximum", "Seconds"),
-    MetricSpec("DriftMissing", "planner", "Sum", "Count"),
-    MetricSpec("DriftDifferent", "planner", "Sum", "Count"),
+    MetricSpec("DriftMissing", "planner-worker", "Sum", "Count"),
+    MetricSpec("DriftDifferent", "planner-worker", "Sum", "Count"),
+    MetricSpec("DeletesRefused", "planner-worker", "Sum", "Count"),
+    MetricSpec("ObjectsDeleted", "planner-worker", "Sum", "Count"),
     MetricSpec("OldestInflightUploadAgeSeconds", "planner", "Maximum", "Seconds"),
     MetricSpec("RunsNotStarted", "planner", "Sum", "Count", kind="reconcile"),  # what ReconcileNotStartedAlarm reads
 )

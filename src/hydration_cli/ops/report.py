@@ -20,6 +20,7 @@ class RunReport(Result):
     bytes_per_second: float | None
     work: Work
     cost: Cost
+    deletions: dict[str, str] = {}  # guarded deletes: key -> deleted | kept | refused | would-delete
 
 
 def work_of(run: RunRecord, now: datetime) -> tuple[Work, float]:
@@ -65,4 +66,5 @@ def report_run(deployment: Deployment, run_id: str, now: datetime, rates: Rates)
         bytes_per_second=run.bytes_transferred / duration if duration else None,
         work=work,
         cost=cost_of(work, settings, rates),
+        deletions=deployment.stores.deletions.of_run(run_id),
     )

@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from hydration.errors import RunNotFoundError
-from hydration.models import TERMINAL, RunKind, RunRecord, RunStatus
+from hydration.models import TERMINAL, RunKind, RunRecord, RunStatus, Shard, ShardStatus
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import RunNotActiveError
 from hydration_cli.outcome import ExitCode, Result
@@ -40,15 +40,33 @@ class Progress(BaseModel):
     bytes_per_second: float | None
     eta_seconds: float | None
     fraction: float | None
+    shards_total: int = 0  # the planning's shards: cut, split while they ran
+    shards_done: int = 0
+    shards_in_flight: int = 0  # a worker holds them now
+    keys_listed_per_second: float | None = None  # while the run plans: its workers' listing rate
 
     @property
     def ended(self) -> bool:
         return self.status in TERMINAL
 
 
-def progress(run: RunRecord, now: datetime) -> Progress:
+def planning_of(deployment: Deployment, run: RunRecord) -> list[Shard] | None:
+    """The run's shards while it plans (their live counts), None once its planning totals are in the run."""
+    return deployment.shards.of_run(run.run_id) if run.status is RunStatus.PLANNING else None
+
+
+def progress(run: RunRecord, now: datetime, shards: list[Shard] | None = None) -> Progress:
+    """The run's progress; `shards` (while it plans): the keys listed so far, and the shards done and held."""
     end = run.ended_at or now
     elapsed = max(0.0, (end - run.started_at).total_seconds())
+    listed, total, shards_done, in_flight = run.keys_listed, run.shards_total, run.shards_total, 0
+    if shards is not None:
+        listed = sum(shard.keys_listed for shard in shards)
+        total = len(shards)
+        shards_done = sum(1 for shard in shards if shard.status is ShardStatus.DONE)
+        in_flight = sum(1 for shard in shards if shard.status is ShardStatus.OPEN and shard.leased(now))
+    planned_until = now if shards is not None else (run.heartbeat_at or end)
+    planning_seconds = max(0.0, (planned_until - run.started_at).total_seconds())
     done = run.keys_settled
     keys_rate = done / elapsed if elapsed > 0 and done else None
     bytes_rate = run.bytes_transferred / elapsed if elapsed > 0 and run.bytes_transferred else None
@@ -64,7 +82,7 @@ def progress(run: RunRecord, now: datetime) -> Progress:
         status=run.status,
         kind=run.kind,
         planning_complete=run.planning_complete,
-        keys_listed=run.keys_listed,
+        keys_listed=listed,
         keys_enqueued=run.keys_enqueued,
         keys_settled=done,
         objects_transferred=run.objects_transferred,
@@ -79,6 +97,10 @@ def progress(run: RunRecord, now: datetime) -> Progress:
         bytes_per_second=bytes_rate,
         eta_seconds=eta,
         fraction=fraction,
+        shards_total=total,
+        shards_done=shards_done,
+        shards_in_flight=in_flight,
+        keys_listed_per_second=listed / planning_seconds if planning_seconds > 0 and listed else None,
     )
 
 
@@ -114,7 +136,7 @@ def list_runs(deployment: Deployment, limit: int, starting_token: dict[str, str]
 
 def show_run(deployment: Deployment, run_id: str, now: datetime) -> RunDetail:
     run = deployment.runs.get(run_id)  # RunNotFoundError for an unknown id
-    return RunDetail(run=run, progress=progress(run, now))
+    return RunDetail(run=run, progress=progress(run, now, planning_of(deployment, run)))
 
 
 class CancelPreview(RunDetail):

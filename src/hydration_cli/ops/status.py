@@ -7,7 +7,7 @@ from datetime import datetime
 from hydration.models import QueueDepth, RunRecord
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.alarms import AlarmState, alarm_states
-from hydration_cli.ops.runs import Progress, progress, recent_runs
+from hydration_cli.ops.runs import Progress, planning_of, progress, recent_runs
 from hydration_cli.ops.sync import LastSync, read_raw
 from hydration_cli.outcome import Result
 
@@ -35,7 +35,7 @@ def status(deployment: Deployment, now: datetime) -> Status:
         stack=deployment.stack,
         bucket=deployment.bucket,
         last_sync=read_raw(deployment, now),
-        active_run=progress(active, now) if active else None,
+        active_run=progress(active, now, planning_of(deployment, active)) if active else None,
         last_run=recent[0] if recent else None,
         transfer_queue=queues.depth(deployment.transfer_queue_url),
         transfer_dlq=queues.depth(deployment.dlq_url),

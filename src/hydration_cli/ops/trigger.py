@@ -41,6 +41,8 @@ class TriggerResult(Result):
     @property
     def exit_code(self) -> ExitCode:
         if self.plan is not None:
+            if self.plan.status not in (None, RunStatus.COMPLETED):
+                return ExitCode.FAILURE  # the dry run did not finish its listing
             return ExitCode.FOUND if self.plan.keys_enqueued else ExitCode.OK
         if self.run is not None and self.run.status is not RunStatus.COMPLETED:
             return ExitCode.FAILURE
@@ -77,14 +79,38 @@ def payload_of(request: PlannerRequest) -> dict[str, Any]:
     return request.model_dump(mode="json", exclude_defaults=True)
 
 
-def ask_planner(deployment: Deployment, request: PlannerRequest) -> PlanResult:
-    """Invoke the planner and wait for its answer (a dry run)."""
-    answer = deployment.functions.invoke(deployment.function_name("planner"), payload_of(request))
-    return PlanResult.model_validate(answer)
+def ask_planner(deployment: Deployment, request: PlannerRequest, polling: watch.Polling) -> PlanResult:
+    """A dry run: the planner starts it (a run record that takes no lock) and its workers list and count, as
+    they would for the run itself; its figures once every shard is done (followed as `runs watch` does)."""
+    answer = PlanResult.model_validate(
+        deployment.functions.invoke(deployment.function_name("planner"), payload_of(request))
+    )
+    if not answer.dry_run or answer.run_id is None or answer.status != RunStatus.PLANNING:
+        return answer
+    return plan_of(watch.follow(deployment, answer.run_id, polling).run)
 
 
-def dry_run(deployment: Deployment, request: PlannerRequest) -> TriggerResult:
-    return TriggerResult(payload=payload_of(request), kind=request.kind, plan=ask_planner(deployment, request))
+def plan_of(run: RunRecord) -> PlanResult:
+    """A dry run's figures, as the planner answers them."""
+    return PlanResult(
+        started=False,
+        dry_run=True,
+        run_id=run.run_id,
+        status=run.status,
+        kind=run.kind,
+        since=run.since,
+        watermark=run.watermark,
+        keys_listed=run.keys_listed,
+        keys_enqueued=run.keys_selected,
+        bytes_enqueued=run.bytes_selected,
+        shards=run.shards_total,
+        sample_keys=run.sample_keys,
+        message=run.error or "dry run: nothing was enqueued",
+    )
+
+
+def dry_run(deployment: Deployment, request: PlannerRequest, polling: watch.Polling) -> TriggerResult:
+    return TriggerResult(payload=payload_of(request), kind=request.kind, plan=ask_planner(deployment, request, polling))
 
 
 def start(deployment: Deployment, request: PlannerRequest, now: datetime) -> TriggerResult:

@@ -11,7 +11,7 @@ from hydration.errors import RunNotFoundError
 from hydration.models import TERMINAL, FinalizeResult, RunRecord, RunStatus
 from hydration_cli.deployment import Deployment
 from hydration_cli.errors import NoActiveRunError, RunNotStartedError, WaitTimeoutError
-from hydration_cli.ops.runs import Progress, progress
+from hydration_cli.ops.runs import Progress, planning_of, progress
 from hydration_cli.outcome import ExitCode, Result
 
 
@@ -46,14 +46,25 @@ def _exists(deployment: Deployment, run_id: str) -> bool:
     return True
 
 
+def _active_or_new(deployment: Deployment, began: datetime) -> str | None:
+    """The active run, or one that started since the watch began and has ended already (a short run can
+    start and end between two polls)."""
+    active = deployment.runs.active_run_id()
+    if active is not None:
+        return active
+    recent = [run for run in deployment.runs.list(limit=5) if not run.dry_run and run.started_at >= began]
+    return recent[0].run_id if recent else None
+
+
 def find(
     deployment: Deployment, run_id: str | None, polling: Polling, on_waiting: Callable[[], None] = lambda: None
 ) -> str:
     """The run to follow: `run_id` once it exists (a run just triggered asynchronously appears within
     seconds), or, without one, the active run (waiting for one to start, e.g. the schedule's)."""
-    deadline = polling.clock() + polling.start_timeout
+    began = polling.clock()
+    deadline = began + polling.start_timeout
     while True:
-        found = deployment.runs.active_run_id() if run_id is None else run_id if _exists(deployment, run_id) else None
+        found = _active_or_new(deployment, began) if run_id is None else run_id if _exists(deployment, run_id) else None
         if found is not None:
             return found
         if polling.clock() >= deadline:
@@ -82,7 +93,7 @@ def follow(
         if run.status not in TERMINAL:
             finalize(deployment, run_id)
             run = deployment.runs.get(run_id)
-        current = progress(run, polling.clock())
+        current = progress(run, polling.clock(), planning_of(deployment, run))
         on_progress(current)
         if run.status in TERMINAL:
             return RunWatch(run=run, progress=current)

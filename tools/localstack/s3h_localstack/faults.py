@@ -23,10 +23,15 @@ UploadPartCopy also in the copy source key) or, for other services, in the reque
   corrupt_body           S3 GetObject (the default operation): one byte of the body is flipped, headers unchanged;
   partial_batch_failure  SQS SendMessageBatch (default) or DeleteMessageBatch: entries whose message body
                          matches are answered in ``Failed`` (SenderFault false, ``code``/``message``) and not
-                         sent (not deleted); the others go through.
+                         sent (not deleted); the others go through;
+  drop                   SQS SendMessageBatch: entries whose message body matches are answered as sent
+                         (``Successful``, a made-up message id) and never enqueued: a message lost;
+  hide                   S3 ListObjectsV2: objects whose key matches are left out of the answer (the others
+                         are listed): a listing that misses keys the bucket holds.
 ``skip`` lets the first M matching requests through, ``times`` (null: always) bounds how often it applies;
-``matched`` counts matching requests, ``hits`` the faults applied. For partial_batch_failure every matching
-entry counts as one. A request gets the first applicable rule in the order they were added.
+``matched`` counts matching requests, ``hits`` the faults applied. For partial_batch_failure and drop every
+matching entry counts as one, for hide every object left out. A request gets the first applicable rule in the
+order they were added.
 
 Lambda rule: {"id"?, "function", "match"?, "action", "after_ms"?, "times"?, "skip"?}: ``function`` is a name
 or a regex (full match) and ``match`` a regex searched in the invocation payload. ``kill`` SIGKILLs the
@@ -64,7 +69,8 @@ from localstack.http import Request, Response
 
 LOG = logging.getLogger(__name__)
 
-REQUEST_ACTIONS = ("error", "delay", "corrupt_body", "partial_batch_failure")
+REQUEST_ACTIONS = ("error", "delay", "corrupt_body", "partial_batch_failure", "drop", "hide")
+ENTRY_ACTIONS = ("partial_batch_failure", "drop")  # applied to the entries of an SQS batch, one by one
 LAMBDA_ACTIONS = ("kill", "timeout")
 SQS_BATCH_OPERATIONS = ("SendMessageBatch", "DeleteMessageBatch")
 S3_COPY_OPERATIONS = ("CopyObject", "UploadPartCopy")
@@ -209,6 +215,14 @@ def parse_request_rule(doc: Any) -> RequestRule:
         operation = operation or "SendMessageBatch"
         if service != "sqs" or operation not in SQS_BATCH_OPERATIONS:
             raise RuleError(f"partial_batch_failure applies to sqs {' and '.join(SQS_BATCH_OPERATIONS)} only")
+    if action == "drop":
+        operation = operation or "SendMessageBatch"
+        if (service, operation) != ("sqs", "SendMessageBatch"):
+            raise RuleError("drop applies to sqs SendMessageBatch only")
+    if action == "hide":
+        operation = operation or "ListObjectsV2"
+        if (service, operation) != ("s3", "ListObjectsV2"):
+            raise RuleError("hide applies to s3 ListObjectsV2 only")
     status = _field(doc, "status", int, 500)
     if not 400 <= status <= 599:
         raise RuleError("status must be an HTTP error status (400-599)")
@@ -343,7 +357,7 @@ class Registry:
             candidates = [
                 rule
                 for rule in self.request_rules.values()
-                if rule.action != "partial_batch_failure" and rule.applies_to(service, operation, account)
+                if rule.action not in (*ENTRY_ACTIONS, "hide") and rule.applies_to(service, operation, account)
             ]
             if not candidates:
                 return None
@@ -356,12 +370,13 @@ class Registry:
     def failing_entries(
         self, operation: str, account: str, entries: list[tuple[Any, str]]
     ) -> list[tuple[Any, RequestRule]]:
-        """For an SQS batch request: (entry, rule) for each entry a partial_batch_failure rule fails, counted."""
+        """For an SQS batch request: (entry, rule) for each entry a partial_batch_failure or drop rule takes,
+        counted."""
         with self.lock:
             rules = [
                 rule
                 for rule in self.request_rules.values()
-                if rule.action == "partial_batch_failure" and rule.applies_to("sqs", operation, account)
+                if rule.action in ENTRY_ACTIONS and rule.applies_to("sqs", operation, account)
             ]
             failing = []
             for entry, text in entries:
@@ -370,6 +385,17 @@ class Registry:
                         failing.append((entry, rule))
                         break
             return failing
+
+    def hidden(self, account: str, keys: list[str], encoded: bool = False) -> set[str]:
+        """For a ListObjectsV2 answer: the keys hide rules leave out, counted (matched decoded: a listing
+        asked with EncodingType=url carries URL-encoded keys)."""
+        with self.lock:
+            rules = [
+                r
+                for r in self.request_rules.values()
+                if r.action == "hide" and r.applies_to("s3", "ListObjectsV2", account)
+            ]
+            return {key for key in keys for rule in rules if rule.matches([_decoded(key, encoded)]) and rule.take()}
 
     def lambda_fault(self, function_name: str, payload: str) -> LambdaFault | None:
         if not self.lambda_rules:
@@ -458,6 +484,8 @@ class _Pending:
 
     corrupt_body: bool = False
     failed_entries: list[dict[str, Any]] = field(default_factory=list)
+    dropped_entries: list[dict[str, Any]] = field(default_factory=list)  # answered as sent, never enqueued
+    hide: bool = False
 
 
 def _s3_keys(context: RequestContext) -> list[str]:
@@ -505,15 +533,18 @@ def _fail_batch_entries(chain: HandlerChain, context: RequestContext, response: 
         return
     failed_ids = {id(entry) for entry, _ in failing}
     failed = [
-        {"Id": entry["Id"], "SenderFault": False, "Code": rule.code, "Message": rule.message} for entry, rule in failing
+        {"Id": entry["Id"], "SenderFault": False, "Code": rule.code, "Message": rule.message}
+        for entry, rule in failing
+        if rule.action == "partial_batch_failure"
     ]
+    dropped = [_as_sent(entry) for entry, rule in failing if rule.action == "drop"]
     remaining = [entry for entry in entries if id(entry) not in failed_ids]
     if remaining:
         request["Entries"] = remaining
-        pending.failed_entries = failed
+        pending.failed_entries, pending.dropped_entries = failed, dropped
         return
     # nothing left to send: answer here (an empty batch would be an error)
-    context.service_response = {"Successful": [], "Failed": failed}
+    context.service_response = {"Successful": dropped, "Failed": failed}
     serializer = create_serializer(context.service, context.protocol)
     response.update_from(
         serializer.serialize_to_response(
@@ -521,6 +552,25 @@ def _fail_batch_entries(chain: HandlerChain, context: RequestContext, response: 
         )
     )
     chain.stop()
+
+
+def _url_encoded(context: RequestContext) -> bool:
+    return str((context.service_request or {}).get("EncodingType") or "") == "url"
+
+
+def _decoded(key: str, encoded: bool) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(key) if encoded else key
+
+
+def _as_sent(entry: dict[str, Any]) -> dict[str, Any]:
+    """A dropped entry's answer: as if SQS had taken it."""
+    import hashlib
+    import uuid
+
+    body = str(entry.get("MessageBody", "")).encode()
+    return {"Id": entry["Id"], "MessageId": str(uuid.uuid4()), "MD5OfMessageBody": hashlib.md5(body).hexdigest()}  # noqa: S324
 
 
 def apply_request_faults(chain: HandlerChain, context: RequestContext, response: Response) -> None:
@@ -542,7 +592,9 @@ def apply_request_faults(chain: HandlerChain, context: RequestContext, response:
             pending.corrupt_body = True
     if service == "sqs" and operation in SQS_BATCH_OPERATIONS:
         _fail_batch_entries(chain, context, response, pending)
-    if pending.corrupt_body or pending.failed_entries:
+    if (service, operation) == ("s3", "ListObjectsV2"):
+        pending.hide = any(r.action == "hide" for r in REGISTRY.request_rules.values())
+    if pending.corrupt_body or pending.failed_entries or pending.dropped_entries or pending.hide:
         setattr(context, CONTEXT_ATTRIBUTE, pending)
 
 
@@ -568,13 +620,25 @@ def apply_response_faults(chain: HandlerChain, context: RequestContext, response
         return
     if pending.corrupt_body:
         response.response = _flip_one_byte(response.response)
-    if pending.failed_entries and context.service_response is not None:
-        result = {**context.service_response}
-        result["Failed"] = [*(result.get("Failed") or []), *pending.failed_entries]
-        context.service_response = result
+    changed: dict[str, Any] | None = None
+    if (pending.failed_entries or pending.dropped_entries) and context.service_response is not None:
+        changed = {**context.service_response}
+        changed["Failed"] = [*(changed.get("Failed") or []), *pending.failed_entries]
+        changed["Successful"] = [*(changed.get("Successful") or []), *pending.dropped_entries]
+    if pending.hide and context.service_response is not None:
+        contents = list(context.service_response.get("Contents") or [])
+        hidden = REGISTRY.hidden(
+            context.account_id, [str(item.get("Key", "")) for item in contents], _url_encoded(context)
+        )
+        if hidden:
+            changed = {**context.service_response}
+            changed["Contents"] = [item for item in contents if item.get("Key") not in hidden]
+            changed["KeyCount"] = len(changed["Contents"]) + len(changed.get("CommonPrefixes") or [])
+    if changed is not None:
+        context.service_response = changed
         serializer = create_serializer(context.service, context.protocol)
         response.update_from(
-            serializer.serialize_to_response(result, context.operation, context.request.headers, context.request_id)
+            serializer.serialize_to_response(changed, context.operation, context.request.headers, context.request_id)
         )
 
 

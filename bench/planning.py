@@ -1,0 +1,104 @@
+"""Sharded planning in the bench (data set C): a dry run's listing with 1, 4 and 8 planner workers while every
+ListObjectsV2 of the producer waits 300 ms (the LocalStack fault plugin: an AWS-like round trip made visible on
+2 cores, where a listing is otherwise bound by the machine's CPU), and a real planning pass (listing, the
+books, SendMessageBatch) with the copier's mapping disabled: keys enqueued a second and LocalStack's CPU per
+key. Each measures from the planner's invocation to the run's planning complete (its workers done)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.faults import Faults
+
+from bench import data, report
+from bench.env import cpu_seconds, localstack_pid
+from bench.pipeline import Pipeline
+from bench.report import PlannerResult
+from hydration.models import TERMINAL, RunRecord, RunStatus
+
+LISTING_DELAY_MS = 300
+WORKERS = (1, 4, 8)
+PRODUCER_ACCOUNT = "222222222222"
+
+
+def listing_contender(workers: int) -> str:
+    return f"listing, {workers} worker(s), ListObjectsV2 +{LISTING_DELAY_MS} ms"
+
+
+def planned(pipeline: Pipeline, run_id: str, timeout: float = 900) -> RunRecord:
+    """The run once its planning is complete (a dry run's end), or its end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = pipeline.stores.runs.get(run_id)
+        if run.planning_complete or run.status in TERMINAL:
+            return run
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"run {run_id} still planning after {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def planning_seconds(run: RunRecord, invoked_at: float) -> float:
+    """Invoked -> planning complete (the last worker's write: the run's heartbeat at finish_planning)."""
+    done = run.ended_at if run.dry_run else run.heartbeat_at
+    return (done.timestamp() if done else time.time()) - invoked_at
+
+
+def use_workers(pipeline: Pipeline, workers: int) -> None:
+    """N workers at once: N shards (PLANNER_SHARDS, also the most a split makes), the planner queue's event
+    source at N (its minimum is 2: one shard keeps one worker busy)."""
+    for function in (pipeline.planner_name, pipeline.planner_worker_name):
+        pipeline.configure(function, PLANNER_SHARDS=workers)
+    pipeline.configure_planner_esm(max(2, workers))
+
+
+def listing(pipeline: Pipeline, ds: data.DataSet, repeat: int) -> list[PlannerResult]:
+    """A dry run of the data set with 1, 4 and 8 workers, each listing page 300 ms late."""
+    results = {workers: PlannerResult(keys=ds.count, contender=listing_contender(workers)) for workers in WORKERS}
+    with Faults() as faults:
+        faults.add(
+            service="s3",
+            operation="ListObjectsV2",
+            action="delay",
+            delay_ms=LISTING_DELAY_MS,
+            account=PRODUCER_ACCOUNT,
+        )
+        for workers in WORKERS:
+            use_workers(pipeline, workers)
+            dry_run(pipeline, "zz-warm/")  # the workers' environments started outside the timing
+            for _ in range(repeat):
+                invoked_at = time.time()
+                run = dry_run(pipeline, ds.prefix)
+                if run.keys_selected != ds.count:
+                    raise RuntimeError(f"the dry run saw {run.keys_selected} keys, not {ds.count}")
+                results[workers].seconds.append(planning_seconds(run, invoked_at))
+    return list(results.values())
+
+
+def dry_run(pipeline: Pipeline, prefix: str) -> RunRecord:
+    answer: dict[str, Any] = pipeline.invoke(pipeline.planner_name, {"prefix": prefix, "dry_run": True})
+    run = planned(pipeline, str(answer["run_id"]))
+    if run.status is not RunStatus.COMPLETED:
+        raise RuntimeError(f"dry run {run.run_id} ended {run.status}: {run.error}")
+    return run
+
+
+def enqueue_pass(pipeline: Pipeline, ds: data.DataSet) -> PlannerResult:
+    """A real planning pass of the data set, nothing copied (the copier's mapping disabled); the run is then
+    abandoned (its messages purged, the run cancelled)."""
+    pipeline.configure_esm(Enabled=False)
+    try:
+        ls = localstack_pid()
+        cpu_before = cpu_seconds(ls) if ls else None
+        invoked_at = time.time()
+        answer = pipeline.invoke(pipeline.planner_name, {"prefix": ds.prefix})
+        run = planned(pipeline, str(answer["run_id"]))
+        row = PlannerResult(keys=run.keys_enqueued, contender=report.ENQUEUE_RUN)
+        row.seconds.append(planning_seconds(run, invoked_at))
+        if ls and cpu_before is not None:
+            row.localstack_cpu_per_key_ms = 1000 * (cpu_seconds(ls) - cpu_before) / max(1, run.keys_enqueued)
+            row.extra["localstack_cpu_ms_per_key"] = row.localstack_cpu_per_key_ms
+        pipeline.abandon(run.run_id)
+        return row
+    finally:
+        pipeline.configure_esm(Enabled=True)

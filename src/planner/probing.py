@@ -1,0 +1,69 @@
+"""Where a key space goes on, found with one-key listings (`StartAfter`, `MaxKeys=1`), a few at once.
+
+From a page's first and last keys, steps of growing size beyond it (x1, x8, x64, ...: `keyspace.extrapolate`)
+are probed side by side; each answers with the first key after it. The farthest key found, and the first
+step that found nothing, bound where the key space ends; a second round of probes, evenly between the two,
+narrows it. So two round trips estimate the end of a flat key space of millions of keys. A coordinator cuts
+a flat prefix evenly up to there; a worker hands the upper half of what its shard has left on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from hydration.keyspace import extrapolate, fraction
+
+GROWTH = 8  # each step goes 8 times as far as the one before
+STEPS = 6  # about 8^5 pages beyond the first step
+GRID = 8  # the second round: 7 points evenly between the farthest key found and the first empty step
+
+Probe = Callable[[Sequence[str]], list[str | None]]  # the first key after each point (None: nothing after it)
+
+
+@dataclass
+class Reach:
+    key: str | None  # the farthest key found beyond the page (None: nothing was found)
+    probes: int
+
+
+def reach(first: str, last: str, upto: str | None, prefix: str, probe: Probe) -> Reach:
+    """The farthest key (at most `upto`) found beyond the page `first`..`last`, in two rounds of probes."""
+    steps: list[str] = []
+    factor = 1
+    for _ in range(STEPS):
+        point = extrapolate(first, last, factor, prefix)
+        if point is None or not worthy(point) or (upto is not None and point >= upto) or point in steps:
+            break
+        steps.append(point)
+        factor *= GROWTH
+    found, beyond = _farthest(steps, probe(steps) if steps else [], upto)
+    probes = len(steps)
+    if found is None:
+        return Reach(None, probes)
+    grid = [p for i in range(1, GRID) if (p := fraction(found, beyond, i, GRID, prefix)) is not None and worthy(p)]
+    grid = sorted(set(grid))
+    refined, _ = _farthest(grid, probe(grid) if grid else [], upto)
+    return Reach(max(found, refined) if refined is not None else found, probes + len(grid))
+
+
+def _farthest(points: list[str], keys: list[str | None], upto: str | None) -> tuple[str | None, str | None]:
+    """The farthest key the probes found within the range, and the first point beyond which they found none."""
+    found: str | None = None
+    for point, key in zip(points, keys, strict=True):
+        if key is None or (upto is not None and key > upto):
+            return found, point
+        found = key if found is None or key > found else found
+    return found, upto
+
+
+def cut_points(start: str, end: str, parts: int, prefix: str) -> list[str]:
+    """`parts - 1` points evenly from `start` to `end` (both keys that exist): every part but the last
+    ends at one of them."""
+    points = [fraction(start, end, i, parts, prefix) for i in range(1, parts)]
+    return sorted({point for point in points if point is not None and worthy(point)})
+
+
+def worthy(point: str) -> bool:
+    """No key range worth cutting starts at a string with control characters."""
+    return all(char >= " " for char in point)

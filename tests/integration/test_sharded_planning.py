@@ -1,0 +1,218 @@
+"""Sharded planning on moto: a bucket of 20,000 keys with adversarial names planned with 1, 4 and 16 shards and
+hand-ons forced every few pages; a worker killed mid-shard; a shard's hand-on lost; a 503 storm on listing.
+Each time: the enqueued set is the seeded set, each key exactly once in the books, and the run's listing
+stayed within ceil(keys / 1000) + shards + probes ListObjectsV2 calls."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hydration.models import RunStatus, ShardStatus, iso
+from tests.fakes import RecordingContinuation
+from tests.integration.harness import (
+    REGION,
+    World,
+    cold_start,
+    create_world,
+    invoke_finalizer,
+    invoke_planner,
+    queue_objects,
+    replace_continuation,
+    run_planner_workers,
+)
+from tests.moto_faults import Faults
+
+
+def adversarial_keys() -> list[str]:
+    """20,000 keys: 90 % under one prefix with no delimiter below it (a flat key space), spaces, `+`, `%`,
+    non-ASCII, keys that are prefixes of others and keys right where a midpoint falls."""
+    suffixes = ["", " ", "+", "%20", "%", "ü", "~", " x", "+y", "漢"]
+    keys = [f"big/{i:05d}{suffixes[i % len(suffixes)]}" for i in range(18_000)]
+    keys += [f"{top}/{i:04d} {top}" for top in ("a", "ü", "z z", "%41") for i in range(300)]
+    keys += [f"flat{i:04d}+" for i in range(717)]
+    keys += ["big", "big/", "big/5", "big/X", "big/2", "big/0", "big/?", "a/", "a", "b", "~", "ü", "%", "+", " "]
+    keys += [f"big/{i:05d}" + "\U0001f600" for i in range(0, 18_000, 800)]  # beyond the BMP
+    keys += [f"big/{i:05d}a" for i in range(0, 18_000, 400)]  # right after a key: no room between
+    assert len(set(keys)) == len(keys) == 20_000, len(keys)
+    return keys
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[tuple[World, list[str]]]:
+    """One moto world for the module, the producer bucket seeded once (20,000 objects take a while)."""
+    with mock_aws():
+        world = create_world(World())
+        keys = adversarial_keys()
+        s3 = boto3.client("s3", region_name=REGION)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda k: s3.put_object(Bucket=world.producer_bucket, Key=k, Body=b"x"), keys))
+        yield world, keys
+
+
+@pytest.fixture
+def world(seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The seeded world with the functions' environment, no run active, empty queues."""
+    world, _ = seeded
+    for name, value in world.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KEYS_PER_MESSAGE", "100")  # fewer messages to read back: the keys are what matter
+    monkeypatch.setenv("PLANNER_FUNCTION_NAME", "s3-hydration-planner")
+    continuation = RecordingContinuation()
+    replace_continuation(monkeypatch, continuation)
+    world.continued = continuation.run_ids
+    _record_finalizer_continuations(monkeypatch, continuation)
+    yield world
+    active = world.stores.runs.active()
+    if active is not None:
+        world.stores.runs.cancel(active.run_id, "test over")
+    for url in (world.queue_url, world.planner_queue_url):
+        _empty(world, url)
+
+
+def _empty(world: World, url: str) -> None:
+    """Every message of a queue deleted (moto allows one PurgeQueue a minute)."""
+    while got := world.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
+        "Messages", []
+    ):
+        for message in got:
+            world.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _record_finalizer_continuations(monkeypatch: pytest.MonkeyPatch, continuation: RecordingContinuation) -> None:
+    """The finalizer's `continue_run` invocations of the coordinator are recorded (the test makes them)."""
+    from finalizer import dependencies as finalizer_dependencies
+
+    real = finalizer_dependencies.deps
+
+    def deps() -> Any:
+        built = real()
+        built.planner = continuation
+        return built
+
+    deps.cache_clear = real.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(finalizer_dependencies, "deps", deps)
+
+
+def _list_calls(faults: Faults) -> Any:
+    """Counts every ListObjectsV2 call the functions make from now on (a rule that lets them through)."""
+    return faults.add("s3.ListObjectsV2", "", action="call", before=lambda: None)
+
+
+def _assert_planned_exactly_once(world: World, run_id: str, keys: list[str]) -> None:
+    sent = Counter(obj["key"] for obj in queue_objects(world) if obj["run_id"] == run_id)
+    assert sorted(sent) == sorted(keys)
+    assert set(sent.values()) == {1}  # no key sent twice
+    books = Counter(task.key for task in world.stores.books.tasks(run_id))
+    assert sorted(books) == sorted(keys)
+    assert set(books.values()) == {1}
+    run = world.stores.runs.get(run_id)
+    assert (run.status, run.planning_complete, run.keys_enqueued, run.keys_listed) == (
+        RunStatus.DRAINING,
+        True,
+        len(keys),
+        len(keys),
+    )
+
+
+@pytest.mark.parametrize("shards", [1, 4, 16])
+def test_every_key_is_planned_exactly_once_whatever_the_shards_and_hand_ons(
+    world: World, seeded: tuple[World, list[str]], shards: int, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = seeded[1]
+    cold_start(monkeypatch, PLANNER_SHARDS=str(shards), MAX_PAGES_PER_INVOCATION="3", SHARD_SPLIT_PAGES="2")
+    calls = _list_calls(faults)
+
+    planned = invoke_planner({"full": True})
+
+    run = world.stores.runs.get(planned["run_id"])
+    _assert_planned_exactly_once(world, run.run_id, keys)
+    every = world.stores.shards.of_run(run.run_id)
+    assert all(shard.status is ShardStatus.DONE for shard in every)
+    assert sum(shard.hand_ons for shard in every) >= len(keys) // 1000 // 3 - len(every)  # forced every 3 pages
+    if shards > 1:
+        assert sum(shard.splits for shard in every) > 0  # the flat prefix spread out while it ran
+        assert len(every) > shards // 2
+    # The listing's cost: ceil(keys / 1000) + shards + probes calls, as the run counted them, and as made.
+    assert calls.seen == run.list_calls + run.probes
+    assert run.list_calls <= math.ceil(len(keys) / 1000) + run.shards_total
+    assert run.shards_total == len(every)
+
+
+def test_a_worker_killed_mid_shard_loses_and_duplicates_nothing(
+    world: World, seeded: tuple[World, list[str]], faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies on a page's listing (its process killed): its message comes back, but its lease holds
+    the shard until it expires; then the coordinator sends the shard again and the next worker resumes from
+    its last checkpoint. Whatever was enqueued before the kill is not enqueued again."""
+    keys = seeded[1]
+    cold_start(monkeypatch, PLANNER_SHARDS="1", HEARTBEAT_SECONDS="0.001", SHARD_LEASE_SECONDS="600")
+    faults.add("s3.ListObjectsV2", "", action="crash", skip=8, times=1)  # the 9th call: mid-shard
+
+    planned = invoke_planner({"full": True})
+
+    run_id = planned["run_id"]
+    assert world.stores.runs.get(run_id).status is RunStatus.PLANNING  # its only shard is held by the dead worker
+    (shard,) = world.stores.shards.of_run(run_id)
+    assert shard.owner is not None
+    assert shard.position is not None
+    _age(world, run_id, shard.shard_id, "lease_until", "dispatched_at")  # time passes: the lease expires
+    assert invoke_finalizer({"run_id": run_id})["action"] == "resumed-planning"  # nothing queued, nothing held
+    assert world.continued == [run_id]
+    invoke_planner({"continue_run": run_id})
+    _assert_planned_exactly_once(world, run_id, keys)
+
+
+def test_a_lost_hand_on_is_sent_again(
+    world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = seeded[1]
+    cold_start(monkeypatch, PLANNER_SHARDS="1", MAX_PAGES_PER_INVOCATION="5")
+    planned = invoke_planner({"full": True}, drain=False)
+    run_id = planned["run_id"]
+    run_planner_workers(world, max_polls=1, drain=False)  # 5 pages, then handed on
+    _empty(world, world.planner_queue_url)  # the hand-on is lost
+    (shard,) = world.stores.shards.of_run(run_id)
+    assert (shard.status, shard.owner, shard.hand_ons, shard.keys_listed) == (ShardStatus.OPEN, None, 1, 5000)
+    assert invoke_finalizer({"run_id": run_id})["action"] == "resumed-planning"
+    assert invoke_planner({"continue_run": run_id}, drain=False)["continued"] is False  # sent moments ago: wait
+    _age(world, run_id, shard.shard_id, "dispatched_at")
+    assert invoke_planner({"continue_run": run_id}, drain=False)["continued"] is True
+    run_planner_workers(world)
+    _assert_planned_exactly_once(world, run_id, keys)
+
+
+def test_a_503_storm_on_listing_is_ridden_out(
+    world: World, seeded: tuple[World, list[str]], faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 answers 503 SlowDown to listings beyond what the client retries (botocore's retries do not see the
+    moto tier's injected answers: every one fails its call, as a storm longer than botocore's attempts
+    would; the LocalStack fault matrix has botocore's own backoff): the shard's worker fails, its message
+    comes back (after a backoff on AWS) and the next worker resumes from the shard's checkpoint."""
+    keys = seeded[1]
+    cold_start(monkeypatch, PLANNER_SHARDS="4", HEARTBEAT_SECONDS="0.001")
+    storm = faults.add("s3.ListObjectsV2", "", code="SlowDown", status=503, skip=8, times=2)
+
+    planned = invoke_planner({"full": True})
+
+    assert storm.hits == 2
+    _assert_planned_exactly_once(world, planned["run_id"], keys)
+
+
+def _age(world: World, run_id: str, shard_id: str, *fields: str) -> None:
+    """An hour passes for these time fields of a shard."""
+    an_hour_ago = iso(datetime.now(UTC) - timedelta(hours=1))
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=world.books_table,
+        Key={"run_id": {"S": f"{run_id}#shards"}, "key": {"S": shard_id}},
+        UpdateExpression="SET " + ", ".join(f"{name} = :h" for name in fields),
+        ExpressionAttributeValues={":h": {"S": an_hour_ago}},
+    )
