@@ -64,6 +64,12 @@ class Faults:
         esm_concurrency.py): 0 once a disabled mapping's loops have all ended their current receive."""
         return {uuid: int(n) for uuid, n in self._call("GET", "/_s3h/esm-loops")["loops"].items()}
 
+    def async_pollers(self, function: str) -> set[int]:
+        """The threads of LocalStack's asynchronous-invocation poller of `function` ($LATEST) alive now
+        (tools/localstack/s3h_localstack/esm_concurrency.py): one, except during a configuration update."""
+        pollers = self._call("GET", "/_s3h/lambda-pollers")["pollers"]
+        return {int(ident) for ident in pollers.get(f"{function}:$LATEST", [])}
+
     def rule(self, rule_id: str) -> dict[str, Any]:
         """The rule as the server holds it, with its ``matched`` and ``hits`` counts."""
         for path in (REQUEST_FAULTS, LAMBDA_FAULTS):

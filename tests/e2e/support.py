@@ -196,11 +196,21 @@ class Matrix:
         before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
 
         def apply(variables: dict[str, str]) -> None:
+            pollers = Faults().async_pollers(name)
             lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
             poll(
                 lambda: lam.get_function_configuration(FunctionName=name).get("LastUpdateStatus") == "Successful",
                 timeout=60,
                 what=f"the {service}'s configuration update",
+            )
+            # LocalStack replaces the function's asynchronous-invocation poller; the old one, inside its 2-second
+            # receive, would drop an event sent now (invisible for the function's timeout + 60 s): wait until
+            # only a new poller is left, as an asynchronous invocation (the schedule, trigger) may come next.
+            poll(
+                lambda: (now := Faults().async_pollers(name)) and not now & pollers and len(now) == 1,
+                timeout=60,
+                interval=0.2,
+                what=f"the {service}'s old asynchronous-invocation poller to stop",
             )
 
         apply({**before, **changes})

@@ -166,8 +166,28 @@ def _loops_endpoint(request: Any, **_: Any) -> Any:
     return Response(json.dumps({"loops": running_loops()}), status=200, mimetype="application/json")
 
 
+def async_pollers() -> dict[str, list[int]]:
+    """Per function and qualifier (``name:$LATEST``), the threads of LocalStack's asynchronous-invocation poller
+    alive now. A configuration update starts a new poller and stops the old one, which may still be inside its
+    2-second receive: a message it receives then is dropped, invisible for the function's timeout + 60 s. So a
+    test that invokes asynchronously right after an update waits until only the new poller is left."""
+    pollers: dict[str, list[int]] = {}
+    for thread in threading.enumerate():
+        if thread.name.startswith("lambda-poller-") and thread.is_alive() and thread.ident is not None:
+            function = thread.name.removeprefix("lambda-poller-").rsplit("-functhread", 1)[0]
+            pollers.setdefault(function, []).append(thread.ident)
+    return pollers
+
+
+def _pollers_endpoint(request: Any, **_: Any) -> Any:
+    from localstack.http import Response
+
+    return Response(json.dumps({"pollers": async_pollers()}), status=200, mimetype="application/json")
+
+
 def install() -> None:
-    """Wraps ``EsmWorkerFactory.get_esm_worker`` and adds ``/_s3h/esm-loops`` (idempotent)."""
+    """Wraps ``EsmWorkerFactory.get_esm_worker`` and adds ``/_s3h/esm-loops`` and ``/_s3h/lambda-pollers``
+    (idempotent)."""
     original = EsmWorkerFactory.get_esm_worker
     if getattr(original, "s3h_patched", False):
         return
@@ -190,6 +210,7 @@ def install() -> None:
     from localstack.services.edge import ROUTER
 
     ROUTER.add("/_s3h/esm-loops", endpoint=_loops_endpoint, methods=["GET"])
+    ROUTER.add("/_s3h/lambda-pollers", endpoint=_pollers_endpoint, methods=["GET"])
 
     get_esm_worker.s3h_patched = True  # type: ignore[attr-defined]
     EsmWorkerFactory.get_esm_worker = get_esm_worker  # type: ignore[method-assign]
