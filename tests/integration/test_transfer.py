@@ -19,20 +19,13 @@ from hydration.errors import ChecksumMismatchError, SourceVanishedError
 from hydration.settings import Verification
 from tests.integration.harness import MIB, REGION, World, consumer_object, put_object
 from tests.integration.transfer_support import (
+    MODES,
     ClientWrapper,
     Plenty,
     copier,
-    create_uploads_table,
     request_for,
     s3_client,
 )
-
-MODES = pytest.mark.parametrize("server_side", [True, False], ids=["server-side", "stream"])
-
-
-@pytest.fixture
-def uploads(world: World) -> UploadStore:
-    return create_uploads_table()
 
 
 def _copied(outcome: object) -> CopyResult:

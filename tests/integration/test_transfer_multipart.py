@@ -19,26 +19,20 @@ from hydration.errors import ChecksumMismatchError, InvalidRequestError, ObjectT
 from tests.integration.harness import MIB, REGION, World, consumer_object, put_object
 from tests.integration.test_transfer import _CorruptingReads
 from tests.integration.transfer_support import (
+    MODES,
     AfterParts,
     ClientWrapper,
     Plenty,
     Requests,
     body_of,
     copier,
-    create_uploads_table,
     in_progress,
     interrupted,
     request_for,
     s3_client,
 )
 
-MODES = pytest.mark.parametrize("server_side", [True, False], ids=["server-side", "stream"])
 SIZE = 21 * MIB + 12345  # five parts of 5 MiB, the last one short
-
-
-@pytest.fixture
-def uploads(world: World) -> UploadStore:
-    return create_uploads_table()
 
 
 def _clients(server_side: bool, requests: Requests) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import pytest
 
 from hydration.aws.transfer import Copier
 from hydration.aws.uploads import UploadStore
@@ -16,6 +17,9 @@ from hydration.settings import Verification
 from tests.integration.harness import MIB, REGION, World
 
 UPLOADS_TABLE = "s3h-uploads"
+
+
+MODES = pytest.mark.parametrize("server_side", [True, False], ids=["server-side", "stream"])
 
 
 def create_uploads_table(**options: Any) -> UploadStore:
