@@ -21,6 +21,7 @@ PLANNER_DRY_RUN = "planner dry run (list + select)"
 PAGINATOR = "boto3 ListObjectsV2 paginator"
 BARE_HTTP = "bare HTTP ListObjectsV2"
 ENQUEUE_RUN = "planner enqueue pass (+ books, SendMessageBatch)"
+CEILING = "ceiling: boto3 ListObjectsV2,"  # bench.planning.ceiling_contender
 MIB = 1024 * 1024
 
 
@@ -338,13 +339,22 @@ def planning_lines(planner: list[PlannerResult]) -> list[str]:
             for name, p in listing.items()
             if p is not one
         ]
-        eight = next((p for name, p in listing.items() if name.startswith("listing, 8 workers")), None)
+        eight = next((p for name, p in listing.items() if name.startswith("listing, 8 worker")), None)
         goal = (
             ""
             if eight is None
             else f" (goal 8 workers >= 5x: {'met' if one.median / eight.median >= 5 else 'NOT met'})"
         )
         lines.append(f"listing {one.keys:,} keys, 300 ms a page: 1 worker {one.median:.1f} s; " + ", ".join(ups) + goal)
+    ceilings = [p for p in planner if p.contender.startswith(CEILING) and p.seconds]
+    if len(ceilings) == 2:
+        single, many = ceilings
+        ceiling = single.median / many.median
+        line = f"ceiling on this machine (boto3, ranges cut beforehand, same delay): 1 thread {single.median:.1f} s, "
+        line += f"{many.contender.removeprefix(CEILING).split(' on ')[0].strip()} {_fmt(ceiling, 2)}x"
+        if one is not None and eight is not None:
+            line += f"; 8 workers reach {_fmt(100 * one.median / eight.median / ceiling, 0)} % of it"
+        lines.append(line)
     for p in planner:
         if p.contender.startswith("planning pass") and p.seconds:
             cpu = p.extra.get("localstack_cpu_ms_per_key")

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hydration.errors import CheckpointMovedError, RunAlreadyActiveError, RunNotFoundError
+from hydration.keyspace import KeyRange
 from hydration.marker import Marker
 from hydration.models import (
     Books,
@@ -403,6 +404,10 @@ class FakeLedger:
 
     def archived(self) -> Iterator[FailureRecord]:
         return iter([f for f in self.failures.values() if f.archived])
+
+    def within(self, key_range: KeyRange) -> Iterator[FailureRecord]:
+        """As the adapter's filtered scan: a read of the whole ledger that returns the range's entries."""
+        return (failure for failure in self if key_range.holds(failure.key))
 
     def entries(self) -> Iterator[FailureRecord]:
         return iter(list(self.failures.values()))

@@ -117,6 +117,30 @@ def extrapolate(first: str, last: str, factor: int, prefix: str = "") -> str | N
     return candidate if last < candidate < top else None
 
 
+def widths(first: str, last: str, far: str, prefix: str = "") -> float:
+    """How many times the stretch `first`..`last` (a page's keys) fits into `first`..`far` (the farthest key
+    probes found), in the alphabet they are written in: about how many pages a key space of the page's
+    density holds up to `far` (1.0 when `far` is `last`; at least 1.0)."""
+    if not first < last or not last < far:
+        return 1.0
+    radix = _radix([first, last, far], max(len(first), len(last), len(far)) + 1)
+    start = _number(first, radix)
+    return max(1.0, (_number(far, radix) - start) / max(1, _number(last, radix) - start))
+
+
+def shares(weights: list[float], total: int) -> list[int]:
+    """`total` parts dealt in proportion to `weights`, at least one each (largest remainders first)."""
+    if not weights:
+        return []
+    total = max(total, len(weights))
+    whole = sum(weights) or 1.0
+    exact = [1 + (total - len(weights)) * weight / whole for weight in weights]
+    dealt = [int(value) for value in exact]
+    for i in sorted(range(len(exact)), key=lambda i: dealt[i] - exact[i])[: total - sum(dealt)]:
+        dealt[i] += 1
+    return dealt
+
+
 RUNS = ("0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from hydration.keyspace import KeyRange
 from hydration.marker import Marker
 from hydration.models import FailureRecord, ManifestEntry, RunRecord, RunStatus, Settlement, Sheet, Task
 from hydration.models.shards import Shard
@@ -105,6 +106,10 @@ class Ledger(Protocol):
         ...
 
     def archived(self) -> Iterator[FailureRecord]: ...
+
+    def within(self, key_range: KeyRange) -> Iterator[FailureRecord]:
+        """The retryable entries whose keys lie in the range."""
+        ...
 
 
 class Lookup(Protocol):

@@ -34,7 +34,7 @@ from hydration_cli.aws.uploads import ConsumerUploads
 from hydration_cli.errors import StackOutputMissingError
 
 DEFAULT_STACK = "s3-hydration-consumer"
-SERVICES = ("planner", "copier", "finalizer")
+SERVICES = ("planner", "planner-worker", "copier", "finalizer")
 
 InvokerFactory = Callable[["Deployment"], FunctionInvoker]
 
@@ -212,6 +212,11 @@ class Deployment:
     def planner_queue_url(self) -> str | None:
         """The planner workers' queue (a deployment from before sharded planning has none)."""
         return self.outputs.get("PlannerQueueUrl") or None
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The functions this deployment has (one from before sharded planning has no planner workers)."""
+        return tuple(service for service in SERVICES if f"{_logical(service)}FunctionName" in self.outputs)
 
     def function_name(self, service: str) -> str:
         """`planner`, `planner-worker`, `copier`, `finalizer` -> the deployed function's name."""

@@ -44,7 +44,12 @@ class ShardLostError(HydrationError):
 
 class Budget:
     """A worker's invocation: it hands its shard on when too little time is left (or, in tests, after a page
-    budget), and checkpoints every `heartbeat_seconds` of work (which renews its lease)."""
+    budget), and checkpoints every `heartbeat_seconds` of work (which renews its lease).
+
+    Too little is the configured margin, but never more than a quarter of the time the invocation started
+    with: a margin as long as the function's timeout (60 s each: an allowed PlannerWorkerTimeout) would hand
+    the shard on after every page, each hand-on a trip through the planner queue, and a shard handed on
+    after every page never lists the pages a split needs."""
 
     def __init__(
         self,
@@ -56,6 +61,8 @@ class Budget:
     ) -> None:
         self._remaining_ms = remaining_ms
         self._margin_ms = margin_seconds * 1000
+        if remaining_ms is not None:
+            self._margin_ms = min(self._margin_ms, remaining_ms() // 4)
         self._max_pages = max_pages
         self._heartbeat_seconds = heartbeat_seconds
         self._last_beat = time.monotonic()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from hydration.aws.inventory import read_manifest
 from hydration.aws.listing import Page, common_prefixes, first_keys_after, first_page
-from hydration.keyspace import partition, spread
+from hydration.keyspace import partition, shares, spread, widths
 from hydration.models import RunKind, RunRecord, Shard, ShardSource
 from planner.completion import scope_of
 from planner.context import PlannerDeps
@@ -47,11 +47,10 @@ def cut(run: RunRecord, deps: PlannerDeps) -> Cut:
     result = Cut([])
     for prefix in run.prefixes:
         points = spread([point for point in previous if point.startswith(prefix)], wanted - 1)
-        page = _first_page(prefix, deps, result) if len(points) + 1 < wanted else None
-        if page is not None and page.truncated:  # more than a page: worth cutting
-            points += _probed_cuts(
-                prefix, _discover(prefix, deps, result), page, wanted - 1 - len(points), deps, result
-            )
+        if len(points) + 1 < wanted:
+            page, groups = _first_page_and_groups(prefix, deps, result)
+            if page.truncated:  # more than a page: worth cutting
+                points += _probed_cuts(prefix, groups, page, wanted - 1 - len(points), deps, result)
         for key_range in partition(prefix, points):
             result.shards.append(
                 Shard(
@@ -103,53 +102,69 @@ def _ledger_leftovers(run: RunRecord) -> bool:
     return run.scope is None or sorted(run.scope.prefixes) != sorted(run.prefixes)
 
 
-def _first_page(prefix: str, deps: PlannerDeps, result: Cut) -> Page:
-    """The prefix's first page: one that is not truncated holds the whole prefix (one shard lists it in one
-    call: there is nothing to cut)."""
-    result.probes += 1
-    return first_page(deps.producer_s3, deps.settings.producer_bucket, prefix, deps.settings.list_page_size)
-
-
-def _discover(prefix: str, deps: PlannerDeps, result: Cut) -> list[str]:
-    """Delimiter discovery: the common prefixes one level below `prefix`."""
-    result.probes += 1
-    return common_prefixes(deps.producer_s3, deps.settings.producer_bucket, prefix)
+def _first_page_and_groups(prefix: str, deps: PlannerDeps, result: Cut) -> tuple[Page, list[str]]:
+    """The prefix's first page (one that is not truncated holds the whole prefix: one shard lists it in one
+    call, there is nothing to cut) and, side by side with it, delimiter discovery: the common prefixes one
+    level below (two calls at once: a round trip less before the first shard starts, for one call that a
+    prefix of a page does not need)."""
+    bucket, client = deps.settings.producer_bucket, deps.producer_s3
+    result.probes += 2
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cut") as pool:
+        groups = pool.submit(common_prefixes, client, bucket, prefix)
+        page = first_page(client, bucket, prefix, deps.settings.list_page_size)
+        return page, groups.result()
 
 
 def _probed_cuts(prefix: str, groups: list[str], page: Page, need: int, deps: PlannerDeps, result: Cut) -> list[str]:
     """Cuts within a prefix that has more than a page: its common prefixes one level down (as many as are
     wanted), and, where fewer than that, cuts inside some of them (a flat key space: inside the prefix
-    itself), evenly up to the farthest key that probes beyond their first page find (`probing.reach`)."""
+    itself), dealt in proportion to how far each reaches (`Extent`) and even from its first key to the
+    farthest key its probes find (`probing.reach`)."""
     points = spread(groups[1:], need)  # the first common prefix starts the key space: no cut before it
     extra = need - len(points)
     if extra <= 0:
         return points
     probed = spread(groups, extra) if groups else [prefix]
-    parts = max(2, extra // len(probed) + 1)
     with ThreadPoolExecutor(max_workers=min(8, len(probed)), thread_name_prefix="cut") as pool:
-        inside = list(
-            pool.map(lambda group: _cuts_inside(group, page if group == prefix else None, parts, deps), probed)
-        )
-    for cuts, probes in inside:
-        points += cuts
-        result.probes += probes
+        extents = list(pool.map(lambda group: _extent(group, page if group == prefix else None, deps), probed))
+    for extent, parts in zip(extents, shares([e.pages for e in extents], extra + len(probed)), strict=True):
+        points += extent.cuts(parts)
+        result.probes += extent.probes
     return points
 
 
-def _cuts_inside(group: str, page: Page | None, parts: int, deps: PlannerDeps) -> tuple[list[str], int]:
-    """`parts - 1` cuts inside a group (after its first page, evenly up to the farthest key found)."""
+@dataclass
+class Extent:
+    """How far a group's keys reach: its first key, where probes estimate its keys end (`Reach.end`), and
+    about how many pages lie between them (at its first page's density: `keyspace.widths`)."""
+
+    group: str
+    first: str | None = None
+    far: str | None = None
+    pages: float = 1.0
+    probes: int = 0
+
+    def cuts(self, parts: int) -> list[str]:
+        """`parts - 1` cuts, even from the first key to the farthest (the last part runs on to the group's end)."""
+        if parts < 2 or self.first is None or self.far is None:
+            return []
+        return cut_points(self.first, self.far, parts, self.group)
+
+
+def _extent(group: str, page: Page | None, deps: PlannerDeps) -> Extent:
     bucket, client = deps.settings.producer_bucket, deps.producer_s3
-    probes = 0
+    extent = Extent(group)
     if page is None:
-        page, probes = first_page(client, bucket, group, deps.settings.list_page_size), 1
+        page, extent.probes = first_page(client, bucket, group, deps.settings.list_page_size), 1
     if not page.truncated or page.last_key is None:
-        return [], probes
+        return extent
 
     def probe(points: Sequence[str]) -> list[str | None]:
         return first_keys_after(client, bucket, group, list(points))
 
-    found = reach(page.objects[0].key, page.last_key, None, group, probe)
-    probes += found.probes
-    if found.key is None:
-        return [page.last_key], probes
-    return [page.last_key, *cut_points(page.last_key, found.key, parts - 1, group)], probes
+    first = page.objects[0].key
+    found = reach(first, page.last_key, None, group, probe)
+    extent.probes += found.probes
+    extent.first, extent.far = first, found.end(group) or page.last_key
+    extent.pages = widths(first, page.last_key, extent.far, group)
+    return extent

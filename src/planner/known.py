@@ -32,7 +32,9 @@ class LedgerRange:
 
     @classmethod
     def of_range(cls, ledger: Ledger, key_range: KeyRange, in_scope: Callable[[str], bool]) -> LedgerRange:
-        return cls.read(ledger, lambda key: key_range.holds(key) and in_scope(key))
+        """The entries in a shard's range: the ledger's filtered read (only they come back to the worker)."""
+        entries = {failure.key: failure for failure in ledger.within(key_range) if in_scope(failure.key)}
+        return cls(sorted(entries), entries)
 
     @classmethod
     def empty(cls) -> LedgerRange:

@@ -25,6 +25,14 @@ Probe = Callable[[Sequence[str]], list[str | None]]  # the first key after each 
 class Reach:
     key: str | None  # the farthest key found beyond the page (None: nothing was found)
     probes: int
+    beyond: str | None = None  # the nearest point past `key` after which the probes found nothing (None: unknown)
+
+    def end(self, prefix: str) -> str | None:
+        """Where the key space is estimated to end: half way from the farthest key found to the nearest point
+        past it with nothing after it (the key itself when there is no such point)."""
+        if self.key is None or self.beyond is None:
+            return self.key
+        return fraction(self.key, self.beyond, 1, 2, prefix) or self.key
 
 
 def reach(first: str, last: str, upto: str | None, prefix: str, probe: Probe) -> Reach:
@@ -43,8 +51,9 @@ def reach(first: str, last: str, upto: str | None, prefix: str, probe: Probe) ->
         return Reach(None, probes)
     grid = [p for i in range(1, GRID) if (p := fraction(found, beyond, i, GRID, prefix)) is not None and worthy(p)]
     grid = sorted(set(grid))
-    refined, _ = _farthest(grid, probe(grid) if grid else [], upto)
-    return Reach(max(found, refined) if refined is not None else found, probes + len(grid))
+    refined, past = _farthest(grid, probe(grid) if grid else [], upto)
+    key = max(found, refined) if refined is not None else found
+    return Reach(key, probes + len(grid), past if past is not None and past > key else beyond)
 
 
 def _farthest(points: list[str], keys: list[str | None], upto: str | None) -> tuple[str | None, str | None]:

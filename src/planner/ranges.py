@@ -10,13 +10,16 @@ import contextlib
 from collections.abc import Callable, Sequence
 
 from hydration.aws.listing import Pager, first_keys_after
+from hydration.keyspace import midpoint, widths
 from hydration.models import RunKind, Shard, ShardSource, SourceObject
 from hydration.observability import logger
 from planner import selecting
 from planner.context import ShardLostError
 from planner.known import LedgerRange, ManifestReads
-from planner.probing import cut_points, reach
+from planner.probing import cut_points, reach, worthy
 from planner.work import ShardWork, Walked
+
+SPLIT_PAGES_LEFT = 2  # a bounded range is split only if at least this many pages (at its density) are left
 
 
 def walk(work: ShardWork, absent: Callable[[list[str]], None]) -> Walked:
@@ -60,7 +63,12 @@ def walk(work: ShardWork, absent: Callable[[list[str]], None]) -> Walked:
 
 def split(work: ShardWork, page_first: str) -> Shard | None:
     """Hand the upper half of what is left on to another worker, if another shard is wanted (fewer than
-    PLANNER_SHARDS open) and probes beyond the last page find keys (`probing.reach`); the new shard, or None."""
+    PLANNER_SHARDS open) and enough is left to be worth it; the new shard, or None.
+
+    A range with an upper bound is cut half way to it, if at the last page's density at least two pages are
+    left (`keyspace.widths`) and a one-key probe finds a key above the cut; otherwise (and for the last range
+    of a prefix, with no upper bound) half way to the farthest key that probes beyond the last page find
+    (`probing.reach`)."""
     deps, shard, settings = work.deps, work.shard, work.deps.settings
     position = shard.position
     if position is None or deps.shards.open_count(shard.run_id) >= settings.planner_shards:
@@ -69,6 +77,16 @@ def split(work: ShardWork, page_first: str) -> Shard | None:
     def probe(points: Sequence[str]) -> list[str | None]:
         return first_keys_after(deps.producer_s3, settings.producer_bucket, shard.prefix, list(points))
 
+    if shard.upto is not None:
+        if widths(page_first, position, shard.upto, shard.prefix) < SPLIT_PAGES_LEFT + 1:
+            return None
+        point = midpoint(position, shard.upto, shard.prefix)
+        if point is not None and worthy(point):
+            shard.probes += 1
+            (above,) = probe([point])
+            if above is not None and above <= shard.upto:
+                return _hand_upper_on(work, point)
+        # nothing above half way: the keys left are denser near the position than the bound says; probe them
     found = reach(page_first, position, shard.upto, shard.prefix, probe)
     shard.probes += found.probes
     if found.key is None:

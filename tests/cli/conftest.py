@@ -145,6 +145,8 @@ PARAMETERS = {
     "PartSizeBytes": "16777216",
     "CopierTimeout": "300",
     "PlannerMemorySize": "512",
+    "PlannerConcurrency": "32",
+    "PlannerWorkerMemorySize": "1769",
     "CopierMemorySize": "1024",
     "FinalizerMemorySize": "256",
     "StalePlanningSeconds": "1800",

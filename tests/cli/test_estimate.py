@@ -15,7 +15,12 @@ THROUGHPUT = 80 * MIB  # copy-mib-per-second
 
 
 def test_a_million_small_objects_is_bound_by_planning(deployed: Deployed, run_cli) -> None:
-    result = run_cli("estimate", "--objects", "1000000", "--bytes", "1TB", "--output", "json")
+    """Two planner workers (PlannerConcurrency's least) at 500 keys/s each: the planning takes 1,000 s."""
+    set_stack_parameters(deployed, PlannerConcurrency="2")
+    result = run_cli(
+        "estimate",
+        *("--objects", "1000000", "--bytes", "1TB", "--assume", "planner-keys-per-second=500", "--output", "json"),
+    )
     assert result.exit_code == 0, result.output
     out = json_out(result)
     assert (out["source"], out["objects"], out["bytes"], out["keys_listed"]) == ("given", 10**6, 10**12, 10**6)
@@ -34,7 +39,7 @@ def test_a_million_small_objects_is_bound_by_planning(deployed: Deployed, run_cl
     # 320 in flight, plus 10,000 invocations (100,000 messages, 10 a batch) of 250 ms over 10 copiers; S3
     # (3,500/s) would allow 286 s
     assert time["copying_seconds"] == pytest.approx(10**6 * per_object / 320 + 10_000 * 0.25 / 10)
-    assert time["planning_seconds"] == pytest.approx(1000)  # 1,000 keys/s
+    assert time["planning_seconds"] == pytest.approx(1000)  # 2 workers x 500 keys/s
     assert time["total_seconds"] == pytest.approx(1000 + per_object)
     assert time["bound"] == "planning (listing and enqueueing): copies keep pace with the planner"
     lines = {line["item"]: line["quantity"] for line in out["cost"]["lines"]}
@@ -42,7 +47,17 @@ def test_a_million_small_objects_is_bound_by_planning(deployed: Deployed, run_cl
     assert lines["copies: HEAD, GET"] == 10**6
     assert lines["listing (LIST)"] == 1000 + 1
     assert lines["send, receive, delete"] == 3 * 10**4  # 100,000 messages, 10 per request
+    assert lines["planner workers compute"] == pytest.approx(2 * 1000 * 1769 / 1024)  # GB-s: 2 workers x 1,000 s
     assert out["cost"]["total_usd"] == pytest.approx(sum(line["usd"] for line in out["cost"]["lines"]))
+
+
+def test_the_template_s_planner_workers_keep_a_million_keys_planning_under_half_a_minute(
+    deployed: Deployed, run_cli
+) -> None:
+    """PlannerConcurrency 32 (the template's) at 1,500 keys/s a worker: 48,000 keys/s, so copying bounds it."""
+    time = json_out(run_cli("estimate", "--objects", "1000000", "--bytes", "1TB", "--output", "json"))["time"]
+    assert time["planning_seconds"] == pytest.approx(10**6 / (32 * 1500))
+    assert time["bound"].startswith("the copier's concurrency")
 
 
 def test_a_million_small_objects_cost_about_what_batch_replication_does(deployed: Deployed, run_cli) -> None:
@@ -90,7 +105,7 @@ def test_fast_copies_are_bound_by_s3s_request_rate(deployed: Deployed, run_cli) 
     time = json_out(result)["time"]
     assert time["copying_seconds"] == pytest.approx(10**6 / 3500)
     assert time["bound"] == "S3's request rate per prefix (3,500 PUT/COPY per second x 1)"
-    assert time["planning_seconds"] == pytest.approx(10)
+    assert time["planning_seconds"] == pytest.approx(10**6 / (100_000 * 32))  # 32 workers
 
 
 def test_large_objects_are_copied_in_parts(deployed: Deployed, run_cli) -> None:

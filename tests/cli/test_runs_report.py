@@ -62,13 +62,13 @@ def known_run(deployed: Deployed) -> RunRecord:
 
 
 # (item, quantity) as documented in hydration_cli.ops.costs, for the known run and the default deployment
-# (server-side, KeysPerMessage 10, BatchSize 10, CopyConcurrency 32; 512/1024/256 MB)
+# (server-side, KeysPerMessage 10, BatchSize 10, CopyConcurrency 32; 1769/1024/256 MB)
 EXPECTED = {
     "copies: PUT, COPY, UploadPartCopy": 190,  # the books' s3_requests, less the reads
     "copies: HEAD, GET": 0,  # one request per object copied: no pinned HEAD among them
     "listing (LIST)": 3,  # ceil(1500 / 1000) + 1 ListMultipartUploads
     "copier compute": 22.8 / 32 + 2 * 0.25,  # copy time over 32 in flight + 2 invocations' overhead, 1 GB
-    "planner compute": 60 * 0.5,  # 60 s at 512 MB
+    "planner workers compute": 60 * 1769 / 1024,  # 60 s of one worker (the run has no more shards), 1,769 MB
     "finalizer compute": 2 * 0.5 * 0.25,  # 2 passes of 0.5 s in 600 s, 256 MB
     "invocations": 2 + 1 + 2,  # copier (20 messages, 10 a batch), planner, finalizer
     "send, receive, delete": 3 * 2,  # 20 messages (one a sheet), 10 per request
@@ -84,7 +84,7 @@ PRICE = {
     "copies: HEAD, GET": 0.0004 / 1000,
     "listing (LIST)": 0.005 / 1000,
     "copier compute": 0.0000166667,
-    "planner compute": 0.0000166667,
+    "planner workers compute": 0.0000166667,
     "finalizer compute": 0.0000166667,
     "invocations": 0.20 / 1e6,
     "send, receive, delete": 0.40 / 1e6,

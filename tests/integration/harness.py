@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ class FakeContext:
 
     function_name: str = "s3-hydration-planner"
     memory_limit_in_mb: int = 1024
-    remaining_ms: int = 900_000
+    remaining_ms: int | Callable[[], int] = 900_000  # a callable: the time left as it passes
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/test"
@@ -34,7 +35,7 @@ class FakeContext:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+        return self.remaining_ms() if callable(self.remaining_ms) else self.remaining_ms
 
 
 @dataclass
@@ -196,7 +197,7 @@ def run_event_source_mapping(
     drain: bool = True,
     url: str | None = None,
     function_name: str = "s3-hydration-copier",
-    remaining_ms: int = 900_000,
+    remaining_ms: int | Callable[[], int] = 900_000,
 ) -> PollResult:
     """Poll the transfer queue like Lambda's ESM: call the copier, delete what succeeded, and make the
     reported failures visible again at once (the visibility timeout, shortened). An invocation that dies
@@ -307,7 +308,7 @@ def world_of_env() -> World:
 
 
 def run_planner_workers(
-    world: World, max_polls: int = 2000, *, drain: bool = True, remaining_ms: int = 900_000
+    world: World, max_polls: int = 2000, *, drain: bool = True, remaining_ms: int | Callable[[], int] = 900_000
 ) -> PollResult:
     """The planner queue's event source: one shard message per worker invocation, until the queue is empty
     (`drain=False`: `max_polls` polls and no more)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hydration.keyspace import KeyRange
 from hydration.models import Archive, FailureRecord, ObjectRef
 from tests.integration.harness import World
 
@@ -61,3 +62,17 @@ def test_an_archived_key_that_fails_otherwise_is_no_longer_archived(world: World
     )
     assert [f.key for f in ledger] == ["cold.bin"]
     assert ledger.count(archived=True) == 0
+
+
+def test_a_shards_read_returns_the_retryable_entries_of_its_range_in_s3s_order(world: World) -> None:
+    """`within`: the filtered scan a planner worker reads, bounds as a shard has them (`after` exclusive,
+    `upto` inclusive), compared as S3 does (UTF-8 bytes: `ü` after `z`, `~` before `ü`)."""
+    ledger = world.stores.ledger
+    for key in ("a/0", "a/1", "a/2", "a/z", "a/~", "a/ü", "a/üb", "ab", "b/1"):
+        ledger.record(_entry(key))
+    ledger.record(_entry("a/3", Archive("GLACIER", None, None)))  # archived, no restore: not re-enqueued
+
+    assert sorted(f.key for f in ledger.within(KeyRange("a/", "a/1", "a/ü"))) == ["a/2", "a/z", "a/~", "a/ü"]
+    assert sorted(f.key for f in ledger.within(KeyRange("a/", None, "a/0"))) == ["a/0"]
+    assert sorted(f.key for f in ledger.within(KeyRange("a/", "a/~", None))) == ["a/ü", "a/üb"]
+    assert sorted(f.key for f in ledger.within(KeyRange(""))) == sorted(f.key for f in ledger)

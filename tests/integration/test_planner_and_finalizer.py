@@ -73,7 +73,8 @@ def test_the_time_budget_hands_a_shard_on_too(world: World, monkeypatch: pytest.
     for i in range(5):
         put_object(world, f"k{i}", b"x")
     planned = invoke_planner({}, drain=False)
-    run_planner_workers(world, max_polls=1, drain=False, remaining_ms=30_000)  # below the 60 s margin
+    calls = iter([60_000])  # a minute when the worker starts; after its first page, 10 s: below the margin (15 s)
+    run_planner_workers(world, max_polls=1, drain=False, remaining_ms=lambda: next(calls, 10_000))
     (shard,) = world.stores.shards.of_run(planned["run_id"])
     assert (shard.status, shard.keys_listed, shard.position, shard.hand_ons) == (ShardStatus.OPEN, 2, "k1", 1)
     assert sorted(m["key"] for m in queue_objects(world)) == ["k0", "k1"]

@@ -190,6 +190,41 @@ def test_a_lost_hand_on_is_sent_again(
     _assert_planned_exactly_once(world, run_id, keys)
 
 
+def test_a_flat_prefix_is_first_cut_into_shards_of_about_even_size(
+    world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flat` (717 keys with no delimiter below it, 15 pages of 50) cut into 6 shards: evenly from its first
+    key to where probes put its end (an estimate a little past the farthest key found: the last shard, which
+    runs on to the prefix's end, may come out small, never large), so no shard holds just the first page.
+    (Where a few outliers sort far beyond the dense keys, as under `big/`, the cut is uneven and the shards
+    split while they run: the test above.)"""
+    keys = [key for key in seeded[1] if key.startswith("flat")]
+    cold_start(monkeypatch, PLANNER_SHARDS="7", LIST_PAGE_SIZE="50")
+    planned = invoke_planner({"prefix": "flat", "dry_run": True}, drain=False)
+    shards = world.stores.shards.of_run(planned["run_id"])
+    sizes = [sum(1 for key in keys if shard.range.holds(key)) for shard in shards]
+    assert (len(shards), sum(sizes)) == (6, len(keys))
+    share = len(keys) / 6
+    assert all(size <= 2 * share for size in sizes), sizes  # no shard the tail that all wait for
+    assert all(size >= share / 2 for size in sizes[:-1]), sizes  # the last runs on past the estimated end
+
+
+def test_a_worker_with_a_minute_lists_its_shard_in_one_invocation(
+    world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PlannerWorkerTimeout=60 (allowed) with the 60 s checkpoint margin: the margin is capped at a quarter of
+    the time the invocation starts with, so a worker a second into its minute lists its whole shard (20
+    pages) instead of handing it on after every page (seen on LocalStack: 97 hand-ons for 50 pages)."""
+    keys = seeded[1]
+    cold_start(monkeypatch, PLANNER_SHARDS="1", CHECKPOINT_MARGIN_SECONDS="60")
+    planned = invoke_planner({"full": True}, drain=False)
+    run_id = planned["run_id"]
+    polled = run_planner_workers(world, max_polls=1, drain=False, remaining_ms=59_000)
+    (shard,) = world.stores.shards.of_run(run_id)
+    assert (polled.invocations, shard.status, shard.hand_ons, shard.keys_listed) == (1, ShardStatus.DONE, 0, 20_000)
+    _assert_planned_exactly_once(world, run_id, keys)
+
+
 def test_a_503_storm_on_listing_is_ridden_out(
     world: World, seeded: tuple[World, list[str]], faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,17 @@ import itertools
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from hydration.keyspace import KeyRange, ceiling, extrapolate, fraction, midpoint, partition, spread
+from hydration.keyspace import (
+    KeyRange,
+    ceiling,
+    extrapolate,
+    fraction,
+    midpoint,
+    partition,
+    shares,
+    spread,
+    widths,
+)
 
 ALPHABET = st.sampled_from(["a", "b", "/", " ", "+", "%", "ü", "\x00", "\x7f", "\x80", "\U0010ffff", "0", "~"])
 keys = st.text(alphabet=ALPHABET, min_size=1, max_size=6)
@@ -89,3 +99,20 @@ def test_spread_keeps_evenly_spaced_points() -> None:
     assert spread(points, 3) == ["p/025", "p/050", "p/075"]
     assert spread(points[:2], 5) == points[:2]
     assert spread(points, 0) == []
+
+
+def test_widths_counts_pages_of_a_key_space_at_its_first_pages_density() -> None:
+    assert 39 <= widths("c/t/010000", "c/t/010999", "c/t/049999", "c/t/") <= 49  # 40 pages of 1,000 digits keys
+    assert 9 <= widths("c/s/000000", "c/s/000999", "c/s/009999", "c/s/") <= 12
+    assert widths("k1", "k2", "k2") == widths("k2", "k1", "k3") == 1.0  # nothing beyond, or out of order
+
+
+@settings(max_examples=200, deadline=None)
+@given(weights=st.lists(st.floats(min_value=0, max_value=1e9), max_size=10), total=st.integers(0, 100))
+def test_shares_deal_every_part_at_least_one_each_in_proportion(weights: list[float], total: int) -> None:
+    dealt = shares(weights, total)
+    assert len(dealt) == len(weights)
+    assert all(part >= 1 for part in dealt)
+    assert sum(dealt) == (max(total, len(weights)) if weights else 0)
+    for (a, x), (b, y) in itertools.combinations(zip(weights, dealt, strict=True), 2):
+        assert a <= b or x >= y  # a heavier group never gets fewer parts

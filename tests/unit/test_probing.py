@@ -31,6 +31,10 @@ def test_two_rounds_find_a_key_near_the_end_of_a_million_keys() -> None:
     assert found.probes == sum(calls) <= 13
     assert found.key is not None
     assert found.key >= keys[600_000]  # within the last part of the key space
+    end = found.end("data/")  # half way to the first point with nothing after it: nearer the real end
+    assert end is not None
+    assert found.key <= end
+    assert abs(int(end[5:12].ljust(7, "0")) - 999_999) <= abs(int(found.key[5:]) - 999_999)
 
 
 def test_reach_stays_within_the_upper_bound() -> None:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from hydration.aws.dynamo import TableStore, conditional, from_item, to_item, values
+from hydration.keyspace import KeyRange
 from hydration.models import FailureRecord, iso
 
 
@@ -106,9 +107,28 @@ class FailureLedger(TableStore):
     def archived(self) -> Iterator[FailureRecord]:
         return (failure for failure in self.entries() if failure.archived)
 
-    def entries(self) -> Iterator[FailureRecord]:
-        """Every entry, archived ones included."""
-        for page in self._db.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
+    def within(self, key_range: KeyRange) -> Iterator[FailureRecord]:
+        """The retryable entries whose keys lie in a range (a planner worker's shard): a scan whose filter
+        returns only those (DynamoDB compares strings by their UTF-8 bytes: S3's order). The scan still reads,
+        and is charged for, the whole table; what it spares is sending and parsing the rest, per worker."""
+        conditions, named = ["begins_with(#k, :prefix)"], {"prefix": key_range.prefix}
+        if key_range.after is not None:
+            conditions.append("#k > :after")
+            named["after"] = key_range.after
+        if key_range.upto is not None:
+            conditions.append("#k <= :upto")
+            named["upto"] = key_range.upto
+        only = {
+            "FilterExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": {"#k": "key"},
+            "ExpressionAttributeValues": values(**named),
+        }
+        return (failure for failure in self.entries(**only) if failure.retryable)
+
+    def entries(self, **scan: Any) -> Iterator[FailureRecord]:
+        """Every entry, archived ones included (`scan`: a filter)."""
+        pages = self._db.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True, **scan)
+        for page in pages:
             for item in page.get("Items", []):
                 yield FailureRecord.model_validate(from_item(item))
 

@@ -19,7 +19,7 @@ SHOWN_FIELDS = ("key", "error_code", "error", "status", "kind", "keys_enqueued",
 @click.option("--run-id", metavar="R", help="Only lines of run R (its correlation id).")
 @click.option("--errors", is_flag=True, help="Only ERROR lines (ObjectTransferError included).")
 @click.option("--key", metavar="K", help="Only lines about S3 key K (their `key` field; filtered server-side).")
-@click.option("--function", "functions", type=click.Choice(SERVICES), multiple=True, help="Default: all three.")
+@click.option("--function", "functions", type=click.Choice(SERVICES), multiple=True, help="Default: every one.")
 @paging_options(500, token=False)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C (like aws logs tail).")
 @click.option("--interval", type=DURATION, default="5s", show_default=True, help="--follow: poll interval.")
@@ -36,7 +36,7 @@ def logs(
     interval: timedelta,
 ) -> LogsReport | None:
     """The functions' logs (Powertools JSON), by run, level and key; one window, or --follow."""
-    query = LogQuery(services=functions or SERVICES, run_id=run_id, errors=errors, key=key)
+    query = LogQuery(services=functions or deployment.services, run_id=run_id, errors=errors, key=key)
     if follow:
         config = app_config()
         _follow(deployment, since, query, interval, config.output, config.query)

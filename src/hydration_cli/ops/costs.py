@@ -64,7 +64,8 @@ class Work(BaseModel):
     bytes_transferred: int = 0
     s3_requests: int  # made by the copies
     copy_seconds: float  # the copies' time, summed
-    planner_seconds: float
+    planner_seconds: float  # planning's wall time
+    planner_workers: float = 1.0  # planner workers busy at once meanwhile (their compute: the product)
     run_seconds: float
     sheets: int = 0  # the books' items (a run from before sheets has none: counted per message then)
     sheet_bytes: int = 0
@@ -152,7 +153,8 @@ def _lambda(out: Lines, work: Work, settings: DeployedSettings, rates: Rates) ->
     copier_s = work.copy_seconds / in_flight + invocations * rates["invocation-overhead-ms"] / 1000
     passes = math.ceil(work.run_seconds / rates["finalizer-interval-seconds"]) if work.run_seconds else 0
     finalizer_s = passes * rates["finalizer-pass-ms"] / 1000
-    planner_invocations = max(1, math.ceil(work.planner_seconds / PLANNER_INVOCATION_SECONDS))
+    worker_seconds = work.planner_seconds * work.planner_workers
+    planner_invocations = max(1, math.ceil(worker_seconds / PLANNER_INVOCATION_SECONDS))
     for name, seconds, memory, basis in (
         (
             "copier",
@@ -160,7 +162,12 @@ def _lambda(out: Lines, work: Work, settings: DeployedSettings, rates: Rates) ->
             settings.copier_memory_mb,
             f"copy time / {in_flight} in flight + overhead x {invocations}",
         ),
-        ("planner", work.planner_seconds, settings.planner_memory_mb, "planning time"),
+        (
+            "planner workers",
+            worker_seconds,
+            settings.planner_worker_memory_mb,
+            f"planning time x {work.planner_workers:g} worker(s)",
+        ),
         ("finalizer", finalizer_s, settings.finalizer_memory_mb, f"{passes} pass(es) while the run lasts"),
     ):
         out.add("Lambda", f"{name} compute", seconds * memory / 1024, "lambda-gb-second", f"{basis}, {memory} MB")

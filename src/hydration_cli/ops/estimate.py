@@ -8,8 +8,9 @@ The time model, per object of the average size (every object is taken to be that
   its bytes at `copy-mib-per-second` per request (twice in stream mode: in and out of the copier);
 - copies in flight: MaximumConcurrency copier invocations x CopyConcurrency copies each (fewer when an
   invocation gets fewer keys: BatchSize x KeysPerMessage), each invocation adding `invocation-overhead-ms`;
-- S3's request rates per prefix bound the copy rate from above; the planner lists and enqueues at
-  `planner-keys-per-second`, and copies start as soon as the first messages are on the queue, so the run
+- S3's request rates per prefix bound the copy rate from above; each of PlannerConcurrency planner workers
+  lists and enqueues its shard at `planner-keys-per-second` (a run is cut into more shards than workers, so
+  all of them are busy until the end), and copies start as soon as the first messages are on the queue, so the run
   takes the longer of planning and copying, plus one copy.
 """
 
@@ -123,7 +124,7 @@ def time_of(
         objects * shape.reads / (S3_READS_PER_SECOND * prefixes),
     )
     copying = max(by_concurrency, by_s3)
-    planning = keys_listed / rates["planner-keys-per-second"]
+    planning = keys_listed / (rates["planner-keys-per-second"] * settings.planner_concurrency)
     if planning > copying:
         bound = "planning (listing and enqueueing): copies keep pace with the planner"
     elif by_s3 > by_concurrency:
@@ -209,6 +210,7 @@ def estimate(
         s3_requests=objects * (shape.writes + shape.reads),
         copy_seconds=objects * shape.seconds,
         planner_seconds=time.planning_seconds,
+        planner_workers=settings.planner_concurrency,
         run_seconds=time.total_seconds,
     )
     return Estimate(

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from hydration.models import RunStatus
 from hydration_cli.aws.cloudwatch import MetricQuery
-from hydration_cli.deployment import SERVICES, Deployment
+from hydration_cli.deployment import Deployment
 from hydration_cli.ops.alarms import MISSING, alarm_states
 from hydration_cli.ops.metrics import align, period_for
 from hydration_cli.ops.runs import recent_runs
@@ -54,7 +54,7 @@ class HealthReport(Result):
 def check_function_errors(deployment: Deployment, since: datetime, now: datetime) -> Check:
     period = period_for(now - since, points=500)  # fine buckets, summed: the window stays as asked
     start, end = align(since, now, period)
-    names = {service: deployment.function_name(service) for service in SERVICES}
+    names = {service: deployment.function_name(service) for service in deployment.services}
     queries = [
         MetricQuery(f"e{i}", "AWS/Lambda", "Errors", {"FunctionName": name}, period, "Sum")
         for i, name in enumerate(names.values())

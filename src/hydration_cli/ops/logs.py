@@ -1,5 +1,5 @@
-"""`logs`: the three functions' log groups through FilterLogEvents, by run (correlation id), level and S3 key;
-once over a window, or followed (`--follow`) until Ctrl-C.
+"""`logs`: the functions' log groups (planner, planner workers, copier, finalizer) through FilterLogEvents, by
+run (correlation id), level and S3 key; once over a window, or followed (`--follow`) until Ctrl-C.
 
 Powertools writes one JSON object per line with `level`, `message`, `service`, `correlation_id` and our
 keys (`run_id`, `key`, `error_code`, ...). The selection runs server-side as a JSON filter pattern and once

@@ -23,8 +23,9 @@ class RunReport(Result):
     deletions: dict[str, str] = {}  # guarded deletes: key -> deleted | kept | refused | would-delete
 
 
-def work_of(run: RunRecord, now: datetime) -> tuple[Work, float]:
-    """The cost model's input from a run's record and books, and the run's duration so far."""
+def work_of(run: RunRecord, now: datetime, workers: int = 1) -> tuple[Work, float]:
+    """The cost model's input from a run's record and books, and the run's duration so far (`workers`: the
+    planner workers the deployment runs at once; a run keeps at most one busy per shard)."""
     end = run.ended_at or now
     duration = max(0.0, (end - run.started_at).total_seconds())
     # finishing planning is the planner's last heartbeat; a run that never finished planning planned until its end
@@ -42,6 +43,7 @@ def work_of(run: RunRecord, now: datetime) -> tuple[Work, float]:
         s3_requests=run.s3_requests,
         copy_seconds=run.copy_ms / 1000,
         planner_seconds=max(0.0, (planned_until - run.started_at).total_seconds()),
+        planner_workers=max(1, min(workers, run.shards_total)),
         run_seconds=duration,
         sheets=run.sheets,
         sheet_bytes=run.sheet_bytes,
@@ -56,7 +58,7 @@ def work_of(run: RunRecord, now: datetime) -> tuple[Work, float]:
 def report_run(deployment: Deployment, run_id: str, now: datetime, rates: Rates) -> RunReport:
     run = deployment.runs.get(run_id)  # RunNotFoundError for an unknown id
     settings = deployed_settings(deployment)
-    work, duration = work_of(run, now)
+    work, duration = work_of(run, now, settings.planner_concurrency)
     return RunReport(
         run=run,
         settings=settings,

@@ -20,6 +20,8 @@ PARAMETERS = {
     "part_size_bytes": "PartSizeBytes",
     "copier_timeout_seconds": "CopierTimeout",
     "planner_memory_mb": "PlannerMemorySize",
+    "planner_concurrency": "PlannerConcurrency",
+    "planner_worker_memory_mb": "PlannerWorkerMemorySize",
     "copier_memory_mb": "CopierMemorySize",
     "finalizer_memory_mb": "FinalizerMemorySize",
     "stale_planning_seconds": "StalePlanningSeconds",
@@ -36,6 +38,8 @@ class DeployedSettings(BaseModel):
     part_size_bytes: int = 16 * MIB
     copier_timeout_seconds: int = 300
     planner_memory_mb: int = 512
+    planner_concurrency: int = 32  # planner workers at once
+    planner_worker_memory_mb: int = 1769
     copier_memory_mb: int = 1024
     finalizer_memory_mb: int = 256
     stale_planning_seconds: int = 1800
