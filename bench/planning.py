@@ -3,20 +3,21 @@ ListObjectsV2 of the producer waits 300 ms (the LocalStack fault plugin: an AWS-
 2 cores, where a listing is otherwise bound by the machine's CPU), and a real planning pass (listing, the
 books, SendMessageBatch) with the copier's mapping disabled: keys enqueued a second and LocalStack's CPU per
 key. Each measures from the planner's invocation to the run's planning complete (its workers done). Beside
-them, the ceiling this machine allows: a boto3 client listing the same keys in 1 and 8 threads on ranges cut
-evenly, through the same delay (a plain 8-thread client on 2 cores is far from 8x one: the listing's CPU,
-LocalStack's and the client's, is shared by 2 cores)."""
+them, the ceiling this machine allows: boto3 clients listing the same keys in 1 and 8 processes on ranges cut
+evenly beforehand, through the same delay (8 plain clients on 2 cores are far from 8x one: the listing's CPU,
+LocalStack's and the clients', is shared by 2 cores)."""
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from typing import Any
 
 from tests.faults import Faults
 
 from bench import data, report
-from bench.env import cpu_seconds, localstack_pid
+from bench.env import Stack, cpu_seconds, localstack_pid
 from bench.pipeline import Pipeline
 from bench.report import CEILING, PlannerResult
 from hydration.models import TERMINAL, RunRecord, RunStatus
@@ -31,7 +32,7 @@ def listing_contender(workers: int) -> str:
 
 
 def ceiling_contender(threads: int) -> str:
-    return f"{CEILING} {threads} thread(s) on even ranges, +{LISTING_DELAY_MS} ms"
+    return f"{CEILING} {threads} process(es) on even ranges, +{LISTING_DELAY_MS} ms"
 
 
 def planned(pipeline: Pipeline, run_id: str, timeout: float = 900) -> RunRecord:
@@ -90,32 +91,47 @@ def listing(pipeline: Pipeline, ds: data.DataSet, repeat: int) -> list[PlannerRe
 
 
 def ceiling(pipeline: Pipeline, ds: data.DataSet, threads: int) -> float:
-    """What this machine allows: a boto3 client listing the data set in `threads` ranges side by side, cut
-    where its keys are evenly spread (known here, found by probes in a run), each page through the same
-    300 ms delay; seconds. The sharded listing is judged against it, as the copies against the raw loop."""
+    """What this machine allows: `threads` processes (as the workers are), each a boto3 client listing one
+    range of the data set, cut where its keys are evenly spread (known here, found by probes in a run), each
+    page through the same 300 ms delay; seconds. The sharded listing is judged against it, as the copies
+    against the raw loop."""
     keys = sorted(sample.key for sample in ds.samples)
     bounds: list[str | None] = [None, *(keys[len(keys) * i // threads - 1] for i in range(1, threads)), None]
-    s3, bucket = pipeline.stack.producer_s3, pipeline.stack.producer_bucket
-
-    def walk(i: int) -> int:
-        after, upto, seen = bounds[i], bounds[i + 1], 0
-        while True:
-            page = s3.list_objects_v2(
-                Bucket=bucket, Prefix=ds.prefix, MaxKeys=1000, **({"StartAfter": after} if after else {})
-            )
-            listed = [item["Key"] for item in page.get("Contents", [])]
-            mine = [key for key in listed if upto is None or key <= upto]
-            seen += len(mine)
-            if not page.get("IsTruncated") or len(mine) < len(listed) or not listed:
-                return seen
-            after = listed[-1]
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        seen = sum(pool.map(walk, range(threads)))
+    ranges = [(ds.prefix, bounds[i], bounds[i + 1]) for i in range(threads)]
+    bucket = pipeline.stack.producer_bucket
+    with ProcessPoolExecutor(max_workers=threads, mp_context=get_context("fork")) as pool:
+        list(pool.map(_warm, [bucket] * threads))  # the processes and their clients started outside the timing
+        started = time.perf_counter()
+        seen = sum(pool.map(_list_range, [bucket] * threads, ranges))
+        seconds = time.perf_counter() - started
     if seen != ds.count:
         raise RuntimeError(f"the ceiling's listing saw {seen} keys, not {ds.count}")
-    return time.perf_counter() - started
+    return seconds
+
+
+_CLIENT: list[Any] = []
+
+
+def _warm(bucket: str) -> None:
+    if not _CLIENT:
+        _CLIENT.append(Stack.load().producer_s3)
+    _CLIENT[0].head_bucket(Bucket=bucket)
+    time.sleep(0.5)  # every process gets one of these
+
+
+def _list_range(bucket: str, key_range: tuple[str, str | None, str | None]) -> int:
+    prefix, after, upto = key_range
+    seen = 0
+    while True:
+        page = _CLIENT[0].list_objects_v2(
+            Bucket=bucket, Prefix=prefix, MaxKeys=1000, **({"StartAfter": after} if after else {})
+        )
+        listed = [item["Key"] for item in page.get("Contents", [])]
+        mine = [key for key in listed if upto is None or key <= upto]
+        seen += len(mine)
+        if not page.get("IsTruncated") or len(mine) < len(listed) or not listed:
+            return seen
+        after = listed[-1]
 
 
 def dry_run(pipeline: Pipeline, prefix: str) -> RunRecord:

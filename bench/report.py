@@ -350,7 +350,7 @@ def planning_lines(planner: list[PlannerResult]) -> list[str]:
     if len(ceilings) == 2:
         single, many = ceilings
         ceiling = single.median / many.median
-        line = f"ceiling on this machine (boto3, ranges cut beforehand, same delay): 1 thread {single.median:.1f} s, "
+        line = f"ceiling on this machine (boto3, ranges cut beforehand, same delay): 1 process {single.median:.1f} s, "
         line += f"{many.contender.removeprefix(CEILING).split(' on ')[0].strip()} {_fmt(ceiling, 2)}x"
         if one is not None and eight is not None:
             line += f"; 8 workers reach {_fmt(100 * one.median / eight.median / ceiling, 0)} % of it"
