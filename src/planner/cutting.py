@@ -165,6 +165,9 @@ def _extent(group: str, page: Page | None, deps: PlannerDeps) -> Extent:
     first = page.objects[0].key
     found = reach(first, page.last_key, None, group, probe)
     extent.probes += found.probes
-    extent.first, extent.far = first, found.end(group) or page.last_key
-    extent.pages = widths(first, page.last_key, extent.far, group)
+    end = found.end(group)
+    if end is None:  # nothing a page's width beyond the first page: a page or two, not worth cutting
+        return extent
+    extent.first, extent.far = first, end
+    extent.pages = widths(first, page.last_key, end, group)
     return extent

@@ -209,6 +209,18 @@ def test_a_flat_prefix_is_first_cut_into_shards_of_about_even_size(
     assert all(size >= share / 2 for size in sizes[:-1]), sizes  # the last runs on past the estimated end
 
 
+def test_a_prefix_of_little_more_than_a_page_is_not_cut_into_slivers(
+    world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flat`'s 717 keys in pages of 500: probes beyond the first page find nothing, so there is no end to cut
+    up to; the prefix is one shard, not 6 cut inside its first page."""
+    keys = [key for key in seeded[1] if key.startswith("flat")]
+    cold_start(monkeypatch, PLANNER_SHARDS="7", LIST_PAGE_SIZE="500")
+    planned = invoke_planner({"prefix": "flat", "dry_run": True}, drain=False)
+    shards = world.stores.shards.of_run(planned["run_id"])
+    assert [sum(1 for key in keys if shard.range.holds(key)) for shard in shards] == [len(keys)]
+
+
 def test_a_worker_with_a_minute_lists_its_shard_in_one_invocation(
     world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
