@@ -133,7 +133,9 @@ def shares(weights: list[float], total: int) -> list[int]:
     if not weights:
         return []
     total = max(total, len(weights))
-    whole = sum(weights) or 1.0
+    if not sum(weights) > 0:  # no weights to go by: evenly
+        weights = [1.0] * len(weights)
+    whole = sum(weights)
     exact = [1 + (total - len(weights)) * weight / whole for weight in weights]
     dealt = [int(value) for value in exact]
     for i in sorted(range(len(exact)), key=lambda i: dealt[i] - exact[i])[: total - sum(dealt)]:
