@@ -216,8 +216,9 @@ def aws_cost(run: RunRecord, settings: dict[str, Any]) -> dict[str, Any]:
         keys_per_message=int(settings.get("KEYS_PER_MESSAGE") or 10),
         batch_size=int(settings.get("BatchSize") or 10),
         copy_concurrency=int(settings.get("COPY_CONCURRENCY") or 32),
+        planner_concurrency=int(settings.get("PlannerConcurrency") or 32),
     )
-    work, _ = work_of(run, run.ended_at or datetime.now(UTC))
+    work, _ = work_of(run, run.ended_at or datetime.now(UTC), deployed.planner_concurrency)  # as `runs report`
     cost = cost_of(work, deployed, Rates.of())
     objects = max(cost.objects, 1)
     books = sum(line.quantity for line in cost.lines if line.item.startswith("books:"))

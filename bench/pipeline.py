@@ -149,7 +149,11 @@ class Pipeline:
         """What the next run works with: the mapping's knobs, the copier's and the planner's tuning."""
         esm = self.esm()
         copier, planner = self.env(self.copier_name), self.env(self.planner_name)
+        (workers,) = self.lambda_.list_event_source_mappings(FunctionName=self.planner_worker_name)[
+            "EventSourceMappings"
+        ]
         return {
+            "PlannerConcurrency": (workers.get("ScalingConfig") or {}).get("MaximumConcurrency"),
             "BatchSize": esm.get("BatchSize"),
             "MaximumBatchingWindowInSeconds": esm.get("MaximumBatchingWindowInSeconds"),
             "MaximumConcurrency": (esm.get("ScalingConfig") or {}).get("MaximumConcurrency"),
