@@ -58,6 +58,14 @@ e2e: dev ## end-to-end tests on LocalStack (starts it, deploys both stacks, alwa
 	fi; \
 	$(MAKE) --no-print-directory localstack-down; exit $$status
 
+.PHONY: fuzz
+FUZZ_ROUNDS ?= 10
+fuzz: dev ## the property tests with fresh random draws, FUZZ_ROUNDS rounds (the gate draws the same examples every run)
+	@for round in $$(seq $(FUZZ_ROUNDS)); do \
+		echo "fuzz round $$round of $(FUZZ_ROUNDS)"; \
+		HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q $$(grep -rl "@given" tests/unit) || exit 1; \
+	done
+
 .PHONY: test
 test: unit e2e ## every test tier (the README's test command; CI runs it)
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.moto_faults import Faults, install
 from tests.moto_faults import faults as inject
@@ -24,6 +25,12 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
+
+# Property tests: the gate (`make test`, CI) draws the same examples on every run, so a landing never depends
+# on a lucky draw; `make fuzz` draws new ones, round after round, and keeps what fails in .hypothesis/ to replay.
+settings.register_profile("gate", derandomize=True, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gate"))
 
 install()  # before any client exists: every botocore session built from now on gets the fault hooks
 

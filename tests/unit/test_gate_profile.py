@@ -1,0 +1,14 @@
+"""The gate draws the same property-test examples on every run (a landing never rests on a lucky draw)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import settings
+
+
+@pytest.mark.skipif(os.environ.get("HYPOTHESIS_PROFILE", "gate") != "gate", reason="make fuzz draws at random")
+def test_the_gate_profile_is_derandomized() -> None:
+    assert settings().derandomize is True
+    assert settings.get_profile("fuzz").derandomize is False
