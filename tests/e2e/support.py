@@ -290,9 +290,11 @@ def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
     # what runs when the queues are purged finishes
     give_up = purge_after + max(bounds.delivery, bounds.planner_delivery) + SLACK_SECONDS
     sqs = deployment.client("sqs")
-    # The planner workers' queue too: a cancelled run's shard messages are consumed (their run has ended), a
-    # killed worker's comes back after the queue's visibility timeout (its shard was sent again meanwhile).
-    queues = [url for url in (deployment.transfer_queue_url, deployment.planner_queue_url) if url]
+    # The planner workers' queue too, purged at once: what a test leaves there is a shard message of a run that
+    # has ended (consumed as a no-op) or a killed worker's, in flight until the queue's visibility timeout (6x
+    # the worker's timeout: 6 minutes) although its shard was sent again long ago; nothing is learnt by
+    # waiting for either.
+    queues = {url: 0 if url == deployment.planner_queue_url else purge_after for url in _queues(deployment)}
     while True:
         depths = {url: _depth(sqs, url) for url in queues}
         left = sum(sum(int(v) for v in attributes.values()) for attributes in depths.values())
@@ -301,7 +303,7 @@ def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
             return done
         elapsed = time.monotonic() - started
         for url, attributes in depths.items():
-            if any(int(v) for v in attributes.values()) and elapsed >= purge_after:
+            if any(int(v) for v in attributes.values()) and elapsed >= queues[url]:
                 sqs.purge_queue(QueueUrl=url)
                 done.append(f"purged {url.rsplit('/', 1)[-1]} ({attributes})")
         if elapsed > give_up:
@@ -310,6 +312,10 @@ def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
                 f"active run {deployment.runs.active_run_id()}"
             )
         time.sleep(0.5)
+
+
+def _queues(deployment: Any) -> list[str]:
+    return [url for url in (deployment.transfer_queue_url, deployment.planner_queue_url) if url]
 
 
 def _depth(sqs: Any, url: str) -> dict[str, str]:
