@@ -37,7 +37,7 @@ def test_runs_iterate_failures_and_requested_restores_only(world: World) -> None
         ("cold.bin", "GLACIER", None),
         ("tiered.bin", "INTELLIGENT_TIERING", "ARCHIVE_ACCESS"),
     ]
-    assert (ledger.count(), ledger.count(archived=True)) == (3, 2)
+    assert ledger.counts() == (3, 2)
 
     requested = ledger.request_restore("cold.bin", WHEN)
     assert requested is not None
@@ -61,7 +61,7 @@ def test_an_archived_key_that_fails_otherwise_is_no_longer_archived(world: World
         "AccessDenied",
     )
     assert [f.key for f in ledger] == ["cold.bin"]
-    assert ledger.count(archived=True) == 0
+    assert ledger.counts().archived == 0
 
 
 def test_a_shards_read_returns_the_retryable_entries_of_its_range_in_s3s_order(world: World) -> None:

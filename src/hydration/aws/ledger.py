@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hydration.aws.dynamo import TableStore, conditional, from_item, to_item, values
 from hydration.keyspace import KeyRange
 from hydration.models import FailureRecord, iso
+
+
+class LedgerCounts(NamedTuple):
+    entries: int  # every entry, archived ones included
+    archived: int
 
 
 def _item(failure: FailureRecord) -> dict[str, Any]:
@@ -132,12 +137,15 @@ class FailureLedger(TableStore):
             for item in page.get("Items", []):
                 yield FailureRecord.model_validate(from_item(item))
 
-    def count(self, *, archived: bool = False) -> int:
-        """Every entry, or (`archived`) the archived ones."""
-        only: dict[str, Any] = {}
-        if archived:
-            only = {"FilterExpression": "archived = :yes", "ExpressionAttributeValues": values(yes=True)}
-        total = 0
-        for page in self._db.get_paginator("scan").paginate(TableName=self._table, Select="COUNT", **only):
-            total += page.get("Count", 0)
-        return total
+    def counts(self) -> LedgerCounts:
+        """How many entries, and how many of them archived: one scan that returns each entry's `archived` flag
+        alone (a scan is charged for what it reads, so one pass instead of a COUNT scan per figure halves it)."""
+        entries = archived = 0
+        pages = self._db.get_paginator("scan").paginate(
+            TableName=self._table, ProjectionExpression="archived", Select="SPECIFIC_ATTRIBUTES"
+        )
+        for page in pages:
+            items = page.get("Items", [])
+            entries += len(items)
+            archived += sum(1 for item in items if item.get("archived", {}).get("BOOL"))
+        return LedgerCounts(entries, archived)

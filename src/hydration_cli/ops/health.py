@@ -166,8 +166,7 @@ def check_last_sync(deployment: Deployment, now: datetime, max_age: timedelta) -
 
 
 def check_ledger(deployment: Deployment) -> Check:
-    size = deployment.ledger.count()
-    archived = deployment.ledger.count(archived=True) if size else 0
+    size, archived = deployment.ledger.counts()
     detail = f"{size - archived} key(s) whose last attempt failed (every run retries them)"
     if archived:
         detail += f", {archived} archived (a restore is needed: failures restore)"

@@ -31,6 +31,7 @@ def status(deployment: Deployment, now: datetime) -> Status:
     active = deployment.runs.active()
     recent, _ = recent_runs(deployment, 1)
     invocation_dlq = deployment.invocation_dlq_url
+    ledger = deployment.ledger.counts()
     return Status(
         stack=deployment.stack,
         bucket=deployment.bucket,
@@ -41,6 +42,6 @@ def status(deployment: Deployment, now: datetime) -> Status:
         transfer_dlq=queues.depth(deployment.dlq_url),
         invocation_dlq=queues.depth(invocation_dlq) if invocation_dlq else None,
         alarms=alarm_states(deployment),
-        failure_ledger=deployment.ledger.count(),
-        archived_keys=deployment.ledger.count(archived=True),
+        failure_ledger=ledger.entries,
+        archived_keys=ledger.archived,
     )
