@@ -9,6 +9,7 @@ from hydration.keyspace import spread
 from hydration.models import Drift, RunKind, RunRecord, RunStatus, Shard, ShardCounts, ShardSource, ShardStatus
 from hydration.observability import MetricUnit, logger, metrics
 from planner.context import PlannerDeps
+from planner.probing import MIN_PAGES_PER_SHARD
 
 BOUNDARIES_KEPT = 256  # at most this many of a run's boundaries are kept for the next run
 
@@ -75,10 +76,30 @@ def _sum(run: RunRecord, shards: list[Shard]) -> None:
 
 
 def _keep_boundaries(run: RunRecord, shards: list[Shard], deps: PlannerDeps) -> None:
-    """The upper bounds of the run's listing shards: where it found the key space dense enough to cut."""
-    points = [s.upto for s in shards if s.source is ShardSource.LISTING and s.upto is not None]
+    """The upper bounds of the run's listing shards: where it found the key space dense enough to cut. Within
+    each prefix a bound is kept only once the shards below it (since the bound kept before) listed at least
+    MIN_PAGES_PER_SHARD pages of keys, and the last one only if as many lie above it: a key space that shrank,
+    or was cut finer than it needed, is cut by what its shards listed, not by how they were cut."""
+    points = _bounds_worth_keeping(shards, MIN_PAGES_PER_SHARD * deps.settings.list_page_size)
     if points:
         deps.shards.remember(scope_of(run), spread(points, BOUNDARIES_KEPT), run.run_id)
+
+
+def _bounds_worth_keeping(shards: list[Shard], least: int) -> list[str]:
+    listing = [s for s in shards if s.source is ShardSource.LISTING]
+    points: list[str] = []
+    for prefix in sorted({s.prefix for s in listing}):
+        kept: list[str] = []
+        held = 0
+        for shard in sorted((s for s in listing if s.prefix == prefix), key=lambda s: s.after or ""):
+            held += shard.keys_listed
+            if shard.upto is not None and held >= least:
+                kept.append(shard.upto)
+                held = 0
+        if kept and held < least:  # what lies above the last bound kept is too little for a shard of its own
+            kept.pop()
+        points += kept
+    return points
 
 
 def _deletes_wanted(run: RunRecord, deps: PlannerDeps) -> bool:

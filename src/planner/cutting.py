@@ -20,7 +20,7 @@ from hydration.keyspace import partition, shares, spread, widths
 from hydration.models import RunKind, RunRecord, Shard, ShardSource
 from planner.completion import scope_of
 from planner.context import PlannerDeps
-from planner.probing import cut_points, reach
+from planner.probing import MIN_PAGES_PER_SHARD, cut_points, reach
 
 LEDGER_SHARD = "ledger"
 
@@ -119,7 +119,8 @@ def _probed_cuts(prefix: str, groups: list[str], page: Page, need: int, deps: Pl
     """Cuts within a prefix that has more than a page: its common prefixes one level down (as many as are
     wanted), and, where fewer than that, cuts inside some of them (a flat key space: inside the prefix
     itself), dealt in proportion to how far each reaches (`Extent`) and even from its first key to the
-    farthest key its probes find (`probing.reach`)."""
+    farthest key its probes find (`probing.reach`); no more of them than leave each shard MIN_PAGES_PER_SHARD
+    pages (a key space of a few pages is not cut into slivers that cost more to start than to list)."""
     points = spread(groups[1:], need)  # the first common prefix starts the key space: no cut before it
     extra = need - len(points)
     if extra <= 0:
@@ -127,7 +128,9 @@ def _probed_cuts(prefix: str, groups: list[str], page: Page, need: int, deps: Pl
     probed = spread(groups, extra) if groups else [prefix]
     with ThreadPoolExecutor(max_workers=min(8, len(probed)), thread_name_prefix="cut") as pool:
         extents = list(pool.map(lambda group: _extent(group, page if group == prefix else None, deps), probed))
-    for extent, parts in zip(extents, shares([e.pages for e in extents], extra + len(probed)), strict=True):
+    worth = int(sum(extent.pages for extent in extents) // MIN_PAGES_PER_SHARD)  # no shard of less than that
+    parts_in_all = max(len(probed), min(extra + len(probed), worth))
+    for extent, parts in zip(extents, shares([e.pages for e in extents], parts_in_all), strict=True):
         points += extent.cuts(parts)
         result.probes += extent.probes
     return points

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 from hydration.keyspace import extrapolate, fraction
 
+# A shard is worth a worker's start only with about two pages to list: fewer and the invocation, its reads
+# of the ledger and the manifest and its books cost more than the listing they spread (a run over 2,000 keys
+# cut into 16 shards took 4x as long as in one). The first cut and the boundaries kept for the next run give
+# no shard less; a shard splits while it runs only with more than that left (`ranges.SPLIT_PAGES_LEFT`).
+MIN_PAGES_PER_SHARD = 2
 GROWTH = 8  # each step goes 8 times as far as the one before
 STEPS = 6  # about 8^5 pages beyond the first step
 GRID = 8  # the second round: 7 points evenly between the farthest key found and the first empty step

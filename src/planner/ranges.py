@@ -16,10 +16,10 @@ from hydration.observability import logger
 from planner import selecting
 from planner.context import ShardLostError
 from planner.known import LedgerRange, ManifestReads
-from planner.probing import cut_points, reach, worthy
+from planner.probing import MIN_PAGES_PER_SHARD, cut_points, reach, worthy
 from planner.work import ShardWork, Walked
 
-SPLIT_PAGES_LEFT = 2  # a bounded range is split only if at least this many pages (at its density) are left
+SPLIT_PAGES_LEFT = MIN_PAGES_PER_SHARD  # a bounded range is split only if at least this many pages are left
 
 
 def walk(work: ShardWork, absent: Callable[[list[str]], None]) -> Walked:

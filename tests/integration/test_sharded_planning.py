@@ -5,6 +5,7 @@ stayed within ceil(keys / 1000) + shards + probes ListObjectsV2 calls."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -263,3 +264,44 @@ def _age(world: World, run_id: str, shard_id: str, *fields: str) -> None:
         UpdateExpression="SET " + ", ".join(f"{name} = :h" for name in fields),
         ExpressionAttributeValues={":h": {"S": an_hour_ago}},
     )
+
+
+def test_a_prefix_of_a_few_pages_is_not_cut_finer_than_two_pages_a_shard(
+    world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flat`'s 717 keys in pages of 120 (6 pages) with PLANNER_SHARDS=16: at most 3 shards, each worth about
+    two pages of listing (a worker's start, its ledger and manifest reads and its books cost more than a
+    sliver's listing), not 15 of 48 keys each."""
+    keys = [key for key in seeded[1] if key.startswith("flat")]
+    cold_start(monkeypatch, PLANNER_SHARDS="16", LIST_PAGE_SIZE="120")
+    planned = invoke_planner({"prefix": "flat", "dry_run": True}, drain=False)
+    shards = world.stores.shards.of_run(planned["run_id"])
+    sizes = [sum(1 for key in keys if shard.range.holds(key)) for shard in shards]
+    assert sum(sizes) == len(keys)
+    assert 1 <= len(shards) <= 3, sizes
+
+
+def test_boundaries_cut_finer_than_the_keys_need_are_merged_for_the_next_run(
+    world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run reuses the boundaries the run before kept. `a/` (301 keys) was last cut every 10 keys (30 shards of
+    half a page, as a key space that shrank leaves them): the run lists those 30, and keeps only bounds with at
+    least two pages (40 keys) of its listing below them and above the last, so the next run starts from 7
+    shards or fewer, each of 40 keys or more."""
+    keys = sorted(key for key in seeded[1] if key.startswith("a/"))
+    scope = "listing:a/"
+    world.stores.shards.remember(scope, [f"a/{i:04d}" for i in range(10, 300, 10)], "an-earlier-run")
+    cold_start(monkeypatch, PLANNER_SHARDS="40", LIST_PAGE_SIZE="20")
+    planned = invoke_planner({"prefix": "a/"})
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.shards_total, run.keys_listed) == (30, len(keys))
+
+    kept = world.stores.shards.boundaries(scope)
+    bounds: list[str | None] = [None, *kept, None]
+    sizes = [
+        sum(1 for key in keys if (lo is None or key > lo) and (hi is None or key <= hi))
+        for lo, hi in itertools.pairwise(bounds)
+    ]
+    assert sum(sizes) == len(keys)
+    assert 1 <= len(sizes) <= 7, sizes
+    assert min(sizes) >= 40, sizes
