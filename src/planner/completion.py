@@ -80,9 +80,11 @@ def _keep_boundaries(run: RunRecord, shards: list[Shard], deps: PlannerDeps) -> 
     each prefix a bound is kept only once the shards below it (since the bound kept before) listed at least
     MIN_PAGES_PER_SHARD pages of keys, and the last one only if as many lie above it: a key space that shrank,
     or was cut finer than it needed, is cut by what its shards listed, not by how they were cut."""
+    if not any(s.source is ShardSource.LISTING for s in shards):
+        return
     points = _bounds_worth_keeping(shards, MIN_PAGES_PER_SHARD * deps.settings.list_page_size)
-    if points:
-        deps.shards.remember(scope_of(run), spread(points, BOUNDARIES_KEPT), run.run_id)
+    # none worth keeping replaces what an earlier run kept too: the next run cuts afresh, not by stale bounds
+    deps.shards.remember(scope_of(run), spread(points, BOUNDARIES_KEPT), run.run_id)
 
 
 def _bounds_worth_keeping(shards: list[Shard], least: int) -> list[str]:

@@ -305,3 +305,16 @@ def test_boundaries_cut_finer_than_the_keys_need_are_merged_for_the_next_run(
     assert sum(sizes) == len(keys)
     assert 1 <= len(sizes) <= 7, sizes
     assert min(sizes) >= 40, sizes
+
+
+def test_boundaries_of_a_key_space_that_shrank_to_a_shard_are_forgotten(
+    world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ü/` (301 keys) was last cut into 30 shards; in pages of 200 the whole prefix is less than two pages:
+    the run keeps no bound, and the 29 it was cut by are not left for the next run either."""
+    scope = "listing:ü/"
+    world.stores.shards.remember(scope, [f"ü/{i:04d}" for i in range(10, 300, 10)], "an-earlier-run")
+    cold_start(monkeypatch, PLANNER_SHARDS="40", LIST_PAGE_SIZE="200")
+    planned = invoke_planner({"prefix": "ü/"})
+    assert world.stores.runs.get(planned["run_id"]).shards_total == 30
+    assert world.stores.shards.boundaries(scope) == []
