@@ -4,6 +4,9 @@ copy it closes at once. The accounting and marker rules are `hydration.closing`'
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import groupby
+
 from hydration.closing import close_if_balanced
 from hydration.keyspace import spread
 from hydration.models import Drift, RunKind, RunRecord, RunStatus, Shard, ShardCounts, ShardSource, ShardStatus
@@ -80,28 +83,27 @@ def _keep_boundaries(run: RunRecord, shards: list[Shard], deps: PlannerDeps) -> 
     each prefix a bound is kept only once the shards below it (since the bound kept before) listed at least
     MIN_PAGES_PER_SHARD pages of keys, and the last one only if as many lie above it: a key space that shrank,
     or was cut finer than it needed, is cut by what its shards listed, not by how they were cut."""
-    if not any(s.source is ShardSource.LISTING for s in shards):
+    listing = sorted((s for s in shards if s.source is ShardSource.LISTING), key=lambda s: (s.prefix, s.after or ""))
+    if not listing:
         return
-    points = _bounds_worth_keeping(shards, MIN_PAGES_PER_SHARD * deps.settings.list_page_size)
+    least = MIN_PAGES_PER_SHARD * deps.settings.list_page_size
+    points = [point for _, ranges in groupby(listing, key=lambda s: s.prefix) for point in _worth(ranges, least)]
     # none worth keeping replaces what an earlier run kept too: the next run cuts afresh, not by stale bounds
     deps.shards.remember(scope_of(run), spread(points, BOUNDARIES_KEPT), run.run_id)
 
 
-def _bounds_worth_keeping(shards: list[Shard], least: int) -> list[str]:
-    listing = [s for s in shards if s.source is ShardSource.LISTING]
-    points: list[str] = []
-    for prefix in sorted({s.prefix for s in listing}):
-        kept: list[str] = []
-        held = 0
-        for shard in sorted((s for s in listing if s.prefix == prefix), key=lambda s: s.after or ""):
-            held += shard.keys_listed
-            if shard.upto is not None and held >= least:
-                kept.append(shard.upto)
-                held = 0
-        if kept and held < least:  # what lies above the last bound kept is too little for a shard of its own
-            kept.pop()
-        points += kept
-    return points
+def _worth(ranges: Iterable[Shard], least: int) -> list[str]:
+    """The bounds worth keeping among one prefix's shards, in key order."""
+    kept: list[str] = []
+    held = 0
+    for shard in ranges:
+        held += shard.keys_listed
+        if shard.upto is not None and held >= least:
+            kept.append(shard.upto)
+            held = 0
+    if kept and held < least:  # what lies above the last bound kept is too little for a shard of its own
+        kept.pop()
+    return kept
 
 
 def _deletes_wanted(run: RunRecord, deps: PlannerDeps) -> bool:

@@ -294,7 +294,8 @@ def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
     # has ended (consumed as a no-op) or a killed worker's, in flight until the queue's visibility timeout (6x
     # the worker's timeout: 6 minutes) although its shard was sent again long ago; nothing is learnt by
     # waiting for either.
-    queues = {url: 0 if url == deployment.planner_queue_url else purge_after for url in _queues(deployment)}
+    queues = [url for url in (deployment.transfer_queue_url, deployment.planner_queue_url) if url]
+    purge_after_of = {url: 0 if url == deployment.planner_queue_url else purge_after for url in queues}
     while True:
         depths = {url: _depth(sqs, url) for url in queues}
         left = sum(sum(int(v) for v in attributes.values()) for attributes in depths.values())
@@ -303,7 +304,7 @@ def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
             return done
         elapsed = time.monotonic() - started
         for url, attributes in depths.items():
-            if any(int(v) for v in attributes.values()) and elapsed >= queues[url]:
+            if any(int(v) for v in attributes.values()) and elapsed >= purge_after_of[url]:
                 sqs.purge_queue(QueueUrl=url)
                 done.append(f"purged {url.rsplit('/', 1)[-1]} ({attributes})")
         if elapsed > give_up:
@@ -312,10 +313,6 @@ def leave_quiet(deployment: Any, why: str, *, purge_at_once: bool) -> list[str]:
                 f"active run {deployment.runs.active_run_id()}"
             )
         time.sleep(0.5)
-
-
-def _queues(deployment: Any) -> list[str]:
-    return [url for url in (deployment.transfer_queue_url, deployment.planner_queue_url) if url]
 
 
 def _depth(sqs: Any, url: str) -> dict[str, str]:
