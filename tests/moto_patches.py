@@ -20,8 +20,10 @@ Remove a patch once moto implements it.
   upload's checksum algorithm in both.
 - CompleteMultipartUpload neither checks a full-object checksum given with it (S3: 400 BadDigest when it
   differs from the object's) nor returns the object's checksum.
-- ListMultipartUploads reports every upload as initiated at the same fixed time in 2010; S3 reports when
-  each was initiated (the planner's watermark holds back to it).
+- ListMultipartUploads reports every upload as initiated at the same fixed time in 2010, in creation order,
+  all in one page whatever `max-uploads` and the markers say; S3 reports when each was initiated (the
+  planner's watermark holds back to it) and lists by key, then by initiation, a page of at most
+  `max-uploads` after `key-marker` / `upload-id-marker` (`uploads list` pages on them).
 """
 
 from __future__ import annotations
@@ -221,20 +223,49 @@ def _multipart_init(original: Callable[..., None], upload: FakeMultipart, *args:
     upload.initiated = utcnow()  # type: ignore[attr-defined]
 
 
-_MOTO_INITIATED = re.compile(r"<Initiated>[^<]*</Initiated>")
-
-
-def _list_multipart_uploads_initiated(original: Callable[[S3Response], Any], response: S3Response) -> Any:
-    """Each upload's own initiation time, in the order moto lists them (the same filter as moto's)."""
-    status, headers, body = original(response)
-    uploads = list(response.backend.list_multipart_uploads(response.bucket_name).values())
-    prefix = response.querystring.get("prefix", [None])[0]
-    if prefix:
-        uploads = [upload for upload in uploads if upload.key_name.startswith(prefix)]
-    times = iter(iso_8601_datetime_with_milliseconds(getattr(u, "initiated", None)) for u in uploads)
-    body = _MOTO_INITIATED.sub(lambda _: f"<Initiated>{next(times)}</Initiated>", _text(body))
-    headers["content-length"] = str(len(body.encode("utf-8")))
-    return status, headers, body
+def _list_multipart_uploads_like_s3(original: Callable[[S3Response], Any], response: S3Response) -> Any:
+    """S3's listing: by key, then by initiation; after `key-marker` (and, for that key, after the upload
+    `upload-id-marker`); at most `max-uploads` (1,000), with the next markers when truncated; each upload's
+    own initiation time."""
+    query = {name: values[0] for name, values in response.querystring.items()}
+    uploads = sorted(
+        (
+            u
+            for u in response.backend.list_multipart_uploads(response.bucket_name).values()
+            if u.key_name.startswith(query.get("prefix", ""))
+        ),
+        key=lambda u: (u.key_name, getattr(u, "initiated", None) or utcnow()),
+    )
+    key_marker, id_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
+    if key_marker:
+        ids = [u.id for u in uploads if u.key_name == key_marker]
+        after_id = ids.index(id_marker) + 1 if id_marker in ids else (0 if id_marker else len(ids))
+        same = [u for u in uploads if u.key_name == key_marker][after_id:]
+        uploads = same + [u for u in uploads if u.key_name > key_marker]
+    limit = min(int(query.get("max-uploads", 1000)), 1000)
+    page, truncated = uploads[:limit], len(uploads) > limit
+    result: dict[str, Any] = {
+        "Bucket": response.bucket_name,
+        "KeyMarker": key_marker,
+        "UploadIdMarker": id_marker,
+        "MaxUploads": limit,
+        "IsTruncated": truncated,
+        "Uploads": [
+            {
+                "Key": u.key_name,
+                "UploadId": u.id,
+                "StorageClass": "STANDARD",
+                "Initiated": iso_8601_datetime_with_milliseconds(getattr(u, "initiated", None) or utcnow()),
+                "ChecksumAlgorithm": u.metadata.get("x-amz-checksum-algorithm"),
+                "ChecksumType": u.metadata.get("x-amz-checksum-type"),
+            }
+            for u in page
+        ],
+    }
+    if truncated:
+        result.update(NextKeyMarker=page[-1].key_name, NextUploadIdMarker=page[-1].id)
+    response.data["Action"] = "ListMultipartUploads"
+    return response.serialized(ActionResult(result))
 
 
 def _apply_change_set(original: Callable[[ChangeSet], None]) -> Callable[[ChangeSet], None]:
@@ -286,7 +317,7 @@ def apply() -> None:
         ("_key_response_post", _complete_checks_the_checksum),
         ("_get_key", _get_key_aws_preconditions),
         ("head_object", _head_object_like_s3),
-        ("list_multipart_uploads", _list_multipart_uploads_initiated),
+        ("list_multipart_uploads", _list_multipart_uploads_like_s3),
     ):
         setattr(S3Response, name, _once(patch)(getattr(S3Response, name)))
     FakeMultipart.__init__ = _once(_multipart_init)(FakeMultipart.__init__)  # type: ignore[method-assign]

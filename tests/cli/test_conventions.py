@@ -118,9 +118,9 @@ def test_one_page_size_option(deployed: Deployed) -> None:
     spellings = {opt for command in COMMANDS.values() for opt in _options(command)}
     assert not spellings & {"--limit", "-n", "--max"}
     paged = {name for name, command in COMMANDS.items() if "--max-items" in _options(command)}
-    assert paged == {"runs list", "failures list", "failures restore", "dlq peek", "logs"}
+    assert paged == {"runs list", "failures list", "failures restore", "dlq peek", "logs", "uploads list"}
     tokens = {name for name, command in COMMANDS.items() if "--starting-token" in _options(command)}
-    assert tokens == {"runs list", "failures list"}
+    assert tokens == {"runs list", "failures list", "uploads list"}
 
 
 def test_runs_list_pages_newest_first_through_the_index(deployed: Deployed, run_cli) -> None:

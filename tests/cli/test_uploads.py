@@ -13,6 +13,7 @@ import pytest
 
 from hydration.aws.uploads import UploadStore
 from hydration.copying import Handoff
+from hydration_cli.params import encode_token
 from tests.cli.conftest import STACK, Deployed, _stack_template, json_out
 from tests.integration.harness import MIB, REGION, put_object
 from tests.integration.producer_times import age_upload
@@ -139,3 +140,36 @@ def test_abort_older_than_takes_every_upload_started_that_long_ago(
     assert "aborted 2 upload(s)" in result.stdout
     assert in_progress(deployed.world) == []
     assert list(uploads) == []
+
+
+def test_uploads_list_pages_by_key_and_upload_each_upload_once(
+    run_cli: Any, deployed: Deployed, copying: Handoff, orphan: str
+) -> None:
+    # Given two more orphaned uploads, one of them of a key that has another (the page may end between them)
+    s3, bucket = deployed.world.s3, deployed.world.consumer_bucket
+    first = s3.create_multipart_upload(Bucket=bucket, Key="a.bin")["UploadId"]
+    again = s3.create_multipart_upload(Bucket=bucket, Key="lost.bin")["UploadId"]
+
+    pages, token = [], None
+    while True:
+        args = ["uploads", "list", "--max-items", "1", "--output", "json"]
+        page = json_out(run_cli(*args, *(["--starting-token", token] if token else [])))
+        pages.append([(u["key"], u["upload_id"], u["state"]) for u in page["uploads"]])
+        token = page["next_token"]
+        if token is None:
+            break
+
+    assert [upload for page in pages for upload in page] == [
+        ("a.bin", first, "orphaned"),
+        ("big.bin", copying.upload_id, "in-progress"),  # its record read with its page
+        ("lost.bin", orphan, "orphaned"),  # a key's uploads by initiation
+        ("lost.bin", again, "orphaned"),
+    ]
+    assert all(len(page) == 1 for page in pages)
+    # the table view says how to get the next page; a token of another command is a usage error
+    table = run_cli("uploads", "list", "--max-items", "3")
+    assert table.stdout.splitlines()[-1].startswith("more: --starting-token ")
+    runs_token = encode_token({"run_id": "20261206T000000Z-abcdef", "started_at": "2026-12-06T00:00:00+00:00"})
+    refused = run_cli("uploads", "list", "--starting-token", runs_token)
+    assert refused.exit_code == 2
+    assert "not a token printed by `uploads list`" in refused.stderr

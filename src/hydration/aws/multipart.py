@@ -8,7 +8,6 @@ otherwise). ListParts is the source of truth for what an upload holds (ETag, siz
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -122,8 +121,27 @@ def abort(writer: S3Client, bucket: str, key: str, upload_id: str) -> bool:
     return True
 
 
-def in_progress(client: S3Client, bucket: str, prefix: str = "") -> Iterator[InProgressUpload]:
-    """Every multipart upload in progress in the bucket (ListMultipartUploads, paged)."""
-    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
-        for upload in page.get("Uploads", []):
-            yield InProgressUpload(key=upload["Key"], upload_id=upload["UploadId"], initiated=upload["Initiated"])
+@dataclass(frozen=True)
+class UploadsPage:
+    uploads: list[InProgressUpload]
+    next_after: tuple[str, str] | None  # (key, upload id) the next page starts after; None: this was the last
+
+
+def uploads_page(client: S3Client, bucket: str, *, limit: int, after: tuple[str, str] | None = None) -> UploadsPage:
+    """Up to `limit` multipart uploads in progress, in S3's order (by key, then by initiation), starting
+    after the (key, upload id) a previous page ended on: ListMultipartUploads reads no more than asked."""
+    uploads: list[InProgressUpload] = []
+    while True:
+        request: dict[str, Any] = {"Bucket": bucket, "MaxUploads": min(1000, limit - len(uploads))}
+        if after is not None:
+            request.update(KeyMarker=after[0], UploadIdMarker=after[1])
+        page = client.list_multipart_uploads(**request)
+        uploads += [
+            InProgressUpload(key=upload["Key"], upload_id=upload["UploadId"], initiated=upload["Initiated"])
+            for upload in page.get("Uploads", [])
+        ]
+        if not page.get("IsTruncated"):
+            return UploadsPage(uploads, None)
+        after = (page["NextKeyMarker"], page["NextUploadIdMarker"])
+        if len(uploads) >= limit:
+            return UploadsPage(uploads, after)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hydration.aws.dynamo import conditional, from_item, to_item, values
+from hydration.aws.dynamo import batch_get, conditional, from_item, to_item, values
 from hydration.models import iso
 
 if TYPE_CHECKING:
@@ -74,7 +74,11 @@ class UploadRecord:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> UploadRecord:
-        data = from_item(item)
+        return cls.from_data(from_item(item))
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> UploadRecord:
+        """From the item as plain values (what `batch_get` returns)."""
         completing = data.get("completing_until")
         return cls(
             bucket=data["bucket"],
@@ -122,6 +126,11 @@ class UploadStore:
     def get(self, key: str) -> UploadRecord | None:
         item = self._db.get_item(TableName=self.table, Key=to_item({"key": key}), ConsistentRead=True).get("Item")
         return UploadRecord.from_item(item) if item else None
+
+    def get_many(self, keys: list[str]) -> dict[str, UploadRecord]:
+        """The records of these keys, by key (those that have one; BatchGetItem, consistent reads)."""
+        items = batch_get(self._db, {self.table: [{"key": key} for key in keys]}, consistent=True)[self.table]
+        return {item["key"]: UploadRecord.from_data(item) for item in items}
 
     def __iter__(self) -> Iterator[UploadRecord]:
         for page in self._db.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):

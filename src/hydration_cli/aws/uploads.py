@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +17,11 @@ class ConsumerUploads:
     bucket: str
     store: UploadStore
 
-    def uploads(self) -> Iterator[multipart.InProgressUpload]:
-        return multipart.in_progress(self.s3, self.bucket)
+    def page(self, limit: int, after: tuple[str, str] | None = None) -> multipart.UploadsPage:
+        return multipart.uploads_page(self.s3, self.bucket, limit=limit, after=after)
 
-    def records(self) -> dict[str, UploadRecord]:
-        return {record.key: record for record in self.store}
+    def records(self, keys: list[str]) -> dict[str, UploadRecord]:
+        return self.store.get_many(keys) if keys else {}
 
     def abort(self, key: str, upload_id: str) -> bool:
         """Abort it and forget its record (so that no copier goes on with it); False if S3 no longer had it."""

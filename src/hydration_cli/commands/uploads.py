@@ -10,7 +10,16 @@ from rich.console import RenderableType
 from hydration_cli import humanize, render
 from hydration_cli.deployment import Deployment
 from hydration_cli.ops.uploads import AbortReport, Upload, UploadsReport, abort_uploads, list_uploads
-from hydration_cli.options import DURATION, change_options, command, confirm, exit_code_option, now, subgroup
+from hydration_cli.options import (
+    DURATION,
+    change_options,
+    command,
+    confirm,
+    exit_code_option,
+    now,
+    paging_options,
+    subgroup,
+)
 
 STALE_AFTER = click.option(
     "--stale-after",
@@ -29,11 +38,15 @@ def uploads() -> None:
 
 @uploads.command("list")
 @STALE_AFTER
+@paging_options(1000)
 @exit_code_option("if an upload is orphaned")
 @command
-def list_(deployment: Deployment, stale_after: timedelta) -> UploadsReport:
-    """Every multipart upload of the consumer bucket, with its copy's progress."""
-    return list_uploads(deployment.uploads, now=now(), stale_after=stale_after)
+def list_(
+    deployment: Deployment, stale_after: timedelta, max_items: int, starting_token: dict[str, str] | None
+) -> UploadsReport:
+    """The multipart uploads of the consumer bucket, by key, with their copies' progress, a page at a time
+    (--starting-token: the next page)."""
+    return list_uploads(deployment.uploads, now=now(), stale_after=stale_after, limit=max_items, start=starting_token)
 
 
 @uploads.command()
@@ -94,8 +107,11 @@ HEADERS = ("KEY", "UPLOAD", "STATE", "AGE", "PARTS", "BYTES", "SOURCE")
 
 @render.table_view.register
 def _list_table(result: UploadsReport) -> RenderableType:
+    if result.continued and not result.uploads:
+        return f"s3://{result.bucket}: no more multipart uploads"
     title = f"s3://{result.bucket}: {len(result.uploads)} multipart upload(s), {len(result.orphaned)} orphaned"
-    return Lines(title, render.grid(HEADERS, _rows(result.uploads))) if result.uploads else title
+    view = Lines(title, render.grid(HEADERS, _rows(result.uploads))) if result.uploads else title
+    return render.paged(view, result.next_token)
 
 
 @render.table_view.register
@@ -119,7 +135,9 @@ def _text(uploads: list[Upload]) -> Iterable[Sequence[object]]:
 
 @render.text_rows.register
 def _list_text(result: UploadsReport) -> Iterable[Sequence[object]]:
-    return _text(result.uploads)
+    yield from _text(result.uploads)
+    if result.next_token:
+        yield ("NEXTTOKEN", result.next_token)
 
 
 @render.text_rows.register

@@ -16,8 +16,10 @@ from pydantic import BaseModel
 
 from hydration.aws import multipart
 from hydration.aws.uploads import UploadRecord
+from hydration.errors import InvalidRequestError
 from hydration_cli.aws.uploads import ConsumerUploads
 from hydration_cli.outcome import ExitCode, Result
+from hydration_cli.params import encode_token
 
 
 class Upload(BaseModel):
@@ -41,7 +43,9 @@ class Upload(BaseModel):
 class UploadsReport(Result):
     bucket: str
     stale_after_seconds: float
-    uploads: list[Upload]
+    uploads: list[Upload]  # one page, in S3's order (by key, then by initiation)
+    next_token: str | None = None  # --starting-token for the next page (None: no more uploads)
+    continued: bool = False  # this page follows an earlier one (a --starting-token was given)
 
     @property
     def orphaned(self) -> list[Upload]:
@@ -90,12 +94,48 @@ def _describe(
     )
 
 
-def list_uploads(adapter: ConsumerUploads, *, now: datetime, stale_after: timedelta) -> UploadsReport:
-    """Every multipart upload in the consumer bucket, oldest first, with its copy's progress."""
-    records = adapter.records()
-    uploads = [_describe(u, records.get(u.key), now, stale_after) for u in adapter.uploads()]
-    uploads.sort(key=lambda u: u.initiated)
-    return UploadsReport(bucket=adapter.bucket, stale_after_seconds=stale_after.total_seconds(), uploads=uploads)
+def list_uploads(
+    adapter: ConsumerUploads,
+    *,
+    now: datetime,
+    stale_after: timedelta,
+    limit: int = 1000,
+    start: dict[str, Any] | None = None,
+) -> UploadsReport:
+    """One page of the consumer bucket's multipart uploads, each with its copy's progress: up to `limit`
+    uploads from `start` (the position a previous page printed as its next_token), and the records of
+    exactly those keys."""
+    page = adapter.page(limit, _after(start))
+    records = adapter.records(sorted({u.key for u in page.uploads}))
+    return UploadsReport(
+        bucket=adapter.bucket,
+        stale_after_seconds=stale_after.total_seconds(),
+        uploads=[_describe(u, records.get(u.key), now, stale_after) for u in page.uploads],
+        next_token=encode_token({"key": page.next_after[0], "upload_id": page.next_after[1]})
+        if page.next_after
+        else None,
+        continued=start is not None,
+    )
+
+
+def _after(start: dict[str, Any] | None) -> tuple[str, str] | None:
+    if start is None:
+        return None
+    key, upload_id = start.get("key"), start.get("upload_id")
+    if not isinstance(key, str) or not isinstance(upload_id, str):
+        raise InvalidRequestError("--starting-token: not a token printed by `uploads list` (its next_token)")
+    return key, upload_id
+
+
+def _every_upload(adapter: ConsumerUploads, now: datetime, stale_after: timedelta) -> list[Upload]:
+    uploads: list[Upload] = []
+    start: dict[str, Any] | None = None
+    while True:
+        report = list_uploads(adapter, now=now, stale_after=stale_after, start=start)
+        uploads += report.uploads
+        if report.next_token is None:
+            return uploads
+        start = {"key": uploads[-1].key, "upload_id": uploads[-1].upload_id}
 
 
 def abort_uploads(
@@ -109,13 +149,13 @@ def abort_uploads(
 ) -> AbortReport:
     """Abort the orphaned uploads, or with `keys` / `older_than` the uploads of those keys / started that long
     ago, whatever their state (a copy in progress then starts again, in a later run)."""
-    report = list_uploads(adapter, now=now, stale_after=stale_after)
+    uploads = _every_upload(adapter, now, stale_after)
     if keys is None and older_than is None:
-        selected = report.orphaned
+        selected = [u for u in uploads if u.state == "orphaned"]
     else:
         selected = [
             u
-            for u in report.uploads
+            for u in uploads
             if (keys is None or u.key in keys) and (older_than is None or u.age_seconds >= older_than.total_seconds())
         ]
     result = AbortReport(dry_run=dry_run, selected=selected)
