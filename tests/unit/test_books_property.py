@@ -37,7 +37,7 @@ def _deliveries(bodies: list[str]) -> list[Settlement]:
     return found
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(
     keys=st.sets(st.text(alphabet="ab/ ü+%", min_size=1, max_size=5), min_size=1, max_size=40),
     failed=st.sets(st.text(alphabet="abc", min_size=1, max_size=3), max_size=5),

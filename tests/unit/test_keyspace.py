@@ -34,7 +34,7 @@ def _neighbours(points: list[str]) -> list[str]:
     return [key for key in out if key]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(prefix=prefixes, points=st.lists(keys, max_size=8), extra=st.lists(keys, max_size=30))
 def test_ranges_partition_the_prefix_whatever_the_cut_points(prefix: str, points: list[str], extra: list[str]) -> None:
     ranges = partition(prefix, [prefix + p for p in points] + points)
@@ -49,7 +49,7 @@ def test_ranges_partition_the_prefix_whatever_the_cut_points(prefix: str, points
     assert ranges[-1].upto is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(prefix=prefixes, a=keys, b=keys)
 def test_a_midpoint_lies_strictly_between_its_bounds(prefix: str, a: str, b: str) -> None:
     low, high = sorted([prefix + a, prefix + b])
@@ -60,7 +60,7 @@ def test_a_midpoint_lies_strictly_between_its_bounds(prefix: str, a: str, b: str
         assert high in (low, low + "\x00")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(prefix=prefixes, a=keys)
 def test_a_midpoint_up_to_the_end_of_the_prefix_stays_under_it(prefix: str, a: str) -> None:
     low = prefix + a
@@ -71,7 +71,7 @@ def test_a_midpoint_up_to_the_end_of_the_prefix_stays_under_it(prefix: str, a: s
     assert m.startswith(prefix)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(prefix=prefixes, a=keys, b=keys, at=keys, probe=st.lists(keys, max_size=20))
 def test_cutting_a_range_loses_and_duplicates_nothing(prefix: str, a: str, b: str, at: str, probe: list[str]) -> None:
     low, high = sorted([prefix + a, prefix + b])
@@ -107,7 +107,7 @@ def test_widths_counts_pages_of_a_key_space_at_its_first_pages_density() -> None
     assert widths("k1", "k2", "k2") == widths("k2", "k1", "k3") == 1.0  # nothing beyond, or out of order
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(weights=st.lists(st.floats(min_value=0, max_value=1e9), max_size=10), total=st.integers(0, 100))
 def test_shares_deal_every_part_at_least_one_each_in_proportion(weights: list[float], total: int) -> None:
     dealt = shares(weights, total)

@@ -22,7 +22,7 @@ keys_strategy = st.text(alphabet="ab/ ü+%~", min_size=1, max_size=6) | st.just(
 objects_strategy = st.dictionaries(keys=keys_strategy, values=st.integers(0, 10 * 24 * 3600), max_size=40)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(
     ages=objects_strategy,
     since_offset=st.integers(min_value=0, max_value=10 * 24 * 3600),
@@ -60,7 +60,7 @@ def test_each_selected_key_is_enqueued_exactly_once(
     assert all(json.loads(b)["run_id"] == run.run_id for b in world.sqs.bodies)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     ages=objects_strategy,
     failed=st.sets(st.text(alphabet="ab/ ü+%", min_size=1, max_size=6), max_size=8),

@@ -49,7 +49,7 @@ def test_nothing_beyond_the_page_is_none() -> None:
     assert reach(keys[0], keys[-1], None, "k", _prober(keys, [])).key is None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(st.text(alphabet="ab/é~\x7f", min_size=1, max_size=6), min_size=3, max_size=60, unique=True))
 def test_found_keys_exist_and_cuts_lie_between(raw: list[str]) -> None:
     keys = sorted(("p/" + key for key in raw), key=lambda key: key.encode())
