@@ -179,9 +179,9 @@ def _manifest(pid: int, stores: StateStores, samples: list[Any]) -> list[Cost]:
         Cost(  # put_many writes each entry by a conditional PutItem (a late copy never replaces a newer entry)
             "dynamodb.PutItem",
             "copier: the manifest entry of a key that landed (conditional)",
-            (len(chunks) - 1) * len(chunks[0]),
+            sum(len(chunk) for chunk in chunks[1:]),
             1,
-            written / len(chunks[0]),
+            written * (len(chunks) - 1) / sum(len(chunk) for chunk in chunks[1:]),
         ),
         Cost(
             "dynamodb.BatchGetItem",

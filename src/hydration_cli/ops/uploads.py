@@ -103,19 +103,24 @@ def list_uploads(
     start: dict[str, Any] | None = None,
 ) -> UploadsReport:
     """One page of the consumer bucket's multipart uploads, each with its copy's progress: up to `limit`
-    uploads from `start` (the position a previous page printed as its next_token), and the records of
-    exactly those keys."""
-    page = adapter.page(limit, _after(start))
-    records = adapter.records(sorted({u.key for u in page.uploads}))
+    uploads from `start` (the position a previous page printed as its next_token)."""
+    uploads, after = _page(adapter, now, stale_after, limit, _after(start))
     return UploadsReport(
         bucket=adapter.bucket,
         stale_after_seconds=stale_after.total_seconds(),
-        uploads=[_describe(u, records.get(u.key), now, stale_after) for u in page.uploads],
-        next_token=encode_token({"key": page.next_after[0], "upload_id": page.next_after[1]})
-        if page.next_after
-        else None,
+        uploads=uploads,
+        next_token=encode_token({"key": after[0], "upload_id": after[1]}) if after else None,
         continued=start is not None,
     )
+
+
+def _page(
+    adapter: ConsumerUploads, now: datetime, stale_after: timedelta, limit: int, after: tuple[str, str] | None
+) -> tuple[list[Upload], tuple[str, str] | None]:
+    """A page of uploads joined with the records of exactly their keys, and where the next page starts."""
+    page = adapter.page(limit, after)
+    records = adapter.records(sorted({u.key for u in page.uploads}))
+    return [_describe(u, records.get(u.key), now, stale_after) for u in page.uploads], page.next_after
 
 
 def _after(start: dict[str, Any] | None) -> tuple[str, str] | None:
@@ -128,14 +133,11 @@ def _after(start: dict[str, Any] | None) -> tuple[str, str] | None:
 
 
 def _every_upload(adapter: ConsumerUploads, now: datetime, stale_after: timedelta) -> list[Upload]:
-    uploads: list[Upload] = []
-    start: dict[str, Any] | None = None
-    while True:
-        report = list_uploads(adapter, now=now, stale_after=stale_after, start=start)
-        uploads += report.uploads
-        if report.next_token is None:
-            return uploads
-        start = {"key": uploads[-1].key, "upload_id": uploads[-1].upload_id}
+    uploads, after = _page(adapter, now, stale_after, 1000, None)
+    while after is not None:
+        more, after = _page(adapter, now, stale_after, 1000, after)
+        uploads += more
+    return uploads
 
 
 def abort_uploads(
