@@ -100,3 +100,21 @@ def test_the_handover_outputs_are_the_consumer_stacks_parameters(
     for output, parameter in handover.items():
         assert output in producer["Outputs"]
         assert parameter in consumer["Parameters"]
+
+
+def test_planner_workers_read_the_ledger_by_key_range_through_an_index(consumer: dict[str, Any]) -> None:
+    """Every ledger entry has an `origin` (four values): a worker queries its range once per origin instead of
+    scanning the whole ledger (hydration.aws.ledger.within), with a grant on that index only."""
+    props = consumer["Resources"]["FailuresTable"]["Properties"]
+    [index] = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "ByKey"
+    assert index["KeySchema"] == [
+        {"AttributeName": "origin", "KeyType": "HASH"},
+        {"AttributeName": "key", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    defined = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
+    assert defined == {"key": "S", "origin": "S"}
+    statements = consumer["Resources"]["PlannerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    [grant] = [s for s in statements if s.get("Resource") == {"Fn::Sub": "${FailuresTable.Arn}/index/ByKey"}]
+    assert grant["Action"] == "dynamodb:Query"

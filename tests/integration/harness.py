@@ -153,6 +153,23 @@ def create_world(world: World) -> World:
             }
         ],
     )
+    # the failure ledger's ByKey index (infra/consumer.yaml), which planner workers read their ranges through
+    db.update_table(
+        TableName=world.failures_table,
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("origin", "key")],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "ByKey",
+                    "KeySchema": [
+                        {"AttributeName": "origin", "KeyType": "HASH"},
+                        {"AttributeName": "key", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    )
     return world
 
 

@@ -16,9 +16,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from botocore.exceptions import ClientError
+
 from hydration.aws.dynamo import TableStore, conditional, from_item, to_item, values
-from hydration.keyspace import KeyRange
-from hydration.models import FailureRecord, iso
+from hydration.keyspace import MAX_CODE_POINT, KeyRange
+from hydration.models import FailureRecord, Origin, iso
+from hydration.observability import logger
+
+BY_KEY_INDEX = "ByKey"  # infra/consumer.yaml: hash `origin`, range `key`, every attribute projected
+SURROGATES = (0xD800, 0xDFFF)  # code points that are not characters: no key holds them
 
 
 class LedgerCounts(NamedTuple):
@@ -32,6 +38,43 @@ def _item(failure: FailureRecord) -> dict[str, Any]:
     data["last_modified"] = iso(failure.last_modified)
     data["restore_requested_at"] = iso(failure.restore_requested_at) if failure.restore_requested_at else None
     return data
+
+
+def sort_key_condition(key_range: KeyRange) -> tuple[str, dict[str, str]] | None:
+    """The ByKey index's sort-key condition that reads a range's keys (and at most its lower bound besides:
+    DynamoDB takes one condition on the sort key, so `after` is read inclusively and dropped by the caller):
+    ("", {}) for the whole key space, None for a range that holds no key."""
+    lower = key_range.after if key_range.after is not None else key_range.prefix or None
+    upper = key_range.upto if key_range.upto is not None else prefix_end(key_range.prefix)
+    if lower is not None and upper is not None:
+        if lower > upper:
+            return None
+        return "#k BETWEEN :lower AND :upper", {"lower": lower, "upper": upper}
+    if lower is not None:
+        return "#k >= :lower", {"lower": lower}
+    if upper is not None:
+        return "#k <= :upper", {"upper": upper}
+    return "", {}
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The first string after every key under `prefix` (its last character that can grow, grown by one and
+    cut there), or None when nothing follows them (no prefix, or one of only the last code point)."""
+    stem = prefix.rstrip(chr(MAX_CODE_POINT))
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    if SURROGATES[0] <= following <= SURROGATES[1]:
+        following = SURROGATES[1] + 1
+    return stem[:-1] + chr(following)
+
+
+def _index_unreadable(error: ClientError) -> bool:
+    """DynamoDB's answer for an index that does not exist, or is still being backfilled (a ValidationException
+    on AWS; moto answers ResourceNotFoundException), not for a missing table."""
+    detail = error.response.get("Error", {})
+    about_index = "index" in str(detail.get("Message", "")).lower()
+    return detail.get("Code") in ("ValidationException", "ResourceNotFoundException") and about_index
 
 
 class FailureLedger(TableStore):
@@ -113,9 +156,40 @@ class FailureLedger(TableStore):
         return (failure for failure in self.entries() if failure.archived)
 
     def within(self, key_range: KeyRange) -> Iterator[FailureRecord]:
-        """The retryable entries whose keys lie in a range (a planner worker's shard): a scan whose filter
-        returns only those (DynamoDB compares strings by their UTF-8 bytes: S3's order). The scan still reads,
-        and is charged for, the whole table; what it spares is sending and parsing the rest, per worker."""
+        """The retryable entries whose keys lie in a range (a planner worker's shard), in key order per origin:
+        a Query of the `ByKey` index for each origin (`Origin`: four values, every entry has one), the range
+        as its sort-key condition, so a worker reads its range's entries and not the whole ledger, however
+        many millions of keys failed. The index is eventually consistent: an entry written moments before a
+        run starts may be read by the next run instead (the closer's consistent read still holds the marker
+        before it). A ledger whose index is not there yet (a stack updated from a version without it, while
+        DynamoDB backfills it) is scanned with a filter instead."""
+        try:
+            found = [failure for origin in Origin for failure in self._by_key(origin, key_range)]
+        except ClientError as error:
+            if not _index_unreadable(error):
+                raise
+            logger.warning("the ledger's ByKey index cannot be read; scanning the ledger", error=str(error))
+            found = list(self._scanned(key_range))
+        return (failure for failure in found if failure.retryable and key_range.holds(failure.key))
+
+    def _by_key(self, origin: Origin, key_range: KeyRange) -> Iterator[FailureRecord]:
+        condition = sort_key_condition(key_range)
+        if condition is None:
+            return
+        expression, named = condition
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=BY_KEY_INDEX,
+            KeyConditionExpression="#o = :origin" + (f" AND {expression}" if expression else ""),
+            ExpressionAttributeNames={"#o": "origin", **({"#k": "key"} if expression else {})},
+            ExpressionAttributeValues=values(origin=origin.value, **named),
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield FailureRecord.model_validate(from_item(item))
+
+    def _scanned(self, key_range: KeyRange) -> Iterator[FailureRecord]:
+        """The filtered scan `within` falls back to: it reads, and is charged for, the whole table."""
         conditions, named = ["begins_with(#k, :prefix)"], {"prefix": key_range.prefix}
         if key_range.after is not None:
             conditions.append("#k > :after")
@@ -128,7 +202,7 @@ class FailureLedger(TableStore):
             "ExpressionAttributeNames": {"#k": "key"},
             "ExpressionAttributeValues": values(**named),
         }
-        return (failure for failure in self.entries(**only) if failure.retryable)
+        return self.entries(**only)
 
     def entries(self, **scan: Any) -> Iterator[FailureRecord]:
         """Every entry, archived ones included (`scan`: a filter)."""
