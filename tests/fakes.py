@@ -19,6 +19,7 @@ from hydration.marker import Marker
 from hydration.models import (
     Books,
     FailureRecord,
+    KeptCut,
     ManifestEntry,
     Origin,
     Precedence,
@@ -512,7 +513,7 @@ class FakeShards:
     def __init__(self, runs: FakeRuns, clock: Any = None) -> None:
         self.runs = runs
         self.shards: dict[tuple[str, str], Shard] = {}
-        self.kept: dict[str, list[str]] = {}
+        self.kept: dict[str, KeptCut] = {}
         self.clock = clock or (lambda: datetime.now(UTC))
         self._guard = runs._guard
 
@@ -628,11 +629,11 @@ class FakeShards:
             stored.dispatched_at = now
             return True
 
-    def boundaries(self, scope: str) -> list[str]:
-        return list(self.kept.get(scope, []))
+    def boundaries(self, scope: str) -> KeptCut:
+        return self.kept.get(scope, KeptCut()).model_copy(deep=True)
 
-    def remember(self, scope: str, points: list[str], run_id: str) -> None:
-        self.kept[scope] = list(points)
+    def remember(self, scope: str, kept: KeptCut, run_id: str) -> None:
+        self.kept[scope] = kept.model_copy(deep=True)
 
 
 class FakeShardQueue:

@@ -9,7 +9,17 @@ from itertools import groupby
 
 from hydration.closing import close_if_balanced
 from hydration.keyspace import spread
-from hydration.models import Drift, RunKind, RunRecord, RunStatus, Shard, ShardCounts, ShardSource, ShardStatus
+from hydration.models import (
+    Drift,
+    KeptCut,
+    RunKind,
+    RunRecord,
+    RunStatus,
+    Shard,
+    ShardCounts,
+    ShardSource,
+    ShardStatus,
+)
 from hydration.observability import MetricUnit, logger, metrics
 from planner.context import PlannerDeps
 from planner.probing import MIN_PAGES_PER_SHARD
@@ -82,14 +92,20 @@ def _keep_boundaries(run: RunRecord, shards: list[Shard], deps: PlannerDeps) -> 
     """The upper bounds of the run's listing shards: where it found the key space dense enough to cut. Within
     each prefix a bound is kept only once the shards below it (since the bound kept before) listed at least
     MIN_PAGES_PER_SHARD pages of keys, and the last one only if as many lie above it: a key space that shrank,
-    or was cut finer than it needed, is cut by what its shards listed, not by how they were cut."""
+    or was cut finer than it needed, is cut by what its shards listed, not by how they were cut. With them,
+    how many keys each prefix held (a prefix of a few pages is not cut again: `cutting`)."""
     listing = sorted((s for s in shards if s.source is ShardSource.LISTING), key=lambda s: (s.prefix, s.after or ""))
     if not listing:
         return
     least = MIN_PAGES_PER_SHARD * deps.settings.list_page_size
-    points = [point for _, ranges in groupby(listing, key=lambda s: s.prefix) for point in _worth(ranges, least)]
+    points: list[str] = []
+    listed: dict[str, int] = {}
+    for prefix, group in groupby(listing, key=lambda s: s.prefix):
+        ranges = list(group)
+        points += _worth(ranges, least)
+        listed[prefix] = sum(shard.keys_listed for shard in ranges)
     # none worth keeping replaces what an earlier run kept too: the next run cuts afresh, not by stale bounds
-    deps.shards.remember(scope_of(run), spread(points, BOUNDARIES_KEPT), run.run_id)
+    deps.shards.remember(scope_of(run), KeptCut(points=spread(points, BOUNDARIES_KEPT), listed=listed), run.run_id)
 
 
 def _worth(ranges: Iterable[Shard], least: int) -> list[str]:

@@ -1,9 +1,10 @@
 """Where a run's key space is first cut into shards (at most PLANNER_SHARDS, shared by its prefixes).
 
 Split points come, in order, from the previous run's boundaries over the same prefixes (kept: that run
-found where the key space is dense, and it cost nothing to read them), from delimiter discovery (the
-common prefixes one level down: one ListObjectsV2 call a prefix), and, for a flat prefix, from probing
-(one-key ListObjectsV2 calls in growing steps beyond its first page: `probing`). Wherever the cuts fall,
+found where the key space is dense, and it cost nothing to read them; a prefix it found to hold only a
+few pages is not cut at all), from delimiter discovery (the common prefixes one level down: one
+ListObjectsV2 call a prefix), and, for a flat prefix, from probing (one-key ListObjectsV2 calls in
+growing steps beyond its first page: `probing`). Wherever the cuts fall,
 the ranges partition the key space (`hydration.keyspace`); shards that turn out large split while they
 run, so a few rounds of halving spread a flat prefix over the workers.
 """
@@ -23,6 +24,11 @@ from planner.context import PlannerDeps
 from planner.probing import MIN_PAGES_PER_SHARD, cut_points, reach
 
 LEDGER_SHARD = "ledger"
+# A prefix the last run listed fewer keys under than this many pages is one shard, without the first page,
+# discovery and probes it would take to find that cutting it is not worth it (shards of MIN_PAGES_PER_SHARD
+# pages at least): for a small scope they were most of a nothing-changed run's listing. One that grew since
+# splits while it runs, as any large shard does.
+FEW_PAGES = 2 * MIN_PAGES_PER_SHARD
 
 
 @dataclass
@@ -44,10 +50,11 @@ def cut(run: RunRecord, deps: PlannerDeps) -> Cut:
     settings = deps.settings
     wanted = max(1, (settings.planner_shards - 1) // len(run.prefixes))
     previous = deps.shards.boundaries(scope_of(run))
+    few = FEW_PAGES * settings.list_page_size
     result = Cut([])
     for prefix in run.prefixes:
-        points = spread([point for point in previous if point.startswith(prefix)], wanted - 1)
-        if len(points) + 1 < wanted:
+        points = spread([point for point in previous.points if point.startswith(prefix)], wanted - 1)
+        if len(points) + 1 < wanted and not previous.few(prefix, few):
             page, groups = _first_page_and_groups(prefix, deps, result)
             if page.truncated:  # more than a page: worth cutting
                 points += _probed_cuts(prefix, groups, page, wanted - 1 - len(points), deps, result)

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 
 from hydration.aws.listing import Pager, first_keys_after
-from hydration.keyspace import midpoint, widths
+from hydration.keyspace import extrapolate, midpoint, widths
 from hydration.models import RunKind, Shard, ShardSource, SourceObject
 from hydration.observability import logger
 from planner import selecting
@@ -68,7 +68,8 @@ def split(work: ShardWork, page_first: str) -> Shard | None:
     A range with an upper bound is cut half way to it, if at the last page's density at least two pages are
     left (`keyspace.widths`) and a one-key probe finds a key above the cut; otherwise (and for the last range
     of a prefix, with no upper bound) half way to the farthest key that probes beyond the last page find
-    (`probing.reach`)."""
+    (`probing.reach`), if as many pages are left up to where they put the key space's end (for a range with
+    no upper bound, a first probe two pages' width beyond the last page says whether any are)."""
     deps, shard, settings = work.deps, work.shard, work.deps.settings
     position = shard.position
     if position is None or deps.shards.open_count(shard.run_id) >= settings.planner_shards:
@@ -87,10 +88,19 @@ def split(work: ShardWork, page_first: str) -> Shard | None:
             if above is not None and above <= shard.upto:
                 return _hand_upper_on(work, point)
         # nothing above half way: the keys left are denser near the position than the bound says; probe them
+    else:
+        ahead = extrapolate(page_first, position, SPLIT_PAGES_LEFT, shard.prefix)
+        if ahead is not None and worthy(ahead):
+            shard.probes += 1
+            (beyond,) = probe([ahead])
+            if beyond is None:  # nothing two pages' width on: one probe, not a round of them, says so
+                return None
     found = reach(page_first, position, shard.upto, shard.prefix, probe)
     shard.probes += found.probes
     if found.key is None:
         return None
+    if widths(page_first, position, found.end(shard.prefix) or found.key, shard.prefix) < SPLIT_PAGES_LEFT + 1:
+        return None  # what is left ends within a page or two: not worth another worker
     points = cut_points(position, found.key, 2, shard.prefix)  # half way: the upper part keeps found.key
     return _hand_upper_on(work, points[0]) if points else None
 

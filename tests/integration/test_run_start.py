@@ -31,8 +31,9 @@ def _marker(world: World) -> datetime:
 
 
 def test_a_planner_retried_before_its_first_page_keeps_the_hold_back(world: World, faults: Faults) -> None:
-    """Issue 15: a planner invocation dies on its first ListObjectsV2 page and Lambda retries it (same request
-    id). The retry resumes the run it created; the hold-back for the upload in flight must be in that run."""
+    """Issue 15: a planner invocation dies after it wrote the run, before its first page (here: cutting the
+    run into shards) and Lambda retries it (same request id). The retry resumes the run it created; the
+    hold-back for the upload in flight must be in that run."""
     from planner.handler import lambda_handler
 
     # Given a marker from an earlier run and a multipart upload started 2 hours ago, still in flight
@@ -40,7 +41,7 @@ def test_a_planner_retried_before_its_first_page_keeps_the_hold_back(world: Worl
     hydrate(world)
     upload_id = start_upload(world, "big.bin", age=timedelta(hours=2))
     # When the planner dies on its first page and Lambda retries the same invocation
-    faults.add("s3.ListObjectsV2", action="crash", times=1)
+    faults.add("dynamodb.TransactWriteItems", match="shards_cut", action="crash", times=1)
     context = FakeContext(function_name="s3-hydration-planner")
     with pytest.raises(InjectedCrash):
         lambda_handler({}, context)

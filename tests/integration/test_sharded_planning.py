@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hydration.models import RunStatus, ShardStatus, iso
+from hydration.models import KeptCut, RunStatus, ShardStatus, iso
 from tests.fakes import RecordingContinuation
 from tests.integration.harness import (
     REGION,
@@ -290,14 +290,15 @@ def test_boundaries_cut_finer_than_the_keys_need_are_merged_for_the_next_run(
     shards or fewer, each of 40 keys or more."""
     keys = sorted(key for key in seeded[1] if key.startswith("a/"))
     scope = "listing:a/"
-    world.stores.shards.remember(scope, [f"a/{i:04d}" for i in range(10, 300, 10)], "an-earlier-run")
+    world.stores.shards.remember(scope, KeptCut(points=[f"a/{i:04d}" for i in range(10, 300, 10)]), "an-earlier-run")
     cold_start(monkeypatch, PLANNER_SHARDS="40", LIST_PAGE_SIZE="20")
     planned = invoke_planner({"prefix": "a/"})
     run = world.stores.runs.get(planned["run_id"])
     assert (run.shards_total, run.keys_listed) == (30, len(keys))
 
     kept = world.stores.shards.boundaries(scope)
-    bounds: list[str | None] = [None, *kept, None]
+    assert kept.listed == {"a/": len(keys)}
+    bounds: list[str | None] = [None, *kept.points, None]
     sizes = [
         sum(1 for key in keys if (lo is None or key > lo) and (hi is None or key <= hi))
         for lo, hi in itertools.pairwise(bounds)
@@ -313,8 +314,48 @@ def test_boundaries_of_a_key_space_that_shrank_to_a_shard_are_forgotten(
     """`ü/` (301 keys) was last cut into 30 shards; in pages of 200 the whole prefix is less than two pages:
     the run keeps no bound, and the 29 it was cut by are not left for the next run either."""
     scope = "listing:ü/"
-    world.stores.shards.remember(scope, [f"ü/{i:04d}" for i in range(10, 300, 10)], "an-earlier-run")
+    world.stores.shards.remember(scope, KeptCut(points=[f"ü/{i:04d}" for i in range(10, 300, 10)]), "an-earlier-run")
     cold_start(monkeypatch, PLANNER_SHARDS="40", LIST_PAGE_SIZE="200")
     planned = invoke_planner({"prefix": "ü/"})
     assert world.stores.runs.get(planned["run_id"]).shards_total == 30
-    assert world.stores.shards.boundaries(scope) == []
+    assert world.stores.shards.boundaries(scope).points == []
+
+
+def test_a_prefix_the_last_run_found_small_is_one_shard_without_discovery_or_probes(
+    world: World, seeded: tuple[World, list[str]], faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ü/` (300 keys) in pages of 100: a run with nothing kept takes a first page, delimiter discovery and
+    probes to cut it, and keeps how many keys it listed; the next run finds that fewer than four pages
+    (two shards' worth) and lists the prefix as one shard at once: its ListObjectsV2 calls are its three
+    pages and the one probe that finds nothing two pages beyond the second (no split)."""
+    keys = sorted(key for key in seeded[1] if key.startswith("ü/"))
+    world.stores.shards.remember("listing:ü/", KeptCut(), "nothing-kept")
+    cold_start(monkeypatch, PLANNER_SHARDS="16", LIST_PAGE_SIZE="100")
+    first = world.stores.runs.get(invoke_planner({"prefix": "ü/"})["run_id"])
+    assert first.keys_listed == len(keys)
+    assert first.probes > 0
+    assert world.stores.shards.boundaries("listing:ü/").listed == {"ü/": len(keys)}
+    world.stores.runs.cancel(first.run_id, "the next run")
+    calls = _list_calls(faults)
+
+    run = world.stores.runs.get(invoke_planner({"prefix": "ü/"})["run_id"])
+
+    assert (run.shards_total, run.list_calls, run.probes, calls.seen) == (1, 3, 1, 4)
+    _assert_planned_exactly_once(world, run.run_id, keys)
+
+
+def test_a_prefix_that_grew_since_the_last_run_found_it_small_splits_while_it_runs(
+    world: World, seeded: tuple[World, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last run listed 10 keys under `big/`; it holds 18,000 now: the run starts it as one shard, which
+    splits as it lists (as any large shard does), and every key is planned exactly once."""
+    keys = sorted(key for key in seeded[1] if key.startswith("big/"))
+    world.stores.shards.remember("listing:big/", KeptCut(listed={"big/": 10}), "an-earlier-run")
+    cold_start(monkeypatch, PLANNER_SHARDS="8", SHARD_SPLIT_PAGES="2")
+
+    run = world.stores.runs.get(invoke_planner({"prefix": "big/"})["run_id"])
+
+    shards = world.stores.shards.of_run(run.run_id)
+    assert len(shards) > 1
+    assert all(shard.shard_id.startswith("s0000") for shard in shards)  # all split from the one it was cut into
+    _assert_planned_exactly_once(world, run.run_id, keys)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from hydration.aws.dynamo import Built, TableStore, conditional, from_item, retry_conflicts, to_item, transact, values
 from hydration.models import RunStatus, iso
-from hydration.models.shards import Shard, ShardCounts, ShardStatus
+from hydration.models.shards import KeptCut, Shard, ShardCounts, ShardStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -284,12 +284,18 @@ class ShardStore(TableStore):
 
     # ------------------------------------------------------------------ the key space's last boundaries
 
-    def boundaries(self, scope: str) -> list[str]:
+    def boundaries(self, scope: str) -> KeptCut:
         item = self._db.get_item(TableName=self._table, Key=to_item({"run_id": KEYSPACE, "key": scope})).get("Item")
-        return list(from_item(item).get("points", [])) if item else []
+        if not item:
+            return KeptCut()
+        data = from_item(item)
+        listed = {entry["prefix"]: int(entry["keys"]) for entry in data.get("listed", [])}
+        return KeptCut(points=list(data.get("points", [])), listed=listed)
 
-    def remember(self, scope: str, points: list[str], run_id: str) -> None:
-        item = {"run_id": KEYSPACE, "key": scope, "points": points, "from_run": run_id}
+    def remember(self, scope: str, kept: KeptCut, run_id: str) -> None:
+        # a list of pairs, not a map: a map's keys are attribute names, which cannot be empty (the prefix "")
+        listed = [{"prefix": prefix, "keys": keys} for prefix, keys in kept.listed.items()]
+        item = {"run_id": KEYSPACE, "key": scope, "points": kept.points, "listed": listed, "from_run": run_id}
         self._db.put_item(TableName=self._table, Item=to_item(item))
 
 

@@ -29,6 +29,7 @@ from hydration.models.results import FinalizeResult, PlanResult, new_run_id
 from hydration.models.runs import TERMINAL, Books, Bound, Drift, QueueDepth, RunRecord, RunStatus, Scope
 from hydration.models.shards import (
     InventoryFile,
+    KeptCut,
     Shard,
     ShardCounts,
     ShardMessage,
@@ -60,6 +61,7 @@ __all__ = [
     "FinalizeResult",
     "FinalizerRequest",
     "InventoryFile",
+    "KeptCut",
     "ManifestEntry",
     "ObjectRef",
     "Origin",

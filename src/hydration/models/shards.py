@@ -94,6 +94,19 @@ class ShardCounts(BaseModel):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+class KeptCut(BaseModel):
+    """What the last run over a set of prefixes left the next one: the boundaries where it found the key space
+    dense enough to cut (`points`), and how many keys it listed under each prefix (`listed`; absent for a
+    prefix it did not list, and in what runs before this was recorded kept)."""
+
+    points: list[str] = Field(default_factory=list)
+    listed: dict[str, int] = Field(default_factory=dict)
+
+    def few(self, prefix: str, keys: int) -> bool:
+        """The last run listed fewer than `keys` keys under the prefix."""
+        return prefix in self.listed and self.listed[prefix] < keys
+
+
 class Shard(ShardCounts):
     """One shard of a run, as the books table holds it."""
 
