@@ -23,6 +23,8 @@ from tests.localstack_env import ENDPOINT, PORT
 
 from .conftest import CONSUMER_ACCOUNT, Clients, wait_for
 
+SERIALIZER = "x-s3h-serializer"  # s3h_localstack.listing_index: this page by LocalStack's own serializer
+
 pytestmark = pytest.mark.e2e
 
 
@@ -624,3 +626,55 @@ def test_listings_over_the_key_index_answer_as_a_full_scan_would(aws: Clients):
     one = s3.list_objects_v2(Bucket=bucket, MaxKeys=1, StartAfter="a/x/02")
     assert [o["Key"] for o in one["Contents"]] == ["a/x/03"]
     assert one["IsTruncated"]
+
+
+def test_a_listing_page_written_by_the_plugin_reads_as_localstacks_own(aws: Clients):
+    """ListObjectsV2 pages are written by the plugin (`listing_index.page_xml`) rather than LocalStack's
+    generic serializer (which a request with `x-s3h-serializer: localstack` still gets): both answer the
+    same for keys that need escaping or encoding, with and without botocore's EncodingType=url, with a
+    delimiter, StartAfter, a short page, and an owner per object."""
+    import urllib.request
+    from xml.etree import ElementTree
+
+    import boto3
+
+    def by_localstack(request: Any, **_: Any) -> None:
+        request.headers[SERIALIZER] = "localstack"
+
+    bucket = f"pages-{uuid.uuid4().hex[:8]}"
+    s3 = aws("s3")
+    serialized = boto3.client(
+        "s3", endpoint_url=ENDPOINT, region_name=s3.meta.region_name, aws_access_key_id=CONSUMER_ACCOUNT,
+        aws_secret_access_key="test",
+    )  # fmt: skip
+    serialized.meta.events.register("before-sign.s3.ListObjectsV2", by_localstack)
+    s3.create_bucket(Bucket=bucket)
+    keys = ["p/a&b", "p/<x>", 'p/q"uote', "p/sp ace", "p/plus+", "p/ü", "p/%41", "p/d/1", "p/d/2", "p/\U0001f600"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+
+    shapes: list[dict[str, Any]] = [{}, {"Delimiter": "/"}, {"StartAfter": "p/b"}, {"MaxKeys": 2}, {"FetchOwner": True}]
+    for request in [{"Prefix": "p/", **shape} for shape in shapes] + [{"Prefix": "p/d/"}]:
+        written = s3.list_objects_v2(Bucket=bucket, **request)
+        expected = serialized.list_objects_v2(Bucket=bucket, **request)
+        written.pop("ResponseMetadata")
+        expected.pop("ResponseMetadata")
+        assert written == expected, request
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="p/")["Contents"]] == sorted(keys)
+
+    def raw(**headers: str) -> bytes:  # no EncodingType: the keys as they are, XML-escaped
+        url = f"{ENDPOINT}/{bucket}?list-type=2&prefix=p%2F"
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as answer:  # noqa: S310
+            return answer.read()
+
+    def canonical(element: Any) -> tuple[Any, ...]:  # members in any order (as S3's are), lists in theirs
+        children = sorted((canonical(child) for child in element), key=lambda member: member[0])
+        return (element.tag, (element.text or "").strip(), children)
+
+    def members(document: bytes) -> tuple[Any, ...]:
+        return canonical(ElementTree.fromstring(document))  # noqa: S314 - our LocalStack's answer
+
+    plain, serializers = raw(), raw(**{SERIALIZER: "localstack"})
+    assert b"<Key>p/a&amp;b</Key>" in plain
+    assert plain != serializers  # two writers wrote them (the plugin's is in use)
+    assert members(plain) == members(serializers)

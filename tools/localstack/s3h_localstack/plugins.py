@@ -14,7 +14,8 @@
   source's tags across accounts, as AWS does.
 - ``localstack.hooks.on_infra_start`` ``s3h_s3_list_in_key_order``: ListObjectsV2 with ``EncodingType=url``
   compares raw keys with ``StartAfter`` and the continuation token, as S3 does (UTF-8 binary order), over a
-  sorted index of the bucket's keys (``s3h_localstack.listing_index``).
+  sorted index of the bucket's keys, its pages written straight to XML rather than by LocalStack's generic
+  serializer (``s3h_localstack.listing_index``).
 - ``localstack.hooks.on_infra_start`` ``s3h_sqs_esm_concurrency``: SQS event source mappings run several poll
   loops at once, as AWS does (``s3h_localstack.esm_concurrency``).
 - ``localstack.hooks.on_infra_start`` ``s3h_fault_injection``: the tests' fault rules, their control endpoint
