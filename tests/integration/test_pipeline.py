@@ -12,6 +12,7 @@ import pytest
 
 from hydration import MARKER_KEY
 from hydration.marker import parse
+from hydration.models import RunStatus
 from tests.integration.harness import (
     MIB,
     World,
@@ -25,6 +26,7 @@ from tests.integration.harness import (
     queue_objects,
     run_copier,
 )
+from tests.moto_faults import Faults
 
 HEADERS = {
     "ContentType": "application/x-thing",
@@ -333,3 +335,30 @@ def test_a_key_sqs_cannot_carry_raw_is_copied(world: World) -> None:
     put_object(world, key, b"odd")
     assert hydrate(world)["status"] == "COMPLETED"
     assert consumer_object(world, key)["body"] == b"odd"
+
+
+def test_a_redelivery_that_reads_the_manifest_stale_copies_again_and_counts_once(
+    world: World, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner's and the copier's lookups of the manifest and the ledger read eventually consistent (half
+    a read unit an item): every BatchGetItem they send says so. A redelivery moments after the first copy
+    landed may then read no entry yet: it copies the key again (the same bytes) and the run counts it once."""
+    consistent = faults.add("dynamodb.BatchGetItem", "'ConsistentRead': True", action="call", before=lambda: None)
+    eventual = faults.add("dynamodb.BatchGetItem", "'ConsistentRead': False", action="call", before=lambda: None)
+    put_object(world, "stale.txt", b"once")
+    planned = invoke_planner({})
+    (message,) = queue_messages(world)
+    assert run_copier(world).responses == [{"batchItemFailures": []}]
+    from hydration.aws import wiring
+
+    read = wiring.StateStores.lookup
+    monkeypatch.setattr(wiring.StateStores, "lookup", lambda stores, keys: ({}, read(stores, keys)[1]))
+    cold_start(monkeypatch)  # the copier's next container reads through the stale lookup
+    world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=json.dumps(message))  # delivered again
+
+    assert run_copier(world).responses == [{"batchItemFailures": []}]
+    assert consumer_object(world, "stale.txt")["body"] == b"once"
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.status, run.keys_enqueued, run.keys_settled, run.objects_transferred) == (RunStatus.COMPLETED, 1, 1, 1)
+    assert consistent.seen == 0
+    assert eventual.seen >= 2  # the planner's lookup and the copier's

@@ -36,12 +36,12 @@ class Manifest(TableStore):
         return {item["key"]: ManifestEntry.model_validate(item) for item in items}
 
     def get_with_failures(
-        self, ledger: FailureLedger, keys: Iterable[str]
+        self, ledger: FailureLedger, keys: Iterable[str], *, consistent: bool = False
     ) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
         """The manifest entries and the ledger entries of these keys, in one BatchGetItem over both tables
-        (the planner reads both per page, the copier per batch)."""
+        (the copier per batch)."""
         wanted = [{"key": key} for key in keys]
-        items = batch_get(self._db, {self._table: wanted, ledger.table: wanted}, consistent=True)
+        items = batch_get(self._db, {self._table: wanted, ledger.table: wanted}, consistent=consistent)
         entries = {item["key"]: ManifestEntry.model_validate(item) for item in items[self._table]}
         failures = {item["key"]: FailureRecord.model_validate(item) for item in items[ledger.table]}
         return entries, failures

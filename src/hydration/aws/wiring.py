@@ -48,12 +48,19 @@ class StateStores:
             deletions=DeletionStore(db, books, manifest, ttl_days),
         )
 
+    # The lookups below read eventually consistent (half a read unit an item, where a consistent read is one):
+    # a stale answer is an older one, never a newer one (the manifest only moves forward: a conditional
+    # write keeps a later copy's entry), so at worst a key is copied again (a redelivery moments after the
+    # first copy landed: idempotent, the books settle it once) or a ledger entry read a moment too early is
+    # cleared by the next run's copy of it instead. Nothing is skipped that the consumer does not hold.
+
     def lookup(self, keys: Iterable[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
-        return self.manifest.get_with_failures(self.ledger, keys)
+        """The manifest and ledger entries of these keys (the copier per batch, the finalizer's DLQ pass)."""
+        return self.manifest.get_with_failures(self.ledger, keys, consistent=False)
 
     def held(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
-        """The manifest entries alone (consistent reads): for a caller that has read the ledger already."""
-        return self.manifest.get_many(keys, consistent=True)
+        """The manifest entries alone: for a caller that has read the ledger already (a planner worker)."""
+        return self.manifest.get_many(keys, consistent=False)
 
 
 def state_stores(settings: _Base) -> StateStores:

@@ -18,7 +18,7 @@ Counting rules (each cost line says which it used):
   claim; each sheet settle (its size with the outcomes written); each transaction's counter item and each
   planning checkpoint (the run item, taken as under 1 KB). Then one manifest write per object copied, one
   ledger write per failure, the run record's few writes; reads: the planner's manifest read per key looked
-  up, the copier's manifest and ledger reads per key (strongly consistent: 1 unit per item).
+  up, the copier's manifest and ledger reads per key (eventually consistent: half a unit per item).
 - KMS, S3 Batch Replication and DataSync for the same objects: hydration_cli.ops.peers.
 """
 
@@ -38,6 +38,7 @@ __all__ = ["ASSUMPTIONS", "PRICES", "Assumption", "Cost", "CostLine", "Price", "
 SQS_BATCH = 10  # messages per SendMessageBatch / ReceiveMessage / DeleteMessageBatch
 PLANNER_INVOCATION_SECONDS = 840  # the planner checkpoints and continues in a new invocation about this often
 KB = 1024
+EVENTUAL_READ_UNITS = 0.5  # an eventually consistent read of an item under 4 KB (StateStores.lookup, held)
 # A sheet's size (hydration.aws.sheets) as DynamoDB counts it: its fixed attributes, and per key its entry
 # besides the key itself (size, ETag, LastModified, list overheads); once settled, each slot in the `settled`
 # and `o_<outcome>` lists, those lists' names and the time of the last settle. tests/unit/test_costs.py
@@ -221,7 +222,8 @@ def _dynamodb(out: Lines, work: Work, settings: DeployedSettings, rates: Rates) 
     out.add(
         "DynamoDB",
         "manifest and ledger reads",
-        work.keys_looked_up + 2 * work.keys_enqueued,
+        EVENTUAL_READ_UNITS * (work.keys_looked_up + 2 * work.keys_enqueued),
         "dynamodb-read",
-        "the planner's manifest read per key looked up, the copier's manifest and ledger reads per key",
+        "the planner's manifest read per key looked up, the copier's manifest and ledger reads per key "
+        "(eventually consistent: half a unit each)",
     )

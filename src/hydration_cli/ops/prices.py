@@ -84,7 +84,7 @@ PRICES: tuple[Price, ...] = (
         usd=0.125,
         per=1_000_000,
         unit="RRU",
-        what="DynamoDB on-demand read request units (1 per 4 KB read consistently)",
+        what="DynamoDB on-demand read request units (1 per 4 KB read consistently, half that eventually)",
         source="https://aws.amazon.com/dynamodb/pricing/on-demand/",
     ),
     Price(
