@@ -25,16 +25,23 @@ def test_every_stateful_resource_is_retained_on_delete_and_on_replacement(consum
 
 
 def test_the_runs_table_lists_the_newest_runs_through_an_index(consumer: dict[str, Any]) -> None:
-    props = consumer["Resources"]["RunsTable"]["Properties"]
-    [index] = props["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "ByStart"
-    assert index["KeySchema"] == [
-        {"AttributeName": "kind", "KeyType": "HASH"},
-        {"AttributeName": "started_at", "KeyType": "RANGE"},
-    ]
-    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
-    defined = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
-    assert defined == {"run_id": "S", "kind": "S", "started_at": "S"}
+    assert _only_index(consumer, "RunsTable") == ("ByStart", "kind", "started_at", "KEYS_ONLY")
+    assert _attributes(consumer, "RunsTable") == {"run_id": "S", "kind": "S", "started_at": "S"}
+
+
+def _only_index(consumer: dict[str, Any], table: str) -> tuple[str, str, str, str]:
+    """A table's one global secondary index: its name, hash key, range key and projection."""
+    [index] = consumer["Resources"][table]["Properties"]["GlobalSecondaryIndexes"]
+    keys = {key["KeyType"]: key["AttributeName"] for key in index["KeySchema"]}
+    assert len(index["KeySchema"]) == 2
+    return index["IndexName"], keys["HASH"], keys["RANGE"], index["Projection"]["ProjectionType"]
+
+
+def _attributes(consumer: dict[str, Any], table: str) -> dict[str, str]:
+    return {
+        d["AttributeName"]: d["AttributeType"]
+        for d in consumer["Resources"][table]["Properties"]["AttributeDefinitions"]
+    }
 
 
 def test_copier_duration_alarm_fires_when_an_invocation_runs_into_its_timeout(consumer: dict[str, Any]) -> None:
@@ -105,16 +112,8 @@ def test_the_handover_outputs_are_the_consumer_stacks_parameters(
 def test_planner_workers_read_the_ledger_by_key_range_through_an_index(consumer: dict[str, Any]) -> None:
     """Every ledger entry has an `origin` (four values): a worker queries its range once per origin instead of
     scanning the whole ledger (hydration.aws.ledger.within), with a grant on that index only."""
-    props = consumer["Resources"]["FailuresTable"]["Properties"]
-    [index] = props["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "ByKey"
-    assert index["KeySchema"] == [
-        {"AttributeName": "origin", "KeyType": "HASH"},
-        {"AttributeName": "key", "KeyType": "RANGE"},
-    ]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
-    defined = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
-    assert defined == {"key": "S", "origin": "S"}
+    assert _only_index(consumer, "FailuresTable") == ("ByKey", "origin", "key", "ALL")
+    assert _attributes(consumer, "FailuresTable") == {"key": "S", "origin": "S"}
     statements = consumer["Resources"]["PlannerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     [grant] = [s for s in statements if s.get("Resource") == {"Fn::Sub": "${FailuresTable.Arn}/index/ByKey"}]
     assert grant["Action"] == "dynamodb:Query"

@@ -136,41 +136,31 @@ def create_world(world: World) -> World:
             AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
             BillingMode="PAY_PER_REQUEST",
         )
-    # the runs table's ByStart index (infra/consumer.yaml), which the CLI lists runs with
-    db.update_table(
-        TableName=world.runs_table,
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("kind", "started_at")],
-        GlobalSecondaryIndexUpdates=[
-            {
-                "Create": {
-                    "IndexName": "ByStart",
-                    "KeySchema": [
-                        {"AttributeName": "kind", "KeyType": "HASH"},
-                        {"AttributeName": "started_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
-            }
-        ],
-    )
-    # the failure ledger's ByKey index (infra/consumer.yaml), which planner workers read their ranges through
-    db.update_table(
-        TableName=world.failures_table,
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("origin", "key")],
-        GlobalSecondaryIndexUpdates=[
-            {
-                "Create": {
-                    "IndexName": "ByKey",
-                    "KeySchema": [
-                        {"AttributeName": "origin", "KeyType": "HASH"},
-                        {"AttributeName": "key", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            }
-        ],
-    )
+    # the tables' indexes (infra/consumer.yaml): runs by start (the CLI lists runs with it), the failure
+    # ledger by key (planner workers read their ranges through it)
+    _add_index(db, world.runs_table, "ByStart", ("kind", "started_at"), "KEYS_ONLY")
+    _add_index(db, world.failures_table, "ByKey", ("origin", "key"), "ALL")
     return world
+
+
+def _add_index(db: Any, table: str, name: str, keys: tuple[str, str], projection: str) -> None:
+    """A global secondary index (hash key, range key; string attributes) on a table of the world."""
+    db.update_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": name,
+                    "KeySchema": [
+                        {"AttributeName": keys[0], "KeyType": "HASH"},
+                        {"AttributeName": keys[1], "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": projection},
+                }
+            }
+        ],
+    )
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

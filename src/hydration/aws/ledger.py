@@ -163,8 +163,11 @@ class FailureLedger(TableStore):
         run starts may be read by the next run instead (the closer's consistent read still holds the marker
         before it). A ledger whose index is not there yet (a stack updated from a version without it, while
         DynamoDB backfills it) is scanned with a filter instead."""
+        condition = sort_key_condition(key_range)
+        if condition is None:
+            return iter(())
         try:
-            found = [failure for origin in Origin for failure in self._by_key(origin, key_range)]
+            found = [failure for origin in Origin for failure in self._by_key(origin, condition)]
         except ClientError as error:
             if not _index_unreadable(error):
                 raise
@@ -172,10 +175,7 @@ class FailureLedger(TableStore):
             found = list(self._scanned(key_range))
         return (failure for failure in found if failure.retryable and key_range.holds(failure.key))
 
-    def _by_key(self, origin: Origin, key_range: KeyRange) -> Iterator[FailureRecord]:
-        condition = sort_key_condition(key_range)
-        if condition is None:
-            return
+    def _by_key(self, origin: Origin, condition: tuple[str, dict[str, str]]) -> Iterator[FailureRecord]:
         expression, named = condition
         pages = self._db.get_paginator("query").paginate(
             TableName=self._table,

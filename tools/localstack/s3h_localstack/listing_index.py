@@ -20,7 +20,9 @@ import functools
 import re
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 _LOCK = threading.RLock()  # the sorted key lists against concurrent writes
 _ACTIVE = threading.local()  # the window of the ListObjectsV2 call running on this thread
@@ -221,9 +223,6 @@ def page_xml(answer: dict[str, Any]) -> bytes | None:
 
 
 def _text(value: Any) -> str:
-    from datetime import datetime
-    from xml.sax.saxutils import escape
-
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
