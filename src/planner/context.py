@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from hydration.closing import Closing
 from hydration.errors import HydrationError
-from hydration.ports import Books, Continuation, Deletions, Dispatch, Held, Ledger, Runs, Shards
+from hydration.ports import Books, Continuation, Deletions, Dispatch, Held, Ledger, Lookup, Runs, Shards
 from hydration.settings import PlannerSettings
 from planner.enqueue import Queue
 
@@ -29,6 +29,7 @@ class PlannerDeps:
     shards: Shards
     ledger: Ledger
     held: Held  # the manifest's entries (the ledger is read per shard)
+    lookup: Lookup  # the manifest's and the ledger's entries (an inventory file's rows: not a key range)
     queue: Queue  # the transfer queue
     dispatch: Dispatch  # the planner workers' queue
     closing: Closing

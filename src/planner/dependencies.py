@@ -30,6 +30,7 @@ def deps(function_arn: str) -> PlannerDeps:
         shards=stores.shards,
         ledger=stores.ledger,
         held=stores.held,
+        lookup=stores.lookup,
         queue=Queue(sqs, settings.transfer_queue_url, settings.keys_per_message, settings.enqueue_attempts),
         dispatch=ShardQueue(sqs, settings.planner_queue_url),
         closing=wiring.closing(settings, stores),

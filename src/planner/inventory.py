@@ -6,8 +6,10 @@ the shard and the run fail, nothing of it is enqueued), then reads its rows from
 lookback), and, for objects written by a multipart upload, `LastModified >= since` minus the time an upload
 may stay in flight (a multipart object's LastModified is its upload's start: one that completed after the
 previous report was made carries a time from before it); a version the manifest says the consumer holds
-is not enqueued. The failure ledger's keys are left to the run's ledger shard (the files are not key
-ranges), so each is enqueued once. Rows are cheap to skip: their time is compared as text first.
+is not enqueued. The failure ledger's keys are left to the run's ledger shard, so each is enqueued once: a
+file is not a key range, so its worker learns which of its selected rows are in the ledger with the read it
+makes for the manifest (one BatchGetItem over both tables), instead of reading the whole ledger for every
+file. Rows are cheap to skip: their time is compared as text first.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from hydration.aws.inventory import read_rows, verified
 from hydration.inventory import Row, inventory_time
 from hydration.models import Origin, SourceObject
 from planner import selecting
-from planner.known import LedgerRange, ManifestReads
+from planner.known import ManifestReads
 from planner.work import ShardWork, Walked
 
 BATCH = 1000  # rows handled between two chances to checkpoint or hand on (a listing's page)
@@ -30,8 +32,7 @@ def walk(work: ShardWork) -> Walked:
     assert shard.file is not None
     etag = verified(deps.consumer_s3, shard.file)  # InventoryError: refused before anything is enqueued
     wanted = _selector(work)
-    ledger = LedgerRange.read(deps.ledger, work.run.in_scope)  # their keys go through the ledger shard
-    with ManifestReads(deps.held) as reads:
+    with ManifestReads(deps.held, deps.lookup) as reads:
         batch: list[Row] = []
         for index, row in enumerate(read_rows(deps.consumer_s3, shard.file, etag)):
             if index < shard.rows_done:
@@ -39,12 +40,12 @@ def walk(work: ShardWork) -> Walked:
             batch.append(row)
             if len(batch) < BATCH:
                 continue
-            _handle(work, batch, wanted, ledger, reads)
+            _handle(work, batch, wanted, reads)
             batch = []
             work.page_done()
             if work.budget.exhausted:
                 return Walked.HAND_ON
-        _handle(work, batch, wanted, ledger, reads)
+        _handle(work, batch, wanted, reads)
     return Walked.DONE
 
 
@@ -73,9 +74,7 @@ def _rule(since: datetime | None, window: timedelta) -> Callable[[Row], bool]:
     return lambda row: row.last_modified >= bound or (row.multipart and row.last_modified >= multipart_bound)
 
 
-def _handle(
-    work: ShardWork, batch: list[Row], wanted: Callable[[Row], bool], ledger: LedgerRange, reads: ManifestReads
-) -> None:
+def _handle(work: ShardWork, batch: list[Row], wanted: Callable[[Row], bool], reads: ManifestReads) -> None:
     """Decide the batch's rows, then hand them over in order, the shard's `rows_done` and counts moved past
     each row before its key is (a checkpoint cut at any row saves exactly what was handed over)."""
     shard, run = work.shard, work.run
@@ -84,9 +83,11 @@ def _handle(
     for row in batch:
         in_scope = everything or any(row.key.startswith(prefix) for prefix in run.prefixes)
         obj = row.source_object() if in_scope and wanted(row) else None  # only the selected rows' keys decoded
-        if obj is not None and (obj.key == work.excluded or obj.key in ledger):
-            obj = None
-        rows.append((in_scope, obj))
+        rows.append((in_scope, None if obj is not None and obj.key == work.excluded else obj))
+    keys = [obj.key for _, obj in rows if obj is not None]
+    held, failed = reads.with_failures(keys) if keys else ({}, {})
+    in_ledger = {key for key, failure in failed.items() if failure.retryable}  # the ledger shard's to enqueue
+    rows = [(in_scope, None if obj is not None and obj.key in in_ledger else obj) for in_scope, obj in rows]
     position = iter(rows)
 
     def past(key: str | None) -> None:
@@ -105,5 +106,5 @@ def _handle(
     if run.dry_run:
         selecting.sample(work, selected)
     else:
-        selecting.enqueue_changed(work, selected, reads, Origin.LISTING, past)
+        selecting.enqueue_changed(work, selected, {} if run.force else held, Origin.LISTING, past)
     past(None)

@@ -133,11 +133,15 @@ def _apply(work: ShardWork, step: Step) -> None:
 
 
 def enqueue_changed(
-    work: ShardWork, objects: list[SourceObject], reads: ManifestReads, origin: Origin, at: Callable[[str], None]
+    work: ShardWork,
+    objects: list[SourceObject],
+    held: dict[str, ManifestEntry],
+    origin: Origin,
+    at: Callable[[str], None],
 ) -> None:
-    """Enqueue the objects whose version the consumer does not hold, in their order; `at(key)` moves the
-    walk's position past each object before it is handed over (an inventory file's row)."""
-    held = {} if work.run.force or not objects else reads([obj.key for obj in objects])
+    """Enqueue the objects whose version the consumer does not hold (`held`: their manifest entries), in
+    their order; `at(key)` moves the walk's position past each object before it is handed over (an inventory
+    file's row)."""
     steps = {obj.key: Step(obj.key) for obj in objects}
     _changed(work, objects, held, steps, origin)
     for obj in objects:

@@ -15,8 +15,9 @@ from urllib.parse import quote_plus
 import pytest
 
 from hydration import MARKER_KEY
+from hydration.aws import clients
 from hydration.marker import parse
-from hydration.models import RunStatus
+from hydration.models import Archive, FailureRecord, ObjectRef, RunStatus
 from tests.integration.harness import (
     World,
     cold_start,
@@ -25,6 +26,7 @@ from tests.integration.harness import (
     invoke_planner,
     put_object,
     queue_objects,
+    run_copier,
 )
 
 INVENTORY = "s3h-inventory"
@@ -102,6 +104,69 @@ def test_a_run_from_an_inventory_report_copies_what_the_report_lists(inventory: 
     assert _marker(world) == created.replace(microsecond=(created.microsecond // 1000) * 1000)  # the report's time
     again = hydrate(world, {"inventory": write_report(world, [AWKWARD])})
     assert (again["keys_enqueued"], again["keys_unchanged"]) == (0, 6)  # within the lookback, but held already
+
+
+def _failed(world: World, key: str, archive: Archive | None = None) -> FailureRecord:
+    """A ledger entry for a key, as a run that failed to copy its current version records one."""
+    if archive is None:
+        head = world.s3.head_object(Bucket=world.producer_bucket, Key=key)
+        obj = ObjectRef(key=key, size=head["ContentLength"], etag=head["ETag"], last_modified=head["LastModified"])
+    else:
+        obj = ObjectRef(key=key, size=1, etag='"e"', last_modified=datetime(2026, 1, 1, tzinfo=UTC))
+    failure = FailureRecord.of(
+        obj,
+        bucket=world.producer_bucket,
+        run_id="an-earlier-run",
+        error_code="InvalidObjectState" if archive else "AccessDenied",
+        error_message="x",
+        attempts=3,
+        failed_at=datetime.now(UTC),
+        archive=archive,
+    )
+    world.stores.ledger.record(failure)
+    return failure
+
+
+def test_an_inventory_run_enqueues_a_ledger_key_once_and_reads_the_ledger_once(inventory: World) -> None:
+    """A key in the failure ledger is the run's ledger shard's to enqueue; a file's worker leaves it out,
+    whichever file lists it, so it is enqueued once. The worker learns which of its rows are in the ledger
+    with the read it makes for the manifest (one BatchGetItem over both tables), not by reading the whole
+    ledger once per file: with 200 other entries (archived keys, listed and not retried) the planning reads
+    the ledger's 202 entries once (the ledger shard's scan), where each of the two files' workers read them
+    all again."""
+    world = inventory
+    for key in AWKWARD:
+        put_object(world, key, key.encode())
+    failed = ["with space.txt", "deep/a b/c+d"]
+    for key in failed:
+        _failed(world, key)
+    for number in range(200):
+        _failed(world, f"cold/{number:03d}", Archive("GLACIER", None, None))
+    url = write_report(world, [AWKWARD[:3], AWKWARD[3:]])
+    scanned: list[int] = []
+
+    def count(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if context.get("table") == world.failures_table:
+            scanned.append(int(parsed.get("ScannedCount", 0)))
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["table"] = params.get("TableName")
+
+    db = clients.dynamodb()  # the functions' client (cached, built lazily)
+    db.meta.events.register("before-parameter-build.dynamodb.Scan", remember)
+    db.meta.events.register("after-call.dynamodb.Scan", count)
+
+    planned = invoke_planner({"inventory": url})
+
+    assert (planned["keys_enqueued"], planned["ledger_keys_enqueued"]) == (6, 2)
+    assert sorted(obj["key"] for obj in queue_objects(world)) == sorted(AWKWARD)  # each key once
+    assert sum(scanned) == 202  # the ledger shard's scan, and no other
+    run_copier(world)
+    run = world.stores.runs.get(planned["run_id"])
+    assert (run.status, run.objects_transferred) == (RunStatus.COMPLETED, 6)
+    for key in AWKWARD:
+        assert consumer_object(world, key)["body"] == key.encode()
+    assert [world.stores.ledger.get(key) for key in failed] == [None, None]  # landed: out of the ledger
 
 
 @pytest.mark.parametrize("corrupt", ["manifest", "file"])

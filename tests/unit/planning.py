@@ -78,6 +78,7 @@ class Planning:
             shards=self.shards,
             ledger=self.ledger,
             held=self.manifest.held,
+            lookup=self.manifest.lookup,
             queue=Queue(self.sqs, "q", self.config.keys_per_message, self.config.enqueue_attempts),  # type: ignore[arg-type]
             dispatch=self.shard_queue,
             closing=Closing(runs=self.runs, ledger=self.ledger, marker=self.marker, events=FakeEvents()),
