@@ -52,22 +52,20 @@ def finish(run: RunRecord, closing: Closing, claimant: str, *, incomplete: bool 
     """Write the marker (unless the run is INCOMPLETE or does not cover the scope) and end the run; the caller
     holds the claim. If anything fails the claim is released, so the next pass tries again."""
     try:
-        # The ledger's retryable entries (archived keys are a named settlement, not failures: a restore-requested
-        # one is re-enqueued by every run until it lands, and holds nothing); a narrowed scope leaves others out.
-        failures = [f for f in closing.ledger if run.in_scope(f.key) and not f.archived]
+        failed, oldest = _failures(run, closing.ledger)
         now = closing.clock()
         marker_at: datetime | None = None
         if incomplete:
             status = RunStatus.INCOMPLETE
         else:
-            status = RunStatus.COMPLETED_WITH_FAILURES if failures or run.objects_failed else RunStatus.COMPLETED
+            status = RunStatus.COMPLETED_WITH_FAILURES if failed or run.objects_failed else RunStatus.COMPLETED
             if run.kind.advances_marker:
-                marker_at = min([run.watermark, *(f.last_modified for f in failures)])
-                closing.marker.write(Marker(marker_at, _detail(run, len(failures), now)))
-                logger.info("sync marker advanced", synced_to=marker_at, failed_keys=len(failures))
+                marker_at = run.watermark if oldest is None else min(run.watermark, oldest)
+                closing.marker.write(Marker(marker_at, _detail(run, failed, now)))
+                logger.info("sync marker advanced", synced_to=marker_at, failed_keys=failed)
             else:
                 logger.info("this kind of run does not move the sync marker", kind=run.kind)
-        closing.runs.close(run.run_id, claimant, status, len(failures), marker_at, swept)
+        closing.runs.close(run.run_id, claimant, status, failed, marker_at, swept)
     except Exception:
         closing.runs.release_claim(run.run_id, claimant)
         raise
@@ -75,13 +73,26 @@ def finish(run: RunRecord, closing: Closing, claimant: str, *, incomplete: bool 
         update={
             "status": status,
             "ended_at": now,
-            "failed_count": len(failures),
+            "failed_count": failed,
             "unsettled_swept": swept,
             "marker_written": marker_at,
         }
     )
     _report(closed, closing)
     return closed
+
+
+def _failures(run: RunRecord, ledger: Ledger) -> tuple[int, datetime | None]:
+    """How many of the ledger's retryable entries are in the run's scope, and the oldest one's LastModified,
+    folded as the ledger is read (a failure storm's millions of entries are never held at once). Archived
+    keys are a named settlement, not failures: a restore-requested one is re-enqueued by every run until it
+    lands, and holds nothing; a narrowed scope leaves others out."""
+    failed, oldest = 0, None
+    for failure in ledger:
+        if run.in_scope(failure.key) and not failure.archived:
+            failed += 1
+            oldest = failure.last_modified if oldest is None else min(oldest, failure.last_modified)
+    return failed, oldest
 
 
 def _detail(run: RunRecord, failed: int, now: datetime) -> dict[str, object]:
