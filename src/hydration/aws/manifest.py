@@ -36,12 +36,12 @@ class Manifest(TableStore):
         return {item["key"]: ManifestEntry.model_validate(item) for item in items}
 
     def get_with_failures(
-        self, ledger: FailureLedger, keys: Iterable[str], *, consistent: bool = False
+        self, ledger: FailureLedger, keys: Iterable[str]
     ) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
-        """The manifest entries and the ledger entries of these keys, in one BatchGetItem over both tables
-        (the copier per batch)."""
+        """The manifest entries and the ledger entries of these keys, in one BatchGetItem over both tables,
+        eventually consistent (`StateStores.lookup` says why that is enough)."""
         wanted = [{"key": key} for key in keys]
-        items = batch_get(self._db, {self._table: wanted, ledger.table: wanted}, consistent=consistent)
+        items = batch_get(self._db, {self._table: wanted, ledger.table: wanted}, consistent=False)
         entries = {item["key"]: ManifestEntry.model_validate(item) for item in items[self._table]}
         failures = {item["key"]: FailureRecord.model_validate(item) for item in items[ledger.table]}
         return entries, failures

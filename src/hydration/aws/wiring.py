@@ -55,8 +55,9 @@ class StateStores:
     # cleared by the next run's copy of it instead. Nothing is skipped that the consumer does not hold.
 
     def lookup(self, keys: Iterable[str]) -> tuple[dict[str, ManifestEntry], dict[str, FailureRecord]]:
-        """The manifest and ledger entries of these keys (the copier per batch, the finalizer's DLQ pass)."""
-        return self.manifest.get_with_failures(self.ledger, keys, consistent=False)
+        """The manifest and ledger entries of these keys (the copier per batch, the finalizer's DLQ pass, an
+        inventory file's worker per batch of rows)."""
+        return self.manifest.get_with_failures(self.ledger, keys)
 
     def held(self, keys: Iterable[str]) -> dict[str, ManifestEntry]:
         """The manifest entries alone: for a caller that has read the ledger already (a planner worker)."""
